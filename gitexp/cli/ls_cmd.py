@@ -1,0 +1,153 @@
+"""`gitexp ls`: list runs as a table or JSON."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import click
+
+from gitexp.cli.output import (
+    echo_json, echo_table, fmt_duration, fmt_time, fmt_value, open_db, output_options, terminal_width,
+)
+
+BASE = ["id", "name", "status", "start", "duration"]
+ATTRS = {"id", "name", "experiment", "status", "start", "end", "duration", "user", "commit"}
+
+
+@click.command()
+@click.option("-e", "--experiment", help="Only this experiment (default: the default experiment).")
+@click.option("-a", "--all", "all_", is_flag=True, help="Runs of every experiment.")
+@click.option("-f", "--filter", "filter_", metavar="EXPR",
+              help="MLflow-style filter, e.g. \"metrics.acc > 0.9 and params.lr = 0.01\".")
+@click.option("-s", "--sort", "sort", multiple=True, metavar="KEY[:asc|desc]",
+              help="Sort key, e.g. metrics.acc:desc (repeatable). Default: newest first.")
+@click.option("-n", "--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Show at most N runs (0: all).")
+@click.option("-c", "--columns", metavar="COLS",
+              help="Comma-separated columns: id,name,experiment,status,start,end,duration,user,commit,"
+                   "params.KEY,metrics.KEY,tags.KEY.")
+@output_options
+def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str, ...], limit: int,
+       columns: str | None, as_json: bool, fmt: str) -> None:
+    """List runs, newest first.
+
+    Without -e or --all, lists the default experiment. Params and metrics that
+    fit the terminal are shown (those that differ between runs first); choose
+    others with --columns.
+
+    \b
+    Example:
+        gitexp ls
+        gitexp ls --all --limit 10
+        gitexp ls -f "metrics.acc > 0.9" -s metrics.acc:desc
+        gitexp ls -c id,name,params.lr,metrics.acc --fmt github
+        gitexp ls --json
+    """
+    from gitexp.services.query import search, short_ids, summary_dict
+    from gitexp.settings import load_settings
+
+    with open_db() as db:
+        exp = None if all_ else (experiment or load_settings(db).default_experiment)
+        runs = search(db, filter_, list(sort), exp, progress=_progress)
+    shown = runs[:limit] if limit else runs
+    if as_json:
+        echo_json([summary_dict(s) for s in shown])
+        return
+    if not shown:
+        where = "in any experiment" if all_ else f"in experiment {exp!r}"
+        click.echo(f"No runs {where}" + (" match the filter." if filter_ else "."), err=True)
+        if not all_ and not filter_:
+            click.echo("hint: 'gitexp ls --all' lists every experiment", err=True)
+        return
+    cols = _parse_columns(columns) if columns else _default_columns(shown, all_ or experiment is None and _many(runs))
+    ids = short_ids([s.id for s in runs])
+    heads = [_header(c) for c in cols]
+    heads = [h if heads.count(h) == 1 else c for h, c in zip(heads, cols)]
+    echo_table(heads, [[_cell(s, c, ids) for c in cols] for s in shown], fmt)
+    if len(runs) > len(shown):
+        click.echo(f"({len(runs) - len(shown)} more; use --limit 0 to list all)", err=True)
+
+
+def _many(runs: list) -> bool:
+    return len({s.experiment for s in runs}) > 1
+
+
+def _progress(done: int, total: int) -> None:
+    click.echo(f"\rgitexp: indexing runs {done}/{total}", err=True, nl=done == total)
+
+
+def _parse_columns(text: str) -> list[str]:
+    cols = [c.strip() for c in text.split(",") if c.strip()]
+    for col in cols:
+        kind = col.split(".", 1)[0]
+        if col not in ATTRS and not (kind in ("params", "metrics", "tags") and "." in col):
+            raise click.BadParameter(f"unknown column {col!r}; use attributes ({', '.join(sorted(ATTRS))}) "
+                                     "or params.KEY, metrics.KEY, tags.KEY", param_hint="--columns")
+    return cols
+
+
+def _default_columns(runs: list, with_experiment: bool) -> list[str]:
+    """Base columns, then varying params and metrics while they fit the terminal."""
+    cols = BASE[:2] + (["experiment"] if with_experiment else []) + BASE[2:]
+    width = sum(_col_width(runs, c) for c in cols)
+    for col in _candidates(runs):
+        need = _col_width(runs, col)
+        if width + need > terminal_width():
+            break
+        cols.append(col)
+        width += need
+    return cols
+
+
+def _candidates(runs: list) -> list[str]:
+    params, metrics = Counter(), Counter()
+    values: dict[str, set] = {}
+    for s in runs:
+        for key, value in s.params.items():
+            params[key] += 1
+            values.setdefault(key, set()).add(repr(value))
+        metrics.update(s.summary.keys())
+    varying = [k for k in params if len(values[k]) > 1 or params[k] < len(runs)]
+    constant = [k for k in params if k not in varying]
+    metric_cols = [f"metrics.{k}" for k, _ in metrics.most_common()]
+    return [f"params.{k}" for k in varying] + metric_cols + [f"params.{k}" for k in constant]
+
+
+def _col_width(runs: list, col: str) -> int:
+    ids = {s.id: s.id[:8] for s in runs}
+    return 2 + max([len(_header(col))] + [len(_cell(s, col, ids)) for s in runs[:50]])
+
+
+def _header(col: str) -> str:
+    return col.split(".", 1)[1] if col.startswith(("params.", "metrics.")) else col
+
+
+def _cell(s: Any, col: str, ids: dict[str, str]) -> str:
+    if col == "id":
+        return ids.get(s.id, s.id[:8])
+    if col in ("name", "experiment", "status", "user", "commit"):
+        value = getattr(s, col, None) if col not in ("user", "commit") else \
+            (s.info.get("user") if col == "user" else s.commit[:10])
+        return fmt_value(value, 20)
+    if col in ("start", "end"):
+        return fmt_time(s.start_ms if col == "start" else s.end_ms)
+    if col == "duration":
+        return fmt_duration(s.duration)
+    kind, key = col.split(".", 1)
+    if kind == "params":
+        return fmt_value(_param(s.params, key), 16)
+    if kind == "metrics":
+        return fmt_value(s.summary.get(key, {}).get("last"), 12)
+    return fmt_value(s.tags.get(key), 16)
+
+
+def _param(params: dict, key: str) -> Any:
+    if key in params:
+        return params[key]
+    node: Any = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node

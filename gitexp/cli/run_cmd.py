@@ -1,0 +1,54 @@
+"""`gitexp run`: run a command as a tracked run."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("-e", "--experiment", help="Experiment to record the run in (default: 'default').")
+@click.option("-n", "--name", help="Human name of the run (default: a generated one like brisk-otter).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A param (typed as YAML: 0.01 is a number). Written into params.yaml when the repo has one.")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (text).")
+@click.option("--keep-params-file", is_flag=True,
+              help="Leave -p overrides in params.yaml after the run (default: restore the file).")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags: tuple[str, ...],
+        keep_params_file: bool, command: tuple[str, ...]) -> int:
+    """Run COMMAND as a tracked run; exit with COMMAND's exit code.
+
+    The working tree is snapshotted, the run starts (RUNNING), and COMMAND runs
+    with GITEXP_RUN_ID in its environment, so gitexp calls in it (and in its
+    children) log to this run. Its stdout and stderr go to the terminal and to
+    the run's output.log. Ctrl-C and SIGTERM are passed on and the run is
+    recorded as KILLED.
+
+    \b
+    Example:
+        gitexp run -- python train.py
+        gitexp run -e mnist -n baseline -p lr=0.01 -p model.depth=4 -- python train.py
+    """
+    from gitexp.cli.output import open_db
+    from gitexp.services.launcher import LaunchSpec, launch
+    from gitexp.services.paramsfile import parse_assignments
+
+    args = list(command)
+    if args and args[0] == "--":
+        args = args[1:]
+    spec = LaunchSpec(args, experiment, name, parse_assignments(params), parse_assignments(tags, "tag"),
+                      restore_params_file=not keep_params_file)
+    with open_db() as db:
+        result = launch(db, spec, sys.stdout.buffer, sys.stderr.buffer, on_start=_announce)
+    colour = {"FINISHED": "green", "FAILED": "red"}.get(result.status, "yellow")
+    click.echo(click.style(f"gitexp: run {result.name} {result.status}", fg=colour)
+               + f" (exit code {result.exit_code}, {result.duration:.1f}s); see: gitexp show {result.name}",
+               err=True)
+    return result.exit_code
+
+
+def _announce(run: object) -> None:
+    info = run.info  # type: ignore[attr-defined]
+    click.echo(f"gitexp: run {info.name} ({info.id}) started in experiment {info.experiment}", err=True)

@@ -1,0 +1,153 @@
+"""Naming rules shared by every layer: experiment slugs, record keys, run ids and run names."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+
+from gitexp.errors import InvalidName
+
+_EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
+_KEY_CHARS = re.compile(r"[A-Za-z0-9_\-. /]+\Z")
+MAX_EXPERIMENT = 100
+MAX_KEY = 250
+
+# Crockford base32, lower case: sorts the same as the numbers it encodes.
+_B32 = "0123456789abcdefghjkmnpqrstvwxyz"
+ID_LENGTH = 16
+SHORT_ID = 8
+MIN_PREFIX = 4
+
+
+def slugify(text: str) -> str:
+    """Turn any text into the nearest valid experiment slug."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
+    slug = re.sub(r"\.\.+", ".", slug)[:MAX_EXPERIMENT]
+    return slug or "default"
+
+
+def check_experiment(name: str) -> str:
+    """Return `name` if it is a valid experiment slug, else raise InvalidName."""
+    if (
+        not isinstance(name, str)
+        or len(name) > MAX_EXPERIMENT
+        or ".." in name
+        or name.endswith((".", ".lock"))
+        or not _EXPERIMENT.match(name)
+    ):
+        raise InvalidName(
+            f"invalid experiment name {name!r}: use lower-case letters, digits, '.', '_' "
+            f"and '-', starting with a letter or digit (at most {MAX_EXPERIMENT} chars)",
+            hint=f"try {slugify(str(name))!r}",
+        )
+    return name
+
+
+def check_key(key: str, kind: str = "key") -> str:
+    """Validate a param, metric, tag or artifact key; return it unchanged."""
+    problem = _key_problem(key)
+    if problem:
+        raise InvalidName(
+            f"invalid {kind} {key!r}: {problem}",
+            hint="keys use letters, digits, '_', '-', '.', '/' and spaces, e.g. 'train/loss'",
+        )
+    return key
+
+
+def _key_problem(key: object) -> str | None:
+    if not isinstance(key, str):
+        return f"must be a string, not {type(key).__name__}"
+    if not key:
+        return "must not be empty"
+    if len(key) > MAX_KEY:
+        return f"longer than {MAX_KEY} characters"
+    if not _KEY_CHARS.match(key):
+        bad = next(c for c in key if not _KEY_CHARS.match(c))
+        return f"character {bad!r} is not allowed"
+    if key.startswith("/"):
+        return "must not start with '/'"
+    if any(seg in ("", ".", "..") for seg in key.split("/")):
+        return "has an empty, '.' or '..' path segment"
+    if any(seg != seg.strip() for seg in key.split("/")):
+        return "a path segment starts or ends with a space"
+    return None
+
+
+def new_run_id(now_ms: int | None = None) -> str:
+    """A 16-char id: 9 chars of millisecond time then 7 random chars (35 bits).
+
+    Ids sort by creation time, need no coordination between machines, and the
+    first 8 characters already tell apart runs started more than 32 ms apart.
+    """
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    head = _encode(ms, 9)
+    tail = _encode(secrets.randbits(35), 7)
+    return head + tail
+
+
+def _encode(number: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        number, rem = divmod(number, 32)
+        chars.append(_B32[rem])
+    return "".join(reversed(chars))
+
+
+def is_run_id(text: str) -> bool:
+    """True if `text` has the shape of a full run id."""
+    return len(text) == ID_LENGTH and all(c in _B32 for c in text)
+
+
+def could_be_id_prefix(text: str) -> bool:
+    """True if `text` may abbreviate a run id (at least MIN_PREFIX id characters)."""
+    return MIN_PREFIX <= len(text) <= ID_LENGTH and all(c in _B32 for c in text)
+
+
+_ADJECTIVES = (
+    "able agile amber ample bold brave brisk bright calm clever cosmic crisp curious "
+    "daring dapper deft eager early easy epic fair fancy fast fierce fluffy fond frank "
+    "free fresh gentle giddy glad golden grand happy hardy hasty honest humble icy jolly "
+    "keen kind lively loyal lucid lucky merry mighty misty modest nimble noble odd olive "
+    "plucky polite proud quick quiet rapid rare ready regal rosy royal rustic shiny silent "
+    "silver sleek smart snowy solid sonic spicy steady stellar stormy sunny super swift "
+    "tidy tough tranquil upbeat vivid warm wild wise witty young zany zesty"
+).split()
+_NOUNS = (
+    "otter badger beaver bison bobcat cheetah cobra condor cougar coyote crane dingo "
+    "dolphin eagle falcon ferret finch fox gazelle gecko gibbon heron hippo hyena ibex "
+    "iguana impala jaguar koala lemur leopard lion llama lynx magpie marmot mink moose "
+    "newt ocelot orca osprey owl panda panther parrot pelican penguin puffin python quail "
+    "rabbit raven salmon seal shark sloth sparrow squid stork swan tapir tiger toucan "
+    "trout turtle viper walrus weasel whale wolf wombat yak zebra"
+).split()
+
+
+def new_run_name(taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """A human name like `brisk-otter`, not in `taken` (a number is added if needed)."""
+    for _ in range(20):
+        name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
+        if name not in taken:
+            return name
+    n = 2
+    while f"{name}-{n}" in taken:
+        n += 1
+    return f"{name}-{n}"
+
+
+def check_run_name(name: str) -> str:
+    """Run names are free text but one line, not empty, and never look like an id."""
+    if not isinstance(name, str) or not name.strip() or "\n" in name or len(name) > MAX_KEY:
+        raise InvalidName(f"invalid run name {name!r}: use one non-empty line of text")
+    if is_run_id(name):
+        raise InvalidName(f"invalid run name {name!r}: it looks like a run id")
+    return name
+
+
+def current_user() -> str:
+    """The login name, as MLflow records it."""
+    for var in ("GITEXP_USER", "USER", "LOGNAME", "USERNAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return "unknown"

@@ -1,0 +1,88 @@
+"""Local state of active runs: `.git/gitexp/active/<run-id>/` with an owner lock.
+
+The process that owns a run holds an exclusive flock on `owner.lock` for the
+run's lifetime. The kernel drops it when the process dies (even on kill -9),
+so any later process that can take the lock knows the owner is gone and may
+finalise the run as KILLED from what its journals hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+@dataclass
+class ActiveDir:
+    """Paths of one run's buffer folder."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, local_dir: Path, run_id: str) -> "ActiveDir":
+        return cls(local_dir / "active" / run_id)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def output_log(self) -> Path:
+        return self.path / "output.log"
+
+    def write_meta(self, meta: dict) -> None:
+        tmp = self.path / "run.json.tmp"
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, self.path / "run.json")
+
+    def read_meta(self) -> dict | None:
+        try:
+            return json.loads((self.path / "run.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class OwnerLock:
+    """An exclusive, non-blocking flock on `owner.lock` inside an active folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self._fd: int | None = None
+        self.path = folder / "owner.lock"
+
+    def acquire(self) -> bool:
+        """Take the lock; False if a live process holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if fcntl is None:
+            self._fd = fd
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+def active_dirs(local_dir: Path) -> list[ActiveDir]:
+    """Every run folder under `.git/gitexp/active/`."""
+    root = local_dir / "active"
+    if not root.is_dir():
+        return []
+    return [ActiveDir(p) for p in root.iterdir() if p.is_dir()]

@@ -1,0 +1,551 @@
+"""Search filter grammar (MLflow search-runs style, extended), compiled predicates and sort keys.
+
+A filter such as ``metrics.acc > 0.9 and params.optimizer.lr IN (0.01, 0.1)`` is parsed
+once into nested closures; calling the resulting :class:`Filter` on a row dict costs
+no parsing.  Rows look like ``{"params": {...}, "metrics": {...}, "tags": {...},
+"attributes": {...}}``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from gitexp.errors import FilterSyntaxError
+
+Row = dict
+Pred = Callable[[dict], bool]
+Test = Callable[[object], bool]
+
+
+class _Missing:
+    """Sentinel type for an absent key or attribute."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: object = _Missing()
+
+KINDS = ("metrics", "params", "tags", "attributes")
+ATTRIBUTES = ("status", "run_name", "run_id", "experiment", "start_time", "end_time", "duration", "user")
+_PREFIXES = {
+    "metrics": "metrics", "metric": "metrics", "params": "params", "param": "params",
+    "tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes",
+    "attr": "attributes",
+}
+_ATTR_ALIASES = {**{a: a for a in ATTRIBUTES}, "name": "run_name", "id": "run_id", "user_id": "user"}
+_KEYWORDS = frozenset({"and", "or", "not", "in", "like", "ilike", "true", "false"})
+_CMP = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+        ">": operator.gt, ">=": operator.ge}
+_OPS = ("==", "!=", "<=", ">=", "=", "<", ">")
+_PUNCT = {"(": "LP", ")": "RP", ",": "COMMA", ":": "COLON"}
+_NUM_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_INT_RE = re.compile(r"[-+]?\d+")
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY_RE = re.compile(r"[A-Za-z0-9_\-./]+")
+_TAIL_RE = re.compile(r"[\w.]*")
+_QUOTED = {q: re.compile(rf"{q}((?:\\.|[^{q}\\])*){q}", re.DOTALL) for q in "'\"`"}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # ENTITY WORD NUM STR OP LP RP COMMA COLON EOF
+    value: object
+    start: int
+    end: int
+    key_pos: int = -1
+
+
+class _Lexer:
+    """On-demand tokenizer so errors surface in left-to-right order."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self._peeked: _Tok | None = None
+
+    def error(self, message: str, pos: int) -> FilterSyntaxError:
+        return FilterSyntaxError(message, self.text, pos)
+
+    def peek(self) -> _Tok:
+        if self._peeked is None:
+            self._peeked = self._scan()
+            self.pos = self._peeked.end
+        return self._peeked
+
+    def take(self) -> _Tok:
+        tok = self.peek()
+        self._peeked = None
+        return tok
+
+    def show(self, tok: _Tok) -> str:
+        return "the end of the filter" if tok.kind == "EOF" else repr(self.text[tok.start:tok.end])
+
+    def _scan(self) -> _Tok:
+        text, i = self.text, self.pos
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return _Tok("EOF", None, len(text), len(text))
+        c = text[i]
+        if c in _PUNCT:
+            return _Tok(_PUNCT[c], c, i, i + 1)
+        for op in _OPS:
+            if text.startswith(op, i):
+                return _Tok("OP", op, i, i + len(op))
+        if c in "'\"":
+            value, end = self._quoted(i, "string")
+            return _Tok("STR", value, i, end)
+        if c in "+-.0123456789":
+            return self._number(i)
+        m = _WORD_RE.match(text, i)
+        if m is None:
+            raise self.error(f"unexpected character {c!r}", i)
+        if m.end() < len(text) and text[m.end()] == ".":
+            return self._entity(m)
+        return _Tok("WORD", m.group(), i, m.end())
+
+    def _number(self, i: int) -> _Tok:
+        m = _NUM_RE.match(self.text, i)
+        if m is None:
+            raise self.error(f"unexpected character {self.text[i]!r}", i)
+        end = m.end()
+        if end < len(self.text) and (self.text[end].isalnum() or self.text[end] in "_."):
+            bad = self.text[i:_TAIL_RE.match(self.text, end).end()]
+            raise self.error(f"invalid number {bad!r}", i)
+        s = m.group()
+        return _Tok("NUM", int(s) if _INT_RE.fullmatch(s) else float(s), i, end)
+
+    def _entity(self, m: re.Match) -> _Tok:
+        word, text = m.group(), self.text
+        kind = _PREFIXES.get(word.lower())
+        if kind is None:
+            raise self.error(f"unknown entity '{word}'; use metrics., params., tags. or attributes.", m.start())
+        i = m.end() + 1
+        if i < len(text) and text[i] in "`\"":
+            key, end = self._quoted(i, "key")
+            if not key:
+                raise self.error("empty quoted key", i)
+        else:
+            km = _KEY_RE.match(text, i)
+            if km is None:
+                raise self.error(f"missing key after '{word}.'", i)
+            key, end = km.group(), km.end()
+        return _Tok("ENTITY", (kind, key), m.start(), end, key_pos=i)
+
+    def _quoted(self, i: int, what: str) -> tuple[str, int]:
+        """Read a quoted run starting at i; a backslash escapes the quote or itself."""
+        q = self.text[i]
+        m = _QUOTED[q].match(self.text, i)
+        if m is None:
+            raise self.error(f"unterminated {what} (missing closing {q})", i)
+        return re.sub(rf"\\([{q}\\])", r"\1", m.group(1)), m.end()
+
+
+def _to_num(v: object) -> object:
+    """Return v as a number (int/float), or None when it is not numeric."""
+    t = type(v)
+    if t is int or t is float:
+        return v
+    if t is str:
+        if "_" in v:
+            return None
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    if t is not bool and isinstance(v, numbers.Real):  # numpy scalars etc. -> builtins
+        return int(v) if isinstance(v, numbers.Integral) else float(v)
+    return None
+
+
+def _to_str(v: object) -> str | None:
+    """Canonical string form of a scalar (bools true/false, floats via repr), else None."""
+    t = type(v)
+    if t is str:
+        return v
+    if t is bool:
+        return "true" if v else "false"
+    if t is int or isinstance(v, numbers.Integral):
+        return str(int(v))
+    if t is float or isinstance(v, numbers.Real):
+        return repr(float(v))
+    return None
+
+
+def _walk(d: object, parts: tuple[str, ...]) -> object:
+    """Follow a nested key path; None when any step is absent."""
+    for part in parts:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(part)
+    return d
+
+
+def _parts(kind: str, key: str) -> tuple[str, ...]:
+    return tuple(key.split(".")) if kind != "attributes" and "." in key else ()
+
+
+def _getter(kind: str, key: str) -> Callable[[dict], object]:
+    """Build a row -> value function: flat key first, then the dotted nested path."""
+    parts = _parts(kind, key)
+
+    def get(row: dict) -> object:
+        d = row.get(kind)
+        v = d.get(key) if d else None
+        if v is None and parts and d:
+            v = _walk(d, parts)
+        return MISSING if v is None else v
+    return get
+
+
+def lookup(row: dict, kind: str, key: str) -> object:
+    """Value of `kind.key` in row (None counts as absent), or MISSING."""
+    canonical = _PREFIXES.get(kind.lower())
+    if canonical is None:
+        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    if canonical == "attributes":
+        key = _ATTR_ALIASES.get(key.lower(), key)
+    return _getter(canonical, key)(row)
+
+
+def _num_test(fn: Callable, x: object) -> Test:
+    def test(v: object) -> bool:
+        t = type(v)
+        if t is float or t is int:
+            return fn(v, x)
+        n = _to_num(v)
+        return n is not None and fn(n, x)
+    return test
+
+
+def _str_test(fn: Callable, x: str, is_ne: bool) -> Test:
+    def test(v: object) -> bool:
+        if type(v) is str:
+            return fn(v, x)
+        s = _to_str(v)
+        if s is None:
+            return False
+        return is_ne if v != v else fn(s, x)
+    return test
+
+
+def _bool_test(b: bool, is_ne: bool) -> Test:
+    def test(v: object) -> bool:
+        if type(v) is bool:
+            got = v
+        elif type(v) is str and v.lower() in ("true", "false"):
+            got = v.lower() == "true"
+        else:
+            return False
+        return (got != b) if is_ne else (got == b)
+    return test
+
+
+def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
+    """SQL LIKE pattern -> compiled regex (`%` any run, `_` one char, `\\%` `\\_` literal)."""
+    parts = re.split(r"(\\[%_\\]|[%_])", pattern)  # odd indexes are the separators
+    body = "".join(re.escape(t) if i % 2 == 0 else ".*" if t == "%" else "." if t == "_"
+                   else re.escape(t[1]) for i, t in enumerate(parts))
+    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _like_test(pattern: str, ignore_case: bool) -> Test:
+    match = like_regex(pattern, ignore_case).fullmatch
+
+    def test(v: object) -> bool:
+        s = v if type(v) is str else _to_str(v)
+        if s is None or v != v:  # NaN never matches
+            return False
+        return match(s) is not None
+    return test
+
+
+def _value_test(op: str, lit: tuple[str, object]) -> Test:
+    kind, x = lit
+    if op in ("LIKE", "ILIKE"):
+        return _like_test(x, op == "ILIKE")
+    if kind == "num":
+        return _num_test(_CMP[op], x)
+    if kind == "str":
+        return _str_test(_CMP[op], x, op == "!=")
+    return _bool_test(x, op == "!=")
+
+
+def _compile(kind: str, key: str, op: str, lit: object) -> Pred:
+    """One comparison -> predicate; a missing (or None) value never matches."""
+    parts = _parts(kind, key)
+    if op == "IN":
+        tests = tuple(_value_test("=", x) for x in lit)
+        test = lambda v: any(t(v) for t in tests)  # noqa: E731
+    elif op == "NOT IN":
+        tests = tuple(_value_test("!=", x) for x in lit)
+        test = lambda v: all(t(v) for t in tests)  # noqa: E731
+    else:
+        test = _value_test(op, lit)
+
+    def pred(row: dict) -> bool:
+        d = row.get(kind)
+        if not d:
+            return False
+        v = d.get(key)
+        if v is None and parts:
+            v = _walk(d, parts)
+        return v is not None and test(v)
+    return pred
+
+
+def _pair(a: Pred, b: Pred, conjunction: bool) -> Pred:
+    if conjunction:
+        return lambda row: a(row) and b(row)
+    return lambda row: a(row) or b(row)
+
+
+def _combine(preds: list[Pred], conjunction: bool) -> Pred:
+    """Fold into right-nested binary closures (faster than all()/any() over a generator)."""
+    pred = preds[-1]
+    for left in reversed(preds[:-1]):
+        pred = _pair(left, pred, conjunction)
+    return pred
+
+
+def _is_word(tok: _Tok, *words: str) -> bool:
+    return tok.kind == "WORD" and tok.value.lower() in words
+
+
+class _Parser:
+    """Recursive descent: or_expr := and_expr (OR and_expr)*; and_expr := not_expr (AND ...)*."""
+
+    def __init__(self, text: str) -> None:
+        self.lex = _Lexer(text)
+        self.refs: set[tuple[str, str]] = set()
+
+    def parse(self) -> Pred:
+        pred = self._or()
+        tok = self.lex.peek()
+        if tok.kind == "RP":
+            raise self.lex.error("unmatched ')'", tok.start)
+        if tok.kind != "EOF":
+            raise self.lex.error(f"unexpected {self.lex.show(tok)} after a complete condition; "
+                                 "expected 'and' or 'or'", tok.start)
+        return pred
+
+    def _or(self) -> Pred:
+        return self._chain("or", self._and)
+
+    def _and(self) -> Pred:
+        return self._chain("and", self._not)
+
+    def _chain(self, word: str, sub: Callable[[], Pred]) -> Pred:
+        parts = [sub()]
+        while _is_word(self.lex.peek(), word):
+            self.lex.take()
+            parts.append(sub())
+        return parts[0] if len(parts) == 1 else _combine(parts, word == "and")
+
+    def _not(self) -> Pred:
+        if _is_word(self.lex.peek(), "not"):
+            self.lex.take()
+            inner = self._not()
+            return lambda row: not inner(row)
+        return self._primary()
+
+    def _primary(self) -> Pred:
+        tok = self.lex.peek()
+        if tok.kind != "LP":
+            return self._comparison()
+        self.lex.take()
+        inner = self._or()
+        close = self.lex.take()
+        if close.kind == "RP":
+            return inner
+        if close.kind == "EOF":
+            raise self.lex.error("unclosed '('", tok.start)
+        raise self.lex.error(f"expected 'and', 'or' or ')' but found {self.lex.show(close)}", close.start)
+
+    def _comparison(self) -> Pred:
+        ent = self.lex.take()
+        kind, key = self.entity(ent, "a condition such as metrics.acc > 0.9")
+        self.refs.add((kind, key))
+        op, op_tok = self._operator(ent)
+        lit = self._in_list(op, op_tok) if op in ("IN", "NOT IN") else self._literal(op, op_tok)
+        return _compile(kind, key, op, lit)
+
+    def entity(self, tok: _Tok, expected: str) -> tuple[str, str]:
+        """Resolve an ENTITY or bare attribute token to (kind, canonical key)."""
+        if tok.kind == "ENTITY":
+            kind, key = tok.value
+            return (kind, self._attr(key, tok.key_pos)) if kind == "attributes" else (kind, key)
+        if tok.kind == "WORD" and tok.value.lower() not in _KEYWORDS:
+            return "attributes", self._attr(tok.value, tok.start)
+        raise self.lex.error(f"expected {expected} but found {self.lex.show(tok)}", tok.start)
+
+    def _attr(self, name: str, pos: int) -> str:
+        canonical = _ATTR_ALIASES.get(name.lower())
+        if canonical is None:
+            raise self.lex.error(f"unknown attribute '{name}'; attributes are {', '.join(ATTRIBUTES)} "
+                                 "(or use metrics., params., tags.)", pos)
+        return canonical
+
+    def _operator(self, ent: _Tok) -> tuple[str, _Tok]:
+        tok = self.lex.take()
+        if tok.kind == "OP":
+            return ("=" if tok.value == "==" else tok.value), tok
+        if _is_word(tok, "like", "ilike", "in"):
+            return tok.value.upper(), tok
+        if _is_word(tok, "not"):
+            nxt = self.lex.take()
+            if _is_word(nxt, "in"):
+                return "NOT IN", nxt
+            raise self.lex.error(f"expected IN after NOT but found {self.lex.show(nxt)}", nxt.start)
+        raise self.lex.error(f"expected an operator (= != < <= > >= LIKE ILIKE IN NOT IN) after "
+                             f"{self.lex.show(ent)} but found {self.lex.show(tok)}", tok.start)
+
+    def _value(self, tok: _Tok, after: _Tok) -> tuple[str, object]:
+        if tok.kind == "NUM":
+            return "num", tok.value
+        if tok.kind == "STR":
+            return "str", tok.value
+        if _is_word(tok, "true", "false"):
+            return "bool", tok.value.lower() == "true"
+        hint = f" (quote strings: '{tok.value}')" if tok.kind == "WORD" else ""
+        raise self.lex.error(f"expected a value (number, quoted string, true or false) after "
+                             f"{self.lex.show(after)} but found {self.lex.show(tok)}{hint}", tok.start)
+
+    def _literal(self, op: str, op_tok: _Tok) -> tuple[str, object]:
+        tok = self.lex.take()
+        lit = self._value(tok, op_tok)
+        if op in ("LIKE", "ILIKE") and lit[0] != "str":
+            raise self.lex.error(f"{op} needs a quoted string pattern", tok.start)
+        if lit[0] == "bool" and op not in ("=", "!="):
+            raise self.lex.error(f"true/false can only be compared with = or != (not {op})", tok.start)
+        return lit
+
+    def _in_list(self, op: str, op_tok: _Tok) -> list[tuple[str, object]]:
+        lp = self.lex.take()
+        if lp.kind != "LP":
+            raise self.lex.error(f"expected '(' after {op} but found {self.lex.show(lp)}", lp.start)
+        if self.lex.peek().kind == "RP":
+            raise self.lex.error(f"empty {op} list", self.lex.peek().start)
+        lits, prev = [], lp
+        while True:
+            lits.append(self._value(self.lex.take(), prev))
+            prev = self.lex.take()
+            if prev.kind == "RP":
+                return lits
+            if prev.kind == "EOF":
+                raise self.lex.error(f"unclosed '(' in {op} list", lp.start)
+            if prev.kind != "COMMA":
+                raise self.lex.error(f"expected ',' or ')' in {op} list but found "
+                                     f"{self.lex.show(prev)}", prev.start)
+
+
+class Filter:
+    """A compiled filter; call it with a row dict to get True/False."""
+
+    __slots__ = ("text", "_pred", "_refs")
+
+    def __init__(self, text: str, pred: Pred, refs: frozenset[tuple[str, str]]) -> None:
+        self.text = text
+        self._pred = pred
+        self._refs = refs
+
+    def __call__(self, row: dict) -> bool:
+        return self._pred(row)
+
+    def referenced(self) -> set[tuple[str, str]]:
+        """(kind, key) pairs the filter reads; attribute keys are canonical."""
+        return set(self._refs)
+
+    def __repr__(self) -> str:
+        return f"Filter({self.text!r})"
+
+
+def _match_all(row: dict) -> bool:
+    return True
+
+
+def parse_filter(text: str | None) -> Filter:
+    """Parse and compile a filter; None or blank text matches every row."""
+    if text is None or not text.strip():
+        return Filter(text or "", _match_all, frozenset())
+    parser = _Parser(text)
+    pred = parser.parse()
+    return Filter(text, pred, frozenset(parser.refs))
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY term."""
+
+    kind: str
+    key: str
+    descending: bool = False
+
+
+def parse_sort(text: str) -> SortKey:
+    """Parse `metrics.acc`, `metrics.acc:desc`, `metrics.acc DESC`, `start_time asc`, ..."""
+    parser = _Parser(text)
+    lex = parser.lex
+    tok = lex.take()
+    if tok.kind == "EOF":
+        raise lex.error("empty sort key; use e.g. metrics.acc:desc", tok.start)
+    kind, key = parser.entity(tok, "a sort key such as metrics.acc or start_time")
+    nxt, colon, descending = lex.take(), False, False
+    if nxt.kind == "COLON":
+        colon, nxt = True, lex.take()
+    if _is_word(nxt, "asc", "desc"):
+        descending, nxt = nxt.value.lower() == "desc", lex.take()
+    elif colon:
+        raise lex.error(f"expected 'asc' or 'desc' but found {lex.show(nxt)}", nxt.start)
+    if nxt.kind != "EOF":
+        raise lex.error(f"unexpected {lex.show(nxt)} in sort key; expected 'asc' or 'desc'", nxt.start)
+    return SortKey(kind, key, descending)
+
+
+def _rank(v: object, coerce: bool) -> tuple[int, object]:
+    """Sort class (0 number, 1 NaN, 2 string, 3 other, 4 missing) and comparable value."""
+    if v is MISSING:
+        return 4, None
+    if type(v) is str:
+        n = _to_num(v) if coerce else None
+        if n is None:
+            return 2, v
+        v = n
+    if type(v) is bool:
+        return 2, _to_str(v)
+    n = _to_num(v)
+    if n is not None:
+        return (1, None) if n != n else (0, n)
+    return 3, str(v)
+
+
+def _sort_pass(rows: list[dict], key: SortKey) -> list[dict]:
+    get = _getter(key.kind, key.key)
+    groups: list[list[tuple[object, dict]]] = [[], [], [], [], []]
+    coerce = key.kind == "params"
+    for row in rows:
+        cls, value = _rank(get(row), coerce)
+        groups[cls].append((value, row))
+    out = []
+    for cls, group in enumerate(groups):
+        if cls in (0, 2, 3):
+            group.sort(key=operator.itemgetter(0), reverse=key.descending)
+        out.extend(row for _, row in group)
+    return out
+
+
+def sort_rows(rows: list[dict], keys: list[SortKey]) -> list[dict]:
+    """Stable multi-key sort: numbers, then NaN, then strings, then other; missing always last."""
+    out = list(rows)
+    for key in reversed(keys):
+        if key.kind == "attributes":
+            key = SortKey(key.kind, _ATTR_ALIASES.get(key.key.lower(), key.key), key.descending)
+        out = _sort_pass(out, key)
+    return out

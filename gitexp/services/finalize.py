@@ -1,0 +1,115 @@
+"""Turn a run's journals into its final commit, by the owner or after its death."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import replace
+from typing import Any
+
+from gitexp.errors import ConcurrentUpdate, CorruptRecord
+from gitexp.services.active import ActiveDir, OwnerLock, active_dirs
+from gitexp.store.gitdb import Entry, GitDB
+from gitexp.store.journal import JournalData, read_journals
+from gitexp.store.record import (
+    Artifact, RunInfo, encode_record, iso_from_ms, parse_artifacts, parse_mapping, parse_metric,
+)
+from gitexp.store.runcommit import RecordReader, write_run_commit
+
+
+def load_state(db: GitDB, commit: str) -> tuple[RunInfo, dict, dict, dict, list[Artifact]]:
+    """(info, params, tags, metric points, artifacts) of a run commit."""
+    rec = RecordReader(db, commit)
+    info = RunInfo.from_yaml(rec.read("run.yaml") or b"")
+    params = parse_mapping(rec.read("params.yaml"), "params.yaml")
+    tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
+    metrics = {k: parse_metric(rec.read_metric(k) or b"") for k in rec.metric_keys()}
+    stored = rec.files_under("artifacts")
+    artifacts = []
+    for item in parse_artifacts(rec.read("artifacts.yaml")):
+        path = str(item["path"])
+        blob = stored.get(path)
+        artifacts.append(Artifact(path, int(item.get("size", 0)), str(item.get("sha256", "")),
+                                  blob is not None, blob.sha if blob else None))
+    return info, params, tags, metrics, artifacts
+
+
+def merge(state: tuple, journal: JournalData) -> tuple[dict, dict, dict, list[Artifact]]:
+    """Combine a commit's record with newer journal data (journal wins)."""
+    _info, params, tags, metrics, artifacts = state
+    params = {**params, **journal.params}
+    tags = {**tags, **journal.tags}
+    tags = {k: str(v) for k, v in tags.items() if v is not None}
+    merged = {k: list(v) for k, v in metrics.items()}
+    for key, points in journal.metrics.items():
+        merged.setdefault(key, []).extend(points)
+    merged = {k: sorted(v, key=lambda p: (p[0], p[2])) for k, v in merged.items()}
+    by_path = {a.path: a for a in artifacts}
+    by_path.update({a.path: a for a in journal.artifacts})
+    return params, tags, merged, list(by_path.values())
+
+
+def write_final(db: GitDB, ref: str, tip: str, folder: ActiveDir, status: str,
+                exit_code: int | None, end_ms: int) -> str:
+    """Commit the journals of `folder` onto `ref` with the final status; CAS from `tip`."""
+    state = load_state(db, tip)
+    params, tags, metrics, artifacts = merge(state, read_journals(folder.path))
+    info = replace(state[0], status=status, end_time=iso_from_ms(end_ms), exit_code=exit_code)
+    output = folder.output_log.read_bytes() if folder.output_log.exists() else None
+    files: dict[str, bytes | Entry] = dict(encode_record(info, params, tags, metrics, artifacts, output))
+    for art in artifacts:
+        if art.inline and art.blob:
+            files[f"artifacts/{art.path}"] = Entry(0o100644, art.blob)
+    tree, _ = db.commit_info(tip)
+    message = f"gitexp: end run {info.name} ({status})\n\n" + _describe(metrics, exit_code)
+    commit = write_run_commit(db, tree, None, files, [tip], message)
+    db.set_ref(ref, tip, commit, f"end run {info.id} {status}")
+    return commit
+
+
+def _describe(metrics: dict[str, Any], exit_code: int | None) -> str:
+    lines = [f"{k}: {v[-1][1]!r} (step {v[-1][0]})" for k, v in sorted(metrics.items()) if v]
+    if exit_code is not None:
+        lines.append(f"exit code: {exit_code}")
+    return "\n".join(lines) + "\n"
+
+
+def recover_dead_runs(db: GitDB, now_ms: int) -> list[str]:
+    """Finalise as KILLED every local run whose owner process is gone.
+
+    Returns the ids of the runs it finalised. Safe to call from any number of
+    processes at once: the owner lock serialises them and the ref update is CAS.
+    """
+    done = []
+    for folder in active_dirs(db.local_dir):
+        if _recover(db, folder, now_ms):
+            done.append(folder.run_id)
+    return done
+
+
+def _recover(db: GitDB, folder: ActiveDir, now_ms: int) -> bool:
+    meta = folder.read_meta()
+    if meta is None or meta.get("host") != platform.node():
+        return False  # still being created, or another machine's (shared filesystem)
+    lock = OwnerLock(folder.path)
+    if not lock.acquire():
+        return False  # the owner is alive
+    try:
+        tip = db.read_ref(meta["ref"])
+        if tip is None:
+            folder.remove()
+            return False
+        info = load_state(db, tip)[0]
+        if info.status == "RUNNING":
+            write_final(db, meta["ref"], tip, folder, "KILLED", None, _last_sign_of_life(folder, now_ms))
+        folder.remove()
+        return info.status == "RUNNING"
+    except (ConcurrentUpdate, CorruptRecord):
+        return False
+    finally:
+        lock.release()
+
+
+def _last_sign_of_life(folder: ActiveDir, now_ms: int) -> int:
+    """The latest journal write: the best guess at when a killed run died."""
+    times = [p.stat().st_mtime_ns // 1_000_000 for p in folder.path.iterdir() if p.is_file()]
+    return min(max(times, default=now_ms), now_ms)

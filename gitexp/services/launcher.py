@@ -1,0 +1,210 @@
+"""`gitexp run`: run a command as a tracked run, streaming and recording its output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from gitexp.errors import GitexpError
+from gitexp.services import tracking
+from gitexp.services.paramsfile import ParamsFile, apply_overrides, load_params_file
+from gitexp.services.runs import list_runs
+from gitexp.settings import load_settings
+from gitexp.store.gitdb import GitDB
+
+FORWARD_GRACE = 0.5  # seconds before a Ctrl-C is forwarded (the tty may have sent it already)
+
+
+@dataclass
+class LaunchSpec:
+    """What to run and how to record it."""
+
+    command: list[str]
+    experiment: str | None = None
+    name: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    restore_params_file: bool = True
+
+
+@dataclass
+class LaunchResult:
+    run_id: str
+    name: str
+    status: str
+    exit_code: int
+    duration: float
+    params_file_restored: bool | None = None
+
+
+class TailFile:
+    """Append-only log that keeps only its last `cap` bytes (rewritten past 2×cap)."""
+
+    def __init__(self, path: Path, cap: int) -> None:
+        self.path, self.cap = path, cap
+        self._file = open(path, "ab")
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            self._file.write(data)
+            self._file.flush()
+            if self._file.tell() > 2 * self.cap:
+                self._trim()
+
+    def _trim(self) -> None:
+        self._file.close()
+        data = self.path.read_bytes()[-self.cap:]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, self.path)
+        self._file = open(self.path, "ab")
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+        data = self.path.read_bytes()
+        if len(data) > self.cap:
+            self.path.write_bytes(data[-self.cap:])
+
+
+def check_command(command: list[str]) -> None:
+    if not command:
+        raise GitexpError("no command to run", hint="put it after --, e.g. gitexp run -- python train.py")
+    exe = command[0]
+    if os.sep not in exe and shutil.which(exe) is None:
+        raise GitexpError(f"command not found: {exe}", hint="check the spelling, or give its path")
+
+
+def launch(db: GitDB, spec: LaunchSpec, out: IO[bytes], err: IO[bytes],
+           on_start: Any = None) -> LaunchResult:
+    """Start a run, run the command as its child, end the run with the child's fate."""
+    check_command(spec.command)
+    params_file = _prepare_params(db, spec)
+    try:
+        taken = {s.name for s in list_runs(db)}
+        run = tracking.create_run(db, spec.experiment, spec.name, spec.params, spec.tags,
+                                  spec.command, None, taken)
+    except BaseException:
+        if params_file:
+            params_file.restore()
+        raise
+    if on_start:
+        on_start(run)
+    started = time.monotonic()
+    status, code = "FAILED", 1
+    try:
+        status, code = _supervise(run, spec.command, out, err)
+    finally:
+        run.end(status, code)
+        restored = params_file.restore() if params_file and spec.restore_params_file else None
+    return LaunchResult(run.id, run.info.name, status, code, time.monotonic() - started, restored)
+
+
+def _prepare_params(db: GitDB, spec: LaunchSpec) -> ParamsFile | None:
+    """Fold params.yaml (with -p overrides written into it) into the run's params."""
+    existing = load_params_file(db.root)
+    if existing is None or db.root is None:
+        return None
+    if not spec.params:
+        spec.params = existing
+        return None
+    pf = apply_overrides(db.root, spec.params)
+    spec.params = pf.params
+    return pf
+
+
+def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err: IO[bytes]) -> tuple[str, int]:
+    env = {**os.environ, **tracking.env_for(run), "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED", "1")}
+    log = TailFile(run.folder.output_log, run.settings.output_log_max)
+    try:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        log.write(f"gitexp: cannot start {command[0]}: {exc}\n".encode())
+        log.close()
+        raise GitexpError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
+    killed = _forward_signals(proc)
+    pumps = [threading.Thread(target=_pump, args=(src, dst, log), daemon=True)
+             for src, dst in ((proc.stdout, out), (proc.stderr, err))]
+    for t in pumps:
+        t.start()
+    try:
+        code = _wait(proc)
+    finally:
+        for t in pumps:
+            t.join()
+        log.close()
+        killed.restore()
+    if killed.fired or code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGKILL, 130, 143):
+        return "KILLED", _shell_code(code)
+    return ("FINISHED" if code == 0 else "FAILED"), _shell_code(code)
+
+
+def _wait(proc: subprocess.Popen) -> int:
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # a second Ctrl-C while the handler is not installed
+            continue
+
+
+def _shell_code(code: int) -> int:
+    return 128 - code if code < 0 else code
+
+
+def _pump(src: IO[bytes] | None, dst: IO[bytes], log: TailFile) -> None:
+    assert src is not None
+    for chunk in iter(lambda: src.read1(65536), b""):
+        log.write(chunk)
+        try:
+            dst.write(chunk)
+            dst.flush()
+        except (OSError, ValueError):
+            pass  # our own stdout went away (closed pipe): keep recording
+
+
+class _Forwarder:
+    """SIGINT/SIGTERM handlers that pass the signal on to the child."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc, self.fired = proc, False
+        self._old: dict[int, Any] = {}
+
+    def install(self) -> "_Forwarder":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.fired = True
+        if signum == signal.SIGTERM:
+            self._send(signum)
+        else:  # Ctrl-C reaches the whole process group; forward only if the child missed it
+            threading.Timer(FORWARD_GRACE, self._send, args=(signum,)).start()
+
+    def _send(self, signum: int) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signum)
+            except OSError:
+                pass
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _forward_signals(proc: subprocess.Popen) -> _Forwarder:
+    return _Forwarder(proc).install()
+
+
+def settings_for(db: GitDB) -> Any:
+    return load_settings(db)

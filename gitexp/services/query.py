@@ -1,0 +1,107 @@
+"""Search runs: MLflow's filter grammar over the cached summaries, sorting, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gitexp.errors import GitexpError
+from gitexp.names import SHORT_ID, check_experiment
+from gitexp.services.filterexpr import SortKey, parse_filter, parse_sort, sort_rows
+from gitexp.services.index import Progress, RunSummary
+from gitexp.services.runs import list_runs
+from gitexp.store.gitdb import GitDB
+
+
+def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
+           experiment: str | Sequence[str] | None = None, max_results: int | None = None,
+           output: str = "list", progress: Progress | None = None) -> Any:
+    """Runs matching `filter_string`, sorted by `order_by` (newest first by default).
+
+    Args:
+        filter_string: e.g. ``"metrics.acc > 0.9 and params.lr = 0.01"``.
+        order_by: keys like ``"metrics.acc DESC"`` or ``"metrics.acc:desc"``.
+        experiment: one name, several, or None for every experiment.
+        max_results: cut the result after sorting.
+        output: ``"list"`` (RunSummary objects), ``"dicts"`` or ``"pandas"``.
+    """
+    if output not in ("list", "dicts", "pandas"):
+        raise GitexpError(f"unknown output {output!r}", hint="use 'list', 'dicts' or 'pandas'")
+    predicate = parse_filter(filter_string)
+    keys = [parse_sort(k) for k in ([order_by] if isinstance(order_by, str) else order_by or [])]
+    runs = _runs(db, experiment, progress)
+    rows = [(s, s.row()) for s in runs]
+    matched = [pair for pair in rows if predicate(pair[1])]
+    if keys:
+        matched = _sorted(matched, keys)
+    result = [s for s, _ in matched[: max_results if max_results is not None else None]]
+    if output == "list":
+        return result
+    dicts = [summary_dict(s) for s in result]
+    return dicts if output == "dicts" else to_dataframe(dicts)
+
+
+def _runs(db: GitDB, experiment: str | Sequence[str] | None, progress: Progress | None) -> list[RunSummary]:
+    if experiment is None:
+        return list_runs(db, None, progress)
+    names = [experiment] if isinstance(experiment, str) else list(experiment)
+    if len(names) == 1:
+        return list_runs(db, check_experiment(names[0]), progress)
+    wanted = {check_experiment(n) for n in names}
+    return [s for s in list_runs(db, None, progress) if s.experiment in wanted]
+
+
+def _sorted(pairs: list[tuple[RunSummary, dict]], keys: list[SortKey]) -> list[tuple[RunSummary, dict]]:
+    by_row = {id(row): s for s, row in pairs}
+    return [(by_row[id(row)], row) for row in sort_rows([row for _, row in pairs], keys)]
+
+
+def summary_dict(s: RunSummary) -> dict[str, Any]:
+    """The documented JSON shape of one listed run."""
+    return {
+        "id": s.id, "name": s.name, "experiment": s.experiment, "status": s.status,
+        "start_time": s.info.get("start_time"), "end_time": s.info.get("end_time"),
+        "duration": s.duration, "user": s.info.get("user"), "params": s.params, "tags": s.tags,
+        "metrics": s.summary, "ref": s.ref, "commit": s.commit,
+        **({"error": s.error} if s.error else {}),
+    }
+
+
+def to_dataframe(dicts: list[dict[str, Any]]) -> Any:
+    """MLflow-style DataFrame: run_id, status, … then params.*, metrics.*, tags.* columns."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise GitexpError("output='pandas' needs pandas", hint="pip install 'gitexp[pandas]'") from None
+    records = []
+    for d in dicts:
+        rec = {"run_id": d["id"], "run_name": d["name"], "experiment": d["experiment"],
+               "status": d["status"], "start_time": d["start_time"], "end_time": d["end_time"]}
+        rec.update({f"params.{k}": v for k, v in _flatten(d["params"]).items()})
+        rec.update({f"metrics.{k}": v.get("last") for k, v in d["metrics"].items()})
+        rec.update({f"tags.{k}": v for k, v in d["tags"].items()})
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def short_ids(ids: Sequence[str], minimum: int = SHORT_ID) -> dict[str, str]:
+    """The shortest prefix (at least `minimum` chars) that tells each id apart."""
+    ordered = sorted(set(ids))
+    out = {}
+    for i, run_id in enumerate(ordered):
+        need = minimum
+        for other in (ordered[i - 1] if i else "", ordered[i + 1] if i + 1 < len(ordered) else ""):
+            common = next((n for n, (a, b) in enumerate(zip(run_id, other)) if a != b), min(len(run_id), len(other)))
+            need = max(need, common + 1)
+        out[run_id] = run_id[:need]
+    return out

@@ -1,0 +1,309 @@
+"""Active runs: create, attach, log (buffered), end.
+
+`log_metric` is the hot path: it validates a key once, converts the value and
+appends a tuple to an in-memory list. A background thread writes the list to
+the run's journal at least once per flush interval, so a killed process loses
+at most that interval. Nothing is committed until the run ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import platform
+import sys
+import threading
+import time
+import weakref
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from gitexp import __version__
+from gitexp.errors import InvalidValue, ParamConflict
+from gitexp.names import check_experiment, check_key, check_run_name, current_user, new_run_id, new_run_name
+from gitexp.services.active import ActiveDir, OwnerLock
+from gitexp.services.finalize import load_state, write_final
+from gitexp.settings import Settings, load_settings
+from gitexp.store import yamlio
+from gitexp.store.gitdb import GitDB, RUNS_PREFIX, open_repo
+from gitexp.store.journal import JournalWriter
+from gitexp.store.record import Artifact, RunInfo, encode_record, iso_from_ms
+from gitexp.store.runcommit import write_run_commit
+from gitexp.store.sidestore import SideStore, sha256_file
+from gitexp.store.snapshot import snapshot_worktree
+
+ENV_RUN_ID = "GITEXP_RUN_ID"
+ENV_RUN_REF = "GITEXP_RUN_REF"
+ENV_GIT_DIR = "GITEXP_GIT_DIR"
+_NUMBER_TYPES = (int, float)
+
+
+class ActiveRun:
+    """A run this process logs to; `owner` runs also write the final commit."""
+
+    def __init__(self, common_dir: Path, ref: str, info: RunInfo, params: dict,
+                 tags: dict, owner_lock: OwnerLock | None, settings: Settings) -> None:
+        self.common_dir = common_dir
+        self.ref = ref
+        self.info = info
+        self.params = dict(params)
+        self.tags = dict(tags)
+        self.settings = settings
+        self._owner_lock = owner_lock
+        self.folder = ActiveDir.of(common_dir / "gitexp", info.id)
+        self.journal = JournalWriter(self.folder.path)
+        self._pending_append = self.journal.pending.append
+        self._counters: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.ended = False
+        _flusher.register(self)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def owner(self) -> bool:
+        return self._owner_lock is not None
+
+    # -- the hot path ----------------------------------------------------------
+    def log_metric(self, key: str, value: Any, step: int | None = None,
+                   timestamp: int | None = None) -> None:
+        """Queue one metric point; steps auto-increment per key when omitted."""
+        if value.__class__ is not float:
+            value = _as_float(key, value)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._new_counter(key)
+        if step is None:
+            step = next(counter)
+        else:
+            step = self._explicit_step(key, step)
+        self._pending_append((key, step, value, _now() if timestamp is None else timestamp / 1000))
+
+    def _new_counter(self, key: str) -> Any:
+        check_key(key, "metric key")
+        with self._lock:
+            return self._counters.setdefault(key, count())
+
+    def _explicit_step(self, key: str, step: Any) -> int:
+        if isinstance(step, bool) or not isinstance(step, int):
+            try:
+                step = int(step) if float(step) == int(step) else None
+            except (TypeError, ValueError):
+                step = None
+            if step is None:
+                raise InvalidValue(f"step for metric {key!r} must be a whole number")
+        self._counters[key] = count(step + 1)
+        return step
+
+    # -- params, tags, artifacts ---------------------------------------------------
+    def log_param(self, key: str, value: Any) -> None:
+        """Record a param; logging it again with a different value is an error."""
+        check_key(key, "param key")
+        value = _param_value(value)
+        with self._lock:
+            if key in self.params and not _same(self.params[key], value):
+                raise ParamConflict(
+                    f"param {key!r} is already {self.params[key]!r} in run {self.info.name}; "
+                    f"cannot change it to {value!r}",
+                    hint="params are fixed once logged: start a new run, or log a metric or tag instead",
+                )
+            new = key not in self.params
+            self.params[key] = value
+        if new:
+            self.journal.event("p", key, value)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        check_key(key, "tag key")
+        self.tags[key] = str(value)
+        self.journal.event("t", key, str(value))
+
+    def delete_tag(self, key: str) -> None:
+        self.tags.pop(key, None)
+        self.journal.event("t", check_key(key, "tag key"), None)
+
+    def log_artifact_file(self, local_path: str | os.PathLike[str], artifact_path: str) -> Artifact:
+        """Store a file as artifact `artifact_path` (inline blob or side store)."""
+        check_key(artifact_path, "artifact path")
+        sha256, size = sha256_file(local_path)
+        with open_repo(self.common_dir) as db:
+            if size <= self.settings.artifact_threshold:
+                art = Artifact(artifact_path, size, sha256, True, db.add_blob(Path(local_path).read_bytes()))
+            else:
+                SideStore(db.local_dir / "objects").put(local_path, sha256)
+                art = Artifact(artifact_path, size, sha256, False)
+        self.journal.event("a", artifact_path, art.__dict__)
+        return art
+
+    # -- ending --------------------------------------------------------------------
+    def flush(self) -> None:
+        self.journal.flush()
+
+    def end(self, status: str = "FINISHED", exit_code: int | None = None) -> None:
+        """Flush; the owner also writes the final commit and releases the run."""
+        if self.ended:
+            return
+        self.ended = True
+        _flusher.unregister(self)
+        self.journal.close()
+        if self._owner_lock is None:
+            return
+        try:
+            with open_repo(self.common_dir) as db:
+                tip = db.read_ref(self.ref) or ""
+                write_final(db, self.ref, tip, self.folder, status, exit_code, int(time.time() * 1000))
+            self.folder.remove()
+        finally:
+            self._owner_lock.release()
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _as_float(key: str, value: Any) -> float:
+    if isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, (str, bytes, bool)) and hasattr(value, "__float__"):
+        try:
+            return float(value)  # numpy scalars, torch 0-d tensors, Decimal
+        except (TypeError, ValueError):
+            pass
+    raise InvalidValue(
+        f"metric {key!r} must be a number, not {type(value).__name__} ({value!r:.40})",
+        hint="log numbers with log_metric; use set_tag or log_param for text",
+    )
+
+
+def _param_value(value: Any) -> Any:
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            pass
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _param_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_param_value(v) for v in value]
+    return str(value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b or str(a) == str(b)
+
+
+class _Flusher:
+    """One daemon thread per process that flushes every registered run's journal."""
+
+    def __init__(self) -> None:
+        self._runs: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self.interval = 1.0
+
+    def register(self, run: ActiveRun) -> None:
+        self.interval = min(self.interval, run.settings.flush_interval)
+        self._runs.add(run)
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="gitexp-flush", daemon=True)
+            self._thread.start()
+
+    def unregister(self, run: ActiveRun) -> None:
+        self._runs.discard(run)
+
+    def _loop(self) -> None:
+        while not self._wake.wait(self.interval):
+            for run in list(self._runs):
+                try:
+                    run.flush()
+                except Exception:  # never let a full disk kill the training process
+                    pass
+
+
+_flusher = _Flusher()
+
+
+def create_run(db: GitDB, experiment: str | None = None, name: str | None = None,
+               params: dict | None = None, tags: dict | None = None,
+               command: list[str] | None = None, parent: str | None = None,
+               taken_names: set[str] | None = None) -> ActiveRun:
+    """Snapshot the code, write the RUNNING commit and ref; this process owns the run."""
+    settings = load_settings(db)
+    experiment = check_experiment(experiment or settings.default_experiment)
+    for key in list(params or {}) + list(tags or {}):
+        check_key(key)
+    run_id = new_run_id()
+    name = check_run_name(name) if name else new_run_name(taken_names or set())
+    folder = ActiveDir.of(db.local_dir, run_id)
+    folder.path.mkdir(parents=True)
+    lock = OwnerLock(folder.path)
+    lock.acquire()
+    ref = f"{RUNS_PREFIX}{experiment}/{run_id}"
+    folder.write_meta({"ref": ref, "pid": os.getpid(), "host": platform.node()})
+    try:
+        info = _start_commit(db, settings, ref, run_id, name, experiment, params or {}, tags or {},
+                             command, parent)
+    except BaseException:
+        lock.release()
+        folder.remove()
+        raise
+    return ActiveRun(db.common_dir, ref, info, params or {}, {k: str(v) for k, v in (tags or {}).items()},
+                     lock, settings)
+
+
+def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: str, experiment: str,
+                  params: dict, tags: dict, command: list[str] | None, parent: str | None) -> RunInfo:
+    snap = snapshot_worktree(db, settings.snapshot)
+    head = db.head()
+    info = RunInfo(
+        id=run_id, name=name, experiment=experiment, start_time=iso_from_ms(int(time.time() * 1000)) or "",
+        user=current_user(), host=platform.node(), command=list(command or sys.argv),
+        baseline=head, dirty=_is_dirty(db, head, snap.files), skipped=snap.skipped,
+        gitexp_version=__version__, python_version=platform.python_version(), parent_run=parent,
+    )
+    record = encode_record(info, {k: _param_value(v) for k, v in params.items()}, tags, {}, [])
+    message = f"gitexp: start run {name} in {experiment}\n\nrun id: {run_id}\n"
+    commit = write_run_commit(db, None, snap.files, dict(record), [head] if head else [], message)
+    db.set_ref(ref, None, commit, f"start run {run_id}")
+    return info
+
+
+def _is_dirty(db: GitDB, head: str | None, files: dict) -> bool:
+    if head is None:
+        return bool(files)
+    head_files = db.list_tree(db.commit_info(head)[0])
+    head_files = {p: e for p, e in head_files.items() if not p.startswith(".gitexp/")}
+    return head_files != files
+
+
+def attach(run_id: str, ref: str, common_dir: str) -> ActiveRun:
+    """Join a run owned by another process (`gitexp run`'s child sees it in its env)."""
+    with open_repo(common_dir) as db:
+        tip = db.read_ref(ref)
+        if tip is None:
+            from gitexp.errors import RunNotFound
+
+            raise RunNotFound(f"{ENV_RUN_ID}={run_id} names no run in {common_dir}",
+                              hint=f"unset {ENV_RUN_ID} to start a new run")
+        info, params, tags, _m, _a = load_state(db, tip)
+        settings = load_settings(db)
+    return ActiveRun(Path(common_dir), ref, info, params, tags, None, settings)
+
+
+def env_for(run: ActiveRun) -> dict[str, str]:
+    """Environment variables that make child processes attach to `run`."""
+    return {ENV_RUN_ID: run.id, ENV_RUN_REF: run.ref, ENV_GIT_DIR: str(run.common_dir)}
+
+
+def dump_params_yaml(params: dict) -> bytes:
+    return yamlio.dump(params)
+
+
+atexit.register(lambda: _flusher._wake.set())

@@ -1,0 +1,92 @@
+"""Settings: team defaults in a tracked `.gitexp.yaml`, personal overrides in git config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitexp.errors import ConfigError, CorruptRecord
+from gitexp.store import yamlio
+from gitexp.store.gitdb import GitDB
+from gitexp.store.snapshot import SnapshotLimits
+
+SETTINGS_FILE = ".gitexp.yaml"
+
+
+@dataclass
+class Settings:
+    """Every knob gitexp reads, with its default."""
+
+    default_experiment: str = "default"
+    artifact_threshold: int = 1 << 20
+    output_log_max: int = 1 << 20
+    flush_interval: float = 1.0
+    snapshot: SnapshotLimits = field(default_factory=SnapshotLimits)
+    remote_stores: dict[str, str] = field(default_factory=dict)
+
+
+_INTS = ("artifact_threshold", "output_log_max")
+
+
+def load_settings(db: GitDB) -> Settings:
+    """Merge `.gitexp.yaml` (team) and `gitexp.*` git config (personal, wins)."""
+    settings = Settings()
+    if db.root is not None and (db.root / SETTINGS_FILE).exists():
+        _apply_file(settings, db.root / SETTINGS_FILE)
+    for key in ("default_experiment", *_INTS, "flush_interval"):
+        value = db.config("gitexp", key.replace("_", ""))
+        if value is not None:
+            _set(settings, key, value, f"git config gitexp.{key.replace('_', '')}")
+    return settings
+
+
+def _apply_file(settings: Settings, path: Path) -> None:
+    try:
+        raw = yamlio.load(path.read_bytes(), SETTINGS_FILE) or {}
+    except CorruptRecord as exc:
+        raise ConfigError(exc.message, hint=f"fix {path}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{SETTINGS_FILE} must be a mapping", hint=f"fix {path}")
+    for key, value in raw.items():
+        if key == "snapshot" and isinstance(value, dict):
+            _apply_snapshot(settings.snapshot, value, path)
+        elif key == "remote_stores" and isinstance(value, dict):
+            settings.remote_stores = {str(k): str(v) for k, v in value.items()}
+        elif key in ("default_experiment", *_INTS, "flush_interval"):
+            _set(settings, key, value, str(path))
+        else:
+            raise ConfigError(f"unknown setting {key!r} in {SETTINGS_FILE}", hint="see docs/concepts.md#settings")
+
+
+def _apply_snapshot(limits: SnapshotLimits, raw: dict, path: Path) -> None:
+    for key, value in raw.items():
+        if key in ("max_file_size", "max_total_size"):
+            setattr(limits, key, _int(value, f"snapshot.{key}", str(path)))
+        elif key == "ignore" and isinstance(value, list):
+            limits.ignore = [str(v) for v in value]
+        else:
+            raise ConfigError(f"unknown snapshot setting {key!r} in {SETTINGS_FILE}")
+
+
+def _set(settings: Settings, key: str, value: object, source: str) -> None:
+    if key in _INTS:
+        setattr(settings, key, _int(value, key, source))
+    elif key == "flush_interval":
+        try:
+            settings.flush_interval = max(0.01, float(value))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} in {source} must be a number of seconds, not {value!r}") from None
+    else:
+        from gitexp.names import check_experiment
+
+        settings.default_experiment = check_experiment(str(value))
+
+
+def _int(value: object, key: str, source: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ConfigError(f"{key} in {source} must be a whole number of bytes, not {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{key} in {source} must not be negative")
+    return number

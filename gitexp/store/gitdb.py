@@ -1,0 +1,265 @@
+"""The Git object database and refs, through dulwich, with no working-tree side effects.
+
+This is the only module family that imports dulwich. Object ids leave it as hex `str`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dulwich.errors import NotGitRepository
+from dulwich.file import FileLocked
+from dulwich.objects import ZERO_SHA, Blob, Commit, Tree
+from dulwich.object_store import tree_lookup_path
+from dulwich.repo import Repo, get_user_identity
+
+from gitexp.errors import ConcurrentUpdate, GitexpError, NotARepository
+
+FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
+RUNS_PREFIX = "refs/gitexp/runs/"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of a flat tree listing: git mode and blob (or gitlink) id."""
+
+    mode: int
+    sha: str
+
+
+def open_repo(path: str | os.PathLike[str] = ".") -> "GitDB":
+    """Open the Git repository containing `path`; raise NotARepository if none."""
+    try:
+        return GitDB(Repo.discover(str(path)))
+    except NotGitRepository:
+        raise NotARepository(
+            f"not a git repository: {os.path.abspath(path)}",
+            hint="run 'git init' here, or cd into your project",
+        ) from None
+    except Exception as exc:  # dulwich raises UnsupportedExtension and friends
+        if type(exc).__name__ == "UnsupportedExtension":
+            raise GitexpError(f"this repository uses a git extension gitexp cannot read: {exc}") from None
+        raise
+
+
+class GitDB:
+    """A repository's objects and refs, plus the local `.git/gitexp/` folder."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self.common_dir = Path(repo.commondir())
+        self.root = None if repo.bare else Path(repo.path)
+        self.local_dir = self.common_dir / "gitexp"
+
+    def close(self) -> None:
+        self.repo.close()
+
+    def __enter__(self) -> "GitDB":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- objects -------------------------------------------------------------
+    def add_blob(self, data: bytes) -> str:
+        blob = Blob.from_string(data)
+        self.repo.object_store.add_object(blob)
+        return blob.id.decode()
+
+    def has_object(self, sha: str) -> bool:
+        return sha.encode() in self.repo.object_store
+
+    def read_blob(self, sha: str) -> bytes:
+        obj = self.repo.object_store[sha.encode()]
+        if not isinstance(obj, Blob):
+            raise GitexpError(f"object {sha} is not a file")
+        return obj.data
+
+    def write_tree(self, files: dict[str, Entry]) -> str:
+        """Write nested trees for a flat {path: Entry} mapping; return the root tree id."""
+        root: dict = {}
+        for path, entry in files.items():
+            node = root
+            *dirs, name = path.split("/")
+            for part in dirs:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise GitexpError(f"path conflict in tree at {path!r}")
+            node[name] = entry
+        trees: list[Tree] = []
+        root_id = self._build(root, trees)
+        self.repo.object_store.add_objects([(t, None) for t in trees])
+        return root_id
+
+    def _build(self, node: dict, out: list[Tree]) -> str:
+        tree = Tree()
+        for name, child in node.items():
+            if isinstance(child, dict):
+                tree.add(name.encode(), DIR, self._build(child, out).encode())
+            else:
+                tree.add(name.encode(), child.mode, child.sha.encode())
+        out.append(tree)
+        return tree.id.decode()
+
+    def list_tree(self, tree_sha: str, prefix: str = "") -> dict[str, Entry]:
+        """Flatten a tree into {path: Entry} (files, links and gitlinks)."""
+        out: dict[str, Entry] = {}
+        tree = self.repo.object_store[tree_sha.encode()]
+        for item in tree.iteritems():
+            path = prefix + item.path.decode("utf-8", "surrogateescape")
+            if stat.S_ISDIR(item.mode):
+                out.update(self.list_tree(item.sha.decode(), path + "/"))
+            else:
+                out[path] = Entry(item.mode, item.sha.decode())
+        return out
+
+    def subtree(self, tree_sha: str, path: str) -> str | None:
+        """The id of the tree at `path` inside `tree_sha`, or None."""
+        try:
+            mode, sha = tree_lookup_path(self.repo.object_store.__getitem__, tree_sha.encode(), path.encode())
+        except (KeyError, Exception):
+            return None
+        return sha.decode() if stat.S_ISDIR(mode) else None
+
+    def write_commit(self, tree: str, parents: list[str], message: str, when: float | None = None) -> str:
+        """Write a commit object with the user's identity; return its id."""
+        ident = self.identity()
+        ts = int(time.time() if when is None else when)
+        commit = Commit()
+        commit.tree = tree.encode()
+        commit.parents = [p.encode() for p in parents]
+        commit.author = commit.committer = ident
+        commit.author_time = commit.commit_time = ts
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.encoding = b"UTF-8"
+        commit.message = message.encode() if message.endswith("\n") else (message + "\n").encode()
+        self.repo.object_store.add_object(commit)
+        return commit.id.decode()
+
+    def identity(self) -> bytes:
+        try:
+            return get_user_identity(self.repo.get_config_stack(), kind="COMMITTER")
+        except Exception:
+            return b"gitexp <gitexp@localhost>"
+
+    def commit_info(self, sha: str) -> tuple[str, list[str]]:
+        """(tree id, parent ids) of a commit."""
+        commit = self.repo.object_store[sha.encode()]
+        if not isinstance(commit, Commit):
+            raise GitexpError(f"object {sha} is not a commit")
+        return commit.tree.decode(), [p.decode() for p in commit.parents]
+
+    # -- refs ----------------------------------------------------------------
+    def read_ref(self, ref: str) -> str | None:
+        try:
+            return self.repo.refs[ref.encode()].decode()
+        except KeyError:
+            return None
+
+    def set_ref(self, ref: str, old: str | None, new: str, message: str) -> None:
+        """Compare-and-swap `ref` from `old` (None: must not exist) to `new`."""
+        name, msg = ref.encode(), b"gitexp: " + message.encode()
+        try:
+            if old is None:
+                ok = self.repo.refs.add_if_new(name, new.encode(), message=msg)
+            else:
+                ok = self.repo.refs.set_if_equals(name, old.encode(), new.encode(), message=msg)
+        except FileLocked:
+            raise ConcurrentUpdate(
+                f"{ref} is locked by another writer",
+                hint=f"retry; if no gitexp process is running, delete {self.common_dir / ref}.lock",
+            ) from None
+        if not ok:
+            raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
+
+    def delete_ref(self, ref: str, old: str, message: str) -> None:
+        """Compare-and-delete `ref` (it must still point at `old`)."""
+        try:
+            ok = self.repo.refs.remove_if_equals(ref.encode(), old.encode(), message=b"gitexp: " + message.encode())
+        except FileLocked:
+            ok = False
+        if not ok:
+            raise ConcurrentUpdate(f"{ref} changed while gitexp was removing it", hint="retry the command")
+
+    def refs_under(self, prefix: str) -> dict[str, str]:
+        """{full ref name: sha} for every ref under `prefix` (which ends in '/').
+
+        Reads loose ref files and packed-refs directly: far cheaper than dulwich's
+        generic path when there are thousands of run refs.
+        """
+        out = self._packed_refs(prefix)
+        base = self.common_dir / prefix
+        for dirpath, _dirs, files in os.walk(base):
+            rel = Path(dirpath).relative_to(self.common_dir).as_posix()
+            for name in files:
+                if name.endswith(".lock"):
+                    continue
+                try:
+                    with open(os.path.join(dirpath, name), "rb") as f:
+                        value = f.read(100).strip()
+                except OSError:
+                    continue
+                if len(value) == 40:
+                    out[f"{rel}/{name}"] = value.decode()
+        return out
+
+    def _packed_refs(self, prefix: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        try:
+            with open(self.common_dir / "packed-refs", "rb") as f:
+                for line in f:
+                    if line[:1] in (b"#", b"^"):
+                        continue
+                    sha, _, name = line.rstrip(b"\n").partition(b" ")
+                    ref = name.decode("utf-8", "replace")
+                    if ref.startswith(prefix):
+                        out[ref] = sha.decode()
+        except FileNotFoundError:
+            pass
+        return out
+
+    def head(self) -> str | None:
+        """The commit HEAD points at, or None in a repository with no commits."""
+        try:
+            return self.repo.head().decode()
+        except KeyError:
+            return None
+
+    def resolve(self, rev: str) -> str | None:
+        """Resolve a ref name, branch, tag or full/abbreviated commit id to a commit id."""
+        for name in (rev, f"refs/heads/{rev}", f"refs/tags/{rev}", f"refs/remotes/{rev}"):
+            if name.startswith("refs/") or name == "HEAD":
+                sha = self.read_ref(name)
+                if sha:
+                    return self._peel(sha)
+        if 4 <= len(rev) <= 40 and all(c in "0123456789abcdef" for c in rev.lower()):
+            return self._expand_sha(rev.lower())
+        return None
+
+    def _peel(self, sha: str) -> str:
+        obj = self.repo.object_store[sha.encode()]
+        while not isinstance(obj, Commit) and hasattr(obj, "object"):
+            obj = self.repo.object_store[obj.object[1]]
+        return obj.id.decode()
+
+    def _expand_sha(self, prefix: str) -> str | None:
+        if len(prefix) == 40:
+            return prefix if self.has_object(prefix) else None
+        matches = [s.decode() for s in self.repo.object_store.iter_prefix(prefix.encode())] \
+            if hasattr(self.repo.object_store, "iter_prefix") else []
+        commits = [m for m in matches if isinstance(self.repo.object_store[m.encode()], Commit)]
+        return commits[0] if len(commits) == 1 else None
+
+    def config(self, section: str, key: str) -> str | None:
+        """A value from the merged git config (`gitexp.<key>` style), or None."""
+        try:
+            return self.repo.get_config_stack().get((section.encode(),), key.encode()).decode()
+        except KeyError:
+            return None
+
+
+ZERO = ZERO_SHA.decode()

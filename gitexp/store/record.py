@@ -1,0 +1,167 @@
+"""The run record stored under `.gitexp/` in every run commit (format version 1)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from gitexp.errors import CorruptRecord
+from gitexp.store import yamlio
+
+FORMAT = 1
+RECORD_DIR = ".gitexp"
+STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
+TSV_HEADER = b"step\tvalue\ttimestamp\n"
+
+Point = tuple[int, float, int]  # step, value, timestamp (Unix ms)
+
+
+@dataclass
+class RunInfo:
+    """Everything in `run.yaml`."""
+
+    id: str
+    name: str
+    experiment: str
+    status: str = "RUNNING"
+    start_time: str = ""
+    end_time: str | None = None
+    user: str = ""
+    host: str = ""
+    command: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    baseline: str | None = None
+    dirty: bool = False
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    gitexp_version: str = ""
+    python_version: str = ""
+    parent_run: str | None = None
+    description: str | None = None
+
+    def to_yaml(self) -> bytes:
+        return yamlio.dump({"format": FORMAT, **asdict(self)})
+
+    @classmethod
+    def from_yaml(cls, data: bytes) -> "RunInfo":
+        raw = yamlio.load(data, "run.yaml")
+        if not isinstance(raw, dict) or not raw.get("id") or raw.get("status") not in STATUSES:
+            raise CorruptRecord("malformed run.yaml: missing id or unknown status")
+        if raw.get("format", FORMAT) != FORMAT:
+            raise CorruptRecord(f"run.yaml has format {raw.get('format')}; this gitexp reads format {FORMAT}",
+                                hint="upgrade gitexp: pip install -U gitexp")
+        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        for key in ("id", "name", "experiment", "status", "start_time"):
+            known[key] = str(known.get(key) or "")
+        return cls(**known)
+
+
+@dataclass
+class Artifact:
+    """One line of `artifacts.yaml`."""
+
+    path: str
+    size: int
+    sha256: str
+    inline: bool
+    blob: str | None = None  # git blob id when inline
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "sha256": self.sha256,
+                "storage": "inline" if self.inline else "side-store"}
+
+
+def iso_from_ms(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ms_from_iso(text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def format_metric(points: list[Point]) -> bytes:
+    """TSV with `repr` floats, so every value (nan, inf included) reads back exactly."""
+    lines = [f"{s}\t{v!r}\t{t}\n" for s, v, t in points]
+    return TSV_HEADER + "".join(lines).encode()
+
+
+def parse_metric(data: bytes) -> list[Point]:
+    """Parse a metric TSV; a malformed row raises CorruptRecord."""
+    rows = data.decode("utf-8", "replace").splitlines()
+    if not rows or rows[0].split("\t") != ["step", "value", "timestamp"]:
+        raise CorruptRecord("malformed metric file: bad header")
+    points = []
+    for n, row in enumerate(rows[1:], start=2):
+        try:
+            s, v, t = row.split("\t")
+            points.append((int(s), float(v), int(t)))
+        except ValueError:
+            raise CorruptRecord(f"malformed metric file: bad row {n}: {row[:60]!r}") from None
+    return points
+
+
+def summarize(points: list[Point]) -> dict[str, Any]:
+    """last value and its step, min, max (NaN ignored) and count of one metric."""
+    finite = [v for _, v, _ in points if not math.isnan(v)]
+    last_step, last_value, _ = points[-1]
+    return {
+        "last": last_value,
+        "step": last_step,
+        "min": min(finite) if finite else math.nan,
+        "max": max(finite) if finite else math.nan,
+        "count": len(points),
+    }
+
+
+def order_points(points: list[Point]) -> list[Point]:
+    """Points in step order; for one step the order of logging is kept (stable)."""
+    return sorted(points, key=lambda p: p[0])
+
+
+def encode_record(info: RunInfo, params: dict, tags: dict[str, str],
+                  metrics: dict[str, list[Point]], artifacts: list[Artifact],
+                  output: bytes | None = None) -> dict[str, bytes]:
+    """Serialise a whole record as {path under .gitexp/: bytes}."""
+    files = {
+        "run.yaml": info.to_yaml(),
+        "params.yaml": yamlio.dump(params),
+        "tags.yaml": yamlio.dump({k: str(v) for k, v in tags.items()}),
+        "summary.yaml": yamlio.dump({k: summarize(p) for k, p in sorted(metrics.items()) if p}),
+        "artifacts.yaml": yamlio.dump([a.to_dict() for a in sorted(artifacts, key=lambda a: a.path)]),
+    }
+    for key, points in metrics.items():
+        files[f"metrics/{key}.tsv"] = format_metric(points)
+    if output is not None:
+        files["output.log"] = output
+    return files
+
+
+def parse_mapping(data: bytes | None, what: str) -> dict:
+    """A YAML mapping file (params, tags, summary); empty when absent."""
+    if data is None:
+        return {}
+    value = yamlio.load(data, what)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CorruptRecord(f"malformed {what}: expected a mapping")
+    return value
+
+
+def parse_artifacts(data: bytes | None) -> list[dict[str, Any]]:
+    if data is None:
+        return []
+    value = yamlio.load(data, "artifacts.yaml")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(a, dict) and "path" in a for a in value):
+        raise CorruptRecord("malformed artifacts.yaml: expected a list of entries with a path")
+    return value

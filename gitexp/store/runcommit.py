@@ -1,0 +1,93 @@
+"""Read and write run commits: a code snapshot plus the record under `.gitexp/`."""
+
+from __future__ import annotations
+
+import stat
+
+from dulwich.objects import Blob, Tree
+
+from gitexp.store.gitdb import DIR, FILE, Entry, GitDB
+from gitexp.store.record import RECORD_DIR
+
+
+def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Entry] | None,
+                     record: dict[str, bytes | Entry], parents: list[str], message: str) -> str:
+    """Commit `record` (under .gitexp/) on top of a code tree; return the commit id.
+
+    The code is given either as an existing root tree id (`code_root`, whose own
+    `.gitexp` entry is replaced) or as a flat listing (`code_files`).
+    """
+    blobs = []
+    entries: dict[str, Entry] = {}
+    for path, value in record.items():
+        if isinstance(value, Entry):
+            entries[path] = value
+        else:
+            blob = Blob.from_string(value)
+            blobs.append((blob, None))
+            entries[path] = Entry(FILE, blob.id.decode())
+    db.repo.object_store.add_objects(blobs)
+    if code_files is not None:
+        root = db.write_tree({**code_files, **{f"{RECORD_DIR}/{p}": e for p, e in entries.items()}})
+    else:
+        root = _with_entry(db, code_root, RECORD_DIR, db.write_tree(entries))
+    return db.write_commit(root, parents, message)
+
+
+def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
+    tree = Tree()
+    if root is not None:
+        for item in db.repo.object_store[root.encode()].iteritems():
+            if item.path != name.encode():
+                tree.add(item.path, item.mode, item.sha)
+    tree.add(name.encode(), DIR, subtree.encode())
+    db.repo.object_store.add_object(tree)
+    return tree.id.decode()
+
+
+class RecordReader:
+    """Lazy access to the `.gitexp/` files of one run commit."""
+
+    def __init__(self, db: GitDB, commit: str) -> None:
+        self.db = db
+        self.commit = commit
+        self.tree, self.parents = db.commit_info(commit)
+        self.record_tree = db.subtree(self.tree, RECORD_DIR)
+        self._top: dict[str, tuple[int, str]] | None = None
+
+    @property
+    def is_run(self) -> bool:
+        return self.record_tree is not None and "run.yaml" in self.top()
+
+    def top(self) -> dict[str, tuple[int, str]]:
+        """{name: (mode, sha)} of the record folder's direct entries."""
+        if self._top is None:
+            self._top = {}
+            if self.record_tree is not None:
+                tree = self.db.repo.object_store[self.record_tree.encode()]
+                self._top = {i.path.decode(): (i.mode, i.sha.decode()) for i in tree.iteritems()}
+        return self._top
+
+    def read(self, name: str) -> bytes | None:
+        """A top-level record file's bytes, or None when absent."""
+        entry = self.top().get(name)
+        if entry is None or stat.S_ISDIR(entry[0]):
+            return None
+        return self.db.read_blob(entry[1])
+
+    def files_under(self, folder: str) -> dict[str, Entry]:
+        """Flat {relative path: Entry} of a record subfolder (metrics, artifacts)."""
+        entry = self.top().get(folder)
+        if entry is None or not stat.S_ISDIR(entry[0]):
+            return {}
+        return self.db.list_tree(entry[1])
+
+    def metric_keys(self) -> list[str]:
+        return sorted(p[:-4] for p in self.files_under("metrics") if p.endswith(".tsv"))
+
+    def read_metric(self, key: str) -> bytes | None:
+        entry = self.files_under("metrics").get(f"{key}.tsv")
+        return None if entry is None else self.db.read_blob(entry.sha)
+
+    def code_root(self) -> str:
+        return self.tree

@@ -1,0 +1,153 @@
+"""Snapshot the working tree into Git objects without touching the index or files.
+
+Tracked files are taken with their working-tree content (the index's stat data
+lets unchanged files reuse their blob id without being read, as `git status`
+does); untracked files that are not ignored are added under a size cap.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dulwich.ignore import IgnoreFilterManager
+from dulwich.objects import Blob
+
+from gitexp.store.gitdb import EXEC, FILE, GITLINK, LINK, Entry, GitDB
+from gitexp.store.record import RECORD_DIR
+
+
+@dataclass
+class SnapshotLimits:
+    """Caps on untracked files: per file, in total, and extra ignore patterns."""
+
+    max_file_size: int = 1 << 20
+    max_total_size: int = 50 << 20
+    ignore: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    files: dict[str, Entry]
+    skipped: list[dict]
+
+
+def snapshot_worktree(db: GitDB, limits: SnapshotLimits | None = None) -> Snapshot:
+    """Write the working tree's blobs and return the flat file listing."""
+    limits = limits or SnapshotLimits()
+    if db.root is None:
+        return Snapshot({}, [])
+    files: dict[str, Entry] = {}
+    new_blobs: list[Blob] = []
+    tracked = _tracked(db, files, new_blobs)
+    skipped = _untracked(db, tracked, limits, files, new_blobs)
+    if new_blobs:
+        db.repo.object_store.add_objects([(b, None) for b in new_blobs])
+    return Snapshot(files, skipped)
+
+
+def _excluded(path: str) -> bool:
+    return path == RECORD_DIR or path.startswith(RECORD_DIR + "/")
+
+
+def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[Blob]) -> set[str]:
+    root = db.root
+    assert root is not None
+    try:
+        index = db.repo.open_index()
+    except Exception:  # no index yet
+        return set()
+    index_mtime = os.stat(index.path).st_mtime_ns if os.path.exists(index.path) else 0
+    tracked: set[str] = set()
+    for raw_path, entry in index.items():
+        path = raw_path.decode("utf-8", "surrogateescape")
+        tracked.add(path)
+        if _excluded(path) or not hasattr(entry, "sha"):
+            continue
+        if stat.S_ISGITLINK(entry.mode) if hasattr(stat, "S_ISGITLINK") else entry.mode == GITLINK:
+            files[path] = Entry(GITLINK, entry.sha.decode())
+            continue
+        got = _file_entry(root / path, entry, index_mtime, new_blobs)
+        if got is not None:
+            files[path] = got
+    return tracked
+
+
+def _file_entry(full: Path, entry, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
+    try:
+        st = os.lstat(full)
+    except OSError:
+        return None  # deleted in the working tree
+    if stat.S_ISDIR(st.st_mode):
+        return None
+    mode = _mode(st)
+    if _unchanged(st, entry, index_mtime) and mode == entry.mode:
+        return Entry(mode, entry.sha.decode())
+    return _blob_entry(full, st, new_blobs)
+
+
+def _unchanged(st: os.stat_result, entry, index_mtime: int) -> bool:
+    mtime = entry.mtime
+    entry_ns = mtime[0] * 10**9 + mtime[1] if isinstance(mtime, tuple) else int(mtime * 10**9)
+    # "racy git": a file modified in the same instant as the index may not match it.
+    return st.st_size == entry.size and st.st_mtime_ns == entry_ns and st.st_mtime_ns < index_mtime
+
+
+def _mode(st: os.stat_result) -> int:
+    if stat.S_ISLNK(st.st_mode):
+        return LINK
+    return EXEC if st.st_mode & 0o111 else FILE
+
+
+def _blob_entry(full: Path, st: os.stat_result, new_blobs: list[Blob]) -> Entry:
+    data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else full.read_bytes()
+    blob = Blob.from_string(data)
+    new_blobs.append(blob)
+    return Entry(_mode(st), blob.id.decode())
+
+
+def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
+               files: dict[str, Entry], new_blobs: list[Blob]) -> list[dict]:
+    root = db.root
+    assert root is not None
+    ignore = IgnoreFilterManager.from_repo(db.repo)
+    skipped: list[dict] = []
+    total = 0
+    for rel, full, st in _walk(root, ignore, tracked, limits.ignore):
+        if st.st_size > limits.max_file_size:
+            skipped.append({"path": rel, "size": st.st_size, "reason": "larger than the snapshot cap"})
+        elif total + st.st_size > limits.max_total_size:
+            skipped.append({"path": rel, "size": st.st_size, "reason": "snapshot total cap reached"})
+        else:
+            total += st.st_size
+            files[rel] = _blob_entry(full, st, new_blobs)
+    return skipped
+
+
+def _walk(root: Path, ignore: IgnoreFilterManager, tracked: set[str], patterns: list[str]):
+    """Yield (relative path, full path, lstat) of untracked, unignored files."""
+    tracked_dirs = {p[:i] for p in tracked for i, c in enumerate(p) if c == "/"}
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+        except OSError:
+            continue
+        for item in entries:
+            rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
+            if item.name == ".git" or _excluded(rel) or _matches(rel, patterns):
+                continue
+            if item.is_dir(follow_symlinks=False):
+                if rel in tracked_dirs or not ignore.is_ignored(rel + "/"):
+                    stack.append(rel)
+            elif rel not in tracked and not ignore.is_ignored(rel):
+                yield rel, Path(item.path), item.stat(follow_symlinks=False)
+
+
+def _matches(rel: str, patterns: list[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)

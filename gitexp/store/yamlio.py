@@ -1,0 +1,70 @@
+"""Safe YAML reading and writing (ruamel.yaml; the C loader when installed)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from gitexp.errors import CorruptRecord
+
+_safe = YAML(typ="safe")
+_dumper = YAML(typ="safe")
+_dumper.default_flow_style = False
+_dumper.sort_base_mapping_type_on_output = False  # keep the order we chose
+_dumper.width = 4096
+
+
+def load(data: bytes | str, what: str = "YAML") -> Any:
+    """Parse YAML safely (no tags, no code); raise CorruptRecord on bad input."""
+    try:
+        return _safe.load(data)
+    except YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CorruptRecord(f"malformed {what}: {first}") from None
+
+
+def dump(obj: Any) -> bytes:
+    """Serialise plain data (dicts, lists, scalars) as block-style YAML bytes."""
+    buf = io.StringIO()
+    _dumper.dump(_plain(obj), buf)
+    return buf.getvalue().encode()
+
+
+def _plain(obj: Any) -> Any:
+    """Convert numpy scalars, tuples and other odd types into YAML-safe plain data."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if hasattr(obj, "item"):  # numpy scalar
+        return _plain(obj.item())
+    return str(obj)
+
+
+def roundtrip_set(text: str, updates: dict[str, Any]) -> tuple[str, Any]:
+    """Apply dotted-key updates to a YAML document, keeping comments and key order.
+
+    Returns the new text and the resulting data as plain Python objects.
+    """
+    rt = YAML()  # round-trip mode; loading is still safe (no arbitrary tags)
+    rt.preserve_quotes = True
+    doc = rt.load(text) if text.strip() else None
+    if doc is None:
+        doc = rt.load("{}")
+    for dotted, value in updates.items():
+        node = doc
+        *parents, last = dotted.split(".")
+        for part in parents:
+            if part not in node or not isinstance(node[part], dict):
+                node[part] = {}
+            node = node[part]
+        node[last] = value
+    out = io.StringIO()
+    rt.dump(doc, out)
+    new_text = out.getvalue()
+    return new_text, load(new_text, "params file")
