@@ -11,9 +11,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "GitexpError", "set_experiment", "start_run", "active_run", "end_run", "log_param", "log_params",
+    "GitexpError", "set_experiment", "set_repository", "start_run", "active_run", "end_run", "log_param", "log_params",
     "log_metric", "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts",
     "log_text", "log_dict", "log_figure", "get_run", "search_runs", "flush",
+    "plot_metrics", "plot_scatter", "plot_parallel",
 ]
 
 

@@ -8,8 +8,10 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,7 @@ def start_run(run_name: str | None = None, experiment: str | None = None, tags: 
         else:
             run = _create(run_name, experiment, tags, params, parent=_stack[-1].id if _stack else None)
         _stack.append(run)
+        _retarget()
         return RunContext(run)
 
 
@@ -119,6 +122,7 @@ def _end(run: tracking.ActiveRun, status: str) -> None:
             # Ending an outer run ends the nested runs still open inside it.
             while _stack:
                 top = _stack.pop()
+                _retarget()
                 top.end(status)
                 if top is run:
                     break
@@ -135,8 +139,33 @@ def _current() -> tracking.ActiveRun:
     return _stack[-1]
 
 
+# The hot path reads the innermost run's step counters and queue directly (one
+# Python frame per call); `_retarget` keeps them in step with the run stack.
+_hot_counters: dict[str, Any] = {}
+_hot_append: Any = None
+_time = time.time
+
+
+def _retarget() -> None:
+    global _hot_counters, _hot_append
+    if _stack:
+        _hot_counters, _hot_append = _stack[-1]._counters, _stack[-1]._pending_append
+    else:
+        _hot_counters, _hot_append = {}, None
+
+
 def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
     """Log one metric point (buffered; committed when the run ends)."""
+    if value.__class__ is float and timestamp is None:
+        if step is None:
+            counter = _hot_counters.get(key)
+            if counter.__class__ is count:
+                _hot_append((key, next(counter), value, _time()))
+                return
+        elif step.__class__ is int and key in _hot_counters:
+            _hot_counters[key] = step  # the last explicit step; the next auto step follows it
+            _hot_append((key, step, value, _time()))
+            return
     (_stack[-1] if _stack else _current()).log_metric(key, value, step, timestamp)
 
 
@@ -178,7 +207,8 @@ def flush() -> None:
 
 
 def _artifact_path(name: str, artifact_path: str | None) -> str:
-    return f"{artifact_path.strip('/')}/{name}" if artifact_path else name
+    # Only a trailing '/' is dropped: a leading one (an absolute path) must reach check_key and fail.
+    return f"{artifact_path.rstrip('/')}/{name}" if artifact_path else name
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
@@ -240,16 +270,51 @@ def log_figure(figure: Any, artifact_file: str) -> str:
 
 def get_run(run: str) -> Run:
     """A run by id, id prefix, name or git revision, with params, tags, metrics and artifacts."""
+    return _in_repo(_get_run, run)
+
+
+def _in_repo(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a service function with this process's repository open."""
     with open_repo(_repo_path) as db:
-        return _get_run(db, run)
+        return fn(db, *args, **kwargs)
 
 
-def search_runs(*args: Any, **kwargs: Any) -> Any:
-    """Search runs with MLflow's filter grammar (see docs/python-api.md)."""
+def search_runs(filter_string: str | None = None, order_by: list[str] | str | None = None,
+                experiment: str | list[str] | None = None, max_results: int | None = None,
+                output: str = "list") -> Any:
+    """Runs matching an MLflow-style filter, e.g. ``"metrics.acc > 0.9 and params.lr = 0.01"``.
+
+    ``output`` is ``"list"`` (RunSummary objects), ``"dicts"`` or ``"pandas"`` (a DataFrame).
+    """
     from gitexp.services.query import search
 
-    with open_repo(_repo_path) as db:
-        return search(db, *args, **kwargs)
+    return _in_repo(search, filter_string, order_by, experiment, max_results, output)
+
+
+def plot_metrics(runs: Any, metrics: Any, x: str = "step", smooth: int = 1, logy: bool = False,
+                 filter_string: str | None = None, experiment: str | None = None) -> Any:
+    """A matplotlib Figure of metric histories, one line per run (see docs/python-api.md)."""
+    from gitexp.services import plot
+
+    return _in_repo(plot.plot_metrics, runs, metrics, x=x, smooth=smooth, logy=logy,
+                    filter_string=filter_string, experiment=experiment)
+
+
+def plot_scatter(x: str, y: str, filter_string: str | None = None, experiment: str | None = None,
+                 logx: bool = False, logy: bool = False) -> Any:
+    """A scatter Figure of two keys (e.g. ``params.lr``, ``metrics.acc``), one point per run."""
+    from gitexp.services import plot
+
+    return _in_repo(plot.plot_scatter, x, y, filter_string=filter_string, experiment=experiment,
+                    logx=logx, logy=logy)
+
+
+def plot_parallel(keys: list[str], color: str | None = None, filter_string: str | None = None,
+                  experiment: str | None = None) -> Any:
+    """A parallel-coordinates Figure over `keys`, lines coloured by `color`."""
+    from gitexp.services import plot
+
+    return _in_repo(plot.plot_parallel, keys, color=color, filter_string=filter_string, experiment=experiment)
 
 
 _hooks_installed = False
@@ -281,6 +346,7 @@ def _end_all(status: str) -> None:
         except Exception as exc:  # at exit there is no one to raise to
             print(f"gitexp: could not end run: {exc}", file=sys.stderr)
             _stack.pop()
+            _retarget()
 
 
 @contextmanager

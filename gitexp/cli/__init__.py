@@ -17,6 +17,13 @@ COMMANDS = {
     "run": "gitexp.cli.run_cmd:run",
     "ls": "gitexp.cli.ls_cmd:ls",
     "show": "gitexp.cli.show_cmd:show",
+    "diff": "gitexp.cli.diff_cmd:diff",
+    "compare": "gitexp.cli.diff_cmd:compare",
+    "plot": "gitexp.cli.plot_cmd:plot",
+    "tag": "gitexp.cli.edit_cmd:tag",
+    "note": "gitexp.cli.edit_cmd:note",
+    "rename": "gitexp.cli.edit_cmd:rename",
+    "rm": "gitexp.cli.edit_cmd:rm",
     "demo": "gitexp.cli.demo_cmd:demo",
 }
 

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from gitexp.cli.output import (
-    echo_json, echo_table, fmt_duration, fmt_time, fmt_value, open_db, output_options, terminal_width,
+    echo_json, echo_table, fmt_duration, fmt_time, fmt_value, open_db, output_options, progress_bar,
+    terminal_width,
 )
 
 BASE = ["id", "name", "status", "start", "duration"]
@@ -49,7 +50,7 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
 
     with open_db() as db:
         exp = None if all_ else (experiment or load_settings(db).default_experiment)
-        runs = search(db, filter_, list(sort), exp, progress=_progress)
+        runs = search(db, filter_, list(sort), exp, progress=progress_bar)
     shown = runs[:limit] if limit else runs
     if as_json:
         echo_json([summary_dict(s) for s in shown])
@@ -60,8 +61,9 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
         if not all_ and not filter_:
             click.echo("hint: 'gitexp ls --all' lists every experiment", err=True)
         return
-    cols = _parse_columns(columns) if columns else _default_columns(shown, all_ or experiment is None and _many(runs))
     ids = short_ids([s.id for s in runs])
+    cols = _parse_columns(columns) if columns else \
+        _default_columns(shown, all_ or experiment is None and _many(runs), ids)
     heads = [_header(c) for c in cols]
     heads = [h if heads.count(h) == 1 else c for h, c in zip(heads, cols)]
     echo_table(heads, [[_cell(s, c, ids) for c in cols] for s in shown], fmt)
@@ -71,10 +73,6 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
 
 def _many(runs: list) -> bool:
     return len({s.experiment for s in runs}) > 1
-
-
-def _progress(done: int, total: int) -> None:
-    click.echo(f"\rgitexp: indexing runs {done}/{total}", err=True, nl=done == total)
 
 
 def _parse_columns(text: str) -> list[str]:
@@ -87,12 +85,12 @@ def _parse_columns(text: str) -> list[str]:
     return cols
 
 
-def _default_columns(runs: list, with_experiment: bool) -> list[str]:
+def _default_columns(runs: list, with_experiment: bool, ids: dict[str, str]) -> list[str]:
     """Base columns, then varying params and metrics while they fit the terminal."""
     cols = BASE[:2] + (["experiment"] if with_experiment else []) + BASE[2:]
-    width = sum(_col_width(runs, c) for c in cols)
+    width = sum(_col_width(runs, c, ids) for c in cols)
     for col in _candidates(runs):
-        need = _col_width(runs, col)
+        need = _col_width(runs, col, ids)
         if width + need > terminal_width():
             break
         cols.append(col)
@@ -114,9 +112,9 @@ def _candidates(runs: list) -> list[str]:
     return [f"params.{k}" for k in varying] + metric_cols + [f"params.{k}" for k in constant]
 
 
-def _col_width(runs: list, col: str) -> int:
-    ids = {s.id: s.id[:8] for s in runs}
-    return 2 + max([len(_header(col))] + [len(_cell(s, col, ids)) for s in runs[:50]])
+def _col_width(runs: list, col: str, ids: dict[str, str]) -> int:
+    # tabulate pads a header by 2 (MIN_PADDING) and puts 2 spaces between columns.
+    return 2 + max([len(_header(col)) + 2] + [len(_cell(s, col, ids)) for s in runs[:50]])
 
 
 def _header(col: str) -> str:

@@ -77,3 +77,11 @@ def open_db() -> Any:
     from gitexp.store.gitdb import open_repo
 
     return open_repo(".")
+
+
+def progress_bar(done: int, total: int) -> None:
+    """Draw `gitexp: indexing runs [#####     ] 500/1000` on stderr (services call it)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + " " * (width - filled)
+    click.echo(f"\rgitexp: indexing runs [{bar}] {done}/{total}", err=True, nl=done >= total)

@@ -15,7 +15,7 @@ import click
 @click.option("-t", "--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (text).")
 @click.option("--keep-params-file", is_flag=True,
               help="Leave -p overrides in params.yaml after the run (default: restore the file).")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags: tuple[str, ...],
         keep_params_file: bool, command: tuple[str, ...]) -> int:
     """Run COMMAND as a tracked run; exit with COMMAND's exit code.
@@ -32,12 +32,13 @@ def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags:
         gitexp run -e mnist -n baseline -p lr=0.01 -p model.depth=4 -- python train.py
     """
     from gitexp.cli.output import open_db
-    from gitexp.services.launcher import LaunchSpec, launch
+    from gitexp.services.launcher import LaunchSpec, check_command, launch
     from gitexp.services.paramsfile import parse_assignments
 
     args = list(command)
     if args and args[0] == "--":
         args = args[1:]
+    check_command(args)  # before anything else: `gitexp run` alone gets the error and a hint
     spec = LaunchSpec(args, experiment, name, parse_assignments(params), parse_assignments(tags, "tag"),
                       restore_params_file=not keep_params_file)
     with open_db() as db:

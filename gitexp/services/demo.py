@@ -44,6 +44,10 @@ noise: 0.5     # label noise of the synthetic data
 seed: 0
 """
 
+SETTINGS = """# Team settings for gitexp (see docs/concepts.md#settings).
+default_experiment: demo
+"""
+
 SWEEP = [["-p", "lr=0.05"], ["-p", "lr=0.2"], ["-p", "lr=0.5", "-p", "l2=0.01"], ["-p", "lr=1.0", "-p", "epochs=60"]]
 
 
@@ -58,8 +62,9 @@ def create_demo_repo(path: Path) -> None:
     (path / "train.py").write_text(TRAIN)
     (path / "params.yaml").write_text(PARAMS)
     (path / ".gitignore").write_text("__pycache__/\n")
+    (path / ".gitexp.yaml").write_text(SETTINGS)
     repo = porcelain.init(str(path))
-    porcelain.add(repo, [str(path / n) for n in ("train.py", "params.yaml", ".gitignore")])
+    porcelain.add(repo, [str(path / n) for n in ("train.py", "params.yaml", ".gitignore", ".gitexp.yaml")])
     ident = b"gitexp demo <demo@gitexp.invalid>"
     porcelain.commit(repo, message=b"Demo: logistic regression on synthetic data", author=ident, committer=ident)
     repo.close()
@@ -70,7 +75,7 @@ def run_demo(path: Path) -> int:
     create_demo_repo(path)
     gitexp = [sys.executable, "-m", "gitexp"]
     for args in SWEEP:
-        code = subprocess.call([*gitexp, "run", "-e", "demo", *args, "--", sys.executable, "train.py"], cwd=path)
+        code = subprocess.call([*gitexp, "run", *args, "--", sys.executable, "train.py"], cwd=path)
         if code != 0:
             raise GitexpError(f"demo run {' '.join(args)} failed with exit code {code}")
-    return subprocess.call([*gitexp, "ls", "-e", "demo"], cwd=path)
+    return subprocess.call([*gitexp, "ls"], cwd=path)

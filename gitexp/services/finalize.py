@@ -91,8 +91,11 @@ def _recover(db: GitDB, folder: ActiveDir, now_ms: int) -> bool:
     if meta is None or meta.get("host") != platform.node():
         return False  # still being created, or another machine's (shared filesystem)
     lock = OwnerLock(folder.path)
-    if not lock.acquire():
-        return False  # the owner is alive
+    try:
+        if not lock.acquire():
+            return False  # the owner is alive
+    except FileNotFoundError:
+        return False  # the owner ended the run and removed its folder meanwhile
     try:
         tip = db.read_ref(meta["ref"])
         if tip is None:

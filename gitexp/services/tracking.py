@@ -75,18 +75,24 @@ class ActiveRun:
         if value.__class__ is not float:
             value = _as_float(key, value)
         counter = self._counters.get(key)
-        if counter is None:
-            counter = self._new_counter(key)
+        if counter.__class__ is not count:
+            counter = self._new_counter(key, counter)
         if step is None:
             step = next(counter)
         else:
             step = self._explicit_step(key, step)
-        self._pending_append((key, step, value, _now() if timestamp is None else timestamp / 1000))
+        self._pending_append((key, step, value, _time() if timestamp is None else timestamp / 1000))
 
-    def _new_counter(self, key: str) -> Any:
-        check_key(key, "metric key")
+    def _new_counter(self, key: str, last_step: int | None) -> Any:
+        """A step counter for `key`; `_counters` holds an int after an explicit step."""
+        if last_step is None:
+            check_key(key, "metric key")
         with self._lock:
-            return self._counters.setdefault(key, count())
+            current = self._counters.get(key)
+            if current.__class__ is not count:
+                current = count(0 if current is None else current + 1)
+                self._counters[key] = current
+            return current
 
     def _explicit_step(self, key: str, step: Any) -> int:
         if isinstance(step, bool) or not isinstance(step, int):
@@ -96,7 +102,7 @@ class ActiveRun:
                 step = None
             if step is None:
                 raise InvalidValue(f"step for metric {key!r} must be a whole number")
-        self._counters[key] = count(step + 1)
+        self._counters[key] = step
         return step
 
     # -- params, tags, artifacts ---------------------------------------------------
@@ -160,8 +166,7 @@ class ActiveRun:
             self._owner_lock.release()
 
 
-def _now() -> float:
-    return time.time()
+_time = time.time
 
 
 def _as_float(key: str, value: Any) -> float:

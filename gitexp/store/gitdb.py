@@ -21,6 +21,7 @@ from gitexp.errors import ConcurrentUpdate, GitexpError, NotARepository
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 RUNS_PREFIX = "refs/gitexp/runs/"
+PACK_THRESHOLD = 500  # objects written at once before a pack beats loose files
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,19 @@ class GitDB:
         self.repo.object_store.add_object(blob)
         return blob.id.decode()
 
+    def add_objects(self, objects: list) -> None:
+        """Write objects: loose when few (as git does), one pack when many.
+
+        A pack per small write would leave thousands of tiny packs after a sweep,
+        each kept open and searched on every read, until the next `git gc`.
+        """
+        store = self.repo.object_store
+        if len(objects) < PACK_THRESHOLD:
+            for obj in objects:
+                store.add_object(obj)
+        else:
+            store.add_objects([(obj, None) for obj in objects])
+
     def has_object(self, sha: str) -> bool:
         return sha.encode() in self.repo.object_store
 
@@ -92,7 +106,7 @@ class GitDB:
             node[name] = entry
         trees: list[Tree] = []
         root_id = self._build(root, trees)
-        self.repo.object_store.add_objects([(t, None) for t in trees])
+        self.add_objects(trees)
         return root_id
 
     def _build(self, node: dict, out: list[Tree]) -> str:

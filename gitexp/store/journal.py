@@ -73,7 +73,7 @@ class JournalData:
 def read_journals(folder: Path) -> JournalData:
     """Merge every journal in `folder`; unreadable lines are skipped, never fatal."""
     data = JournalData()
-    for path in sorted(folder.glob("journal-*.tsv"), key=lambda p: p.stat().st_mtime_ns):
+    for path in sorted(folder.glob("journal-*.tsv"), key=_mtime):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -82,6 +82,13 @@ def read_journals(folder: Path) -> JournalData:
             if line.endswith("\n"):
                 _apply(data, line[:-1])
     return data
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # removed meanwhile (its run just ended): read_text below skips it
+        return 0
 
 
 def _apply(data: JournalData, line: str) -> None:

@@ -24,9 +24,9 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
             entries[path] = value
         else:
             blob = Blob.from_string(value)
-            blobs.append((blob, None))
+            blobs.append(blob)
             entries[path] = Entry(FILE, blob.id.decode())
-    db.repo.object_store.add_objects(blobs)
+    db.add_objects(blobs)
     if code_files is not None:
         root = db.write_tree({**code_files, **{f"{RECORD_DIR}/{p}": e for p, e in entries.items()}})
     else:
@@ -41,7 +41,7 @@ def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
             if item.path != name.encode():
                 tree.add(item.path, item.mode, item.sha)
     tree.add(name.encode(), DIR, subtree.encode())
-    db.repo.object_store.add_object(tree)
+    db.add_objects([tree])
     return tree.id.decode()
 
 

@@ -45,7 +45,7 @@ def snapshot_worktree(db: GitDB, limits: SnapshotLimits | None = None) -> Snapsh
     tracked = _tracked(db, files, new_blobs)
     skipped = _untracked(db, tracked, limits, files, new_blobs)
     if new_blobs:
-        db.repo.object_store.add_objects([(b, None) for b in new_blobs])
+        db.add_objects(new_blobs)
     return Snapshot(files, skipped)
 
 

@@ -1,0 +1,72 @@
+"""Helpers for tests: the real git CLI, the real gitexp CLI, and an in-process invoker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    """Run the real git CLI and return its stdout."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real `gitexp` command in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "gitexp", *args], cwd=cwd, capture_output=True,
+                          text=True, env=full_env, timeout=timeout)
+
+
+def invoke(runner: CliRunner, *args: str) -> Result:
+    """Invoke the CLI in-process through its error boundary (result.stdout, .stderr, .exit_code)."""
+    return runner.invoke(_Main(), list(args))  # type: ignore[arg-type]
+
+
+class _Main:
+    """Adapter so CliRunner drives `gitexp.cli.main` (with its error boundary)."""
+
+    name = "gitexp"
+
+    def main(self, args: list[str], prog_name: str = "gitexp", standalone_mode: bool = True, **_: object) -> None:
+        from gitexp.cli import main
+
+        code = main(list(args))
+        sys.exit(code)
+
+
+# -- run records through the real git CLI (used by the tracking/CLI/fault/interop tests) --
+
+RUNS = "refs/gitexp/runs/"
+
+
+def run_refs(repo: Path, experiment: str | None = None) -> list[str]:
+    """Every run ref (or one experiment's), as `git for-each-ref` lists them."""
+    prefix = RUNS + (f"{experiment}/" if experiment else "")
+    return git(repo, "for-each-ref", "--format=%(refname)", prefix).split()
+
+
+def show(repo: Path, rev: str, path: str) -> str:
+    """`git show <rev>:<path>`: a file of a run commit, read by real git."""
+    return git(repo, "show", f"{rev}:{path}")
+
+
+def record(repo: Path, rev: str, name: str = "run.yaml"):
+    """A YAML file of a run's record (`.gitexp/<name>`), read by real git and parsed."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(show(repo, rev, f".gitexp/{name}"))
+
+
+def metric_rows(repo: Path, rev: str, key: str) -> list[list[str]]:
+    """The rows of `.gitexp/metrics/<key>.tsv` as text cells, header checked."""
+    lines = show(repo, rev, f".gitexp/metrics/{key}.tsv").splitlines()
+    assert lines[0] == "step\tvalue\ttimestamp", lines[0]
+    return [line.split("\t") for line in lines[1:]]
