@@ -6,6 +6,7 @@ This is the only module family that imports dulwich. Object ids leave it as hex 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import time
 from dataclasses import dataclass
@@ -252,7 +253,23 @@ class GitDB:
                     return self._peel(sha)
         if 4 <= len(rev) <= 40 and all(c in "0123456789abcdef" for c in rev.lower()):
             return self._expand_sha(rev.lower())
-        return None
+        return self._parse_revision(rev)
+
+    def _parse_revision(self, rev: str) -> str | None:
+        """`HEAD~2`, `branch^`, `run^2`: a base revision followed by ~N / ^N steps."""
+        match = re.fullmatch(r"(.+?)((?:[~^]\d*)+)", rev)
+        sha = self.resolve(match.group(1)) if match else None
+        if match is None or sha is None:
+            return None
+        for op, digits in re.findall(r"([~^])(\d*)", match.group(2)):
+            n = int(digits) if digits else 1
+            for _ in range(n if op == "~" else min(n, 1)):
+                parents = self.commit_info(sha)[1]
+                index = 0 if op == "~" else n - 1
+                if index >= len(parents):
+                    return None
+                sha = parents[index]
+        return sha
 
     def _peel(self, sha: str) -> str:
         obj = self.repo.object_store[sha.encode()]

@@ -73,7 +73,11 @@ class JournalData:
 def read_journals(folder: Path) -> JournalData:
     """Merge every journal in `folder`; unreadable lines are skipped, never fatal."""
     data = JournalData()
-    for path in sorted(folder.glob("journal-*.tsv"), key=_mtime):
+    try:
+        paths = sorted(folder.glob("journal-*.tsv"), key=_mtime)
+    except OSError:  # the folder went away meanwhile: its run just ended and was committed
+        return data
+    for path in paths:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:

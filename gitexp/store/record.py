@@ -132,8 +132,8 @@ def encode_record(info: RunInfo, params: dict, tags: dict[str, str],
     """Serialise a whole record as {path under .gitexp/: bytes}."""
     files = {
         "run.yaml": info.to_yaml(),
-        "params.yaml": yamlio.dump(params),
-        "tags.yaml": yamlio.dump({k: str(v) for k, v in tags.items()}),
+        "params.yaml": yamlio.dump(_sorted(params)),
+        "tags.yaml": yamlio.dump({k: str(tags[k]) for k in sorted(tags)}),
         "summary.yaml": yamlio.dump({k: summarize(p) for k, p in sorted(metrics.items()) if p}),
         "artifacts.yaml": yamlio.dump([a.to_dict() for a in sorted(artifacts, key=lambda a: a.path)]),
     }
@@ -142,6 +142,13 @@ def encode_record(info: RunInfo, params: dict, tags: dict[str, str],
     if output is not None:
         files["output.log"] = output
     return files
+
+
+def _sorted(value: Any) -> Any:
+    """Mappings with sorted keys, recursively: the same params always give the same bytes."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value, key=str)}
+    return value
 
 
 def parse_mapping(data: bytes | None, what: str) -> dict:
