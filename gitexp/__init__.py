@@ -14,7 +14,7 @@ __all__ = [
     "GitexpError", "set_experiment", "set_repository", "start_run", "active_run", "end_run", "log_param", "log_params",
     "log_metric", "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts",
     "log_text", "log_dict", "log_figure", "get_run", "search_runs", "flush",
-    "plot_metrics", "plot_scatter", "plot_parallel",
+    "plot_metrics", "plot_scatter", "plot_parallel", "tag_run", "note_run", "rename_run", "remove_run",
 ]
 
 

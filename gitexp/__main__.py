@@ -1,5 +1,6 @@
 """`python -m gitexp` is the `gitexp` command."""
 
-from gitexp.cli.errors import entry
+if __name__ == "__main__":  # guarded: worker processes may import this module
+    from gitexp.cli.errors import entry
 
-entry()
+    entry()

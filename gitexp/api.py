@@ -291,6 +291,34 @@ def search_runs(filter_string: str | None = None, order_by: list[str] | str | No
     return _in_repo(search, filter_string, order_by, experiment, max_results, output)
 
 
+def tag_run(run: str, tags: dict[str, Any] | None = None, delete: list[str] | tuple[str, ...] = ()) -> Any:
+    """Set and/or delete tags of any run (a new commit on its ref, or queued while it runs)."""
+    from gitexp.services import edit
+
+    return _in_repo(edit.set_tags, run, tags, delete)
+
+
+def note_run(run: str, text: str | None) -> Any:
+    """Set (or, with None, clear) the description of an ended run."""
+    from gitexp.services import edit
+
+    return _in_repo(edit.set_note, run, text)
+
+
+def rename_run(run: str, name: str) -> Any:
+    """Give an ended run a new name (unique in the repository)."""
+    from gitexp.services import edit
+
+    return _in_repo(edit.rename_run, run, name)
+
+
+def remove_run(run: str) -> Any:
+    """Delete a run's ref; the result's `.undo` is the git command that restores it."""
+    from gitexp.services import edit
+
+    return _in_repo(edit.remove_run, run)
+
+
 def plot_metrics(runs: Any, metrics: Any, x: str = "step", smooth: int = 1, logy: bool = False,
                  filter_string: str | None = None, experiment: str | None = None) -> Any:
     """A matplotlib Figure of metric histories, one line per run (see docs/python-api.md)."""

@@ -24,7 +24,9 @@ MIN_PREFIX = 4
 def slugify(text: str) -> str:
     """Turn any text into the nearest valid experiment slug."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
-    slug = re.sub(r"\.\.+", ".", slug)[:MAX_EXPERIMENT]
+    slug = re.sub(r"\.\.+", ".", slug)[:MAX_EXPERIMENT].rstrip("-._")
+    while slug.endswith(".lock"):  # a ref component must not end in .lock (nor in '.', after the cut)
+        slug = slug[: -len(".lock")].rstrip("-._")
     return slug or "default"
 
 
@@ -140,6 +142,7 @@ def check_run_name(name: str) -> str:
     """Run names are free text but one line, not empty, and never look like an id."""
     if not isinstance(name, str) or not name.strip() or "\n" in name or len(name) > MAX_KEY:
         raise InvalidName(f"invalid run name {name!r}: use one non-empty line of text")
+    name = name.strip()
     if is_run_id(name):
         raise InvalidName(f"invalid run name {name!r}: it looks like a run id")
     return name

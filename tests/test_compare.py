@@ -507,8 +507,6 @@ def test_command_module_imports_stay_light() -> None:
     assert out.strip() == "[]"
 
 
-@pytest.mark.xfail(reason="params.yaml keeps logging order, so `git diff` shows reordered keys as changes "
-                          "that gitexp diff (rightly) does not report; encode_record should sort keys")
 def test_git_diff_agrees_when_params_are_logged_in_another_order(repo: Path, runner) -> None:
     a = make_run("run-a", {"x": 1, "y": 2})
     b = make_run("run-b", {"y": 2, "x": 1})

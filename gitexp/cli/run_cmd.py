@@ -47,6 +47,9 @@ def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags:
     click.echo(click.style(f"gitexp: run {result.name} {result.status}", fg=colour)
                + f" (exit code {result.exit_code}, {result.duration:.1f}s); see: gitexp show {result.name}",
                err=True)
+    if result.params_file_restored is False:
+        click.echo("gitexp: params.yaml was changed during the run, so the -p overrides were left in it",
+                   err=True)
     return result.exit_code
 
 

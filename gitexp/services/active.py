@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,38 @@ class OwnerLock:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+
+
+@contextmanager
+def finalizing(folder: ActiveDir) -> Iterator[None]:
+    """Exclusive: no other process appends to the run's journals meanwhile."""
+    fd = os.open(folder.path / "finalize.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def appending(folder: ActiveDir) -> Iterator[bool]:
+    """Shared: yields True while the run still takes journal entries from others.
+
+    False means the owner finalised the run (its folder is gone); the caller
+    must then edit the run's commit instead.
+    """
+    try:
+        fd = os.open(folder.path / "finalize.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        yield False
+        return
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        yield os.fstat(fd).st_nlink > 0 and (folder.path / "run.json").exists()
+    finally:
+        os.close(fd)
 
 
 def active_dirs(local_dir: Path) -> list[ActiveDir]:

@@ -6,8 +6,8 @@ import platform
 from dataclasses import replace
 from typing import Any
 
-from gitexp.errors import ConcurrentUpdate, CorruptRecord
-from gitexp.services.active import ActiveDir, OwnerLock, active_dirs
+from gitexp.errors import ConcurrentUpdate, CorruptRecord, GitexpError
+from gitexp.services.active import ActiveDir, OwnerLock, active_dirs, finalizing
 from gitexp.store.gitdb import Entry, GitDB
 from gitexp.store.journal import JournalData, read_journals
 from gitexp.store.record import (
@@ -97,17 +97,17 @@ def _recover(db: GitDB, folder: ActiveDir, now_ms: int) -> bool:
     except FileNotFoundError:
         return False  # the owner ended the run and removed its folder meanwhile
     try:
-        tip = db.read_ref(meta["ref"])
-        if tip is None:
+        with finalizing(folder):
+            tip = db.read_ref(meta["ref"])
+            info = load_state(db, tip)[0] if tip else None
+            if info is not None and info.status == "RUNNING":
+                write_final(db, meta["ref"], tip, folder, "KILLED", None, _last_sign_of_life(folder, now_ms))
             folder.remove()
-            return False
-        info = load_state(db, tip)[0]
-        if info.status == "RUNNING":
-            write_final(db, meta["ref"], tip, folder, "KILLED", None, _last_sign_of_life(folder, now_ms))
-        folder.remove()
-        return info.status == "RUNNING"
-    except (ConcurrentUpdate, CorruptRecord):
+        return info is not None and info.status == "RUNNING"
+    except GitexpError:  # ConcurrentUpdate, CorruptRecord, an unwritable record: never break listing
         return False
+    except FileNotFoundError:
+        return False  # the folder went away under us: its owner (or another reader) finished the run
     finally:
         lock.release()
 

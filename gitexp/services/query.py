@@ -29,8 +29,9 @@ def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] 
         raise GitexpError(f"unknown output {output!r}", hint="use 'list', 'dicts' or 'pandas'")
     predicate = parse_filter(filter_string)
     keys = [parse_sort(k) for k in ([order_by] if isinstance(order_by, str) else order_by or [])]
-    runs = _runs(db, experiment, progress)
-    rows = [(s, s.row()) for s in runs]
+    kinds = {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}
+    runs = _runs(db, experiment, progress, [k for k in ("params", "tags") if k in kinds])
+    rows = [(s, s.row(kinds)) for s in runs]
     matched = [pair for pair in rows if predicate(pair[1])]
     if keys:
         matched = _sorted(matched, keys)
@@ -41,14 +42,15 @@ def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] 
     return dicts if output == "dicts" else to_dataframe(dicts)
 
 
-def _runs(db: GitDB, experiment: str | Sequence[str] | None, progress: Progress | None) -> list[RunSummary]:
+def _runs(db: GitDB, experiment: str | Sequence[str] | None, progress: Progress | None,
+          fields: list[str]) -> list[RunSummary]:
     if experiment is None:
-        return list_runs(db, None, progress)
+        return list_runs(db, None, progress, fields)
     names = [experiment] if isinstance(experiment, str) else list(experiment)
     if len(names) == 1:
-        return list_runs(db, check_experiment(names[0]), progress)
+        return list_runs(db, check_experiment(names[0]), progress, fields)
     wanted = {check_experiment(n) for n in names}
-    return [s for s in list_runs(db, None, progress) if s.experiment in wanted]
+    return [s for s in list_runs(db, None, progress, fields) if s.experiment in wanted]
 
 
 def _sorted(pairs: list[tuple[RunSummary, dict]], keys: list[SortKey]) -> list[tuple[RunSummary, dict]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,7 @@ from gitexp.errors import AmbiguousRun, CorruptRecord, RunNotFound
 from gitexp.names import MIN_PREFIX, could_be_id_prefix, is_run_id
 from gitexp.services.active import ActiveDir
 from gitexp.services.finalize import load_state, merge, recover_dead_runs
-from gitexp.services.index import Progress, RunIndex, RunSummary
+from gitexp.services.index import LAZY_FIELDS, Progress, RunIndex, RunSummary
 from gitexp.store.gitdb import RUNS_PREFIX, GitDB
 from gitexp.store.journal import read_journals
 from gitexp.store.record import Artifact, Point, RunInfo, ms_from_iso, summarize
@@ -19,18 +20,21 @@ from gitexp.store.runcommit import RecordReader
 
 def run_refs(db: GitDB, experiment: str | None = None) -> dict[str, str]:
     """{ref: tip commit} of every run, or of one experiment's runs."""
-    prefix = RUNS_PREFIX + (f"{experiment}/" if experiment else "")
-    return db.refs_under(prefix)
+    return RunIndex(db).refs(RUNS_PREFIX + (f"{experiment}/" if experiment else ""))
 
 
-def list_runs(db: GitDB, experiment: str | None = None, progress: Progress | None = None) -> list[RunSummary]:
-    """Every run (or one experiment's), newest first; dead local runs are finalised first."""
+def list_runs(db: GitDB, experiment: str | None = None, progress: Progress | None = None,
+              fields: Iterable[str] = LAZY_FIELDS) -> list[RunSummary]:
+    """Every run (or one experiment's), newest first; dead local runs are finalised first.
+
+    `fields` (of RunSummary's JSON fields) are fetched up front, the rest on first use.
+    """
     recover_dead_runs(db, int(time.time() * 1000))
-    summaries = RunIndex(db).summaries(run_refs(db, experiment), progress)
+    summaries = RunIndex(db).summaries(run_refs(db, experiment), progress, fields)
     for s in summaries:
         if s.status == "RUNNING":
             _overlay_live(db, s)
-    return sorted(summaries, key=lambda s: (s.start_ms or 0, s.id), reverse=True)
+    return sorted(summaries, key=lambda s: (s.start_ms or 0, s.ref), reverse=True)
 
 
 def _overlay_live(db: GitDB, s: RunSummary) -> None:
@@ -58,7 +62,9 @@ def resolve(db: GitDB, text: str, summaries: list[RunSummary] | None = None) -> 
             return hits[0], refs[hits[0]]
         if hits:
             raise _ambiguous(text, "id prefix", hits)
-    named = [s for s in (summaries if summaries is not None else RunIndex(db).summaries(refs)) if s.name == text]
+    if summaries is None:
+        summaries = RunIndex(db).summaries(refs, fields=())
+    named = [s for s in summaries if s.name == text]
     if len(named) == 1:
         return named[0].ref, named[0].commit
     if named:

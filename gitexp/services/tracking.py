@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from gitexp import __version__
-from gitexp.errors import InvalidValue, ParamConflict
+from gitexp.errors import InvalidName, InvalidValue, ParamConflict
 from gitexp.names import check_experiment, check_key, check_run_name, current_user, new_run_id, new_run_name
-from gitexp.services.active import ActiveDir, OwnerLock
+from gitexp.services.active import ActiveDir, OwnerLock, finalizing
 from gitexp.services.finalize import load_state, write_final
 from gitexp.settings import Settings, load_settings
 from gitexp.store import yamlio
@@ -57,6 +57,7 @@ class ActiveRun:
         self._pending_append = self.journal.pending.append
         self._counters: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._artifact_paths: set[str] = set()
         self.ended = False
         _flusher.register(self)
 
@@ -134,6 +135,7 @@ class ActiveRun:
     def log_artifact_file(self, local_path: str | os.PathLike[str], artifact_path: str) -> Artifact:
         """Store a file as artifact `artifact_path` (inline blob or side store)."""
         check_key(artifact_path, "artifact path")
+        _check_artifact_conflict(artifact_path, self._artifact_paths)
         sha256, size = sha256_file(local_path)
         with open_repo(self.common_dir) as db:
             if size <= self.settings.artifact_threshold:
@@ -142,6 +144,7 @@ class ActiveRun:
                 SideStore(db.local_dir / "objects").put(local_path, sha256)
                 art = Artifact(artifact_path, size, sha256, False)
         self.journal.event("a", artifact_path, art.__dict__)
+        self._artifact_paths.add(artifact_path)
         return art
 
     # -- ending --------------------------------------------------------------------
@@ -158,15 +161,25 @@ class ActiveRun:
         if self._owner_lock is None:
             return
         try:
-            with open_repo(self.common_dir) as db:
+            with open_repo(self.common_dir) as db, finalizing(self.folder):
                 tip = db.read_ref(self.ref) or ""
                 write_final(db, self.ref, tip, self.folder, status, exit_code, int(time.time() * 1000))
-            self.folder.remove()
+                self.folder.remove()
         finally:
             self._owner_lock.release()
 
 
 _time = time.time
+
+
+def _check_artifact_conflict(path: str, existing: set[str]) -> None:
+    """A path cannot be both a file and a folder of the run's artifacts (the commit's tree could not hold it)."""
+    for other in existing:
+        if path.startswith(other + "/") or other.startswith(path + "/"):
+            raise InvalidName(
+                f"artifact path {path!r} conflicts with artifact {other!r}: a file cannot also be a folder",
+                hint="choose another artifact path",
+            )
 
 
 def _as_float(key: str, value: Any) -> float:
@@ -246,6 +259,9 @@ def create_run(db: GitDB, experiment: str | None = None, name: str | None = None
         check_key(key)
     run_id = new_run_id()
     name = check_run_name(name) if name else new_run_name(taken_names or set())
+    if taken_names and name in taken_names:
+        raise InvalidName(f"a run named {name!r} already exists; run names are unique in a repository",
+                          hint="choose another name, or leave the name out for a generated one")
     folder = ActiveDir.of(db.local_dir, run_id)
     folder.path.mkdir(parents=True)
     lock = OwnerLock(folder.path)
@@ -297,9 +313,11 @@ def attach(run_id: str, ref: str, common_dir: str) -> ActiveRun:
 
             raise RunNotFound(f"{ENV_RUN_ID}={run_id} names no run in {common_dir}",
                               hint=f"unset {ENV_RUN_ID} to start a new run")
-        info, params, tags, _m, _a = load_state(db, tip)
+        info, params, tags, _m, artifacts = load_state(db, tip)
         settings = load_settings(db)
-    return ActiveRun(Path(common_dir), ref, info, params, tags, None, settings)
+    run = ActiveRun(Path(common_dir), ref, info, params, tags, None, settings)
+    run._artifact_paths.update(a.path for a in artifacts)
+    return run
 
 
 def env_for(run: ActiveRun) -> dict[str, str]:

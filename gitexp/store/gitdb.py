@@ -11,6 +11,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from dulwich.errors import NotGitRepository
 from dulwich.file import FileLocked
@@ -184,42 +185,43 @@ class GitDB:
             else:
                 ok = self.repo.refs.set_if_equals(name, old.encode(), new.encode(), message=msg)
         except FileLocked:
-            raise ConcurrentUpdate(
-                f"{ref} is locked by another writer",
-                hint=f"retry; if no gitexp process is running, delete {self.common_dir / ref}.lock",
-            ) from None
+            raise self._locked(ref) from None
         if not ok:
             raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
+
+    def _locked(self, ref: str) -> ConcurrentUpdate:
+        return ConcurrentUpdate(
+            f"{ref} is locked by another writer",
+            hint=f"retry; if no gitexp process is running, delete {self.common_dir / ref}.lock",
+        )
 
     def delete_ref(self, ref: str, old: str, message: str) -> None:
         """Compare-and-delete `ref` (it must still point at `old`)."""
         try:
             ok = self.repo.refs.remove_if_equals(ref.encode(), old.encode(), message=b"gitexp: " + message.encode())
         except FileLocked:
-            ok = False
+            raise self._locked(ref) from None
         if not ok:
             raise ConcurrentUpdate(f"{ref} changed while gitexp was removing it", hint="retry the command")
 
-    def refs_under(self, prefix: str) -> dict[str, str]:
+    def refs_under(self, prefix: str, dir_cache: "DirCache | None" = None) -> dict[str, str]:
         """{full ref name: sha} for every ref under `prefix` (which ends in '/').
 
         Reads loose ref files and packed-refs directly: far cheaper than dulwich's
-        generic path when there are thousands of run refs.
+        generic path when there are thousands of run refs. With `dir_cache`, a
+        folder whose mtime has not moved is not read again: git and dulwich update
+        loose refs by renaming a lock file into place, which always touches it.
         """
         out = self._packed_refs(prefix)
-        base = self.common_dir / prefix
-        for dirpath, _dirs, files in os.walk(base):
+        for dirpath, _dirs, files in os.walk(self.common_dir / prefix):
             rel = Path(dirpath).relative_to(self.common_dir).as_posix()
-            for name in files:
-                if name.endswith(".lock"):
-                    continue
-                try:
-                    with open(os.path.join(dirpath, name), "rb") as f:
-                        value = f.read(100).strip()
-                except OSError:
-                    continue
-                if len(value) == 40:
-                    out[f"{rel}/{name}"] = value.decode()
+            mtime = os.stat(dirpath).st_mtime_ns if dir_cache is not None else 0
+            found = dir_cache.get(rel, mtime) if dir_cache is not None else None
+            if found is None:
+                found = _read_loose(dirpath, rel, files)
+                if dir_cache is not None:
+                    dir_cache.put(rel, mtime, found)
+            out.update(found)
         return out
 
     def _packed_refs(self, prefix: str) -> dict[str, str]:
@@ -294,3 +296,26 @@ class GitDB:
 
 
 ZERO = ZERO_SHA.decode()
+
+
+class DirCache(Protocol):
+    """Remembers the refs of a folder for one mtime (see GitDB.refs_under)."""
+
+    def get(self, folder: str, mtime_ns: int) -> dict[str, str] | None: ...
+
+    def put(self, folder: str, mtime_ns: int, refs: dict[str, str]) -> None: ...
+
+
+def _read_loose(dirpath: str, rel: str, files: list[str]) -> dict[str, str]:
+    found = {}
+    for name in files:
+        if name.endswith(".lock"):
+            continue
+        try:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                value = f.read(100).strip()
+        except OSError:
+            continue
+        if len(value) == 40:
+            found[f"{rel}/{name}"] = value.decode()
+    return found

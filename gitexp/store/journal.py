@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,12 @@ class JournalWriter:
             self._file.flush()
 
     def event(self, kind: str, key: str, payload: Any) -> None:
-        """Record a param (`p`), tag (`t`, payload None deletes) or artifact (`a`) now."""
-        line = f"{kind}\t{key}\t{json.dumps(payload, allow_nan=True)}\n"
+        """Record a param (`p`), tag (`t`, payload None deletes) or artifact (`a`) now.
+
+        Events carry their time in ns, so journals of several processes merge in
+        the order things happened, not the order of the files.
+        """
+        line = f"{kind}\t{key}\t{json.dumps(payload, allow_nan=True)}\t{time.time_ns()}\n"
         with self._lock:
             self._file.write(line)
         self.flush()
@@ -73,8 +78,9 @@ class JournalData:
 def read_journals(folder: Path) -> JournalData:
     """Merge every journal in `folder`; unreadable lines are skipped, never fatal."""
     data = JournalData()
+    events: list[tuple[int, int, list[str]]] = []
     try:
-        paths = sorted(folder.glob("journal-*.tsv"), key=_mtime)
+        paths = sorted(folder.glob("journal-*.tsv"))
     except OSError:  # the folder went away meanwhile: its run just ended and was committed
         return data
     for path in paths:
@@ -83,29 +89,35 @@ def read_journals(folder: Path) -> JournalData:
         except OSError:
             continue
         for line in text.splitlines(keepends=True):
-            if line.endswith("\n"):
-                _apply(data, line[:-1])
+            if not line.endswith("\n"):
+                continue  # torn by a crash mid-write
+            parts = line[:-1].split("\t")
+            if parts[0] == "m":
+                _metric(data, parts)
+            elif len(parts) == 4 and parts[3].isdigit():
+                events.append((int(parts[3]), len(events), parts))
+    for _, _, parts in sorted(events):
+        _event(data, parts)
     return data
 
 
-def _mtime(path: Path) -> int:
+def _metric(data: JournalData, parts: list[str]) -> None:
     try:
-        return path.stat().st_mtime_ns
-    except OSError:  # removed meanwhile (its run just ended): read_text below skips it
-        return 0
-
-
-def _apply(data: JournalData, line: str) -> None:
-    parts = line.split("\t")
-    try:
-        if parts[0] == "m" and len(parts) == 5:
+        if len(parts) == 5:
             point = (int(parts[2]), float(parts[3]), int(parts[4]))
             data.metrics.setdefault(parts[1], []).append(point)
-        elif parts[0] == "p" and len(parts) == 3:
-            data.params[parts[1]] = json.loads(parts[2])
-        elif parts[0] == "t" and len(parts) == 3:
-            data.tags[parts[1]] = json.loads(parts[2])
-        elif parts[0] == "a" and len(parts) == 3:
-            data.artifacts.append(Artifact(**json.loads(parts[2])))
-    except (ValueError, TypeError):
+    except ValueError:
         pass  # a damaged line loses only itself
+
+
+def _event(data: JournalData, parts: list[str]) -> None:
+    kind, key, payload = parts[0], parts[1], parts[2]
+    try:
+        if kind == "p":
+            data.params[key] = json.loads(payload)
+        elif kind == "t":
+            data.tags[key] = json.loads(payload)
+        elif kind == "a":
+            data.artifacts.append(Artifact(**json.loads(payload)))
+    except (ValueError, TypeError):
+        pass

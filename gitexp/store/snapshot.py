@@ -20,6 +20,9 @@ from gitexp.store.gitdb import EXEC, FILE, GITLINK, LINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR
 
 
+_SKIP_WORKTREE = 0x4000  # index extended flag set by sparse checkout
+
+
 @dataclass
 class SnapshotLimits:
     """Caps on untracked files: per file, in total, and extra ignore patterns."""
@@ -69,6 +72,10 @@ def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[Blob]) -> set[s
             continue
         if stat.S_ISGITLINK(entry.mode) if hasattr(stat, "S_ISGITLINK") else entry.mode == GITLINK:
             files[path] = Entry(GITLINK, entry.sha.decode())
+            continue
+        if getattr(entry, "extended_flags", 0) & _SKIP_WORKTREE:
+            # Sparse checkout: absent from the working tree by design, not deleted; git uses the index.
+            files[path] = Entry(entry.mode, entry.sha.decode())
             continue
         got = _file_entry(root / path, entry, index_mtime, new_blobs)
         if got is not None:
