@@ -73,8 +73,10 @@ def start_run(run_name: str | None = None, experiment: str | None = None, tags: 
             raise GitexpError(f"run {active.info.name} ({active.id}) is already active",
                               hint="call gitexp.end_run() first, or pass nested=True")
         attached = _attach_from_env() if not _stack else None
-        if attached is not None:
+        if attached is not None:  # under `gitexp run`: its run, with these params and tags added
             run = attached
+            for key, value in (params or {}).items():
+                run.log_param(key, value)
             for key, value in (tags or {}).items():
                 run.set_tag(key, value)
         else:

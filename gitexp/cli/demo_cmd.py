@@ -22,8 +22,9 @@ def demo(directory: Path) -> int:
         gitexp demo
         cd gitexp-demo && gitexp show <name>
     """
-    from gitexp.services.demo import run_demo
+    from gitexp.services.demo import check_target, run_demo
 
+    check_target(directory)
     click.echo(f"gitexp: creating a demo repository in {directory}", err=True)
     code = run_demo(directory)
     click.echo(f"\nNext: cd {directory} && gitexp show <name>   (or: git log --all --oneline)", err=True)

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitexp.store.sidestore import SideStore
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -35,6 +37,11 @@ class ActiveDir:
     @property
     def run_id(self) -> str:
         return self.path.name
+
+    @property
+    def staged(self) -> SideStore:
+        """Inline artifacts logged during the run, by sha256, until the final commit."""
+        return SideStore(self.path / "staged")
 
     @property
     def output_log(self) -> Path:

@@ -51,11 +51,16 @@ default_experiment: demo
 SWEEP = [["-p", "lr=0.05"], ["-p", "lr=0.2"], ["-p", "lr=0.5", "-p", "l2=0.01"], ["-p", "lr=1.0", "-p", "epochs=60"]]
 
 
-def create_demo_repo(path: Path) -> None:
-    """Make a fresh repository with train.py and params.yaml, committed."""
+def check_target(path: Path) -> None:
+    """Refuse a folder that exists and is not empty: the demo never overwrites."""
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise GitexpError(f"{path} already exists and is not empty",
                           hint="give another folder: gitexp demo ./my-demo")
+
+
+def create_demo_repo(path: Path) -> None:
+    """Make a fresh repository with train.py and params.yaml, committed."""
+    check_target(path)
     from dulwich import porcelain
 
     path.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,8 @@ def write_final(db: GitDB, ref: str, tip: str, folder: ActiveDir, status: str,
     output = folder.output_log.read_bytes() if folder.output_log.exists() else None
     files: dict[str, bytes | Entry] = dict(encode_record(info, params, tags, metrics, artifacts, output))
     for art in artifacts:
+        if art.inline and art.blob is None:
+            art.blob = db.add_blob(folder.staged.open_verified(art.sha256))
         if art.inline and art.blob:
             files[f"artifacts/{art.path}"] = Entry(0o100644, art.blob)
     tree, _ = db.commit_info(tip)

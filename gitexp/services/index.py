@@ -46,7 +46,7 @@ class RunSummary:
                  tags: dict | str = "{}", summary: dict | str = "{}", error: str | None = None,
                  scalars: tuple | None = None, last: dict | str | None = None) -> None:
         self.ref, self.commit, self.error = ref, commit, error
-        self.loader: Callable[[str, str], str] | None = None
+        self.loader: Callable[[RunSummary, str, bool], Any] | None = None
         self._raw: dict[str, Any] = {"info": info, "params": params, "tags": tags, "summary": summary,
                                      "last": last}
         if scalars is None:
@@ -57,10 +57,19 @@ class RunSummary:
     def _get(self, field: str) -> Any:
         value = self._raw[field]
         if value is _LATER:
-            value = self._raw[field] = self.loader(self.commit, field)
+            value = self._raw[field] = self._load(field, from_git=False)
         if isinstance(value, str):
-            value = self._raw[field] = json.loads(value)
+            try:
+                value = json.loads(value)
+            except ValueError:  # a damaged cache row: the record in git is the truth
+                value = self._load(field, from_git=True)
+            self._raw[field] = value
         return value
+
+    def _load(self, field: str, from_git: bool) -> Any:
+        if self.loader is None:
+            raise CorruptRecord(f"cached summary of {self.commit[:12]} is unreadable")
+        return self.loader(self, field, from_git)
 
     def _set(self, field: str, value: Any) -> None:
         self._raw[field] = value
@@ -229,26 +238,33 @@ class RunIndex:
             return {}  # unreadable: load everything from git this time
         out = {}
         for r in rows:
-            if r[0] in shas:
+            if r[0] in shas and _sane(r):
                 lazy = [_LATER if v is None else v for v in r[10:14]]
                 summary = RunSummary(r[1], r[0], *lazy, scalars=_row_scalars(r, r[1]), last=r[9])
                 summary.loader = self.load_field
                 out[r[0]] = summary
         return out
 
-    def load_field(self, commit: str, field: str) -> str:
-        """One JSON field of one cached row (the RunSummary loader)."""
-        if field not in LAZY_FIELDS:
-            raise ValueError(field)
+    def load_field(self, summary: RunSummary, field: str, from_git: bool) -> Any:
+        """One field of a cached run (the RunSummary loader); from git if the row is bad."""
+        if not from_git:
+            conn = self._connect()
+            if conn is not None:
+                try:
+                    row = conn.execute(f"SELECT {field} FROM runs WHERE commit_id = ?",
+                                       (summary.commit,)).fetchone()
+                finally:
+                    conn.close()
+                try:
+                    return json.loads(row[0])
+                except (TypeError, ValueError):
+                    pass
+        fresh = load_summary(self.db, summary.ref, summary.commit)
         conn = self._connect()
         if conn is not None:
-            try:
-                row = conn.execute(f"SELECT {field} FROM runs WHERE commit_id = ?", (commit,)).fetchone()
-            finally:
-                conn.close()
-            if row is not None:
-                return row[0]
-        return json.dumps(load_summary(self.db, "", commit)._get(field))
+            self._store(conn, [fresh])
+            conn.close()
+        return fresh.metrics() if field == "last" else fresh._get(field)
 
     def _store(self, conn: sqlite3.Connection, rows: Iterable[RunSummary]) -> None:
         try:
@@ -324,6 +340,12 @@ def _encode(s: RunSummary) -> tuple:
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
             json.dumps(s.info), json.dumps(s.params), json.dumps(s.tags), json.dumps(s.summary),
             json.dumps(s.metrics()))
+
+
+def _sane(r: tuple) -> bool:
+    """A cached row whose columns have the types we wrote (else it is reloaded from git)."""
+    return (all(isinstance(v, str) for v in r[1:6]) and all(v is None or type(v) is int for v in r[6:8])
+            and all(v is None or isinstance(v, str) for v in r[8:14]))
 
 
 def _row_scalars(r: tuple, ref: str) -> tuple:

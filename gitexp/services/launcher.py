@@ -79,8 +79,14 @@ def check_command(command: list[str]) -> None:
     if not command:
         raise GitexpError("no command to run", hint="put it after --, e.g. gitexp run -- python train.py")
     exe = command[0]
-    if os.sep not in exe and shutil.which(exe) is None:
-        raise GitexpError(f"command not found: {exe}", hint="check the spelling, or give its path")
+    if os.sep not in exe:
+        if shutil.which(exe) is None:
+            raise GitexpError(f"command not found: {exe}", hint="check the spelling, or give its path")
+    elif not os.path.isfile(exe):  # a path: check it here, before a run is started for it
+        raise GitexpError(f"command not found: {exe}", hint="check the path")
+    elif not os.access(exe, os.X_OK):
+        raise GitexpError(f"{exe} is not executable",
+                          hint=f"chmod +x {exe}, or run it through its interpreter (e.g. sh {exe})")
 
 
 def launch(db: GitDB, spec: LaunchSpec, out: IO[bytes], err: IO[bytes],
@@ -129,7 +135,9 @@ def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err:
     except OSError as exc:
         log.write(f"gitexp: cannot start {command[0]}: {exc}\n".encode())
         log.close()
-        raise GitexpError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
+        raise GitexpError(f"cannot start {command[0]}: {exc.strerror or exc}",
+                          hint="a script needs a #! line, or run it through its interpreter "
+                               f"(e.g. python {command[0]})") from None
     killed = _forward_signals(proc)
     pumps = [threading.Thread(target=_pump, args=(src, dst, log), daemon=True)
              for src, dst in ((proc.stdout, out), (proc.stderr, err))]
@@ -142,7 +150,8 @@ def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err:
             t.join()
         log.close()
         killed.restore()
-    if killed.fired or code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGKILL, 130, 143):
+    # 130/137/143: a shell child reporting that its own child died of SIGINT/SIGKILL/SIGTERM.
+    if killed.fired or code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGKILL, 130, 137, 143):
         return "KILLED", _shell_code(code)
     return ("FINISHED" if code == 0 else "FAILED"), _shell_code(code)
 

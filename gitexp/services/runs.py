@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitexp.errors import AmbiguousRun, CorruptRecord, RunNotFound
+from gitexp.errors import AmbiguousRun, CorruptRecord, GitexpError, RunNotFound
 from gitexp.names import MIN_PREFIX, could_be_id_prefix, is_run_id
 from gitexp.services.active import ActiveDir
 from gitexp.services.finalize import load_state, merge, recover_dead_runs
@@ -132,7 +132,7 @@ class Run:
     def metric_history(self, key: str) -> list[Point]:
         """Every (step, value, timestamp) logged for `key`."""
         if key not in self.history:
-            raise RunNotFound(f"run {self.name} has no metric {key!r}",
+            raise GitexpError(f"run {self.name} has no metric {key!r}",
                               hint=f"its metrics: {', '.join(sorted(self.history)) or 'none'}")
         return list(self.history[key])
 

@@ -28,7 +28,7 @@ from gitexp.services.finalize import load_state, write_final
 from gitexp.settings import Settings, load_settings
 from gitexp.store import yamlio
 from gitexp.store.gitdb import GitDB, RUNS_PREFIX, open_repo
-from gitexp.store.journal import JournalWriter
+from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import Artifact, RunInfo, encode_record, iso_from_ms
 from gitexp.store.runcommit import write_run_commit
 from gitexp.store.sidestore import SideStore, sha256_file
@@ -137,12 +137,12 @@ class ActiveRun:
         check_key(artifact_path, "artifact path")
         _check_artifact_conflict(artifact_path, self._artifact_paths)
         sha256, size = sha256_file(local_path)
-        with open_repo(self.common_dir) as db:
-            if size <= self.settings.artifact_threshold:
-                art = Artifact(artifact_path, size, sha256, True, db.add_blob(Path(local_path).read_bytes()))
-            else:
-                SideStore(db.local_dir / "objects").put(local_path, sha256)
-                art = Artifact(artifact_path, size, sha256, False)
+        inline = size <= self.settings.artifact_threshold
+        # Inline artifacts wait in the run's folder, not as unreferenced blobs
+        # that a `git gc --prune=now` during the run would delete.
+        store = self.folder.staged if inline else SideStore(self.common_dir / "gitexp" / "objects")
+        store.put(local_path, sha256)
+        art = Artifact(artifact_path, size, sha256, inline)
         self.journal.event("a", artifact_path, art.__dict__)
         self._artifact_paths.add(artifact_path)
         return art
@@ -183,13 +183,16 @@ def _check_artifact_conflict(path: str, existing: set[str]) -> None:
 
 
 def _as_float(key: str, value: Any) -> float:
-    if isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, (str, bytes, bool)) and hasattr(value, "__float__"):
-        try:
-            return float(value)  # numpy scalars, torch 0-d tensors, Decimal
-        except (TypeError, ValueError):
-            pass
+    try:
+        if isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, (str, bytes, bool)) and hasattr(value, "__float__"):
+            try:
+                return float(value)  # numpy scalars, torch 0-d tensors, Decimal
+            except (TypeError, ValueError):
+                pass
+    except OverflowError:  # an int beyond float range
+        raise InvalidValue(f"metric {key!r} is too large for a float ({value!r:.40})") from None
     raise InvalidValue(
         f"metric {key!r} must be a number, not {type(value).__name__} ({value!r:.40})",
         hint="log numbers with log_metric; use set_tag or log_param for text",
@@ -227,7 +230,8 @@ class _Flusher:
         self.interval = 1.0
 
     def register(self, run: ActiveRun) -> None:
-        self.interval = min(self.interval, run.settings.flush_interval)
+        wanted = run.settings.flush_interval
+        self.interval = min(self.interval, wanted) if len(self._runs) else wanted
         self._runs.add(run)
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._loop, name="gitexp-flush", daemon=True)
@@ -317,6 +321,7 @@ def attach(run_id: str, ref: str, common_dir: str) -> ActiveRun:
         settings = load_settings(db)
     run = ActiveRun(Path(common_dir), ref, info, params, tags, None, settings)
     run._artifact_paths.update(a.path for a in artifacts)
+    run._artifact_paths.update(a.path for a in read_journals(run.folder.path).artifacts)  # other processes'
     return run
 
 

@@ -5,9 +5,11 @@ This is the only module family that imports dulwich. Object ids leave it as hex 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Protocol
 
 from dulwich.errors import NotGitRepository
 from dulwich.file import FileLocked
-from dulwich.objects import ZERO_SHA, Blob, Commit, Tree
+from dulwich.objects import ZERO_SHA, Blob, Commit, ShaFile, Tree
 from dulwich.object_store import tree_lookup_path
 from dulwich.repo import Repo, get_user_identity
 
@@ -70,7 +72,7 @@ class GitDB:
     # -- objects -------------------------------------------------------------
     def add_blob(self, data: bytes) -> str:
         blob = Blob.from_string(data)
-        self.repo.object_store.add_object(blob)
+        self.add_objects([blob])
         return blob.id.decode()
 
     def add_objects(self, objects: list) -> None:
@@ -79,12 +81,38 @@ class GitDB:
         A pack per small write would leave thousands of tiny packs after a sweep,
         each kept open and searched on every read, until the next `git gc`.
         """
-        store = self.repo.object_store
         if len(objects) < PACK_THRESHOLD:
             for obj in objects:
-                store.add_object(obj)
+                self._write_loose(obj)
         else:
-            store.add_objects([(obj, None) for obj in objects])
+            self.repo.object_store.add_objects([(obj, None) for obj in objects])
+
+    def _write_loose(self, obj: ShaFile) -> None:
+        """Write one loose object through a unique temp file and a rename, as git does.
+
+        dulwich's own writer takes an O_EXCL `<object>.lock`, so two processes
+        writing the same object at once (eight runs with empty tags) collide, and
+        a writer killed mid-write blocks that object forever. Objects are
+        content-addressed: whichever complete copy lands last is the same.
+        """
+        sha = obj.id.decode()
+        path = Path(self.repo.object_store.path) / sha[:2] / sha[2:]
+        try:
+            os.utime(path)  # already there: refresh its mtime so gc does not prune it early
+            return
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="tmp_obj_")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(obj.as_legacy_object())
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     def has_object(self, sha: str) -> bool:
         return sha.encode() in self.repo.object_store
@@ -153,7 +181,7 @@ class GitDB:
         commit.author_timezone = commit.commit_timezone = 0
         commit.encoding = b"UTF-8"
         commit.message = message.encode() if message.endswith("\n") else (message + "\n").encode()
-        self.repo.object_store.add_object(commit)
+        self.add_objects([commit])
         return commit.id.decode()
 
     def identity(self) -> bytes:
