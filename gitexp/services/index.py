@@ -12,6 +12,7 @@ reads them: a filter on `metrics.acc` never pays for decoding params.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -92,17 +93,20 @@ class RunSummary:
             self._raw["last"] = {k: v.get("last") for k, v in self.summary.items() if isinstance(v, dict)}
         return self._get("last")
 
-    def row(self, kinds: Iterable[str] = ("params", "metrics", "tags")) -> dict[str, Any]:
-        """The shape the filter language evaluates; only `kinds` are decoded."""
+    def row(self, kinds: Iterable[str] = ("params", "metrics", "tags", "attributes")) -> dict[str, Any]:
+        """The shape the filter language evaluates; only `kinds` are filled in."""
         return {
             "params": self.params if "params" in kinds else {},
             "metrics": self.metrics() if "metrics" in kinds else {},
             "tags": self.tags if "tags" in kinds else {},
-            "attributes": {
-                "status": self.status, "run_name": self.name, "run_id": self.id,
-                "experiment": self.experiment, "start_time": self.start_ms, "end_time": self.end_ms,
-                "duration": self.duration, "user": self.user,
-            },
+            "attributes": self.attributes() if "attributes" in kinds else {},
+        }
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "run_name": self.name, "run_id": self.id,
+            "experiment": self.experiment, "start_time": self.start_ms, "end_time": self.end_ms,
+            "duration": self.duration, "user": self.user,
         }
 
     def __repr__(self) -> str:
@@ -185,16 +189,25 @@ class RunIndex:
     def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[RunSummary]:
         """Read records of commits not in the cache, on every core when there are many."""
         workers = min(os.cpu_count() or 1, 8)
-        if len(missing) < PARALLEL_FROM or workers < 2:
-            chunks: Iterable[list[RunSummary]] = ([load_summary(self.db, r, s)] for r, s in missing)
-            return _collect(chunks, len(missing), progress)
+        if len(missing) >= PARALLEL_FROM and workers > 1:
+            try:
+                return self._load_parallel(missing, workers, progress)
+            except Exception:  # no worker processes to be had here: read them in this one
+                pass
+        chunks = ([load_summary(self.db, r, s)] for r, s in missing)
+        return _collect(chunks, len(missing), progress)
+
+    def _load_parallel(self, missing: list[tuple[str, str]], workers: int,
+                       progress: Progress | None) -> list[RunSummary]:
         import multiprocessing
+        import threading
         from concurrent.futures import ProcessPoolExecutor
 
         size = max(50, len(missing) // (workers * 8))
         parts = [missing[i:i + size] for i in range(0, len(missing), size)]
-        context = multiprocessing.get_context("spawn")  # no fork: callers may have threads
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        # fork is cheapest, but only safe while this process has no other threads.
+        method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
             chunks = pool.map(_load_part, [str(self.db.common_dir)] * len(parts), parts)
             return _collect(chunks, len(missing), progress)
 
@@ -231,19 +244,28 @@ class RunIndex:
 
     def _fetch(self, conn: sqlite3.Connection, shas: set[str], fields: set[str]) -> dict[str, RunSummary]:
         wanted = [f if f in fields else "NULL" for f in LAZY_FIELDS]
+        # Rows whose columns lost their types (a damaged cache) are left out: they
+        # count as missing and are read again from git.
+        sane = " AND ".join([*(f"typeof({c}) = 'text'" for c in ("ref", "run_id", "name", "experiment", "status")),
+                             *(f"typeof({c}) IN ('integer', 'null')" for c in ("start_ms", "end_ms")),
+                             *(f"typeof({c}) IN ('text', 'null')" for c in ("user", "last", *LAZY_FIELDS))])
+        query = f"SELECT {_COLUMNS[:_COLUMNS.index(' info')]} last, {', '.join(wanted)} FROM runs WHERE {sane}"
+        gc_was_on = gc.isenabled()
+        gc.disable()  # thousands of small objects, none cyclic: collections would only cost time
         try:
-            rows = conn.execute(f"SELECT {_COLUMNS[:_COLUMNS.index(' info')]} last, {', '.join(wanted)} FROM runs"
-                                ).fetchall()
+            rows = conn.execute(query).fetchall()
+            out = {}
+            for r in rows:
+                if r[0] in shas:
+                    lazy = [_LATER if v is None else v for v in r[10:14]]
+                    summary = out[r[0]] = RunSummary(r[1], r[0], *lazy, scalars=_row_scalars(r, r[1]), last=r[9])
+                    summary.loader = self.load_field
+            return out
         except sqlite3.DatabaseError:
             return {}  # unreadable: load everything from git this time
-        out = {}
-        for r in rows:
-            if r[0] in shas and _sane(r):
-                lazy = [_LATER if v is None else v for v in r[10:14]]
-                summary = RunSummary(r[1], r[0], *lazy, scalars=_row_scalars(r, r[1]), last=r[9])
-                summary.loader = self.load_field
-                out[r[0]] = summary
-        return out
+        finally:
+            if gc_was_on:
+                gc.enable()
 
     def load_field(self, summary: RunSummary, field: str, from_git: bool) -> Any:
         """One field of a cached run (the RunSummary loader); from git if the row is bad."""
@@ -340,12 +362,6 @@ def _encode(s: RunSummary) -> tuple:
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
             json.dumps(s.info), json.dumps(s.params), json.dumps(s.tags), json.dumps(s.summary),
             json.dumps(s.metrics()))
-
-
-def _sane(r: tuple) -> bool:
-    """A cached row whose columns have the types we wrote (else it is reloaded from git)."""
-    return (all(isinstance(v, str) for v in r[1:6]) and all(v is None or type(v) is int for v in r[6:8])
-            and all(v is None or isinstance(v, str) for v in r[8:14]))
 
 
 def _row_scalars(r: tuple, ref: str) -> tuple:

@@ -1,17 +1,24 @@
 """Append-only local journals that buffer an active run's data under `.git/gitexp/active/`.
 
-Each process attached to a run appends to its own journal file, so writers never
-interleave. Lines are tab-separated and self-describing; a torn last line (a
-process killed mid-write) is ignored on reading.
+Each process attached to a run appends to its own files, so writers never
+interleave. Params, tags and artifacts are tab-separated lines in
+`journal-*.tsv`; a torn last line (a process killed mid-write) is ignored.
+Metric points, the bulk, go to `metrics-*.bin` as checksummed frames of
+marshalled (key, step, value, time) tuples: writing a frame costs ~60 ns a
+point against ~1 us to format text. A torn or damaged frame is skipped.
+Journals are local state, never pushed or pulled.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import secrets
+import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,14 +26,19 @@ from typing import Any
 from gitexp.store.record import Artifact, Point
 
 
+_MAGIC = b"GXM1"
+_FRAME = struct.Struct("<4sII")  # magic, payload length, crc32 of the payload
+
+
 class JournalWriter:
     """One process's journal. Metrics are queued in memory and written by flush()."""
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"journal-{os.getpid()}-{secrets.token_hex(4)}.tsv"
-        self.path = folder / name
+        stem = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.path = folder / f"journal-{stem}.tsv"
         self._file = open(self.path, "a", encoding="utf-8", buffering=1 << 16)
+        self._points = open(folder / f"metrics-{stem}.bin", "ab")
         # Appended to by the hot path: (key, step, value, time in float seconds).
         self.pending: list[tuple[str, int, float, float]] = []
         self._lock = threading.Lock()
@@ -41,7 +53,9 @@ class JournalWriter:
             batch = self.pending[:size]
             del self.pending[:size]
             if batch:
-                self._file.write("".join(f"m\t{k}\t{s}\t{v!r}\t{round(t * 1000)}\n" for k, s, v, t in batch))
+                payload = marshal.dumps(batch)
+                self._points.write(_FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload)
+                self._points.flush()
             self._file.flush()
 
     def event(self, kind: str, key: str, payload: Any) -> None:
@@ -59,6 +73,7 @@ class JournalWriter:
         self.flush()
         with self._lock:
             self._file.close()
+            self._points.close()
 
 
 @dataclass
@@ -81,6 +96,7 @@ def read_journals(folder: Path) -> JournalData:
     events: list[tuple[int, int, list[str]]] = []
     try:
         paths = sorted(folder.glob("journal-*.tsv"))
+        frames = sorted(folder.glob("metrics-*.bin"))
     except OSError:  # the folder went away meanwhile: its run just ended and was committed
         return data
     for path in paths:
@@ -98,7 +114,37 @@ def read_journals(folder: Path) -> JournalData:
                 events.append((int(parts[3]), len(events), parts))
     for _, _, parts in sorted(events):
         _event(data, parts)
+    for path in frames:
+        _read_frames(data, path)
     return data
+
+
+def _read_frames(data: JournalData, path: Path) -> None:
+    """Add the points of every intact frame; stop at the first torn or damaged one."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return
+    offset = 0
+    while offset + _FRAME.size <= len(raw):
+        magic, size, crc = _FRAME.unpack_from(raw, offset)
+        payload = raw[offset + _FRAME.size: offset + _FRAME.size + size]
+        if magic != _MAGIC or len(payload) != size or zlib.crc32(payload) != crc:
+            return
+        offset += _FRAME.size + size
+        try:
+            batch = marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
+            return
+        for item in batch if isinstance(batch, list) else ():
+            _point(data, item)
+
+
+def _point(data: JournalData, item: object) -> None:
+    if isinstance(item, tuple) and len(item) == 4:
+        key, step, value, seconds = item
+        if isinstance(key, str) and type(step) is int and type(value) is float and isinstance(seconds, float):
+            data.metrics.setdefault(key, []).append((step, value, round(seconds * 1000)))
 
 
 def _metric(data: JournalData, parts: list[str]) -> None:
