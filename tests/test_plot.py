@@ -423,5 +423,24 @@ def test_ten_runs_of_ten_thousand_steps_plot_fast(db, tmp_path: Path) -> None:
     fig = plots.plot_metrics(db, [f"big{n}" for n in range(10)], ["loss"], smooth=10)
     plots.save_figure(fig, tmp_path / "big.png")
     elapsed = time.perf_counter() - began
-    assert len(fig.axes[0].lines) == 10 and len(fig.axes[0].lines[0].get_xdata()) == 10_000
+    assert len(fig.axes[0].lines) == 10
+    xs = fig.axes[0].lines[0].get_xdata()  # min-max decimated: at most 2 points a bucket
+    assert len(xs) <= 2 * plots.DECIMATE_BUCKETS + 2 and xs[0] == 0 and xs[-1] == 9_999
     assert elapsed < 3.0, elapsed
+
+
+def test_min_max_decimation_keeps_every_extreme() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ys = rng.normal(size=50_000)
+    ys[12_345] = 40.0  # a single spike must survive
+    xs = np.arange(ys.size, dtype=float)
+    dx, dy = plots.min_max_decimate(xs, ys, buckets=500)
+    assert len(dx) <= 1002 and np.all(np.diff(dx) > 0)
+    assert dy.max() == 40.0 and dy.min() == ys.min() and (dx[0], dx[-1]) == (0, 49_999)
+    for lo in range(0, 50_000, 100):  # every 100-point bucket keeps its own min and max
+        window = (dx >= lo) & (dx < lo + 100)
+        assert dy[window].max() == ys[lo:lo + 100].max() and dy[window].min() == ys[lo:lo + 100].min()
+    short = np.arange(100.0)
+    assert plots.min_max_decimate(short, short, buckets=500)[1] is short

@@ -34,6 +34,8 @@ def show(run: str, as_json: bool) -> None:
 
 
 def _render(r: Any) -> str:
+    from gitexp.store.record import flatten
+
     i = r.info
     lines = [
         click.style(f"run {r.name}", bold=True) + f"  ({r.id})",
@@ -53,7 +55,7 @@ def _render(r: Any) -> str:
         lines.append(f"  note        {i.description}")
     if i.skipped:
         lines.append(f"  skipped     {len(i.skipped)} files not snapshotted (see run.yaml)")
-    lines += _section("params", _flat(r.params))
+    lines += _section("params", list(flatten(r.params).items()))
     lines += _section("tags", sorted(r.tags.items()))
     lines += _metrics(r.summary)
     lines += _section("artifacts", [(a.path, f"{a.size} bytes, {'inline' if a.inline else 'side store'}")
@@ -79,11 +81,3 @@ def _metrics(summary: dict[str, dict]) -> list[str]:
     return ["", click.style("metrics", bold=True)] + ["  " + line for line in table.splitlines()]
 
 
-def _flat(params: dict, prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for key, value in params.items():
-        if isinstance(value, dict) and value:
-            out += _flat(value, f"{prefix}{key}.")
-        else:
-            out.append((f"{prefix}{key}", value))
-    return out

@@ -22,7 +22,7 @@ from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError
 from gitexp.store.gitdb import GITLINK, Entry, GitDB
-from gitexp.store.record import RECORD_DIR, RunInfo, ms_from_iso, parse_artifacts, parse_mapping
+from gitexp.store.record import RECORD_DIR, RunInfo, flatten, ms_from_iso, parse_artifacts, parse_mapping
 from gitexp.store.runcommit import RecordReader
 
 ADDED, REMOVED, CHANGED, UNCHANGED = "added", "removed", "changed", "unchanged"
@@ -124,17 +124,6 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     return bool(a == b)
-
-
-def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as {dotted.path: leaf}; an empty mapping is a leaf of its own."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def change(a: Any, b: Any) -> tuple[float | None, float | None]:

@@ -11,6 +11,7 @@ from gitexp.services.filterexpr import SortKey, parse_filter, parse_sort, sort_r
 from gitexp.services.index import Progress, RunSummary
 from gitexp.services.runs import list_runs
 from gitexp.store.gitdb import GitDB
+from gitexp.store.record import flatten
 
 
 def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
@@ -79,21 +80,11 @@ def to_dataframe(dicts: list[dict[str, Any]]) -> Any:
     for d in dicts:
         rec = {"run_id": d["id"], "run_name": d["name"], "experiment": d["experiment"],
                "status": d["status"], "start_time": d["start_time"], "end_time": d["end_time"]}
-        rec.update({f"params.{k}": v for k, v in _flatten(d["params"]).items()})
+        rec.update({f"params.{k}": v for k, v in flatten(d["params"]).items()})
         rec.update({f"metrics.{k}": v.get("last") for k, v in d["metrics"].items()})
         rec.update({f"tags.{k}": v for k, v in d["tags"].items()})
         records.append(rec)
     return pd.DataFrame.from_records(records)
-
-
-def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, dict) and value:
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def short_ids(ids: Sequence[str], minimum: int = SHORT_ID) -> dict[str, str]:

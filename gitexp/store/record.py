@@ -151,6 +151,17 @@ def _sorted(value: Any) -> Any:
     return value
 
 
+def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as {dotted.path: leaf}; an empty mapping is a leaf of its own."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def parse_mapping(data: bytes | None, what: str) -> dict:
     """A YAML mapping file (params, tags, summary); empty when absent."""
     if data is None:
