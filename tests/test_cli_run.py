@@ -224,14 +224,14 @@ def test_ls_newest_first_default_columns_and_json(repo: Path) -> None:
     proc = cli("ls", cwd=repo)
     assert_ok(proc)
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["id", "name", "status", "start", "duration", "lr", "acc"]
+    assert lines[0].split() == ["id", "name", "status", "start", "duration", "acc", "lr"]
     assert set(lines[1]) <= {"-", " "}
     rows = [line.split() for line in lines[2:]]
     assert [r[1] for r in rows] == ["third", "second", "first"]  # newest first, default experiment only
     for row, run_id in zip(rows, reversed(ids)):  # short ids: 8 chars, more when needed to tell runs apart
         assert len(row[0]) >= 8 and run_id.startswith(row[0])
     assert len({r[0] for r in rows}) == 3
-    assert rows[0][2] == "FINISHED" and rows[0][-2:] == ["0.3", "0.9"]
+    assert rows[0][2] == "FINISHED" and rows[0][-2:] == ["0.9", "0.3"]
 
     data = json.loads(cli("ls", "--json", cwd=repo).stdout)
     assert [d["name"] for d in data] == ["third", "second", "first"]
@@ -293,8 +293,8 @@ def test_ls_fits_80_columns(repo: Path, key: str) -> None:
     assert all(len(line) <= 80 for line in lines), "\n".join(lines)
     header = lines[0].split()
     assert header[:5] == ["id", "name", "status", "start", "duration"]
-    if key == "p{}":
-        assert header[5] == "p3"  # the param that differs comes first, then what still fits
+    if key == "p{}":  # results and the params that differ, alternately, while they fit
+        assert "p3" in header[5:] and header[5] in ("train/loss", "acc", "p3")
     assert "a rather long run n…" in lines[2] + lines[3]  # long text is cut, not wrapped
     for line in (proc.stderr or "").splitlines():
         assert len(line) <= 80

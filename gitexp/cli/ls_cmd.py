@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import zip_longest
 from typing import Any
 
 import click
@@ -92,7 +93,7 @@ def _default_columns(runs: list, with_experiment: bool, ids: dict[str, str]) -> 
     for col in _candidates(runs):
         need = _col_width(runs, col, ids)
         if width + need > terminal_width():
-            break
+            continue  # a narrower column further down may still fit
         cols.append(col)
         width += need
     return cols
@@ -106,10 +107,12 @@ def _candidates(runs: list) -> list[str]:
             params[key] += 1
             values.setdefault(key, set()).add(repr(value))
         metrics.update(s.summary.keys())
-    varying = [k for k in params if len(values[k]) > 1 or params[k] < len(runs)]
-    constant = [k for k in params if k not in varying]
+    varying = [f"params.{k}" for k in params if len(values[k]) > 1 or params[k] < len(runs)]
+    constant = [f"params.{k}" for k in params if f"params.{k}" not in varying]
     metric_cols = [f"metrics.{k}" for k, _ in metrics.most_common()]
-    return [f"params.{k}" for k in varying] + metric_cols + [f"params.{k}" for k in constant]
+    # Results and what changed between runs, alternately, so a narrow terminal shows both.
+    mixed = [c for pair in zip_longest(metric_cols, varying) for c in pair if c]
+    return mixed + constant
 
 
 def _col_width(runs: list, col: str, ids: dict[str, str]) -> int:

@@ -53,7 +53,8 @@ def fmt_value(value: Any, width: int = 24) -> str:
 def fmt_time(ms: int | None) -> str:
     if ms is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
+    when = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone()
+    return when.strftime("%m-%d %H:%M" if when.year == datetime.now().year else "%Y-%m-%d")
 
 
 def fmt_duration(seconds: float | None) -> str:
