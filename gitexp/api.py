@@ -9,13 +9,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 from typing import Any
 
-from gitexp.errors import GitexpError, InvalidName, NoActiveRun
+from gitexp.errors import GitexpError, InvalidName
 from gitexp.names import check_experiment, check_key
 from gitexp.services import tracking
 from gitexp.services.runs import Run, get_run as _get_run, list_runs
@@ -377,8 +375,3 @@ def _end_all(status: str) -> None:
             print(f"gitexp: could not end run: {exc}", file=sys.stderr)
             _stack.pop()
             _retarget()
-
-
-@contextmanager
-def _noop() -> Iterator[None]:
-    yield

@@ -46,16 +46,16 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
         gitexp ls -c id,name,params.lr,metrics.acc --fmt github
         gitexp ls --json
     """
-    from gitexp.services.query import search, short_ids, summary_dict
+    from gitexp.services.query import search, short_ids
     from gitexp.settings import load_settings
 
     with open_db() as db:
         exp = None if all_ else (experiment or load_settings(db).default_experiment)
+        if as_json:  # every field of every shown run: fetched with the rows, not one at a time
+            echo_json(search(db, filter_, list(sort), exp, limit or None, output="dicts", progress=progress_bar))
+            return
         runs = search(db, filter_, list(sort), exp, progress=progress_bar)
     shown = runs[:limit] if limit else runs
-    if as_json:
-        echo_json([summary_dict(s) for s in shown])
-        return
     if not shown:
         where = "in any experiment" if all_ else f"in experiment {exp!r}"
         click.echo(f"No runs {where}" + (" match the filter." if filter_ else "."), err=True)

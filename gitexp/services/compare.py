@@ -183,9 +183,9 @@ class MetricDiff:
 
     def to_dict(self) -> dict[str, Any]:
         deltas = {}
-        for stat in STATS:
-            abs_, rel = self.delta(stat)
-            deltas[stat] = {"abs": abs_, "rel": rel}
+        for name in STATS:
+            abs_, rel = self.delta(name)
+            deltas[name] = {"abs": abs_, "rel": rel}
         return {"key": self.key, "change": self.change, "a": self.a, "b": self.b, "delta": deltas}
 
 

@@ -12,7 +12,6 @@ puts it in the final commit; notes, renames and removal wait until it ends.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import time
 from collections.abc import Callable

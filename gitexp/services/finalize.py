@@ -6,7 +6,7 @@ import platform
 from dataclasses import replace
 from typing import Any
 
-from gitexp.errors import ConcurrentUpdate, CorruptRecord, GitexpError
+from gitexp.errors import GitexpError
 from gitexp.services.active import ActiveDir, OwnerLock, active_dirs, finalizing
 from gitexp.store.gitdb import Entry, GitDB
 from gitexp.store.journal import JournalData, read_journals

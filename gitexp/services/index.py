@@ -385,5 +385,5 @@ def _unlink(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         try:
             os.unlink(f"{path}{suffix}")
-        except FileNotFoundError:
+        except OSError:  # gone already, or not removable (a folder, a read-only place): work without it
             pass

@@ -16,7 +16,6 @@ from gitexp.errors import GitexpError
 from gitexp.services import tracking
 from gitexp.services.paramsfile import ParamsFile, apply_overrides, load_params_file
 from gitexp.services.runs import list_runs
-from gitexp.settings import load_settings
 from gitexp.store.gitdb import GitDB
 
 FORWARD_GRACE = 0.5  # seconds before a Ctrl-C is forwarded (the tty may have sent it already)
@@ -213,7 +212,3 @@ class _Forwarder:
 
 def _forward_signals(proc: subprocess.Popen) -> _Forwarder:
     return _Forwarder(proc).install()
-
-
-def settings_for(db: GitDB) -> Any:
-    return load_settings(db)

@@ -8,7 +8,7 @@ from typing import Any
 from gitexp.errors import GitexpError
 from gitexp.names import SHORT_ID, check_experiment
 from gitexp.services.filterexpr import SortKey, parse_filter, parse_sort, sort_rows
-from gitexp.services.index import Progress, RunSummary
+from gitexp.services.index import LAZY_FIELDS, Progress, RunSummary
 from gitexp.services.runs import list_runs
 from gitexp.store.gitdb import GitDB
 from gitexp.store.record import flatten
@@ -31,7 +31,9 @@ def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] 
     predicate = parse_filter(filter_string)
     keys = [parse_sort(k) for k in ([order_by] if isinstance(order_by, str) else order_by or [])]
     kinds = {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}
-    runs = _runs(db, experiment, progress, [k for k in ("params", "tags") if k in kinds])
+    # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
+    fields = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
+    runs = _runs(db, experiment, progress, fields)
     rows = [(s, s.row(kinds)) for s in runs]
     matched = [pair for pair in rows if predicate(pair[1])]
     if keys:
@@ -70,6 +72,9 @@ def summary_dict(s: RunSummary) -> dict[str, Any]:
     }
 
 
+_FRAME_COLUMNS = ["run_id", "run_name", "experiment", "status", "start_time", "end_time"]
+
+
 def to_dataframe(dicts: list[dict[str, Any]]) -> Any:
     """MLflow-style DataFrame: run_id, status, … then params.*, metrics.*, tags.* columns."""
     try:
@@ -84,6 +89,8 @@ def to_dataframe(dicts: list[dict[str, Any]]) -> Any:
         rec.update({f"metrics.{k}": v.get("last") for k, v in d["metrics"].items()})
         rec.update({f"tags.{k}": v for k, v in d["tags"].items()})
         records.append(rec)
+    if not records:  # like MLflow: no rows, but the attribute columns are still there
+        return pd.DataFrame(columns=_FRAME_COLUMNS)
     return pd.DataFrame.from_records(records)
 
 

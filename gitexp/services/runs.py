@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitexp.errors import AmbiguousRun, CorruptRecord, GitexpError, RunNotFound
+from gitexp.errors import AmbiguousRun, GitexpError, RunNotFound
 from gitexp.names import MIN_PREFIX, could_be_id_prefix, is_run_id
 from gitexp.services.active import ActiveDir
 from gitexp.services.finalize import load_state, merge, recover_dead_runs
@@ -157,11 +157,3 @@ def get_run(db: GitDB, text: str) -> Run:
     else:
         params, tags, history, artifacts = state[1], state[2], state[3], state[4]
     return Run(ref, commit, info, params, {k: str(v) for k, v in tags.items()}, history, artifacts)
-
-
-def check_readable(db: GitDB, commit: str) -> None:
-    """Raise CorruptRecord if a run commit's record cannot be read."""
-    try:
-        load_state(db, commit)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise CorruptRecord(f"unreadable run record in {commit[:12]}: {exc}") from None

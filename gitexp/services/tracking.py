@@ -26,7 +26,6 @@ from gitexp.names import check_experiment, check_key, check_run_name, current_us
 from gitexp.services.active import ActiveDir, OwnerLock, finalizing
 from gitexp.services.finalize import load_state, write_final
 from gitexp.settings import Settings, load_settings
-from gitexp.store import yamlio
 from gitexp.store.gitdb import GitDB, RUNS_PREFIX, open_repo
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import Artifact, RunInfo, encode_record, iso_from_ms
@@ -330,8 +329,4 @@ def env_for(run: ActiveRun) -> dict[str, str]:
     return {ENV_RUN_ID: run.id, ENV_RUN_REF: run.ref, ENV_GIT_DIR: str(run.common_dir)}
 
 
-def dump_params_yaml(params: dict) -> bytes:
-    return yamlio.dump(params)
-
-
-atexit.register(lambda: _flusher._wake.set())
+atexit.register(_flusher._wake.set)  # stop the flush loop before interpreter teardown

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from dulwich.errors import NotGitRepository
 from dulwich.file import FileLocked
-from dulwich.objects import ZERO_SHA, Blob, Commit, ShaFile, Tree
+from dulwich.objects import Blob, Commit, ShaFile, Tree
 from dulwich.object_store import tree_lookup_path
 from dulwich.repo import Repo, get_user_identity
 
@@ -321,9 +321,6 @@ class GitDB:
             return self.repo.get_config_stack().get((section.encode(),), key.encode()).decode()
         except KeyError:
             return None
-
-
-ZERO = ZERO_SHA.decode()
 
 
 class DirCache(Protocol):

@@ -121,11 +121,6 @@ def summarize(points: list[Point]) -> dict[str, Any]:
     }
 
 
-def order_points(points: list[Point]) -> list[Point]:
-    """Points in step order; for one step the order of logging is kept (stable)."""
-    return sorted(points, key=lambda p: p[0])
-
-
 def encode_record(info: RunInfo, params: dict, tags: dict[str, str],
                   metrics: dict[str, list[Point]], artifacts: list[Artifact],
                   output: bytes | None = None) -> dict[str, bytes]:
