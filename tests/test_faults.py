@@ -430,3 +430,46 @@ def test_git_gc_prune_now_during_a_run(repo: Path, tmp_path: Path) -> None:
 def only_ref_of(repo: Path) -> str:
     [ref] = run_refs(repo)
     return ref
+
+
+def test_killed_gitexp_run_waits_for_its_still_logging_child(repo: Path, tmp_path: Path) -> None:
+    """kill -9 of `gitexp run` alone: the run is not finalised while its child still logs."""
+    git(repo, "config", "gitexp.flushinterval", "0.05")
+    go = tmp_path / "go"
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(f"""\
+        import os, time
+        import gitexp
+        gitexp.log_metric("m", 1.0)
+        gitexp.flush()
+        print("started", flush=True)
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.02)
+        gitexp.log_metric("m", 2.0)  # logged after its gitexp run was killed
+        gitexp.flush()
+    """))
+    runner = subprocess.Popen([sys.executable, "-m", "gitexp", "run", "-n", "orphan", "--", sys.executable,
+                               str(script)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(runner, "started")
+        [folder] = active_dirs(repo / ".git" / "gitexp")
+        runner.kill()  # the child keeps running, now an orphan
+        runner.wait(timeout=10)
+        assert cli("ls", cwd=repo).returncode == 0
+        assert get_run_status(repo, "orphan") == "RUNNING"  # its child still holds the run
+        go.write_text("")
+        deadline = time.time() + 20
+        while time.time() < deadline and get_run_status(repo, "orphan") == "RUNNING":
+            time.sleep(0.1)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    run = gitexp.get_run("orphan")
+    assert run.status == "KILLED"
+    assert [v for _, v, _ in run.metric_history("m")] == [1.0, 2.0]
+    assert not folder.path.exists()
+
+
+def get_run_status(repo: Path, name: str) -> str:
+    with open_repo(repo) as db:
+        return get_run(db, name).status

@@ -62,24 +62,22 @@ class ActiveDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-class OwnerLock:
-    """An exclusive, non-blocking flock on `owner.lock` inside an active folder."""
+class Flock:
+    """A non-blocking flock on a file of an active folder, exclusive or shared."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, path: Path, exclusive: bool = True) -> None:
+        self.path, self.exclusive = path, exclusive
         self._fd: int | None = None
-        self.path = folder / "owner.lock"
 
-    def acquire(self) -> bool:
-        """Take the lock; False if a live process holds it."""
+    def try_lock(self) -> bool:
+        """Take the lock; False if another process holds it (always True without flock)."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if fcntl is None:
-            self._fd = fd
-            return True
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
         self._fd = fd
         return True
 
@@ -87,6 +85,37 @@ class OwnerLock:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+
+
+def owner_lock(folder: Path) -> Flock:
+    """Held (exclusive) by the process that owns the run for the run's lifetime."""
+    return Flock(folder / "owner.lock")
+
+
+def attached_lock(folder: Path) -> Flock:
+    """Held (shared) by every process attached to a run it does not own (`gitexp run`'s child)."""
+    return Flock(folder / "attached.lock", exclusive=False)
+
+
+def claim_abandoned(folder: Path) -> Flock | None:
+    """The owner lock of a run that no live process works on any more, else None.
+
+    A run is abandoned when neither its owner nor any attached process is alive:
+    if `gitexp run` is killed while its child still logs, the run is left alone
+    until the child exits too. Without flock (Windows) nothing can be told
+    apart, so no run is ever claimed.
+    """
+    if fcntl is None:
+        return None
+    owner = owner_lock(folder)
+    if not owner.try_lock():
+        return None
+    helpers = Flock(folder / "attached.lock")
+    if not helpers.try_lock():
+        owner.release()
+        return None
+    helpers.release()
+    return owner
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from typing import Any
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName, InvalidValue, RunNotFound
 from gitexp.names import check_key, check_run_name, could_be_id_prefix
-from gitexp.services.active import ActiveDir, OwnerLock, appending
+from gitexp.services.active import ActiveDir, appending, claim_abandoned
 from gitexp.services.finalize import load_state, recover_dead_runs
 from gitexp.services.index import RunIndex
 from gitexp.services.runs import resolve, run_refs
@@ -202,12 +202,12 @@ def live_folder(db: GitDB, info: RunInfo) -> ActiveDir | None:
     folder = ActiveDir.of(db.local_dir, info.id)
     if not folder.path.is_dir():
         return None
-    lock = OwnerLock(folder.path)
     try:
-        if lock.acquire():  # nobody holds it: the owner is gone
-            lock.release()
-            return None
+        lock = claim_abandoned(folder.path)
     except OSError:  # the folder vanished: the run just ended
+        return None
+    if lock is not None:  # nobody works on it any more: not live
+        lock.release()
         return None
     return folder
 

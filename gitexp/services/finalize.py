@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from gitexp.errors import GitexpError
-from gitexp.services.active import ActiveDir, OwnerLock, active_dirs, finalizing
+from gitexp.services.active import ActiveDir, active_dirs, claim_abandoned, finalizing
 from gitexp.store.gitdb import Entry, GitDB
 from gitexp.store.journal import JournalData, read_journals
 from gitexp.store.record import (
@@ -92,12 +92,12 @@ def _recover(db: GitDB, folder: ActiveDir, now_ms: int) -> bool:
     meta = folder.read_meta()
     if meta is None or meta.get("host") != platform.node():
         return False  # still being created, or another machine's (shared filesystem)
-    lock = OwnerLock(folder.path)
     try:
-        if not lock.acquire():
-            return False  # the owner is alive
+        lock = claim_abandoned(folder.path)
     except FileNotFoundError:
         return False  # the owner ended the run and removed its folder meanwhile
+    if lock is None:
+        return False  # its owner, or a process attached to it, is alive
     try:
         with finalizing(folder):
             tip = db.read_ref(meta["ref"])

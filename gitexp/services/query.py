@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,10 @@ def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] 
     """
     if output not in ("list", "dicts", "pandas"):
         raise GitexpError(f"unknown output {output!r}", hint="use 'list', 'dicts' or 'pandas'")
+    if max_results is not None and (isinstance(max_results, bool) or not isinstance(max_results, numbers.Integral)
+                                    or max_results < 0):
+        raise GitexpError(f"max_results must be a whole number >= 0, not {max_results!r}",
+                          hint="use None for no limit")
     predicate = parse_filter(filter_string)
     keys = [parse_sort(k) for k in ([order_by] if isinstance(order_by, str) else order_by or [])]
     kinds = {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}

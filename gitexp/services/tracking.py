@@ -23,7 +23,7 @@ from typing import Any
 from gitexp import __version__
 from gitexp.errors import InvalidName, InvalidValue, ParamConflict
 from gitexp.names import check_experiment, check_key, check_run_name, current_user, new_run_id, new_run_name
-from gitexp.services.active import ActiveDir, OwnerLock, finalizing
+from gitexp.services.active import ActiveDir, Flock, attached_lock, finalizing, owner_lock
 from gitexp.services.finalize import load_state, write_final
 from gitexp.settings import Settings, load_settings
 from gitexp.store.gitdb import GitDB, RUNS_PREFIX, open_repo
@@ -43,7 +43,7 @@ class ActiveRun:
     """A run this process logs to; `owner` runs also write the final commit."""
 
     def __init__(self, common_dir: Path, ref: str, info: RunInfo, params: dict,
-                 tags: dict, owner_lock: OwnerLock | None, settings: Settings) -> None:
+                 tags: dict, owner_lock: Flock | None, settings: Settings) -> None:
         self.common_dir = common_dir
         self.ref = ref
         self.info = info
@@ -53,6 +53,11 @@ class ActiveRun:
         self._owner_lock = owner_lock
         self.folder = ActiveDir.of(common_dir / "gitexp", info.id)
         self.journal = JournalWriter(self.folder.path)
+        # A joining process holds a shared lock, so the run is not taken for dead
+        # while it still logs, even if its owner was killed.
+        self._attached = None if owner_lock else attached_lock(self.folder.path)
+        if self._attached is not None:
+            self._attached.try_lock()
         self._pending_append = self.journal.pending.append
         self._counters: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -158,6 +163,8 @@ class ActiveRun:
         _flusher.unregister(self)
         self.journal.close()
         if self._owner_lock is None:
+            if self._attached is not None:
+                self._attached.release()
             return
         try:
             with open_repo(self.common_dir) as db, finalizing(self.folder):
@@ -267,8 +274,8 @@ def create_run(db: GitDB, experiment: str | None = None, name: str | None = None
                           hint="choose another name, or leave the name out for a generated one")
     folder = ActiveDir.of(db.local_dir, run_id)
     folder.path.mkdir(parents=True)
-    lock = OwnerLock(folder.path)
-    lock.acquire()
+    lock = owner_lock(folder.path)
+    lock.try_lock()
     ref = f"{RUNS_PREFIX}{experiment}/{run_id}"
     folder.write_meta({"ref": ref, "pid": os.getpid(), "host": platform.node()})
     try:
