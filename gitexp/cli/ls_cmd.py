@@ -100,10 +100,12 @@ def _default_columns(runs: list, with_experiment: bool, ids: dict[str, str]) -> 
 
 
 def _candidates(runs: list) -> list[str]:
+    from gitexp.store.record import flatten
+
     params, metrics = Counter(), Counter()
     values: dict[str, set] = {}
     for s in runs:
-        for key, value in s.params.items():
+        for key, value in flatten(s.params).items():
             params[key] += 1
             values.setdefault(key, set()).add(repr(value))
         metrics.update(s.summary.keys())

@@ -156,6 +156,7 @@ class RunIndex:
     def __init__(self, db: GitDB) -> None:
         self.db = db
         self.path = db.local_dir / "index.sqlite"
+        self._reader: sqlite3.Connection | None = None
 
     def refs(self, prefix: str) -> dict[str, str]:
         """{ref: commit} under `prefix`, skipping ref folders that have not changed."""
@@ -239,7 +240,7 @@ class RunIndex:
                     "CREATE TABLE refdirs (folder TEXT PRIMARY KEY, mtime_ns INTEGER, refs TEXT);"
                     f"INSERT OR REPLACE INTO meta VALUES ('schema', '{SCHEMA}');"
                 )
-            conn.execute("SELECT count(*) FROM runs").fetchone()
+            conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone()  # readable at all?
         except BaseException:
             conn.close()
             raise
@@ -273,17 +274,14 @@ class RunIndex:
     def load_field(self, summary: RunSummary, field: str, from_git: bool) -> Any:
         """One field of a cached run (the RunSummary loader); from git if the row is bad."""
         if not from_git:
-            conn = self._connect()
-            if conn is not None:
-                try:
-                    row = conn.execute(f"SELECT {field} FROM runs WHERE commit_id = ?",
-                                       (summary.commit,)).fetchone()
-                finally:
-                    conn.close()
-                try:
-                    return json.loads(row[0])
-                except (TypeError, ValueError):
-                    pass
+            if self._reader is None:
+                self._reader = self._connect()  # one connection for all lazy reads of a listing
+            try:
+                row = self._reader.execute(f"SELECT {field} FROM runs WHERE commit_id = ?",
+                                           (summary.commit,)).fetchone() if self._reader else None
+                return json.loads(row[0])
+            except (TypeError, ValueError, sqlite3.DatabaseError):
+                pass
         fresh = load_summary(self.db, summary.ref, summary.commit)
         conn = self._connect()
         if conn is not None:
