@@ -17,7 +17,8 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,22 @@ def _listing_info(info: RunInfo) -> dict[str, Any]:
     return out
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic GC passes while thousands of short-lived, acyclic objects are made.
+
+    Listing 10,000 runs allocates enough to trigger several full collections,
+    which find nothing to free and cost ~20% of a search.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 class RunIndex:
     """Summaries of run commits, cached in `.git/gitexp/index.sqlite`."""
 
@@ -254,8 +271,6 @@ class RunIndex:
                              *(f"typeof({c}) IN ('integer', 'null')" for c in ("start_ms", "end_ms")),
                              *(f"typeof({c}) IN ('text', 'null')" for c in ("user", "last", *LAZY_FIELDS))])
         query = f"SELECT {_COLUMNS[:_COLUMNS.index(' info')]} last, {', '.join(wanted)} FROM runs WHERE {sane}"
-        gc_was_on = gc.isenabled()
-        gc.disable()  # thousands of small objects, none cyclic: collections would only cost time
         try:
             rows = conn.execute(query).fetchall()
             out = {}
@@ -267,9 +282,6 @@ class RunIndex:
             return out
         except sqlite3.DatabaseError:
             return {}  # unreadable: load everything from git this time
-        finally:
-            if gc_was_on:
-                gc.enable()
 
     def load_field(self, summary: RunSummary, field: str, from_git: bool) -> Any:
         """One field of a cached run (the RunSummary loader); from git if the row is bad."""

@@ -9,7 +9,7 @@ from typing import Any
 from gitexp.errors import GitexpError
 from gitexp.names import SHORT_ID, check_experiment
 from gitexp.services.filterexpr import SortKey, parse_filter, parse_sort, sort_rows
-from gitexp.services.index import LAZY_FIELDS, Progress, RunSummary
+from gitexp.services.index import LAZY_FIELDS, paused_gc, Progress, RunSummary
 from gitexp.services.runs import list_runs
 from gitexp.store.gitdb import GitDB
 from gitexp.store.record import flatten
@@ -38,11 +38,11 @@ def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] 
     kinds = {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}
     # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
     fields = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
-    runs = _runs(db, experiment, progress, fields)
-    rows = [(s, s.row(kinds)) for s in runs]
-    matched = [pair for pair in rows if predicate(pair[1])]
-    if keys:
-        matched = _sorted(matched, keys)
+    with paused_gc():
+        runs = _runs(db, experiment, progress, fields)
+        matched = [pair for pair in ((s, s.row(kinds)) for s in runs) if predicate(pair[1])]
+        if keys:
+            matched = _sorted(matched, keys)
     result = [s for s, _ in matched[: max_results if max_results is not None else None]]
     if output == "list":
         return result
