@@ -14,10 +14,20 @@ import click
 
 def output_options(fn: Callable) -> Callable:
     """`--json` and `--fmt` on every listing command."""
-    fn = click.option("--fmt", default="simple", show_default=True, metavar="FORMAT",
+    fn = click.option("--fmt", default="simple", show_default=True, metavar="FORMAT", callback=_check_fmt,
                       help="Table format: any tabulate format (github, grid, plain, tsv, …).")(fn)
     fn = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(fn)
     return fn
+
+
+def _check_fmt(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse an unknown table format up front, not only when there is a table to print."""
+    if value != "simple":
+        from tabulate import tabulate_formats
+
+        if value not in tabulate_formats:
+            raise click.BadParameter(f"unknown format {value!r}; try one of: github, grid, plain, simple, tsv")
+    return value
 
 
 def echo_json(data: Any) -> None:
