@@ -273,15 +273,16 @@ class RunIndex:
         query = f"SELECT {_COLUMNS[:_COLUMNS.index(' info')]} last, {', '.join(wanted)} FROM runs WHERE {sane}"
         try:
             rows = conn.execute(query).fetchall()
-            out = {}
+        except sqlite3.DatabaseError:
+            return {}  # unreadable: load everything from git this time
+        out = {}
+        with paused_gc():
             for r in rows:
                 if r[0] in shas:
                     lazy = [_LATER if v is None else v for v in r[10:14]]
                     summary = out[r[0]] = RunSummary(r[1], r[0], *lazy, scalars=_row_scalars(r, r[1]), last=r[9])
                     summary.loader = self.load_field
-            return out
-        except sqlite3.DatabaseError:
-            return {}  # unreadable: load everything from git this time
+        return out
 
     def load_field(self, summary: RunSummary, field: str, from_git: bool) -> Any:
         """One field of a cached run (the RunSummary loader); from git if the row is bad."""

@@ -38,8 +38,8 @@ def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] 
     kinds = {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}
     # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
     fields = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
+    runs = _runs(db, experiment, progress, fields)  # may parse records: GC stays on for that
     with paused_gc():
-        runs = _runs(db, experiment, progress, fields)
         matched = [pair for pair in ((s, s.row(kinds)) for s in runs) if predicate(pair[1])]
         if keys:
             matched = _sorted(matched, keys)
