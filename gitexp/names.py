@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import secrets
@@ -150,7 +151,9 @@ def check_run_name(name: str) -> str:
 
 def current_user() -> str:
     """The login name, as MLflow records it."""
-    for var in ("GITEXP_USER", "USER", "LOGNAME", "USERNAME"):
-        if os.environ.get(var):
-            return os.environ[var]
-    return "unknown"
+    if os.environ.get("GITEXP_USER"):
+        return os.environ["GITEXP_USER"]
+    try:
+        return getpass.getuser()  # USER, LOGNAME, USERNAME, then the password database
+    except Exception:  # no name for this uid (some containers)
+        return "unknown"
