@@ -443,7 +443,8 @@ def test_killed_gitexp_run_waits_for_its_still_logging_child(repo: Path, tmp_pat
         gitexp.log_metric("m", 1.0)
         gitexp.flush()
         print("started", flush=True)
-        while not os.path.exists({str(go)!r}):
+        deadline = time.time() + 60  # never outlive a failed test for long
+        while not os.path.exists({str(go)!r}) and time.time() < deadline:
             time.sleep(0.02)
         gitexp.log_metric("m", 2.0)  # logged after its gitexp run was killed
         gitexp.flush()
@@ -462,6 +463,7 @@ def test_killed_gitexp_run_waits_for_its_still_logging_child(repo: Path, tmp_pat
         while time.time() < deadline and get_run_status(repo, "orphan") == "RUNNING":
             time.sleep(0.1)
     finally:
+        go.write_text("")  # let the child finish whatever happened
         if runner.poll() is None:
             runner.kill()
     run = gitexp.get_run("orphan")

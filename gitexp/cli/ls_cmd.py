@@ -47,6 +47,7 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
         gitexp ls --json
     """
     from gitexp.services.query import search, short_ids
+    from gitexp.services.runs import run_refs
     from gitexp.settings import load_settings
 
     with open_db() as db:
@@ -55,6 +56,7 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
             echo_json(search(db, filter_, list(sort), exp, limit or None, output="dicts", progress=progress_bar))
             return
         runs = search(db, filter_, list(sort), exp, progress=progress_bar)
+        every_id = [ref.rsplit("/", 1)[-1] for ref in run_refs(db)]  # short ids must resolve repo-wide
     shown = runs[:limit] if limit else runs
     if not shown:
         where = "in any experiment" if all_ else f"in experiment {exp!r}"
@@ -62,7 +64,7 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
         if not all_ and not filter_:
             click.echo("hint: 'gitexp ls --all' lists every experiment", err=True)
         return
-    ids = short_ids([s.id for s in runs])
+    ids = short_ids([s.id for s in shown], among=every_id)
     cols = _parse_columns(columns) if columns else \
         _default_columns(shown, all_ or experiment is None and _many(runs), ids)
     heads = [_header(c) for c in cols]

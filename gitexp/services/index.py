@@ -152,6 +152,18 @@ def _listing_info(info: RunInfo) -> dict[str, Any]:
 
 
 @contextmanager
+def running_gc() -> Iterator[None]:
+    """GC on, whatever the caller paused: parsing records makes cyclic garbage."""
+    was_on = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if not was_on:
+            gc.disable()
+
+
+@contextmanager
 def paused_gc() -> Iterator[None]:
     """No cyclic GC passes while thousands of short-lived, acyclic objects are made.
 
@@ -209,6 +221,10 @@ class RunIndex:
 
     def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[RunSummary]:
         """Read records of commits not in the cache, on every core when there are many."""
+        with running_gc():
+            return self._load_records(missing, progress)
+
+    def _load_records(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[RunSummary]:
         workers = min(os.cpu_count() or 1, 8)
         if len(missing) >= PARALLEL_FROM and workers > 1:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,8 +39,8 @@ def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] 
     kinds = {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}
     # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
     fields = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
-    runs = _runs(db, experiment, progress, fields)  # may parse records: GC stays on for that
-    with paused_gc():
+    with paused_gc():  # the index turns it back on while it parses records
+        runs = _runs(db, experiment, progress, fields)
         matched = [pair for pair in ((s, s.row(kinds)) for s in runs) if predicate(pair[1])]
         if keys:
             matched = _sorted(matched, keys)
@@ -99,13 +100,18 @@ def to_dataframe(dicts: list[dict[str, Any]]) -> Any:
     return pd.DataFrame.from_records(records)
 
 
-def short_ids(ids: Sequence[str], minimum: int = SHORT_ID) -> dict[str, str]:
-    """The shortest prefix (at least `minimum` chars) that tells each id apart."""
-    ordered = sorted(set(ids))
+def short_ids(ids: Sequence[str], minimum: int = SHORT_ID, among: Sequence[str] = ()) -> dict[str, str]:
+    """The shortest prefix (at least `minimum` chars) that tells each of `ids` apart.
+
+    Prefixes must be unique among `ids` and `among` (e.g. every run, when only
+    some are shown); only the neighbours in sorted order need to be compared.
+    """
+    ordered = sorted(set(ids) | set(among))
     out = {}
-    for i, run_id in enumerate(ordered):
+    for run_id in set(ids):
+        i = bisect_left(ordered, run_id)
         need = minimum
-        for other in (ordered[i - 1] if i else "", ordered[i + 1] if i + 1 < len(ordered) else ""):
+        for other in ordered[max(i - 1, 0):i] + ordered[i + 1:i + 2]:
             common = next((n for n, (a, b) in enumerate(zip(run_id, other)) if a != b), min(len(run_id), len(other)))
             need = max(need, common + 1)
         out[run_id] = run_id[:need]
