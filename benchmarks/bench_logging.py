@@ -21,9 +21,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import make_repo, median_per_call  # noqa: E402
+from _common import make_repo  # noqa: E402
 
 CALLS = 200_000
+BATCH = 1000
 
 MLFLOW_SCRIPT = r"""
 import json, os, statistics, sys, tempfile, time, warnings
@@ -48,44 +49,43 @@ print(json.dumps({"median": statistics.median(times), "version": mlflow.__versio
 """
 
 
-def bench_write() -> tuple[float, float]:
-    line = "train/loss\t12\t0.123456789\t1700000000000\n"
-    key, value, ts = "train/loss", 0.123456789, 1700000000000
-    with tempfile.TemporaryFile("w") as f:
-        def plain(n: int) -> None:
-            for _ in range(n):
-                f.write(line)
+def bench_hot_path() -> dict[str, float]:
+    """Median seconds per call of each way of logging, measured in interleaved batches.
 
-        def formatted(n: int) -> None:
-            for i in range(n):
-                f.write(f"{key}\t{i}\t{value!r}\t{ts}\n")
-
-        return median_per_call(plain, CALLS), median_per_call(formatted, CALLS)
-
-
-def bench_log_metric() -> tuple[float, float, float]:
+    Each round times one batch of every contender back to back, so drift in
+    this machine's speed hits them alike; ratios are medians of per-round ratios.
+    """
     import gitexp
 
+    line = "train/loss\t12\t0.123456789\t1700000000000\n"
+    key, value, ts = "train/loss", 0.123456789, 1700000000000
     repo = make_repo()
     gitexp.set_repository(repo)
-    with gitexp.start_run():
-        log = gitexp.log_metric
-
-        def auto(n: int) -> None:
-            for _ in range(n):
-                log("train/loss", 0.123456789)
-
-        def stepped(n: int) -> None:
-            for i in range(n):
-                log("val/loss", 0.123456789, step=i)
-
-        first, second = median_per_call(auto, CALLS), median_per_call(stepped, CALLS)
+    log = gitexp.log_metric
+    with tempfile.TemporaryFile("w") as f, gitexp.start_run():
+        contenders = {
+            "write": lambda n: [f.write(line) for _ in range(n)],
+            "write_fmt": lambda n: [f.write(f"{key}\t{i}\t{value!r}\t{ts}\n") for i in range(n)],
+            "log": lambda n: [log("train/loss", 0.123456789) for _ in range(n)],
+            "log_step": lambda n: [log("val/loss", 0.123456789, step=i) for i in range(n)],
+        }
+        rounds: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(CALLS // BATCH):
+            for name, fn in contenders.items():
+                start = time.perf_counter()
+                fn(BATCH)
+                rounds[name].append((time.perf_counter() - start) / BATCH)
         gitexp.flush()
-        start = time.perf_counter()  # everything: the calls plus formatting and writing the journal
-        auto(CALLS)
+        start = time.perf_counter()  # everything: the calls plus writing the journal
+        contenders["log"](CALLS)
         gitexp.flush()
         amortised = (time.perf_counter() - start) / CALLS
-    return first, second, amortised
+    out = {name: statistics.median(times) for name, times in rounds.items()}
+    for name in ("log", "log_step"):
+        out[f"{name}/write"] = statistics.median(a / b for a, b in zip(rounds[name], rounds["write"]))
+        out[f"{name}/write_fmt"] = statistics.median(a / b for a, b in zip(rounds[name], rounds["write_fmt"]))
+    out["amortised"] = amortised
+    return out
 
 
 def bench_end_run(repeat: int = 7) -> float:
@@ -117,15 +117,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mlflow-python", help="python of a venv that has mlflow installed")
     args = parser.parse_args()
-    plain, formatted = bench_write()
-    ours, stepped, amortised = bench_log_metric()
-    print(f"f.write(line)                    {plain * 1e9:8.0f} ns/call")
-    print(f"f.write(f-string line)           {formatted * 1e9:8.0f} ns/call")
-    for label, t in (("gitexp.log_metric(k, v)", ours), ("gitexp.log_metric(k, v, step=i)", stepped)):
-        print(f"{label:32s} {t * 1e9:8.0f} ns/call  = {t / plain:.2f}x f.write(line), "
-              f"{t / formatted:.2f}x f.write(f-string)  (bar: <= 3x)")
-    print(f"{'amortised, incl. journal write':32s} {amortised * 1e9:8.0f} ns/call  "
-          "(the flush thread formats and writes queued points once a second)")
+    r = bench_hot_path()
+    print(f"f.write(line)                    {r['write'] * 1e9:8.0f} ns/call")
+    print(f"f.write(f-string line)           {r['write_fmt'] * 1e9:8.0f} ns/call  (the line formatted per call)")
+    for label, name in (("gitexp.log_metric(k, v)", "log"), ("gitexp.log_metric(k, v, step=i)", "log_step")):
+        print(f"{label:32s} {r[name] * 1e9:8.0f} ns/call  = {r[name + '/write']:.2f}x f.write(line), "
+              f"{r[name + '/write_fmt']:.2f}x f.write(f-string)  (bar: <= 3x)")
+    print(f"{'amortised, incl. journal write':32s} {r['amortised'] * 1e9:8.0f} ns/call  "
+          "(calls plus the flush thread writing the journal)")
+    ours = r["log"]
     if args.mlflow_python:
         ml = bench_mlflow(args.mlflow_python)
         if ml:

@@ -9,7 +9,6 @@ import sys
 import tempfile
 import threading
 import time
-from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +155,13 @@ def _retarget() -> None:
 
 def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
     """Log one metric point (buffered; committed when the run ends)."""
-    if value.__class__ is float and timestamp is None:
+    if timestamp is None and value.__class__ is float:
         if step is None:
-            counter = _hot_counters.get(key)
-            if counter.__class__ is count:
-                _hot_append((key, next(counter), value, _time()))
+            try:  # a known key's step counter; an int there (last explicit step) raises TypeError
+                _hot_append((key, next(_hot_counters[key]), value, _time()))
                 return
+            except (KeyError, TypeError):
+                pass
         elif step.__class__ is int and key in _hot_counters:
             _hot_counters[key] = step  # the last explicit step; the next auto step follows it
             _hot_append((key, step, value, _time()))

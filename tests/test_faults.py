@@ -475,3 +475,29 @@ def test_killed_gitexp_run_waits_for_its_still_logging_child(repo: Path, tmp_pat
 def get_run_status(repo: Path, name: str) -> str:
     with open_repo(repo) as db:
         return get_run(db, name).status
+
+
+def test_first_refs_of_a_new_experiment_written_at_once(repo: Path) -> None:
+    """Many writers creating the first refs (and reflog folders) of one experiment at the same moment."""
+    with open_repo(repo) as db:
+        commit = db.head()
+    barrier = threading.Barrier(12)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            with open_repo(repo) as db:
+                barrier.wait()
+                db.set_ref(f"refs/gitexp/runs/fresh-{n % 3}/{n:016d}", None, commit, "race")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+    assert len(run_refs(repo)) == 12
+    for n in range(12):
+        assert git(repo, "reflog", "show", f"refs/gitexp/runs/fresh-{n % 3}/{n:016d}").strip()

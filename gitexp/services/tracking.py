@@ -37,6 +37,8 @@ ENV_RUN_ID = "GITEXP_RUN_ID"
 ENV_RUN_REF = "GITEXP_RUN_REF"
 ENV_GIT_DIR = "GITEXP_GIT_DIR"
 _NUMBER_TYPES = (int, float)
+TICK = 0.05  # seconds between looks at the queues
+BURST = 20_000  # queued points that are flushed without waiting for the interval
 
 
 class ActiveRun:
@@ -247,12 +249,20 @@ class _Flusher:
         self._runs.discard(run)
 
     def _loop(self) -> None:
-        while not self._wake.wait(self.interval):
+        # Every interval everything is flushed; in between, a quick look every
+        # TICK flushes a run whose queue holds BURST points, so a fast logging loop
+        # keeps a small queue (less memory, less garbage-collector work).
+        last = time.monotonic()
+        while not self._wake.wait(min(self.interval, TICK)):
+            due = time.monotonic() - last >= self.interval
+            if due:
+                last = time.monotonic()
             for run in list(self._runs):
-                try:
-                    run.flush()
-                except Exception:  # never let a full disk kill the training process
-                    pass
+                if due or len(run.journal.pending) >= BURST:
+                    try:
+                        run.flush()
+                    except Exception:  # never let a full disk kill the training process
+                        pass
 
 
 _flusher = _Flusher()

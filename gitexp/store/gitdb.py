@@ -207,6 +207,7 @@ class GitDB:
     def set_ref(self, ref: str, old: str | None, new: str, message: str) -> None:
         """Compare-and-swap `ref` from `old` (None: must not exist) to `new`."""
         name, msg = ref.encode(), b"gitexp: " + message.encode()
+        self._reflog_folder(ref)
         try:
             if old is None:
                 ok = self.repo.refs.add_if_new(name, new.encode(), message=msg)
@@ -217,6 +218,12 @@ class GitDB:
         if not ok:
             raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
 
+    def _reflog_folder(self, ref: str) -> None:
+        """Create the reflog's folder first: dulwich creates it after moving the ref,
+        without exist_ok, so two processes logging their first run of an experiment
+        at once could see the ref updated and yet get FileExistsError."""
+        (self.common_dir / "logs" / ref).parent.mkdir(parents=True, exist_ok=True)
+
     def _locked(self, ref: str) -> ConcurrentUpdate:
         return ConcurrentUpdate(
             f"{ref} is locked by another writer",
@@ -225,6 +232,7 @@ class GitDB:
 
     def delete_ref(self, ref: str, old: str, message: str) -> None:
         """Compare-and-delete `ref` (it must still point at `old`)."""
+        self._reflog_folder(ref)
         try:
             ok = self.repo.refs.remove_if_equals(ref.encode(), old.encode(), message=b"gitexp: " + message.encode())
         except FileLocked:
