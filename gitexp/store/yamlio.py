@@ -31,8 +31,29 @@ class _Yaml12Resolver(VersionedResolver):
         return table
 
 
-_safe = YAML(typ="safe")
-_safe.Resolver = _Yaml12Resolver
+try:  # the C parser (ruamel.yaml.clib); ruamel's own YAML(typ="safe") builds a loader class per call
+    from ruamel.yaml.constructor import SafeConstructor
+    from ruamel.yaml.cyaml import CParser
+
+    class _Loader(CParser, SafeConstructor, _Yaml12Resolver):  # type: ignore[misc]
+        """C parser, safe constructor (no tags, no code), YAML 1.2 resolution."""
+
+        def __init__(self, stream: bytes | str) -> None:
+            CParser.__init__(self, stream)
+            self._parser = self._composer = self
+            SafeConstructor.__init__(self, loader=self)
+            _Yaml12Resolver.__init__(self, loadumper=self)
+
+    def _load(data: bytes | str) -> Any:
+        loader = _Loader(data)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+except ImportError:  # pure-Python ruamel: its own safe loader
+    _safe = YAML(typ="safe")
+    _safe.Resolver = _Yaml12Resolver
+    _load = _safe.load
 _dumper = YAML(typ="safe")
 _dumper.default_flow_style = False
 _dumper.sort_base_mapping_type_on_output = False  # keep the order we chose
@@ -42,7 +63,7 @@ _dumper.width = 4096
 def load(data: bytes | str, what: str = "YAML") -> Any:
     """Parse YAML safely (no tags, no code); raise CorruptRecord on bad input."""
     try:
-        return _safe.load(data)
+        return _load(data)
     except YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CorruptRecord(f"malformed {what}: {first}") from None
