@@ -15,7 +15,7 @@ from typing import Any
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.names import check_experiment, check_key
 from gitexp.services import tracking
-from gitexp.services.runs import Run, get_run as _get_run, list_runs
+from gitexp.services.runs import Run, get_run as _get_run
 from gitexp.store import yamlio
 from gitexp.store.gitdb import open_repo
 
@@ -86,8 +86,7 @@ def start_run(run_name: str | None = None, experiment: str | None = None, tags: 
 def _create(run_name: str | None, experiment: str | None, tags: dict | None, params: dict | None,
             parent: str | None) -> tracking.ActiveRun:
     with open_repo(_repo_path) as db:
-        taken = {s.name for s in list_runs(db)}
-        run = tracking.create_run(db, experiment or _experiment, run_name, params, tags, sys.argv, parent, taken)
+        run = tracking.create_run(db, experiment or _experiment, run_name, params, tags, sys.argv, parent)
     _install_exit_hooks()
     return run
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 
@@ -70,3 +71,25 @@ def metric_rows(repo: Path, rev: str, key: str) -> list[list[str]]:
     lines = show(repo, rev, f".gitexp/metrics/{key}.tsv").splitlines()
     assert lines[0] == "step\tvalue\ttimestamp", lines[0]
     return [line.split("\t") for line in lines[1:]]
+
+
+def isolate(mp: pytest.MonkeyPatch, home: Path) -> None:
+    """Keep git and gitexp away from $HOME, the global config and any outer run; fix identities."""
+    for key, value in {
+        "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+        "GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com", "USER": "tester",
+    }.items():
+        mp.setenv(key, value)
+    for var in ("GITEXP_RUN_ID", "GITEXP_RUN_REF", "GITEXP_GIT_DIR"):
+        mp.delenv(var, raising=False)
+
+
+def init_repo(path: Path) -> Path:
+    """A new git repository at `path` with one commit (train.py)."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    (path / "train.py").write_text("print('training')\n")
+    git(path, "add", "train.py")
+    git(path, "commit", "-q", "-m", "initial")
+    return path

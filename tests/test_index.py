@@ -17,7 +17,7 @@ import pytest
 import gitexp
 import gitexp.api as api
 from gitexp.services import index
-from tests.helpers import cli, git, invoke, run_refs
+from tests.helpers import cli, git, init_repo, invoke, isolate, run_refs
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = "refs/gitexp/runs/default"
@@ -336,17 +336,9 @@ def test_concurrent_cold_loads_agree(repo: Path, monkeypatch: pytest.MonkeyPatch
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository with 1,500 generated runs (5 params, 2 metrics, 10 steps), made once."""
     path = tmp_path_factory.mktemp("big") / "repo"
-    path.mkdir()
-    home = tmp_path_factory.mktemp("big-home")
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": str(home / "gc"),
-                           "GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
-                           "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com"}.items():
-            mp.setenv(key, value)
-        git(path, "init", "-q", "-b", "main")
-        (path / "train.py").write_text("print('training')\n")
-        git(path, "add", "train.py")
-        git(path, "commit", "-q", "-m", "initial")
+        isolate(mp, tmp_path_factory.mktemp("big-home"))
+        init_repo(path)
         mp.syspath_prepend(str(ROOT / "benchmarks"))
         from gen_runs import generate
 

@@ -12,7 +12,7 @@ import pytest
 
 import gitexp
 from gitexp.errors import FilterSyntaxError, GitexpError, InvalidName
-from tests.helpers import cli, git, invoke
+from tests.helpers import cli, git, init_repo, invoke, isolate
 
 DEFAULT = ["alpha", "beta", "gamma", "delta"]  # creation order (list order is the reverse)
 
@@ -47,20 +47,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     import gitexp.api as api
 
     path = tmp_path_factory.mktemp("template") / "repo"
-    path.mkdir()
-    home = tmp_path_factory.mktemp("template-home")
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": str(home / "gc"),
-                           "GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
-                           "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com",
-                           "USER": "tester"}.items():
-            mp.setenv(key, value)
-        for var in ("GITEXP_RUN_ID", "GITEXP_RUN_REF", "GITEXP_GIT_DIR"):
-            mp.delenv(var, raising=False)
-        git(path, "init", "-q", "-b", "main")
-        (path / "train.py").write_text("print('training')\n")
-        git(path, "add", "train.py")
-        git(path, "commit", "-q", "-m", "initial")
+        isolate(mp, tmp_path_factory.mktemp("template-home"))
+        init_repo(path)
         mp.chdir(path)
         mp.setattr(api, "_repo_path", str(path))
         mp.setattr(api, "_experiment", None)

@@ -11,7 +11,6 @@ puts it in the final commit; notes, renames and removal wait until it ends.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from collections.abc import Callable
@@ -24,10 +23,10 @@ from gitexp.services.active import ActiveDir, appending, claim_abandoned
 from gitexp.services.finalize import load_state, recover_dead_runs
 from gitexp.services.index import RunIndex
 from gitexp.services.runs import resolve, run_refs
-from gitexp.store.gitdb import FILE, Entry, GitDB
+from gitexp.store.gitdb import Entry, GitDB, blob_id
 from gitexp.store.journal import JournalWriter, read_journals
-from gitexp.store.record import Artifact, Point, RunInfo, encode_record, parse_mapping
-from gitexp.store.runcommit import RecordReader, write_run_commit
+from gitexp.store.record import Artifact, Point, RunInfo, parse_mapping
+from gitexp.store.runcommit import RecordReader, record_files, write_run_commit
 
 MAX_ATTEMPTS = 8
 _SUBJECT_VALUE = 40  # longest tag value shown in a commit subject
@@ -142,11 +141,7 @@ def _edit_commit(db: GitDB, tip: str, message: str, mutate: Mutation) -> str:
     files: dict[str, bytes | Entry] = {
         p: e for p, e in existing.items() if not p.startswith(("metrics/", "artifacts/"))
     }
-    files.update(encode_record(state.info, state.params, state.tags, state.metrics, state.artifacts))
-    for art in state.artifacts:
-        if art.inline and art.blob:
-            old = existing.get(f"artifacts/{art.path}")
-            files[f"artifacts/{art.path}"] = old if old and old.sha == art.blob else Entry(FILE, art.blob)
+    files.update(record_files(state.info, state.params, state.tags, state.metrics, state.artifacts))
     if _same_record(files, existing):
         return tip
     tree, _parents = db.commit_info(tip)
@@ -157,15 +152,10 @@ def _same_record(files: dict[str, bytes | Entry], existing: dict[str, Entry]) ->
     if files.keys() != existing.keys():
         return False
     for path, value in files.items():
-        sha = value.sha if isinstance(value, Entry) else _blob_id(value)
+        sha = value.sha if isinstance(value, Entry) else blob_id(value)
         if sha != existing[path].sha:
             return False
     return True
-
-
-def _blob_id(data: bytes) -> str:
-    """The git object id a blob with `data` gets (without writing it)."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _reflog_message(message: str) -> str:

@@ -8,12 +8,12 @@ from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.services.active import ActiveDir, active_dirs, claim_abandoned, finalizing
-from gitexp.store.gitdb import Entry, GitDB
+from gitexp.store.gitdb import GitDB
 from gitexp.store.journal import JournalData, read_journals
 from gitexp.store.record import (
-    Artifact, RunInfo, encode_record, iso_from_ms, parse_artifacts, parse_mapping, parse_metric,
+    Artifact, RunInfo, iso_from_ms, parse_artifacts, parse_mapping, parse_metric,
 )
-from gitexp.store.runcommit import RecordReader, write_run_commit
+from gitexp.store.runcommit import RecordReader, record_files, write_run_commit
 
 
 def load_state(db: GitDB, commit: str) -> tuple[RunInfo, dict, dict, dict, list[Artifact]]:
@@ -55,12 +55,10 @@ def write_final(db: GitDB, ref: str, tip: str, folder: ActiveDir, status: str,
     params, tags, metrics, artifacts = merge(state, read_journals(folder.path))
     info = replace(state[0], status=status, end_time=iso_from_ms(end_ms), exit_code=exit_code)
     output = folder.output_log.read_bytes() if folder.output_log.exists() else None
-    files: dict[str, bytes | Entry] = dict(encode_record(info, params, tags, metrics, artifacts, output))
     for art in artifacts:
-        if art.inline and art.blob is None:
+        if art.inline and art.blob is None:  # logged during the run: staged until now
             art.blob = db.add_blob(folder.staged.open_verified(art.sha256))
-        if art.inline and art.blob:
-            files[f"artifacts/{art.path}"] = Entry(0o100644, art.blob)
+    files = record_files(info, params, tags, metrics, artifacts, output)
     tree, _ = db.commit_info(tip)
     message = f"gitexp: end run {info.name} ({status})\n\n" + _describe(metrics, exit_code)
     commit = write_run_commit(db, tree, None, files, [tip], message)

@@ -90,9 +90,6 @@ class RunSummary:
 
     def metrics(self) -> dict[str, float]:
         """The last value of each metric."""
-        summary = self._raw["summary"]
-        if isinstance(summary, dict):  # decoded, maybe updated in place (a running run's live values)
-            return {k: v.get("last") for k, v in summary.items() if isinstance(v, dict)}
         if self._raw["last"] is None:
             self._raw["last"] = {k: v.get("last") for k, v in self.summary.items() if isinstance(v, dict)}
         return self._get("last")

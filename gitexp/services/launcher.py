@@ -15,7 +15,6 @@ from typing import IO, Any
 from gitexp.errors import GitexpError
 from gitexp.services import tracking
 from gitexp.services.paramsfile import ParamsFile, apply_overrides, load_params_file
-from gitexp.services.runs import list_runs
 from gitexp.store.gitdb import GitDB
 
 FORWARD_GRACE = 0.5  # seconds before a Ctrl-C is forwarded (the tty may have sent it already)
@@ -94,9 +93,7 @@ def launch(db: GitDB, spec: LaunchSpec, out: IO[bytes], err: IO[bytes],
     check_command(spec.command)
     params_file = _prepare_params(db, spec)
     try:
-        taken = {s.name for s in list_runs(db)}
-        run = tracking.create_run(db, spec.experiment, spec.name, spec.params, spec.tags,
-                                  spec.command, None, taken)
+        run = tracking.create_run(db, spec.experiment, spec.name, spec.params, spec.tags, spec.command)
     except BaseException:
         if params_file:
             params_file.restore()

@@ -23,6 +23,11 @@ def run_refs(db: GitDB, experiment: str | None = None) -> dict[str, str]:
     return RunIndex(db).refs(RUNS_PREFIX + (f"{experiment}/" if experiment else ""))
 
 
+def run_names(db: GitDB) -> set[str]:
+    """The name of every run in the repository (from the cache)."""
+    return {s.name for s in RunIndex(db).summaries(run_refs(db), fields=())}
+
+
 def list_runs(db: GitDB, experiment: str | None = None, progress: Progress | None = None,
               fields: Iterable[str] = LAZY_FIELDS) -> list[RunSummary]:
     """Every run (or one experiment's), newest first; dead local runs are finalised first.
@@ -45,8 +50,8 @@ def _overlay_live(db: GitDB, s: RunSummary) -> None:
     journal = read_journals(folder.path)
     s.params = {**s.params, **journal.params}
     s.tags = {k: v for k, v in {**s.tags, **journal.tags}.items() if v is not None}
-    for key, points in journal.metrics.items():
-        s.summary[key] = summarize(sorted(points, key=lambda p: p[0]))
+    live = {key: summarize(sorted(points, key=lambda p: p[0])) for key, points in journal.metrics.items()}
+    s.summary = {**s.summary, **live}  # assigned, not changed in place: the last values follow
 
 
 def resolve(db: GitDB, text: str, summaries: list[RunSummary] | None = None) -> tuple[str | None, str]:

@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from gitexp import __version__
-from gitexp.errors import InvalidName, InvalidValue, ParamConflict
+from gitexp.errors import InvalidName, InvalidValue, ParamConflict, RunNotFound
 from gitexp.names import check_experiment, check_key, check_run_name, current_user, new_run_id, new_run_name
 from gitexp.services.active import ActiveDir, Flock, attached_lock, finalizing, owner_lock
-from gitexp.services.finalize import load_state, write_final
+from gitexp.services.finalize import load_state, recover_dead_runs, write_final
+from gitexp.services.runs import run_names
 from gitexp.settings import Settings, load_settings
 from gitexp.store.gitdb import GitDB, RUNS_PREFIX, open_repo
 from gitexp.store.journal import JournalWriter, read_journals
-from gitexp.store.record import Artifact, RunInfo, encode_record, iso_from_ms
+from gitexp.store.record import RECORD_DIR, Artifact, RunInfo, encode_record, iso_from_ms
 from gitexp.store.runcommit import write_run_commit
 from gitexp.store.sidestore import SideStore, sha256_file
 from gitexp.store.snapshot import snapshot_worktree
@@ -70,10 +71,6 @@ class ActiveRun:
     @property
     def id(self) -> str:
         return self.info.id
-
-    @property
-    def owner(self) -> bool:
-        return self._owner_lock is not None
 
     # -- the hot path ----------------------------------------------------------
     def log_metric(self, key: str, value: Any, step: int | None = None,
@@ -272,14 +269,21 @@ def create_run(db: GitDB, experiment: str | None = None, name: str | None = None
                params: dict | None = None, tags: dict | None = None,
                command: list[str] | None = None, parent: str | None = None,
                taken_names: set[str] | None = None) -> ActiveRun:
-    """Snapshot the code, write the RUNNING commit and ref; this process owns the run."""
+    """Snapshot the code, write the RUNNING commit and ref; this process owns the run.
+
+    `taken_names` defaults to the names of the repository's runs.
+    """
     settings = load_settings(db)
+    params = {k: _param_value(v) for k, v in (params or {}).items()}
+    recover_dead_runs(db, int(time.time() * 1000))  # as every command does: dead runs show as KILLED
+    if taken_names is None:
+        taken_names = run_names(db)
     experiment = check_experiment(experiment or settings.default_experiment)
-    for key in list(params or {}) + list(tags or {}):
+    for key in list(params) + list(tags or {}):
         check_key(key)
     run_id = new_run_id()
-    name = check_run_name(name) if name else new_run_name(taken_names or set())
-    if taken_names and name in taken_names:
+    name = check_run_name(name) if name else new_run_name(taken_names)
+    if name in taken_names:
         raise InvalidName(f"a run named {name!r} already exists; run names are unique in a repository",
                           hint="choose another name, or leave the name out for a generated one")
     folder = ActiveDir.of(db.local_dir, run_id)
@@ -289,14 +293,12 @@ def create_run(db: GitDB, experiment: str | None = None, name: str | None = None
     ref = f"{RUNS_PREFIX}{experiment}/{run_id}"
     folder.write_meta({"ref": ref, "pid": os.getpid(), "host": platform.node()})
     try:
-        info = _start_commit(db, settings, ref, run_id, name, experiment, params or {}, tags or {},
-                             command, parent)
+        info = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {}, command, parent)
     except BaseException:
         lock.release()
         folder.remove()
         raise
-    return ActiveRun(db.common_dir, ref, info, params or {}, {k: str(v) for k, v in (tags or {}).items()},
-                     lock, settings)
+    return ActiveRun(db.common_dir, ref, info, params, {k: str(v) for k, v in (tags or {}).items()}, lock, settings)
 
 
 def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: str, experiment: str,
@@ -309,7 +311,7 @@ def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: st
         baseline=head, dirty=_is_dirty(db, head, snap.files), skipped=snap.skipped,
         gitexp_version=__version__, python_version=platform.python_version(), parent_run=parent,
     )
-    record = encode_record(info, {k: _param_value(v) for k, v in params.items()}, tags, {}, [])
+    record = encode_record(info, params, tags, {}, [])
     message = f"gitexp: start run {name} in {experiment}\n\nrun id: {run_id}\n"
     commit = write_run_commit(db, None, snap.files, dict(record), [head] if head else [], message)
     db.set_ref(ref, None, commit, f"start run {run_id}")
@@ -320,7 +322,7 @@ def _is_dirty(db: GitDB, head: str | None, files: dict) -> bool:
     if head is None:
         return bool(files)
     head_files = db.list_tree(db.commit_info(head)[0])
-    head_files = {p: e for p, e in head_files.items() if not p.startswith(".gitexp/")}
+    head_files = {p: e for p, e in head_files.items() if not p.startswith(RECORD_DIR + "/")}
     return head_files != files
 
 
@@ -329,8 +331,6 @@ def attach(run_id: str, ref: str, common_dir: str) -> ActiveRun:
     with open_repo(common_dir) as db:
         tip = db.read_ref(ref)
         if tip is None:
-            from gitexp.errors import RunNotFound
-
             raise RunNotFound(f"{ENV_RUN_ID}={run_id} names no run in {common_dir}",
                               hint=f"unset {ENV_RUN_ID} to start a new run")
         info, params, tags, _m, artifacts = load_state(db, tip)

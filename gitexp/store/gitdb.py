@@ -339,6 +339,11 @@ class DirCache(Protocol):
     def put(self, folder: str, mtime_ns: int, refs: dict[str, str]) -> None: ...
 
 
+def blob_id(data: bytes) -> str:
+    """The id a blob with `data` gets in git, without writing it."""
+    return Blob.from_string(data).id.decode()
+
+
 def _read_loose(dirpath: str, rel: str, files: list[str]) -> dict[str, str]:
     found = {}
     for name in files:

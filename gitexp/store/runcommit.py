@@ -7,7 +7,15 @@ import stat
 from dulwich.objects import Blob, Tree
 
 from gitexp.store.gitdb import DIR, FILE, Entry, GitDB
-from gitexp.store.record import RECORD_DIR
+from gitexp.store.record import RECORD_DIR, Artifact, Point, RunInfo, encode_record
+
+
+def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dict[str, list[Point]],
+                 artifacts: list[Artifact], output: bytes | None = None) -> dict[str, bytes | Entry]:
+    """The whole `.gitexp/` record: encoded files plus inline artifacts as their blobs."""
+    files: dict[str, bytes | Entry] = dict(encode_record(info, params, tags, metrics, artifacts, output))
+    files.update({f"artifacts/{a.path}": Entry(FILE, a.blob) for a in artifacts if a.inline and a.blob})
+    return files
 
 
 def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Entry] | None,
