@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import gitexp_cmd, make_repo, wall  # noqa: E402
 from gen_runs import generate  # noqa: E402
 
-from gitexp.store.gitdb import open_repo  # noqa: E402
+from gitexp.store.repo import open_repo  # noqa: E402
 
 
 def run_ids(repo: str) -> list[str]:

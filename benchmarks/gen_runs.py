@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import make_repo  # noqa: E402
 
 from gitexp.names import new_run_id, new_run_name  # noqa: E402
-from gitexp.store.gitdb import RUNS_PREFIX, open_repo  # noqa: E402
+from gitexp.store.repo import RUNS_PREFIX, open_repo  # noqa: E402
 from gitexp.store.record import RunInfo, encode_record, iso_from_ms  # noqa: E402
 from gitexp.store.runcommit import write_run_commit  # noqa: E402
 

@@ -1,6 +1,6 @@
 """`python -m gitexp` is the `gitexp` command."""
 
 if __name__ == "__main__":  # guarded: worker processes may import this module
-    from gitexp.cli.errors import entry
+    from gitexp.cli.app import entry
 
     entry()

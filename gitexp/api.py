@@ -14,10 +14,10 @@ from typing import Any
 
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.names import check_experiment, check_key
-from gitexp.services import tracking
-from gitexp.services.runs import Run, get_run as _get_run
+from gitexp.services.tracking import run as tracking
+from gitexp.services.catalog.listing import Run, get_run as _get_run
 from gitexp.store import yamlio
-from gitexp.store.gitdb import open_repo
+from gitexp.store.repo import open_repo
 
 _stack: list[tracking.ActiveRun] = []
 _state_lock = threading.RLock()
@@ -285,7 +285,7 @@ def search_runs(filter_string: str | None = None, order_by: list[str] | str | No
 
     ``output`` is ``"list"`` (RunSummary objects), ``"dicts"`` or ``"pandas"`` (a DataFrame).
     """
-    from gitexp.services.query import search
+    from gitexp.services.catalog.query import search
 
     return _in_repo(search, filter_string, order_by, experiment, max_results, output)
 

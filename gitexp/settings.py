@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gitexp.errors import ConfigError, CorruptRecord
 from gitexp.store import yamlio
-from gitexp.store.gitdb import GitDB
+from gitexp.store.repo import GitDB
 from gitexp.store.snapshot import SnapshotLimits
 
 SETTINGS_FILE = ".gitexp.yaml"

@@ -13,8 +13,8 @@ import pytest
 
 import gitexp
 from gitexp.services.compare import change, compare_runs, diff_runs, flatten, same
-from gitexp.services.query import short_ids
-from gitexp.store.gitdb import open_repo
+from gitexp.services.catalog.query import short_ids
+from gitexp.store.repo import open_repo
 from tests.helpers import _Main, git, invoke
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -297,7 +297,7 @@ def test_help_has_examples(runner):
 # -- the service ------------------------------------------------------------------------
 def test_edit_record_retries_on_a_moved_ref(repo):
     from gitexp.services.edit import edit_record
-    from gitexp.store.gitdb import open_repo
+    from gitexp.store.repo import open_repo
 
     ref, tip = make_run("keen-newt")
     with open_repo(repo) as db:
@@ -315,7 +315,7 @@ def test_edit_record_retries_on_a_moved_ref(repo):
 def test_tag_queued_as_the_run_ends_still_lands(repo):
     """The owner may finish between our liveness check and our journal write."""
     from gitexp.services import edit
-    from gitexp.store.gitdb import open_repo
+    from gitexp.store.repo import open_repo
 
     run = gitexp.start_run(run_name="late-tag")
     with open_repo(repo) as db:

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 import gitexp
-from gitexp.services import tracking
-from gitexp.services.active import active_dirs
-from gitexp.services.finalize import recover_dead_runs
-from gitexp.services.runs import get_run, list_runs
-from gitexp.store.gitdb import open_repo
+from gitexp.services.tracking import run as tracking
+from gitexp.services.tracking.localstate import active_dirs
+from gitexp.services.tracking.finalize import recover_dead_runs
+from gitexp.services.catalog.listing import get_run, list_runs
+from gitexp.store.repo import open_repo
 from gitexp.store.journal import read_journals
 from tests.helpers import cli, git, metric_rows, record, run_refs, show
 

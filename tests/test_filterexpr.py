@@ -1,4 +1,4 @@
-"""Tests for gitexp.services.filterexpr: filter grammar, evaluation semantics and sorting."""
+"""Tests for gitexp.services.catalog.filterexpr: filter grammar, evaluation semantics and sorting."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 
 from gitexp.errors import FilterSyntaxError
-from gitexp.services.filterexpr import (
+from gitexp.services.catalog.filterexpr import (
     MISSING,
     Filter,
     SortKey,

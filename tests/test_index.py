@@ -16,7 +16,7 @@ import pytest
 
 import gitexp
 import gitexp.api as api
-from gitexp.services import index
+from gitexp.services.catalog import cache as index
 from tests.helpers import cli, git, init_repo, invoke, isolate, run_refs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -454,7 +454,7 @@ def _strict_load(self, missing, progress):
 # -- short ids ------------------------------------------------------------------------------------------
 
 def test_short_ids() -> None:
-    from gitexp.services.query import short_ids
+    from gitexp.services.catalog.query import short_ids
 
     assert short_ids([]) == {}
     assert short_ids(["0123456789abcdef"]) == {"0123456789abcdef": "01234567"}

@@ -14,8 +14,8 @@ import pytest
 import gitexp
 from gitexp.errors import GitexpError
 from gitexp.services import plot as plots
-from gitexp.services.runs import get_run
-from gitexp.store.gitdb import open_repo
+from gitexp.services.catalog.listing import get_run
+from gitexp.store.repo import open_repo
 from gitexp.store.record import ms_from_iso
 from tests.helpers import invoke
 

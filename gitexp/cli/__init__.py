@@ -62,6 +62,6 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one error boundary turns gitexp errors into a line and a hint."""
-    from gitexp.cli.errors import run_guarded
+    from gitexp.cli.app import run_guarded
 
     return run_guarded(cli, sys.argv[1:] if argv is None else argv)

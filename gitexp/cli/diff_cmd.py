@@ -402,7 +402,7 @@ def compare(runs: tuple[str, ...], diff_only: bool, as_md: bool, as_csv: bool, a
 
 def compare_table(cmp: Any, full: bool = False) -> Table:
     """One table: a row per field, a column per run; `full` keeps exact values (CSV)."""
-    from gitexp.services.query import short_ids
+    from gitexp.services.catalog.query import short_ids
 
     ids = [r.id for r in cmp.runs]
     short = short_ids(ids)

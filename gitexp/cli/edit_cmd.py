@@ -42,11 +42,11 @@ def tag(run: str, assignments: tuple[str, ...], deletes: tuple[str, ...]) -> Non
         gitexp tag brisk-otter
     """
     from gitexp.services.edit import set_tags
-    from gitexp.services.paramsfile import parse_assignments
+    from gitexp.services.tracking.paramsfile import parse_assignments
 
     with open_db() as db:
         if not assignments and not deletes:
-            from gitexp.services.runs import get_run
+            from gitexp.services.catalog.listing import get_run
 
             for key, value in sorted(get_run(db, run).tags.items()):
                 click.echo(f"{key}={value}")
@@ -88,7 +88,7 @@ def note(run: str, text: str | None, clear: bool) -> None:
         text = sys.stdin.read()
     with open_db() as db:
         if text is None and not clear:
-            from gitexp.services.runs import get_run
+            from gitexp.services.catalog.listing import get_run
 
             r = get_run(db, run)
             if r.info.description:

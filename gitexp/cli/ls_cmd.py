@@ -46,8 +46,8 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
         gitexp ls -c id,name,params.lr,metrics.acc --fmt github
         gitexp ls --json
     """
-    from gitexp.services.query import search, short_ids
-    from gitexp.services.runs import run_refs
+    from gitexp.services.catalog.query import search, short_ids
+    from gitexp.services.catalog.listing import run_refs
     from gitexp.settings import load_settings
 
     with open_db() as db:

@@ -85,7 +85,7 @@ def terminal_width() -> int:
 
 def open_db() -> Any:
     """Open the repository of the current folder (errors become one line)."""
-    from gitexp.store.gitdb import open_repo
+    from gitexp.store.repo import open_repo
 
     return open_repo(".")
 

@@ -32,8 +32,8 @@ def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags:
         gitexp run -e mnist -n baseline -p lr=0.01 -p model.depth=4 -- python train.py
     """
     from gitexp.cli.output import open_db
-    from gitexp.services.launcher import LaunchSpec, check_command, launch
-    from gitexp.services.paramsfile import parse_assignments
+    from gitexp.services.tracking.launcher import LaunchSpec, check_command, launch
+    from gitexp.services.tracking.paramsfile import parse_assignments
 
     args = list(command)
     if args and args[0] == "--":

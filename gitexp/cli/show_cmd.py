@@ -23,7 +23,7 @@ def show(run: str, as_json: bool) -> None:
         gitexp show brisk-otter
         gitexp show 1m8bpv3w --json
     """
-    from gitexp.services.runs import get_run
+    from gitexp.services.catalog.listing import get_run
 
     with open_db() as db:
         r = get_run(db, run)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError
-from gitexp.store.gitdb import GITLINK, Entry, GitDB
+from gitexp.store.repo import GITLINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR, RunInfo, flatten, ms_from_iso, parse_artifacts, parse_mapping
 from gitexp.store.runcommit import RecordReader
 
@@ -69,7 +69,7 @@ class RunRecord:
 def load_records(db: GitDB, texts: list[str]) -> list[RunRecord]:
     """Records of several runs; local runs whose process died are finalised first (as get_run does),
     so a dead run is read from its KILLED commit, journals included."""
-    from gitexp.services.finalize import recover_dead_runs
+    from gitexp.services.tracking.finalize import recover_dead_runs
 
     recover_dead_runs(db, int(time.time() * 1000))
     return [load_record(db, t) for t in texts]
@@ -77,7 +77,7 @@ def load_records(db: GitDB, texts: list[str]) -> list[RunRecord]:
 
 def load_record(db: GitDB, text: str) -> RunRecord:
     """Resolve `text` (id, prefix, name or git revision) and read its record."""
-    from gitexp.services.runs import resolve
+    from gitexp.services.catalog.listing import resolve
 
     ref, commit = resolve(db, text)
     try:
@@ -99,7 +99,7 @@ def load_record(db: GitDB, text: str) -> RunRecord:
 
 def _live_record(db: GitDB, commit: str, tree: str, info: RunInfo) -> RunRecord:
     """A run that may have unflushed journal data: let get_run merge it."""
-    from gitexp.services.runs import get_run
+    from gitexp.services.catalog.listing import get_run
 
     run = get_run(db, commit)
     artifacts = {a.path: a.to_dict() for a in run.artifacts}

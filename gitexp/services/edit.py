@@ -19,11 +19,11 @@ from typing import Any
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName, InvalidValue, RunNotFound
 from gitexp.names import check_key, check_run_name, could_be_id_prefix
-from gitexp.services.active import ActiveDir, appending, claim_abandoned
-from gitexp.services.finalize import load_state, recover_dead_runs
-from gitexp.services.index import RunIndex
-from gitexp.services.runs import resolve, run_refs
-from gitexp.store.gitdb import Entry, GitDB, blob_id
+from gitexp.services.tracking.localstate import ActiveDir, appending, claim_abandoned
+from gitexp.services.tracking.finalize import load_state, recover_dead_runs
+from gitexp.services.catalog.cache import RunIndex
+from gitexp.services.catalog.listing import resolve, run_refs
+from gitexp.store.repo import Entry, GitDB, blob_id
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import Artifact, Point, RunInfo, parse_mapping
 from gitexp.store.runcommit import RecordReader, record_files, write_run_commit

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import GitexpError, RunNotFound
-from gitexp.services.active import ActiveDir
-from gitexp.services.finalize import recover_dead_runs
-from gitexp.services.index import RunIndex, RunSummary
-from gitexp.services.runs import resolve, run_refs
-from gitexp.store.gitdb import GitDB
+from gitexp.services.tracking.localstate import ActiveDir
+from gitexp.services.tracking.finalize import recover_dead_runs
+from gitexp.services.catalog.cache import RunIndex, RunSummary
+from gitexp.services.catalog.listing import resolve, run_refs
+from gitexp.store.repo import GitDB
 from gitexp.store.journal import read_journals
 from gitexp.store.record import Point, RunInfo, ms_from_iso, parse_metric
 from gitexp.store.runcommit import RecordReader
@@ -39,8 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Warn = Callable[[str], None]
 
-from gitexp.services.figures import PlotWarning, Warn, _color, _count, _grid, _keys_hint, _warn
-from gitexp.services.figures import FORMATS, check_format, default_name, save_figure
+from gitexp.render.figures import PlotWarning, Warn, _color, _count, _grid, _keys_hint, _warn
+from gitexp.render.figures import FORMATS, check_format, default_name, save_figure
 from gitexp.services.plot_keys import Key, parse_key, plot_parallel, plot_scatter
 
 # The plot API in one place: histories here, key plots and files from their modules.
@@ -157,7 +157,7 @@ def plot_metrics(db: GitDB, runs: Sequence[str] | str | None, metrics: Sequence[
 
 def _runs_with_metrics(db: GitDB, metrics: list[str], filter_string: str | None,
                        experiment: str | Sequence[str] | None) -> list[str]:
-    from gitexp.services.query import search
+    from gitexp.services.catalog.query import search
 
     found = search(db, filter_string, experiment=experiment)
     if not found:

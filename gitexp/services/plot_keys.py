@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import FilterSyntaxError, GitexpError, RunNotFound
-from gitexp.services.filterexpr import MISSING, lookup, parse_sort
-from gitexp.services.index import RunSummary
-from gitexp.store.gitdb import GitDB
+from gitexp.services.catalog.filterexpr import MISSING, lookup, parse_sort
+from gitexp.services.catalog.cache import RunSummary
+from gitexp.store.repo import GitDB
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Warn = Callable[[str], None]
 
-from gitexp.services.figures import Warn, _color, _count, _grid, _keys_hint, _shorten, _warn
+from gitexp.render.figures import Warn, _color, _count, _grid, _keys_hint, _shorten, _warn
 
 MAX_POINT_LABELS = 20  # scatter points labelled with their run's name up to this many
 
@@ -58,7 +58,7 @@ def parse_key(text: str) -> Key:
 
 
 def _select(db: GitDB, filter_string: str | None, experiment: str | Sequence[str] | None) -> list[RunSummary]:
-    from gitexp.services.query import search
+    from gitexp.services.catalog.query import search
 
     found = search(db, filter_string, experiment=experiment)
     if not found:

@@ -6,7 +6,7 @@ import stat
 
 from dulwich.objects import Blob, Tree
 
-from gitexp.store.gitdb import DIR, FILE, Entry, GitDB
+from gitexp.store.repo import DIR, FILE, Entry, GitDB
 from gitexp.store.record import RECORD_DIR, Artifact, Point, RunInfo, encode_record
 
 

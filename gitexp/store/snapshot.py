@@ -16,7 +16,7 @@ from pathlib import Path
 from dulwich.ignore import IgnoreFilterManager
 from dulwich.objects import Blob
 
-from gitexp.store.gitdb import EXEC, FILE, GITLINK, LINK, Entry, GitDB
+from gitexp.store.repo import EXEC, FILE, GITLINK, LINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from gitexp.errors import GitexpError
-from gitexp.services import tracking
-from gitexp.services.paramsfile import ParamsFile, apply_overrides, load_params_file
-from gitexp.store.gitdb import GitDB
+from gitexp.services.tracking import run as tracking
+from gitexp.services.tracking.paramsfile import ParamsFile, apply_overrides, load_params_file
+from gitexp.store.repo import GitDB
 
 FORWARD_GRACE = 0.5  # seconds before a Ctrl-C is forwarded (the tty may have sent it already)
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from gitexp.errors import AmbiguousRun, GitexpError, RunNotFound
 from gitexp.names import MIN_PREFIX, could_be_id_prefix, is_run_id
-from gitexp.services.active import ActiveDir
-from gitexp.services.finalize import load_state, merge, recover_dead_runs
-from gitexp.services.index import LAZY_FIELDS, Progress, RunIndex, RunSummary
-from gitexp.store.gitdb import RUNS_PREFIX, GitDB
+from gitexp.services.tracking.localstate import ActiveDir
+from gitexp.services.tracking.finalize import load_state, merge, recover_dead_runs
+from gitexp.services.catalog.cache import LAZY_FIELDS, Progress, RunIndex, RunSummary
+from gitexp.store.repo import RUNS_PREFIX, GitDB
 from gitexp.store.journal import read_journals
 from gitexp.store.record import Artifact, Point, RunInfo, ms_from_iso, summarize
 from gitexp.store.runcommit import RecordReader

@@ -1,27 +1,27 @@
-"""The Git object database and refs, through dulwich, with no working-tree side effects.
+"""A repository's object database through dulwich, with no working-tree side effects.
 
-This is the only module family that imports dulwich. Object ids leave it as hex `str`.
+The store is the only package that imports dulwich; object ids leave it as hex
+`str`. `GitDB` gathers objects (here), refs (`refs.py`) and revisions (`revparse.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from dulwich.errors import NotGitRepository
-from dulwich.file import FileLocked
 from dulwich.objects import Blob, Commit, ShaFile, Tree
 from dulwich.object_store import tree_lookup_path
 from dulwich.repo import Repo, get_user_identity
 
-from gitexp.errors import ConcurrentUpdate, GitexpError, NotARepository
+from gitexp.errors import GitexpError, NotARepository
+from gitexp.store.refs import RefsMixin
+from gitexp.store.revparse import RevisionsMixin
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 RUNS_PREFIX = "refs/gitexp/runs/"
@@ -51,7 +51,7 @@ def open_repo(path: str | os.PathLike[str] = ".") -> "GitDB":
         raise
 
 
-class GitDB:
+class GitDB(RefsMixin, RevisionsMixin):
     """A repository's objects and refs, plus the local `.git/gitexp/` folder."""
 
     def __init__(self, repo: Repo) -> None:
@@ -197,132 +197,6 @@ class GitDB:
             raise GitexpError(f"object {sha} is not a commit")
         return commit.tree.decode(), [p.decode() for p in commit.parents]
 
-    # -- refs ----------------------------------------------------------------
-    def read_ref(self, ref: str) -> str | None:
-        try:
-            return self.repo.refs[ref.encode()].decode()
-        except KeyError:
-            return None
-
-    def set_ref(self, ref: str, old: str | None, new: str, message: str) -> None:
-        """Compare-and-swap `ref` from `old` (None: must not exist) to `new`."""
-        name, msg = ref.encode(), b"gitexp: " + message.encode()
-        self._reflog_folder(ref)
-        try:
-            if old is None:
-                ok = self.repo.refs.add_if_new(name, new.encode(), message=msg)
-            else:
-                ok = self.repo.refs.set_if_equals(name, old.encode(), new.encode(), message=msg)
-        except FileLocked:
-            raise self._locked(ref) from None
-        if not ok:
-            raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
-
-    def _reflog_folder(self, ref: str) -> None:
-        """Create the reflog's folder first: dulwich creates it after moving the ref,
-        without exist_ok, so two processes logging their first run of an experiment
-        at once could see the ref updated and yet get FileExistsError."""
-        (self.common_dir / "logs" / ref).parent.mkdir(parents=True, exist_ok=True)
-
-    def _locked(self, ref: str) -> ConcurrentUpdate:
-        return ConcurrentUpdate(
-            f"{ref} is locked by another writer",
-            hint=f"retry; if no gitexp process is running, delete {self.common_dir / ref}.lock",
-        )
-
-    def delete_ref(self, ref: str, old: str, message: str) -> None:
-        """Compare-and-delete `ref` (it must still point at `old`)."""
-        self._reflog_folder(ref)
-        try:
-            ok = self.repo.refs.remove_if_equals(ref.encode(), old.encode(), message=b"gitexp: " + message.encode())
-        except FileLocked:
-            raise self._locked(ref) from None
-        if not ok:
-            raise ConcurrentUpdate(f"{ref} changed while gitexp was removing it", hint="retry the command")
-
-    def refs_under(self, prefix: str, dir_cache: "DirCache | None" = None) -> dict[str, str]:
-        """{full ref name: sha} for every ref under `prefix` (which ends in '/').
-
-        Reads loose ref files and packed-refs directly: far cheaper than dulwich's
-        generic path when there are thousands of run refs. With `dir_cache`, a
-        folder whose mtime has not moved is not read again: git and dulwich update
-        loose refs by renaming a lock file into place, which always touches it.
-        """
-        out = self._packed_refs(prefix)
-        for dirpath, _dirs, files in os.walk(self.common_dir / prefix):
-            rel = Path(dirpath).relative_to(self.common_dir).as_posix()
-            mtime = os.stat(dirpath).st_mtime_ns if dir_cache is not None else 0
-            found = dir_cache.get(rel, mtime) if dir_cache is not None else None
-            if found is None:
-                found = _read_loose(dirpath, rel, files)
-                if dir_cache is not None:
-                    dir_cache.put(rel, mtime, found)
-            out.update(found)
-        return out
-
-    def _packed_refs(self, prefix: str) -> dict[str, str]:
-        out: dict[str, str] = {}
-        try:
-            with open(self.common_dir / "packed-refs", "rb") as f:
-                for line in f:
-                    if line[:1] in (b"#", b"^"):
-                        continue
-                    sha, _, name = line.rstrip(b"\n").partition(b" ")
-                    ref = name.decode("utf-8", "replace")
-                    if ref.startswith(prefix):
-                        out[ref] = sha.decode()
-        except FileNotFoundError:
-            pass
-        return out
-
-    def head(self) -> str | None:
-        """The commit HEAD points at, or None in a repository with no commits."""
-        try:
-            return self.repo.head().decode()
-        except KeyError:
-            return None
-
-    def resolve(self, rev: str) -> str | None:
-        """Resolve a ref name, branch, tag or full/abbreviated commit id to a commit id."""
-        for name in (rev, f"refs/heads/{rev}", f"refs/tags/{rev}", f"refs/remotes/{rev}"):
-            if name.startswith("refs/") or name == "HEAD":
-                sha = self.read_ref(name)
-                if sha:
-                    return self._peel(sha)
-        if 4 <= len(rev) <= 40 and all(c in "0123456789abcdef" for c in rev.lower()):
-            return self._expand_sha(rev.lower())
-        return self._parse_revision(rev)
-
-    def _parse_revision(self, rev: str) -> str | None:
-        """`HEAD~2`, `branch^`, `run^2`: a base revision followed by ~N / ^N steps."""
-        match = re.fullmatch(r"(.+?)((?:[~^]\d*)+)", rev)
-        sha = self.resolve(match.group(1)) if match else None
-        if match is None or sha is None:
-            return None
-        for op, digits in re.findall(r"([~^])(\d*)", match.group(2)):
-            n = int(digits) if digits else 1
-            for _ in range(n if op == "~" else min(n, 1)):
-                parents = self.commit_info(sha)[1]
-                index = 0 if op == "~" else n - 1
-                if index >= len(parents):
-                    return None
-                sha = parents[index]
-        return sha
-
-    def _peel(self, sha: str) -> str:
-        obj = self.repo.object_store[sha.encode()]
-        while not isinstance(obj, Commit) and hasattr(obj, "object"):
-            obj = self.repo.object_store[obj.object[1]]
-        return obj.id.decode()
-
-    def _expand_sha(self, prefix: str) -> str | None:
-        if len(prefix) == 40:
-            return prefix if self.has_object(prefix) else None
-        matches = [s.decode() for s in self.repo.object_store.iter_prefix(prefix.encode())] \
-            if hasattr(self.repo.object_store, "iter_prefix") else []
-        commits = [m for m in matches if isinstance(self.repo.object_store[m.encode()], Commit)]
-        return commits[0] if len(commits) == 1 else None
-
     def config(self, section: str, key: str) -> str | None:
         """A value from the merged git config (`gitexp.<key>` style), or None."""
         try:
@@ -331,29 +205,9 @@ class GitDB:
             return None
 
 
-class DirCache(Protocol):
-    """Remembers the refs of a folder for one mtime (see GitDB.refs_under)."""
-
-    def get(self, folder: str, mtime_ns: int) -> dict[str, str] | None: ...
-
-    def put(self, folder: str, mtime_ns: int, refs: dict[str, str]) -> None: ...
-
 
 def blob_id(data: bytes) -> str:
     """The id a blob with `data` gets in git, without writing it."""
     return Blob.from_string(data).id.decode()
 
 
-def _read_loose(dirpath: str, rel: str, files: list[str]) -> dict[str, str]:
-    found = {}
-    for name in files:
-        if name.endswith(".lock"):
-            continue
-        try:
-            with open(os.path.join(dirpath, name), "rb") as f:
-                value = f.read(100).strip()
-        except OSError:
-            continue
-        if len(value) == 40:
-            found[f"{rel}/{name}"] = value.decode()
-    return found

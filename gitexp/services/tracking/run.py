@@ -23,11 +23,11 @@ from typing import Any
 from gitexp import __version__
 from gitexp.errors import InvalidName, InvalidValue, ParamConflict, RunNotFound
 from gitexp.names import check_experiment, check_key, check_run_name, current_user, new_run_id, new_run_name
-from gitexp.services.active import ActiveDir, Flock, attached_lock, finalizing, owner_lock
-from gitexp.services.finalize import load_state, recover_dead_runs, write_final
-from gitexp.services.runs import run_names
+from gitexp.services.tracking.localstate import ActiveDir, Flock, attached_lock, finalizing, owner_lock
+from gitexp.services.tracking.finalize import load_state, recover_dead_runs, write_final
+from gitexp.services.catalog.listing import run_names
 from gitexp.settings import Settings, load_settings
-from gitexp.store.gitdb import GitDB, RUNS_PREFIX, open_repo
+from gitexp.store.repo import GitDB, RUNS_PREFIX, open_repo
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import RECORD_DIR, Artifact, RunInfo, encode_record, iso_from_ms
 from gitexp.store.runcommit import write_run_commit

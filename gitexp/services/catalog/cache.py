@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError
-from gitexp.store.gitdb import GitDB
+from gitexp.store.repo import GitDB
 from gitexp.store.record import RunInfo, ms_from_iso, parse_mapping
 from gitexp.store.runcommit import RecordReader
 
@@ -330,7 +330,7 @@ class RunIndex:
 
 def _load_part(common_dir: str, pairs: list[tuple[str, str]]) -> list[RunSummary]:
     """Worker: load summaries from a repository opened in this process."""
-    from gitexp.store.gitdb import open_repo
+    from gitexp.store.repo import open_repo
 
     with open_repo(common_dir) as db:
         summaries = [load_summary(db, ref, sha) for ref, sha in pairs]

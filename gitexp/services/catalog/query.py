@@ -9,10 +9,10 @@ from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.names import SHORT_ID, check_experiment
-from gitexp.services.filterexpr import SortKey, parse_filter, parse_sort, sort_rows
-from gitexp.services.index import LAZY_FIELDS, paused_gc, Progress, RunSummary
-from gitexp.services.runs import list_runs
-from gitexp.store.gitdb import GitDB
+from gitexp.services.catalog.filterexpr import SortKey, parse_filter, parse_sort, sort_rows
+from gitexp.services.catalog.cache import LAZY_FIELDS, paused_gc, Progress, RunSummary
+from gitexp.services.catalog.listing import list_runs
+from gitexp.store.repo import GitDB
 from gitexp.store.record import flatten
 
 

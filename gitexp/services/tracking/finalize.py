@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from gitexp.errors import GitexpError
-from gitexp.services.active import ActiveDir, active_dirs, claim_abandoned, finalizing
-from gitexp.store.gitdb import GitDB
+from gitexp.services.tracking.localstate import ActiveDir, active_dirs, claim_abandoned, finalizing
+from gitexp.store.repo import GitDB
 from gitexp.store.journal import JournalData, read_journals
 from gitexp.store.record import (
     Artifact, RunInfo, iso_from_ms, parse_artifacts, parse_mapping, parse_metric,

@@ -1,0 +1,131 @@
+"""Refs: compare-and-swap updates with reflog messages, and fast listing under a prefix.
+
+A mixin of `GitDB` (it uses `self.repo` and `self.common_dir`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from dulwich.file import FileLocked
+
+from gitexp.errors import ConcurrentUpdate
+
+if TYPE_CHECKING:
+    from dulwich.repo import Repo
+
+
+class DirCache(Protocol):
+    """Remembers the refs of a folder for one mtime (see RefsMixin.refs_under)."""
+
+    def get(self, folder: str, mtime_ns: int) -> dict[str, str] | None: ...
+
+    def put(self, folder: str, mtime_ns: int, refs: dict[str, str]) -> None: ...
+
+
+class RefsMixin:
+    """Ref reads and compare-and-swap writes."""
+
+    repo: Repo
+    common_dir: Path
+
+    def read_ref(self, ref: str) -> str | None:
+        try:
+            return self.repo.refs[ref.encode()].decode()
+        except KeyError:
+            return None
+
+    def set_ref(self, ref: str, old: str | None, new: str, message: str) -> None:
+        """Compare-and-swap `ref` from `old` (None: must not exist) to `new`."""
+        name, msg = ref.encode(), b"gitexp: " + message.encode()
+        self._reflog_folder(ref)
+        try:
+            if old is None:
+                ok = self.repo.refs.add_if_new(name, new.encode(), message=msg)
+            else:
+                ok = self.repo.refs.set_if_equals(name, old.encode(), new.encode(), message=msg)
+        except FileLocked:
+            raise self._locked(ref) from None
+        if not ok:
+            raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
+
+    def _reflog_folder(self, ref: str) -> None:
+        """Create the reflog's folder first: dulwich creates it after moving the ref,
+        without exist_ok, so two processes logging their first run of an experiment
+        at once could see the ref updated and yet get FileExistsError."""
+        (self.common_dir / "logs" / ref).parent.mkdir(parents=True, exist_ok=True)
+
+    def _locked(self, ref: str) -> ConcurrentUpdate:
+        return ConcurrentUpdate(
+            f"{ref} is locked by another writer",
+            hint=f"retry; if no gitexp process is running, delete {self.common_dir / ref}.lock",
+        )
+
+    def delete_ref(self, ref: str, old: str, message: str) -> None:
+        """Compare-and-delete `ref` (it must still point at `old`)."""
+        self._reflog_folder(ref)
+        try:
+            ok = self.repo.refs.remove_if_equals(ref.encode(), old.encode(), message=b"gitexp: " + message.encode())
+        except FileLocked:
+            raise self._locked(ref) from None
+        if not ok:
+            raise ConcurrentUpdate(f"{ref} changed while gitexp was removing it", hint="retry the command")
+
+    def refs_under(self, prefix: str, dir_cache: DirCache | None = None) -> dict[str, str]:
+        """{full ref name: sha} for every ref under `prefix` (which ends in '/').
+
+        Reads loose ref files and packed-refs directly: far cheaper than dulwich's
+        generic path when there are thousands of run refs. With `dir_cache`, a
+        folder whose mtime has not moved is not read again: git and dulwich update
+        loose refs by renaming a lock file into place, which always touches it.
+        """
+        out = self._packed_refs(prefix)
+        for dirpath, _dirs, files in os.walk(self.common_dir / prefix):
+            rel = Path(dirpath).relative_to(self.common_dir).as_posix()
+            mtime = os.stat(dirpath).st_mtime_ns if dir_cache is not None else 0
+            found = dir_cache.get(rel, mtime) if dir_cache is not None else None
+            if found is None:
+                found = _read_loose(dirpath, rel, files)
+                if dir_cache is not None:
+                    dir_cache.put(rel, mtime, found)
+            out.update(found)
+        return out
+
+    def _packed_refs(self, prefix: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        try:
+            with open(self.common_dir / "packed-refs", "rb") as f:
+                for line in f:
+                    if line[:1] in (b"#", b"^"):
+                        continue
+                    sha, _, name = line.rstrip(b"\n").partition(b" ")
+                    ref = name.decode("utf-8", "replace")
+                    if ref.startswith(prefix):
+                        out[ref] = sha.decode()
+        except FileNotFoundError:
+            pass
+        return out
+
+    def head(self) -> str | None:
+        """The commit HEAD points at, or None in a repository with no commits."""
+        try:
+            return self.repo.head().decode()
+        except KeyError:
+            return None
+
+
+def _read_loose(dirpath: str, rel: str, files: list[str]) -> dict[str, str]:
+    found = {}
+    for name in files:
+        if name.endswith(".lock"):
+            continue
+        try:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                value = f.read(100).strip()
+        except OSError:
+            continue
+        if len(value) == 40:
+            found[f"{rel}/{name}"] = value.decode()
+    return found

@@ -1,0 +1,71 @@
+"""Revisions: what `git rev-parse` accepts that gitexp needs (refs, short ids, ~N and ^N).
+
+A mixin of `GitDB` (it uses `self.repo`, `read_ref` and `commit_info`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from dulwich.objects import Commit
+
+if TYPE_CHECKING:
+    from dulwich.repo import Repo
+
+
+class RevisionsMixin:
+    """Resolve revision text to a commit id."""
+
+    repo: Repo
+
+    def read_ref(self, ref: str) -> str | None:  # provided by RefsMixin
+        raise NotImplementedError
+
+    def commit_info(self, sha: str) -> tuple[str, list[str]]:  # provided by GitDB
+        raise NotImplementedError
+
+    def has_object(self, sha: str) -> bool:  # provided by GitDB
+        raise NotImplementedError
+
+    def resolve(self, rev: str) -> str | None:
+        """Resolve a ref name, branch, tag or full/abbreviated commit id to a commit id."""
+        for name in (rev, f"refs/heads/{rev}", f"refs/tags/{rev}", f"refs/remotes/{rev}"):
+            if name.startswith("refs/") or name == "HEAD":
+                sha = self.read_ref(name)
+                if sha:
+                    return self._peel(sha)
+        if 4 <= len(rev) <= 40 and all(c in "0123456789abcdef" for c in rev.lower()):
+            return self._expand_sha(rev.lower())
+        return self._parse_revision(rev)
+
+    def _parse_revision(self, rev: str) -> str | None:
+        """`HEAD~2`, `branch^`, `run^2`: a base revision followed by ~N / ^N steps."""
+        match = re.fullmatch(r"(.+?)((?:[~^]\d*)+)", rev)
+        sha = self.resolve(match.group(1)) if match else None
+        if match is None or sha is None:
+            return None
+        for op, digits in re.findall(r"([~^])(\d*)", match.group(2)):
+            n = int(digits) if digits else 1
+            for _ in range(n if op == "~" else min(n, 1)):
+                parents = self.commit_info(sha)[1]
+                index = 0 if op == "~" else n - 1
+                if index >= len(parents):
+                    return None
+                sha = parents[index]
+        return sha
+
+    def _peel(self, sha: str) -> str:
+        obj = self.repo.object_store[sha.encode()]
+        while not isinstance(obj, Commit) and hasattr(obj, "object"):
+            obj = self.repo.object_store[obj.object[1]]
+        return obj.id.decode()
+
+    def _expand_sha(self, prefix: str) -> str | None:
+        if len(prefix) == 40:
+            return prefix if self.has_object(prefix) else None
+        matches = [s.decode() for s in self.repo.object_store.iter_prefix(prefix.encode())] \
+            if hasattr(self.repo.object_store, "iter_prefix") else []
+        commits = [m for m in matches if isinstance(self.repo.object_store[m.encode()], Commit)]
+        return commits[0] if len(commits) == 1 else None
+
