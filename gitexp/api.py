@@ -15,9 +15,10 @@ from typing import Any
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.names import check_experiment, check_key
 from gitexp.services.tracking import run as tracking
-from gitexp.services.catalog.listing import Run, get_run as _get_run
+from gitexp.model import Run
+from gitexp.services.catalog.listing import get_run as _get_run
+from gitexp.services.session import open_session
 from gitexp.store import yamlio
-from gitexp.store.repo import open_repo
 
 _stack: list[tracking.ActiveRun] = []
 _state_lock = threading.RLock()
@@ -85,8 +86,8 @@ def start_run(run_name: str | None = None, experiment: str | None = None, tags: 
 
 def _create(run_name: str | None, experiment: str | None, tags: dict | None, params: dict | None,
             parent: str | None) -> tracking.ActiveRun:
-    with open_repo(_repo_path) as db:
-        run = tracking.create_run(db, experiment or _experiment, run_name, params, tags, sys.argv, parent)
+    with open_session(_repo_path) as s:
+        run = tracking.create_run(s, experiment or _experiment, run_name, params, tags, sys.argv, parent)
     _install_exit_hooks()
     return run
 
@@ -147,7 +148,7 @@ _time = time.time
 def _retarget() -> None:
     global _hot_counters, _hot_append
     if _stack:
-        _hot_counters, _hot_append = _stack[-1]._counters, _stack[-1]._pending_append
+        _hot_counters, _hot_append = _stack[-1].fast_path()
     else:
         _hot_counters, _hot_append = {}, None
 
@@ -273,9 +274,9 @@ def get_run(run: str) -> Run:
 
 
 def _in_repo(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a service function with this process's repository open."""
-    with open_repo(_repo_path) as db:
-        return fn(db, *args, **kwargs)
+    """Call a service function with a session on this process's repository."""
+    with open_session(_repo_path) as s:
+        return fn(s, *args, **kwargs)
 
 
 def search_runs(filter_string: str | None = None, order_by: list[str] | str | None = None,
@@ -283,7 +284,7 @@ def search_runs(filter_string: str | None = None, order_by: list[str] | str | No
                 output: str = "list") -> Any:
     """Runs matching an MLflow-style filter, e.g. ``"metrics.acc > 0.9 and params.lr = 0.01"``.
 
-    ``output`` is ``"list"`` (RunSummary objects), ``"dicts"`` or ``"pandas"`` (a DataFrame).
+    ``output`` is ``"list"`` (Run objects, histories loaded on first use), ``"dicts"`` or ``"pandas"`` (a DataFrame).
     """
     from gitexp.services.catalog.query import search
 

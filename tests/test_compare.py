@@ -14,7 +14,7 @@ import pytest
 import gitexp
 from gitexp.services.compare import change, compare_runs, diff_runs, flatten, same
 from gitexp.services.catalog.query import short_ids
-from gitexp.store.repo import open_repo
+from gitexp.services.session import open_session
 from tests.helpers import _Main, git, invoke
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -101,7 +101,7 @@ def test_diff_params_added_removed_changed_nested(repo: Path, runner) -> None:
 def test_diff_param_type_change_counts(repo: Path) -> None:
     make_run("run-a", {"n": 1, "flag": True})
     make_run("run-b", {"n": 1.0, "flag": 1})
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         d = diff_runs(db, "run-a", "run-b")
     assert {p.key for p in d.params} == {"n", "flag"}
 
@@ -218,7 +218,7 @@ def test_diff_code_text_is_a_unified_diff(repo: Path, runner) -> None:
 
 def test_diff_code_agrees_with_git(repo: Path, runner) -> None:
     code_runs(repo)
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         d = diff_runs(db, "run-a", "run-b")
         a, b = d.a.commit, d.b.commit
     names = git(repo, "diff", "--name-status", a, b, "--", ".", ":(exclude).gitexp").split("\n")
@@ -357,7 +357,7 @@ def three_runs() -> list[str]:
 
 def test_compare_service(repo: Path) -> None:
     ids = three_runs()
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         cmp = compare_runs(db, ["r-one", "r-two", "r-three"])
     assert [r.id for r in cmp.runs] == ids
     rows = {r.label: r for r in cmp.rows}
@@ -489,7 +489,7 @@ def test_diff_reads_summaries_not_metric_histories(repo: Path, monkeypatch: pyte
         raise AssertionError("diff must not read metric histories of finished runs")
 
     monkeypatch.setattr(RecordReader, "read_metric", fail)
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         d = diff_runs(db, "run-a", "run-b")
         cmp = compare_runs(db, ["run-a", "run-b"])
     assert d.metrics[0].get("b", "last") == 0.2 and d.metrics[0].get("a", "count") == 50

@@ -315,15 +315,15 @@ def test_edit_record_retries_on_a_moved_ref(repo):
 def test_tag_queued_as_the_run_ends_still_lands(repo):
     """The owner may finish between our liveness check and our journal write."""
     from gitexp.services import edit
-    from gitexp.store.repo import open_repo
+    from gitexp.services.session import open_session
 
     run = gitexp.start_run(run_name="late-tag")
-    with open_repo(repo) as db:
-        target = edit.find_target(db, "late-tag")
-        folder = edit.live_folder(db, target.info)
+    with open_session(repo) as s:
+        target = edit.find_target(s, "late-tag")
+        folder = edit.live_folder(s.db, target.info)
         assert folder is not None
         gitexp.end_run()  # the owner ends and removes its folder
-        result = edit._queue_tags(db, target, folder, {"late": "1"}, [])
+        result = edit._queue_tags(s.db, target, folder, {"late": "1"}, [])
     assert not result.queued and result.changed
     assert yamlio.load(record(repo, run.ref, "tags.yaml")) == {"late": "1"}
     assert subjects(repo, run.ref)[:2] == ["gitexp: tag late=1", "gitexp: end run late-tag (FINISHED)"]

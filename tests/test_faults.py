@@ -18,7 +18,7 @@ from gitexp.services.tracking import run as tracking
 from gitexp.services.tracking.localstate import active_dirs
 from gitexp.services.tracking.finalize import recover_dead_runs
 from gitexp.services.catalog.listing import get_run, list_runs
-from gitexp.store.repo import open_repo
+from gitexp.services.session import open_session
 from gitexp.store.journal import read_journals
 from tests.helpers import cli, git, metric_rows, record, run_refs, show
 
@@ -128,9 +128,9 @@ def test_dead_owner_with_no_journal_data(repo: Path) -> None:
     finally:
         if child.poll() is None:
             child.kill()
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         assert [s.status for s in list_runs(db)] == ["KILLED"]
-        assert recover_dead_runs(db, int(time.time() * 1000)) == []  # already done, idempotent
+        assert recover_dead_runs(db.db, int(time.time() * 1000)) == []  # already done, idempotent
 
 
 # -- many writers at once -------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_eight_gitexp_run_processes_at_once(repo: Path, tmp_path: Path) -> None:
     listed = json.loads(cli("ls", "-e", "sweep", "--json", cwd=repo).stdout)
     assert len(listed) == 8 and {r["status"] for r in listed} == {"FINISHED"}
     assert all(r["metrics"]["loss"]["count"] == 300 for r in listed)
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         assert get_run(db, "w3").metric_history("worker/3")[-1][:2] == (299, 299.0)
 
 
@@ -200,7 +200,7 @@ def test_finishing_runs_race_with_readers(repo: Path) -> None:
 
     def owner() -> None:
         try:
-            with open_repo(repo) as db:
+            with open_session(repo) as db:
                 for _ in range(25):
                     run = tracking.create_run(db, "race", None, {}, {}, ["x"], None, set())
                     run.log_metric("m", 1.0)
@@ -213,11 +213,11 @@ def test_finishing_runs_race_with_readers(repo: Path) -> None:
             done.set()
 
     def reader() -> None:
-        with open_repo(repo) as db:
+        with open_session(repo) as db:
             while not done.is_set():
                 try:
-                    recover_dead_runs(db, int(time.time() * 1000))
-                    for folder in active_dirs(db.local_dir):
+                    recover_dead_runs(db.db, int(time.time() * 1000))
+                    for folder in active_dirs(db.db.local_dir):
                         read_journals(folder.path)
                 except Exception as exc:
                     errors.append(f"reader: {exc!r}\n{traceback.format_exc()}")
@@ -228,7 +228,7 @@ def test_finishing_runs_race_with_readers(repo: Path) -> None:
     for t in threads:
         t.join(timeout=60)
     assert not errors, errors[:3]
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         runs = list_runs(db, "race")
     assert len(runs) == 25 and {s.status for s in runs} == {"FINISHED"}
 
@@ -390,7 +390,7 @@ def test_a_run_whose_record_cannot_be_written_does_not_break_listing(repo: Path,
         gitexp.log_metric("m", 1.0)
     src = tmp_path / "f.txt"
     src.write_text("data")
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         owner = tracking.create_run(db, "default", "tangled", {}, {}, ["x"], None, {"fine"})
     helper = tracking.attach(owner.id, owner.ref, str(repo / ".git"))
     owner.log_artifact_file(src, "model")
@@ -398,7 +398,7 @@ def test_a_run_whose_record_cannot_be_written_does_not_break_listing(repo: Path,
     helper.end()
     with pytest.raises(gitexp.GitexpError):
         owner.end()  # the error reaches the user's end_run
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         statuses = {s.name: s.status for s in list_runs(db)}
     assert statuses == {"fine": "FINISHED", "tangled": "RUNNING"}
     proc = cli("ls", cwd=repo)
@@ -473,22 +473,22 @@ def test_killed_gitexp_run_waits_for_its_still_logging_child(repo: Path, tmp_pat
 
 
 def get_run_status(repo: Path, name: str) -> str:
-    with open_repo(repo) as db:
+    with open_session(repo) as db:
         return get_run(db, name).status
 
 
 def test_first_refs_of_a_new_experiment_written_at_once(repo: Path) -> None:
     """Many writers creating the first refs (and reflog folders) of one experiment at the same moment."""
-    with open_repo(repo) as db:
-        commit = db.head()
+    with open_session(repo) as db:
+        commit = db.db.head()
     barrier = threading.Barrier(12)
     errors: list[BaseException] = []
 
     def writer(n: int) -> None:
         try:
-            with open_repo(repo) as db:
+            with open_session(repo) as db:
                 barrier.wait()
-                db.set_ref(f"refs/gitexp/runs/fresh-{n % 3}/{n:016d}", None, commit, "race")
+                db.db.set_ref(f"refs/gitexp/runs/fresh-{n % 3}/{n:016d}", None, commit, "race")
         except BaseException as exc:  # reported below
             errors.append(exc)
 

@@ -15,7 +15,7 @@ import gitexp
 from gitexp.errors import GitexpError
 from gitexp.services import plot as plots
 from gitexp.services.catalog.listing import get_run
-from gitexp.store.repo import open_repo
+from gitexp.services.session import open_session
 from gitexp.store.record import ms_from_iso
 from tests.helpers import invoke
 
@@ -39,7 +39,7 @@ def make_runs(params: dict | None = None, metrics: dict | None = None) -> None:
 
 @pytest.fixture
 def db(repo: Path):
-    with open_repo(repo) as handle:
+    with open_session(repo) as handle:
         yield handle
 
 

@@ -48,10 +48,9 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
     """
     from gitexp.services.catalog.query import search, short_ids
     from gitexp.services.catalog.listing import run_refs
-    from gitexp.settings import load_settings
 
     with open_db() as db:
-        exp = None if all_ else (experiment or load_settings(db).default_experiment)
+        exp = None if all_ else (experiment or db.default_experiment)
         if as_json:  # every field of every shown run: fetched with the rows, not one at a time
             echo_json(search(db, filter_, list(sort), exp, limit or None, output="dicts", progress=progress_bar))
             return

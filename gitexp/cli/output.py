@@ -84,10 +84,10 @@ def terminal_width() -> int:
 
 
 def open_db() -> Any:
-    """Open the repository of the current folder (errors become one line)."""
-    from gitexp.store.repo import open_repo
+    """A session on the repository of the current folder (errors become one line)."""
+    from gitexp.services.session import open_session
 
-    return open_repo(".")
+    return open_session(".")
 
 
 def progress_bar(done: int, total: int) -> None:

@@ -141,9 +141,7 @@ def _experiment(db: object, experiment: str | None, all_: bool, runs_given: bool
         return None
     if experiment:
         return experiment
-    from gitexp.settings import load_settings
-
-    return load_settings(db).default_experiment  # type: ignore[arg-type]
+    return db.default_experiment  # type: ignore[attr-defined]
 
 
 def _warn(message: str) -> None:

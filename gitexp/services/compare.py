@@ -16,14 +16,17 @@ from __future__ import annotations
 import difflib
 import math
 import stat
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError
+from gitexp.model import Run, scalars_of
+from gitexp.services.catalog.cache import read_fields
+from gitexp.services.catalog.listing import live_record, resolve, run_from_record
+from gitexp.services.session import Session
+from gitexp.store.record import RECORD_DIR, RunInfo, flatten
 from gitexp.store.repo import GITLINK, Entry, GitDB
-from gitexp.store.record import RECORD_DIR, RunInfo, flatten, ms_from_iso, parse_artifacts, parse_mapping
-from gitexp.store.runcommit import RecordReader
+from gitexp.store.runcommit import RecordReader, read_artifacts
 
 ADDED, REMOVED, CHANGED, UNCHANGED = "added", "removed", "changed", "unchanged"
 MODIFIED = "modified"  # code files use git's word
@@ -35,80 +38,38 @@ MAX_DIFF_BYTES = 4 << 20  # larger files are reported, not diffed line by line
 
 # -- loading ---------------------------------------------------------------------------------
 
-@dataclass
-class RunRecord:
-    """A run without its metric histories: what diff and compare need."""
-
-    ref: str | None
-    commit: str
-    tree: str
-    info: RunInfo
-    params: dict[str, Any]
-    tags: dict[str, str]
-    summary: dict[str, dict[str, Any]]
-    artifacts: dict[str, dict[str, Any]]  # path -> {size, sha256, storage}
-
-    @property
-    def id(self) -> str:
-        return self.info.id
-
-    @property
-    def name(self) -> str:
-        return self.info.name or self.info.id
-
-    @property
-    def duration(self) -> float | None:
-        start, end = ms_from_iso(self.info.start_time), ms_from_iso(self.info.end_time)
-        return None if start is None or end is None else (end - start) / 1000
-
-    def ident(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.info.name, "experiment": self.info.experiment,
-                "ref": self.ref, "commit": self.commit}
+def load_runs(s: Session, texts: list[str]) -> list[Run]:
+    """Runs without metric histories (as a listing holds them), artifacts included."""
+    s.recover()
+    return [load_run(s, t) for t in texts]
 
 
-def load_records(db: GitDB, texts: list[str]) -> list[RunRecord]:
-    """Records of several runs; local runs whose process died are finalised first (as get_run does),
-    so a dead run is read from its KILLED commit, journals included."""
-    from gitexp.services.tracking.finalize import recover_dead_runs
+def load_run(s: Session, text: str) -> Run:
+    """Resolve `text` (id, prefix, name or git revision) and read its record.
 
-    recover_dead_runs(db, int(time.time() * 1000))
-    return [load_record(db, t) for t in texts]
-
-
-def load_record(db: GitDB, text: str) -> RunRecord:
-    """Resolve `text` (id, prefix, name or git revision) and read its record."""
-    from gitexp.services.catalog.listing import resolve
-
-    ref, commit = resolve(db, text)
+    A run still running here, or a record without summary.yaml, is read whole
+    (journals merged) so its summary is right.
+    """
+    ref, commit = resolve(s, text)
     try:
-        rec = RecordReader(db, commit)
-        info = RunInfo.from_yaml(rec.read("run.yaml") or b"")
-        if info.status == "RUNNING":
-            return _live_record(db, commit, rec.tree, info)
-        summary = parse_mapping(rec.read("summary.yaml"), "summary.yaml")
-        if not summary and rec.metric_keys():  # a record without summary.yaml: derive it
-            return _live_record(db, commit, rec.tree, info)
-        params = parse_mapping(rec.read("params.yaml"), "params.yaml")
-        tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
-        artifacts = {str(a["path"]): _artifact(a) for a in parse_artifacts(rec.read("artifacts.yaml"))}
+        fields = read_fields(s.db, commit)
+        info: RunInfo = fields["info"]
+        rec = RecordReader(s.db, commit)
+        if info.status == "RUNNING" or (not fields["summary"] and rec.metric_keys()):
+            return run_from_record(ref, commit, live_record(s, commit))
+        fields["artifacts"] = read_artifacts(rec)
     except (KeyError, ValueError, TypeError) as exc:
         raise CorruptRecord(f"unreadable run record in {commit[:12]} ({text}): {exc}") from None
-    return RunRecord(ref, commit, rec.tree, info, params, {str(k): str(v) for k, v in tags.items()},
-                     {str(k): v for k, v in summary.items() if isinstance(v, dict)}, artifacts)
+    return Run(ref, commit, scalars_of(info, ref), fields)
 
 
-def _live_record(db: GitDB, commit: str, tree: str, info: RunInfo) -> RunRecord:
-    """A run that may have unflushed journal data: let get_run merge it."""
-    from gitexp.services.catalog.listing import get_run
-
-    run = get_run(db, commit)
-    artifacts = {a.path: a.to_dict() for a in run.artifacts}
-    return RunRecord(run.ref, commit, tree, run.info, run.params, run.tags, run.summary, artifacts)
-
-
-def _artifact(item: dict[str, Any]) -> dict[str, Any]:
-    return {"size": item.get("size"), "sha256": str(item.get("sha256") or ""),
-            "storage": item.get("storage", "inline")}
+def _artifacts(run: Run) -> dict[str, dict[str, Any]]:
+    """path -> {size, sha256, storage}"""
+    out = {}
+    for a in run.artifacts:
+        item = a.to_dict()
+        out[a.path] = {"size": item["size"], "sha256": item["sha256"], "storage": item["storage"]}
+    return out
 
 
 # -- value helpers -----------------------------------------------------------------------------
@@ -233,8 +194,8 @@ class FileDiff:
 class RunDiff:
     """Everything that differs from run A to run B (and, with include_unchanged, what does not)."""
 
-    a: RunRecord
-    b: RunRecord
+    a: Run
+    b: Run
     info: list[ValueDiff]
     params: list[ValueDiff]
     metrics: list[MetricDiff]
@@ -269,7 +230,7 @@ class RunDiff:
         }
 
 
-def diff_runs(db: GitDB, a: str, b: str, include_unchanged: bool = False, code_text: bool = False) -> RunDiff:
+def diff_runs(s: Session, a: str, b: str, include_unchanged: bool = False, code_text: bool = False) -> RunDiff:
     """Diff run `a` against run `b` (any reference `resolve` accepts).
 
     Args:
@@ -277,11 +238,11 @@ def diff_runs(db: GitDB, a: str, b: str, include_unchanged: bool = False, code_t
             that are the same (code files are only counted: `code_unchanged`).
         code_text: add the unified diff text and line counts of each changed code file.
     """
-    ra, rb = load_records(db, [a, b])
-    return diff_records(db, ra, rb, include_unchanged, code_text)
+    ra, rb = load_runs(s, [a, b])
+    return diff_records(s.db, ra, rb, include_unchanged, code_text)
 
 
-def diff_records(db: GitDB, ra: RunRecord, rb: RunRecord, include_unchanged: bool = False,
+def diff_records(db: GitDB, ra: Run, rb: Run, include_unchanged: bool = False,
                  code_text: bool = False) -> RunDiff:
     """`diff_runs` on records already loaded."""
     keep = (lambda d: True) if include_unchanged else (lambda d: d.change != UNCHANGED)
@@ -289,12 +250,12 @@ def diff_records(db: GitDB, ra: RunRecord, rb: RunRecord, include_unchanged: boo
     params = [d for d in _value_diffs(flatten(ra.params), flatten(rb.params)) if keep(d)]
     tags = [d for d in _value_diffs(ra.tags, rb.tags) if keep(d)]
     metrics = [d for d in _metric_diffs(ra.summary, rb.summary) if keep(d)]
-    artifacts = [d for d in _artifact_diffs(ra.artifacts, rb.artifacts) if keep(d)]
-    files, unchanged = code_diff(db, ra.tree, rb.tree, code_text)
+    artifacts = [d for d in _artifact_diffs(_artifacts(ra), _artifacts(rb)) if keep(d)]
+    files, unchanged = code_diff(db, db.commit_info(ra.commit)[0], db.commit_info(rb.commit)[0], code_text)
     return RunDiff(ra, rb, info, params, metrics, tags, artifacts, files, unchanged, include_unchanged, code_text)
 
 
-def _info_values(r: RunRecord) -> dict[str, Any]:
+def _info_values(r: Run) -> dict[str, Any]:
     i = r.info
     values = {"experiment": i.experiment, "status": i.status, "exit_code": i.exit_code,
               "duration": r.duration, "baseline": i.baseline, "dirty": bool(i.dirty),
@@ -441,7 +402,7 @@ class CompareRow:
 class Comparison:
     """N runs side by side: rows of info (status, duration), params, then last metric values."""
 
-    runs: list[RunRecord]
+    runs: list[Run]
     rows: list[CompareRow] = field(default_factory=list)
 
     def section(self, name: str) -> list[CompareRow]:
@@ -452,16 +413,16 @@ class Comparison:
         return {"runs": [r.ident() for r in self.runs], "rows": [r.to_dict() for r in self.rows]}
 
 
-def compare_runs(db: GitDB, refs: list[str]) -> Comparison:
+def compare_runs(s: Session, refs: list[str]) -> Comparison:
     """Line up two or more runs (any references `resolve` accepts)."""
     if len(refs) < 2:
         raise GitexpError(f"compare needs at least 2 runs, got {len(refs)}",
                           hint="give two or more runs, e.g. 'gitexp compare RUN1 RUN2'; "
                                "'gitexp show RUN' shows one run")
-    return compare_records(load_records(db, refs))
+    return compare_records(load_runs(s, refs))
 
 
-def compare_records(runs: list[RunRecord]) -> Comparison:
+def compare_records(runs: list[Run]) -> Comparison:
     """`compare_runs` on records already loaded."""
     cmp = Comparison(runs)
     info = [{"status": r.info.status, "duration": r.duration} for r in runs]

@@ -18,30 +18,26 @@ Choices, in one place:
 from __future__ import annotations
 
 import difflib
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import GitexpError, RunNotFound
-from gitexp.services.tracking.localstate import ActiveDir
-from gitexp.services.tracking.finalize import recover_dead_runs
-from gitexp.services.catalog.cache import RunIndex, RunSummary
+from gitexp.model import Run
+from gitexp.render.figures import (
+    FORMATS, PlotWarning, Warn, _color, _count, _grid, _keys_hint, _warn, check_format, default_name, save_figure,
+)
 from gitexp.services.catalog.listing import resolve, run_refs
-from gitexp.store.repo import GitDB
+from gitexp.services.plot_keys import Key, parse_key, plot_parallel, plot_scatter
+from gitexp.services.session import Session
+from gitexp.services.tracking.localstate import ActiveDir
 from gitexp.store.journal import read_journals
 from gitexp.store.record import Point, RunInfo, ms_from_iso, parse_metric
-from gitexp.store.runcommit import RecordReader
+from gitexp.store.runcommit import RecordReader, merge_points
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-Warn = Callable[[str], None]
-
-from gitexp.render.figures import PlotWarning, Warn, _color, _count, _grid, _keys_hint, _warn
-from gitexp.render.figures import FORMATS, check_format, default_name, save_figure
-from gitexp.services.plot_keys import Key, parse_key, plot_parallel, plot_scatter
 
 # The plot API in one place: histories here, key plots and files from their modules.
 __all__ = ["FORMATS", "Key", "PlotWarning", "check_format", "default_name", "load_histories", "min_max_decimate",
@@ -67,21 +63,22 @@ class History:
     available: list[str]  # every metric key the run has
 
 
-def load_histories(db: GitDB, runs: Sequence[str], metrics: Sequence[str]) -> list[History]:
+def load_histories(s: Session, runs: Sequence[str], metrics: Sequence[str]) -> list[History]:
     """Read only `metrics` of each run (not every metric, unlike `get_run`); duplicates dropped."""
-    recover_dead_runs(db, int(time.time() * 1000))
-    summaries = RunIndex(db).summaries(run_refs(db))
+    s.recover()
+    listed = s.cache.summaries(run_refs(s), fields=())
     out, seen = [], set()
     for text in runs:
-        _ref, commit = resolve(db, text, summaries)
+        _ref, commit = resolve(s, text, listed)
         if commit in seen:
             continue
         seen.add(commit)
-        out.append(_history(db, commit, metrics))
+        out.append(_history(s, commit, metrics))
     return out
 
 
-def _history(db: GitDB, commit: str, metrics: Sequence[str]) -> History:
+def _history(s: Session, commit: str, metrics: Sequence[str]) -> History:
+    db = s.db
     rec = RecordReader(db, commit)
     info = RunInfo.from_yaml(rec.read("run.yaml") or b"")
     available = rec.metric_keys()
@@ -92,12 +89,11 @@ def _history(db: GitDB, commit: str, metrics: Sequence[str]) -> History:
         available = sorted(set(available) | set(journal))
         for key in metrics:
             if key in journal:
-                merged = points.get(key, []) + list(journal[key])
-                points[key] = sorted(merged, key=lambda p: (p[0], p[2]))
+                points[key] = merge_points(points.get(key, []), journal[key])
     return History(info.name or info.id, info.id, ms_from_iso(info.start_time), points, available)
 
 
-def plot_metrics(db: GitDB, runs: Sequence[str] | str | None, metrics: Sequence[str] | str,
+def plot_metrics(s: Session, runs: Sequence[str] | str | None, metrics: Sequence[str] | str,
                  x: str = "step", smooth: int = 1, logy: bool = False, filter_string: str | None = None,
                  experiment: str | Sequence[str] | None = None, warn: Warn | None = None) -> Figure:
     """Overlay metric histories: one axes per metric, one line per run, run names in the legend.
@@ -125,8 +121,8 @@ def plot_metrics(db: GitDB, runs: Sequence[str] | str | None, metrics: Sequence[
         raise GitexpError("give either runs or a filter/experiment, not both",
                           hint="to restrict to some runs, filter on attributes.run_name IN ('a', 'b')")
     if not runs:
-        runs = _runs_with_metrics(db, metrics, filter_string, experiment)
-    histories = load_histories(db, runs, metrics)
+        runs = _runs_with_metrics(s, metrics, filter_string, experiment)
+    histories = load_histories(s, runs, metrics)
     for key in metrics:
         _check_metric(histories, key, warn)
 
@@ -155,23 +151,23 @@ def plot_metrics(db: GitDB, runs: Sequence[str] | str | None, metrics: Sequence[
     return fig
 
 
-def _runs_with_metrics(db: GitDB, metrics: list[str], filter_string: str | None,
+def _runs_with_metrics(s: Session, metrics: list[str], filter_string: str | None,
                        experiment: str | Sequence[str] | None) -> list[str]:
     from gitexp.services.catalog.query import search
 
-    found = search(db, filter_string, experiment=experiment)
+    found = search(s, filter_string, experiment=experiment)
     if not found:
         raise RunNotFound("no runs match" + (f" the filter {filter_string!r}" if filter_string else ""),
                           hint="list runs with 'gitexp ls --all'")
-    having = [s for s in found if any(k in s.summary for k in metrics)]
+    having = [r for r in found if any(k in r.summary for k in metrics)]
     if not having:
         raise RunNotFound(f"none of the {_count(len(found), 'matching run')} has metric "
                           f"{' or '.join(map(repr, metrics))}", hint=_metric_hint(metrics[0], found))
-    return [s.id for s in reversed(having)]  # oldest first: legend in creation order
+    return [r.id for r in reversed(having)]  # oldest first: legend in creation order
 
 
-def _metric_hint(key: str, summaries: list[RunSummary]) -> str:
-    keys = sorted({k for s in summaries for k in s.summary})
+def _metric_hint(key: str, runs: list[Run]) -> str:
+    keys = sorted({k for r in runs for k in r.summary})
     return _keys_hint(key, keys, "metrics")
 
 

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import FilterSyntaxError, GitexpError, RunNotFound
 from gitexp.services.catalog.filterexpr import MISSING, lookup, parse_sort
-from gitexp.services.catalog.cache import RunSummary
-from gitexp.store.repo import GitDB
+from gitexp.model import Run
+from gitexp.render.figures import Warn, _color, _count, _grid, _keys_hint, _shorten, _warn
+from gitexp.services.session import Session
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-Warn = Callable[[str], None]
-
-from gitexp.render.figures import Warn, _color, _count, _grid, _keys_hint, _shorten, _warn
 
 MAX_POINT_LABELS = 20  # scatter points labelled with their run's name up to this many
 
@@ -57,10 +54,10 @@ def parse_key(text: str) -> Key:
     return Key(parsed.kind, parsed.key, text.strip())
 
 
-def _select(db: GitDB, filter_string: str | None, experiment: str | Sequence[str] | None) -> list[RunSummary]:
+def _select(s: Session, filter_string: str | None, experiment: str | Sequence[str] | None) -> list[Run]:
     from gitexp.services.catalog.query import search
 
-    found = search(db, filter_string, experiment=experiment)
+    found = search(s, filter_string, experiment=experiment)
     if not found:
         where = f" in experiment {experiment!r}" if isinstance(experiment, str) else ""
         raise RunNotFound("no runs match" + (f" the filter {filter_string!r}" if filter_string else "") + where,
@@ -134,7 +131,7 @@ def _usable(v: Any) -> bool:
     return n is None or math.isfinite(n)
 
 
-def _missing_hint(key: Key, summaries: list[RunSummary]) -> str:
+def _missing_hint(key: Key, summaries: list[Run]) -> str:
     rows = [s.row() for s in summaries]
     if key.kind == "attributes":
         return "attributes: " + ", ".join(rows[0]["attributes"]) if rows else ""
@@ -149,23 +146,23 @@ def _flat_keys(d: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _table(db: GitDB, keys: list[Key], filter_string: str | None, experiment: Any,
-           warn: Warn) -> tuple[list[RunSummary], list[list[Any]], list[RunSummary]]:
+def _table(s: Session, keys: list[Key], filter_string: str | None, experiment: Any,
+           warn: Warn) -> tuple[list[Run], list[list[Any]], list[Run]]:
     """(runs with every key, their values per key, every matching run)."""
-    found = _select(db, filter_string, experiment)
-    rows = [s.row() for s in found]
+    found = _select(s, filter_string, experiment)
+    rows = [run.row() for run in found]
     for key in keys:
         if not any(_usable(key.value(r)) for r in rows):
             raise GitexpError(f"none of the {_count(len(found), 'matching run')} has a value for {key.text}",
                               hint=_missing_hint(key, found))
     kept, values, left_out = [], [], []
-    for s, r in zip(found, rows):
+    for run, r in zip(found, rows):
         vals = [key.value(r) for key in keys]
         if all(_usable(v) for v in vals):
-            kept.append(s)
+            kept.append(run)
             values.append(vals)
         else:
-            left_out.append(s.name)
+            left_out.append(run.name)
     skipped = len(left_out)
     if skipped:
         names = ", ".join(left_out)
@@ -179,17 +176,17 @@ def _table(db: GitDB, keys: list[Key], filter_string: str | None, experiment: An
 
 # ---------------------------------------------------------------------------- scatter
 
-def plot_scatter(db: GitDB, x: str, y: str, filter_string: str | None = None,
+def plot_scatter(s: Session, x: str, y: str, filter_string: str | None = None,
                  experiment: str | Sequence[str] | None = None, logx: bool = False, logy: bool = False,
                  warn: Warn | None = None) -> Figure:
-    """One point per run at (x, y), e.g. ``plot_scatter(db, "params.lr", "metrics.acc")``.
+    """One point per run at (x, y), e.g. ``plot_scatter(s, "params.lr", "metrics.acc")``.
 
     Runs lacking either value (or with NaN) are skipped; a key with non-numeric
     values becomes a categorical axis; log axes need positive values (others skipped).
     """
     warn = warn or _warn
     kx, ky = parse_key(x), parse_key(y)
-    kept, values, _found = _table(db, [kx, ky], filter_string, experiment, warn)
+    kept, values, _found = _table(s, [kx, ky], filter_string, experiment, warn)
     ax_x, ax_y = _axis(kx, [v[0] for v in values]), _axis(ky, [v[1] for v in values])
     xs, ys, names = ax_x.positions(), ax_y.positions(), [s.name for s in kept]
     for flag, axis in ((logx, ax_x), (logy, ax_y)):
@@ -225,7 +222,7 @@ def plot_scatter(db: GitDB, x: str, y: str, filter_string: str | None = None,
 
 # ---------------------------------------------------------------------------- parallel coordinates
 
-def plot_parallel(db: GitDB, keys: Sequence[str], color: str | None = None, filter_string: str | None = None,
+def plot_parallel(s: Session, keys: Sequence[str], color: str | None = None, filter_string: str | None = None,
                   experiment: str | Sequence[str] | None = None, warn: Warn | None = None) -> Figure:
     """Parallel coordinates: one vertical axis per key, one line per run.
 
@@ -240,7 +237,7 @@ def plot_parallel(db: GitDB, keys: Sequence[str], color: str | None = None, filt
         raise GitexpError("parallel coordinates need at least two keys",
                           hint="e.g. gitexp plot --parallel params.lr params.batch metrics.acc")
     ckey = parse_key(color) if color else None
-    kept, values, _found = _table(db, parsed, filter_string, experiment, warn)
+    kept, values, _found = _table(s, parsed, filter_string, experiment, warn)
     axes_data = [_axis(k, [v[i] for v in values]) for i, k in enumerate(parsed)]
     columns = [_scaled(a) for a in axes_data]
 

@@ -56,6 +56,29 @@ class RunInfo:
             known[key] = str(known.get(key) or "")
         return cls(**known)
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RunInfo":
+        """A RunInfo from fields already checked (a cache row); unknown keys are ignored."""
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
+
+    @property
+    def start_ms(self) -> int | None:
+        return ms_from_iso(self.start_time)
+
+    @property
+    def end_ms(self) -> int | None:
+        return ms_from_iso(self.end_time)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read a field by name, as from the dict listings once returned."""
+        return getattr(self, key, default) if key in self.__dataclass_fields__ or key in ("start_ms", "end_ms") \
+            else default
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__ and key not in ("start_ms", "end_ms"):
+            raise KeyError(key)
+        return getattr(self, key)
+
 
 @dataclass
 class Artifact:

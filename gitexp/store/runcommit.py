@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import stat
+from dataclasses import dataclass
+from typing import Any
 
 from dulwich.objects import Blob, Tree
 
+from gitexp.store.journal import JournalData
+from gitexp.store.record import (
+    RECORD_DIR, Artifact, Point, RunInfo, encode_record, parse_artifacts, parse_mapping, parse_metric,
+)
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
-from gitexp.store.record import RECORD_DIR, Artifact, Point, RunInfo, encode_record
 
 
 def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dict[str, list[Point]],
@@ -99,3 +104,60 @@ class RecordReader:
 
     def code_root(self) -> str:
         return self.tree
+
+
+@dataclass
+class Record:
+    """A run's whole record as data: what finalising and editing read, change and write back."""
+
+    info: RunInfo
+    params: dict[str, Any]
+    tags: dict[str, str]
+    metrics: dict[str, list[Point]]
+    artifacts: list[Artifact]
+
+    def overlay(self, journal: JournalData) -> "Record":
+        """This record with newer journal data on top (the journal wins); a new object.
+
+        The one place where a live run's journals meet its committed record: points
+        are ordered by (step, timestamp), deleted tags (None) are dropped.
+        """
+        tags = {k: v for k, v in {**self.tags, **journal.tags}.items() if v is not None}
+        metrics = {k: list(v) for k, v in self.metrics.items()}
+        for key, points in journal.metrics.items():
+            metrics[key] = merge_points(metrics.get(key, []), points)
+        by_path = {a.path: a for a in self.artifacts}
+        by_path.update({a.path: a for a in journal.artifacts})
+        return Record(self.info, {**self.params, **journal.params}, {k: str(v) for k, v in tags.items()},
+                      metrics, list(by_path.values()))
+
+    def files(self, output: bytes | None = None) -> dict[str, bytes | Entry]:
+        """The `.gitexp/` files of this record (see `record_files`)."""
+        return record_files(self.info, self.params, self.tags, self.metrics, self.artifacts, output)
+
+
+def merge_points(committed: list[Point], journal: list[Point]) -> list[Point]:
+    """Committed points plus newer journal points, ordered by (step, timestamp)."""
+    return sorted([*committed, *journal], key=lambda p: (p[0], p[2]))
+
+
+def read_record(db: GitDB, commit: str) -> Record:
+    """The whole record of a run commit, metric histories included."""
+    rec = RecordReader(db, commit)
+    info = RunInfo.from_yaml(rec.read("run.yaml") or b"")
+    params = parse_mapping(rec.read("params.yaml"), "params.yaml")
+    tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
+    metrics = {k: parse_metric(rec.read_metric(k) or b"") for k in rec.metric_keys()}
+    return Record(info, params, {str(k): str(v) for k, v in tags.items()}, metrics, read_artifacts(rec))
+
+
+def read_artifacts(rec: RecordReader) -> list[Artifact]:
+    """`artifacts.yaml` entries, each marked inline when its blob is in the record."""
+    stored = rec.files_under("artifacts")
+    out = []
+    for item in parse_artifacts(rec.read("artifacts.yaml")):
+        path = str(item["path"])
+        blob = stored.get(path)
+        out.append(Artifact(path, int(item.get("size", 0)), str(item.get("sha256", "")),
+                            blob is not None, blob.sha if blob else None))
+    return out

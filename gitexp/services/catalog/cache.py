@@ -4,10 +4,13 @@ A commit never changes, so a cached row is never stale for its key; freshness
 comes from reading the refs on every call and loading only commits not seen
 before. Ref folders are remembered by mtime, so thousands of loose refs are
 not re-read while nothing moves. The file is derived data: missing, corrupt or
-of another schema, it is deleted and rebuilt.
+of another schema, it is deleted and rebuilt; rows that no ref reaches any more
+are pruned when every run is listed.
 
-Rows keep params, tags and metrics as JSON text, decoded only when a caller
-reads them: a filter on `metrics.acc` never pays for decoding params.
+Rows keep run.yaml, params, tags and metrics as JSON text, decoded only when a
+caller reads them: a filter on `metrics.acc` never pays for decoding params.
+Each thread gets its own SQLite connection, so a long-lived server can share one
+RunIndex between request threads.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import gc
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,129 +27,40 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError
+from gitexp.model import LAZY_FIELDS, Run, scalars_of
+from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.repo import GitDB
-from gitexp.store.record import RunInfo, ms_from_iso, parse_mapping
 from gitexp.store.runcommit import RecordReader
 
-SCHEMA = "3"
+SCHEMA = "4"
 Progress = Callable[[int, int], None]
 PARALLEL_FROM = 400  # commits to load before worker processes pay for their start-up
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
-_LATER = object()  # a field not fetched yet: RunSummary.loader fetches it on first use
-LAZY_FIELDS = ("info", "params", "tags", "summary")
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
             " info, params, tags, summary, last")
 
 
-class RunSummary:
-    """What listing and searching need of one run, without metric histories.
-
-    Attributes (id, name, status, times) are plain fields; params, tags, the
-    metric summary and the rest of run.yaml stay JSON text until first read.
-    """
-
-    def __init__(self, ref: str, commit: str, info: dict[str, Any] | str, params: dict | str = "{}",
-                 tags: dict | str = "{}", summary: dict | str = "{}", error: str | None = None,
-                 scalars: tuple | None = None, last: dict | str | None = None) -> None:
-        self.ref, self.commit, self.error = ref, commit, error
-        self.loader: Callable[[RunSummary, str, bool], Any] | None = None
-        self._raw: dict[str, Any] = {"info": info, "params": params, "tags": tags, "summary": summary,
-                                     "last": last}
-        if scalars is None:
-            scalars = _scalars(info if isinstance(info, dict) else json.loads(info), ref)
-        self.id, self.name, self.experiment, status, self.start_ms, self.end_ms, self.user = scalars
-        self.status = "CORRUPT" if error else status
-
-    def _get(self, field: str) -> Any:
-        value = self._raw[field]
-        if value is _LATER:
-            value = self._raw[field] = self._load(field, from_git=False)
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:  # a damaged cache row: the record in git is the truth
-                value = self._load(field, from_git=True)
-            self._raw[field] = value
-        return value
-
-    def _load(self, field: str, from_git: bool) -> Any:
-        if self.loader is None:
-            raise CorruptRecord(f"cached summary of {self.commit[:12]} is unreadable")
-        return self.loader(self, field, from_git)
-
-    def _set(self, field: str, value: Any) -> None:
-        self._raw[field] = value
-        if field == "summary":
-            self._raw["last"] = None
-
-    info = property(lambda self: self._get("info"))
-    params = property(lambda self: self._get("params"), lambda self, v: self._set("params", v))
-    tags = property(lambda self: self._get("tags"), lambda self, v: self._set("tags", v))
-    summary = property(lambda self: self._get("summary"), lambda self, v: self._set("summary", v))
-
-    @property
-    def duration(self) -> float | None:
-        start, end = self.start_ms, self.end_ms
-        return None if start is None or end is None else (end - start) / 1000
-
-    def metrics(self) -> dict[str, float]:
-        """The last value of each metric."""
-        if self._raw["last"] is None:
-            self._raw["last"] = {k: v.get("last") for k, v in self.summary.items() if isinstance(v, dict)}
-        return self._get("last")
-
-    def row(self, kinds: Iterable[str] = ("params", "metrics", "tags", "attributes")) -> dict[str, Any]:
-        """The shape the filter language evaluates; only `kinds` are filled in."""
-        return {
-            "params": self.params if "params" in kinds else {},
-            "metrics": self.metrics() if "metrics" in kinds else {},
-            "tags": self.tags if "tags" in kinds else {},
-            "attributes": self.attributes() if "attributes" in kinds else {},
-        }
-
-    def attributes(self) -> dict[str, Any]:
-        return {
-            "status": self.status, "run_name": self.name, "run_id": self.id,
-            "experiment": self.experiment, "start_time": self.start_ms, "end_time": self.end_ms,
-            "duration": self.duration, "user": self.user,
-        }
-
-    def __repr__(self) -> str:
-        return f"<RunSummary {self.name} ({self.id}) {self.status}>"
+def read_fields(db: GitDB, commit: str) -> dict[str, Any]:
+    """run.yaml, params, tags and the metric summary of a run commit (raises on a malformed record)."""
+    rec = RecordReader(db, commit)
+    tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
+    summary = parse_mapping(rec.read("summary.yaml"), "summary.yaml")
+    return {
+        "info": RunInfo.from_yaml(rec.read("run.yaml") or b""),
+        "params": parse_mapping(rec.read("params.yaml"), "params.yaml"),
+        "tags": {str(k): str(v) for k, v in tags.items()},
+        "summary": {str(k): v for k, v in summary.items() if isinstance(v, dict)},
+    }
 
 
-def _scalars(info: dict[str, Any], ref: str) -> tuple:
-    parts = ref.split("/")
-    experiment = parts[3] if len(parts) >= 5 else str(info.get("experiment", ""))
-    start = info.get("start_ms") or ms_from_iso(info.get("start_time"))
-    end = info.get("end_ms") or ms_from_iso(info.get("end_time"))
-    return (str(info.get("id") or parts[-1]), str(info.get("name") or ""), experiment,
-            str(info.get("status", "")), start, end, info.get("user"))
-
-
-def load_summary(db: GitDB, ref: str, commit: str) -> RunSummary:
-    """Read one run commit's record (never raises for a malformed record)."""
+def load_summary(db: GitDB, ref: str, commit: str) -> Run:
+    """Read one run commit's record, metric histories aside (never raises for a malformed record)."""
     try:
-        rec = RecordReader(db, commit)
-        info = _listing_info(RunInfo.from_yaml(rec.read("run.yaml") or b""))
-        tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
-        summary = parse_mapping(rec.read("summary.yaml"), "summary.yaml")
-        return RunSummary(
-            ref, commit, info, parse_mapping(rec.read("params.yaml"), "params.yaml"),
-            {str(k): str(v) for k, v in tags.items()},
-            {str(k): v for k, v in summary.items() if isinstance(v, dict)},
-        )
+        fields = read_fields(db, commit)
+        return Run(ref, commit, scalars_of(fields["info"], ref), fields)
     except (CorruptRecord, GitexpError, KeyError, ValueError, TypeError) as exc:
         message = exc.message if isinstance(exc, GitexpError) else f"unreadable record ({exc})"
-        return RunSummary(ref, commit, {"id": ref.rsplit("/", 1)[-1]}, error=message)
-
-
-def _listing_info(info: RunInfo) -> dict[str, Any]:
-    keep = ("id", "name", "experiment", "status", "start_time", "end_time", "user", "host",
-            "exit_code", "baseline", "dirty", "parent_run", "description")
-    out = {k: getattr(info, k) for k in keep}
-    out["start_ms"], out["end_ms"] = ms_from_iso(info.start_time), ms_from_iso(info.end_time)
-    return out
+        return Run.corrupt(ref, commit, message)
 
 
 @contextmanager
@@ -182,48 +97,50 @@ class RunIndex:
     def __init__(self, db: GitDB) -> None:
         self.db = db
         self.path = db.local_dir / "index.sqlite"
-        self._reader: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
 
     def refs(self, prefix: str) -> dict[str, str]:
         """{ref: commit} under `prefix`, skipping ref folders that have not changed."""
-        conn = self._connect()
+        conn = self._conn()
         if conn is None:
             return self.db.refs_under(prefix)
-        with conn:
-            cache = _DirCache(conn)
-            refs = self.db.refs_under(prefix, cache)
-            cache.save()
-        conn.close()
+        cache = _DirCache(conn)
+        refs = self.db.refs_under(prefix, cache)
+        cache.save()
         return refs
 
     def summaries(self, refs: dict[str, str], progress: Progress | None = None,
-                  fields: Iterable[str] = LAZY_FIELDS) -> list[RunSummary]:
-        """One summary per ref, loading into the cache only commits it lacks.
+                  fields: Iterable[str] = LAZY_FIELDS, complete: bool = False) -> list[Run]:
+        """One Run per ref, loading into the cache only commits it lacks.
 
         `fields` are fetched at once; the others are read from the cache when a
         caller first touches them (listing 10,000 runs to show 20 reads little).
+        `complete` says `refs` are all the runs there are: rows of other commits
+        are then pruned.
         """
-        conn = self._connect()
-        try:
-            cached = self._fetch(conn, set(refs.values()), set(fields)) if conn else {}
-            missing = [(ref, sha) for ref, sha in refs.items() if sha not in cached]
-            fresh = self._load(missing, progress)
-            if conn and fresh:
-                self._store(conn, fresh)
-        finally:
-            if conn:
-                conn.close()
+        conn = self._conn()
+        wanted = set(refs.values())
+        cached = self._fetch(conn, wanted, set(fields), complete) if conn else {}
+        missing = [(ref, sha) for ref, sha in refs.items() if sha not in cached]
+        fresh = self._load(missing, progress)
+        for run in fresh:
+            if run.error is None:
+                run.loader = self.load_field
+        if conn and fresh:
+            self._store(conn, fresh)
         by_sha = {**cached, **{s.commit: s for s in fresh}}
-        return [_for_ref(by_sha[sha], ref) for ref, sha in refs.items()]
+        return [by_sha[sha].at_ref(ref) for ref, sha in refs.items()]
 
-    def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[RunSummary]:
+    def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[Run]:
         """Read records of commits not in the cache, on every core when there are many."""
         with running_gc():
             return self._load_records(missing, progress)
 
-    def _load_records(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[RunSummary]:
+    def _load_records(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[Run]:
         workers = min(os.cpu_count() or 1, 8)
-        if len(missing) >= PARALLEL_FROM and workers > 1:
+        if len(missing) >= PARALLEL_FROM and workers > 1 and _can_fork():
             try:
                 return self._load_parallel(missing, workers, progress)
             except Exception:  # no worker processes to be had here: read them in this one
@@ -232,18 +149,35 @@ class RunIndex:
         return _collect(chunks, len(missing), progress)
 
     def _load_parallel(self, missing: list[tuple[str, str]], workers: int,
-                       progress: Progress | None) -> list[RunSummary]:
+                       progress: Progress | None) -> list[Run]:
+        """Forked workers only: a spawned one would re-import the user's `__main__`
+        (a script without a main guard would start its runs again)."""
         import multiprocessing
-        import threading
         from concurrent.futures import ProcessPoolExecutor
 
         size = max(50, len(missing) // (workers * 8))
         parts = [missing[i:i + size] for i in range(0, len(missing), size)]
-        # fork is cheapest, but only safe while this process has no other threads.
-        method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             chunks = pool.map(_load_part, [str(self.db.common_dir)] * len(parts), parts)
             return _collect(chunks, len(missing), progress)
+
+    # -- connections -------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection | None:
+        """This thread's connection (None when the cache cannot be used here)."""
+        if not hasattr(self._local, "conn"):
+            self._local.conn = conn = self._connect()
+            if conn is not None:
+                with self._lock:
+                    self._opened.append(conn)
+        return self._local.conn
+
+    def close(self) -> None:
+        """Close every connection this index opened, in any thread."""
+        with self._lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
+        self._local = threading.local()
 
     def _connect(self) -> sqlite3.Connection | None:
         for attempt in range(2):
@@ -258,7 +192,7 @@ class RunIndex:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -276,7 +210,8 @@ class RunIndex:
             raise
         return conn
 
-    def _fetch(self, conn: sqlite3.Connection, shas: set[str], fields: set[str]) -> dict[str, RunSummary]:
+    # -- rows --------------------------------------------------------------------------------
+    def _fetch(self, conn: sqlite3.Connection, shas: set[str], fields: set[str], complete: bool) -> dict[str, Run]:
         wanted = [f if f in fields else "NULL" for f in LAZY_FIELDS]
         # Rows whose columns lost their types (a damaged cache) are left out: they
         # count as missing and are read again from git.
@@ -285,50 +220,83 @@ class RunIndex:
                              *(f"typeof({c}) IN ('text', 'null')" for c in ("user", "last", *LAZY_FIELDS))])
         query = f"SELECT {_COLUMNS[:_COLUMNS.index(' info')]} last, {', '.join(wanted)} FROM runs WHERE {sane}"
         try:
-            rows = conn.execute(query).fetchall()
+            rows = conn.execute(query).fetchall() if complete else _rows_of(conn, query, shas)
         except sqlite3.DatabaseError:
             return {}  # unreadable: load everything from git this time
-        out = {}
+        out: dict[str, Run] = {}
+        stale = []
         with paused_gc():
             for r in rows:
-                if r[0] in shas:
-                    lazy = [_LATER if v is None else v for v in r[10:14]]
-                    summary = out[r[0]] = RunSummary(r[1], r[0], *lazy, scalars=_row_scalars(r, r[1]), last=r[9])
-                    summary.loader = self.load_field
+                if r[0] not in shas:
+                    stale.append(r[0])
+                    continue
+                lazy = {f: v for f, v in zip(("last", *LAZY_FIELDS), r[9:14]) if v is not None}
+                out[r[0]] = Run(r[1], r[0], _row_scalars(r), lazy, loader=self.load_field)
+        if complete and stale:
+            self._prune(conn, stale)
         return out
 
-    def load_field(self, summary: RunSummary, field: str, from_git: bool) -> Any:
-        """One field of a cached run (the RunSummary loader); from git if the row is bad."""
-        if not from_git:
-            if self._reader is None:
-                self._reader = self._connect()  # one connection for all lazy reads of a listing
+    def _prune(self, conn: sqlite3.Connection, commits: list[str]) -> None:
+        """Drop rows of commits no run ref points at (edited or removed runs)."""
+        try:
+            conn.executemany("DELETE FROM runs WHERE commit_id = ?", [(c,) for c in commits])
+        except sqlite3.DatabaseError:
+            pass  # busy: prune next time
+
+    def load_field(self, run: Run, field: str, from_git: bool) -> Any:
+        """One field of a cached run (the Run loader); from git if the row is bad."""
+        if field not in (*LAZY_FIELDS, "last"):
+            raise CorruptRecord(f"run {run.id}: {field} is not in the cache index")
+        conn = None if from_git else self._conn()
+        if conn is not None:
             try:
-                row = self._reader.execute(f"SELECT {field} FROM runs WHERE commit_id = ?",
-                                           (summary.commit,)).fetchone() if self._reader else None
+                row = conn.execute(f"SELECT {field} FROM runs WHERE commit_id = ?", (run.commit,)).fetchone()
                 return json.loads(row[0])
             except (TypeError, ValueError, sqlite3.DatabaseError):
                 pass
-        fresh = load_summary(self.db, summary.ref, summary.commit)
-        conn = self._connect()
-        if conn is not None:
+        fresh = load_summary(self.db, run.ref or "", run.commit)
+        conn = self._conn()
+        if conn is not None and not fresh.error:
             self._store(conn, [fresh])
-            conn.close()
-        return fresh.metrics() if field == "last" else fresh._get(field)
+        if fresh.error:
+            raise CorruptRecord(fresh.error)
+        return dict(fresh.metrics) if field == "last" else fresh.raw(field)
 
-    def _store(self, conn: sqlite3.Connection, rows: Iterable[RunSummary]) -> None:
+    def _store(self, conn: sqlite3.Connection, rows: Iterable[Run]) -> None:
         try:
             conn.execute("BEGIN")
             conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                              [_encode(r) for r in rows if not r.error])
             conn.execute("COMMIT")
         except sqlite3.DatabaseError:
-            pass  # another process holds the lock too long: the cache just stays colder
+            _rollback(conn)  # another process holds the lock too long: the cache just stays colder
 
     def clear(self) -> None:
+        self.close()
         _unlink(self.path)
 
 
-def _load_part(common_dir: str, pairs: list[tuple[str, str]]) -> list[RunSummary]:
+def _rows_of(conn: sqlite3.Connection, query: str, shas: set[str]) -> list[tuple]:
+    """Only the rows of `shas` (one experiment of many), through a temporary table."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (sha TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM wanted")
+    conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(s,) for s in shas])
+    return conn.execute(query + " AND commit_id IN (SELECT sha FROM wanted)").fetchall()
+
+
+def _can_fork() -> bool:
+    """fork is safe only while this process runs no other thread (a flusher, a server)."""
+    return os.name == "posix" and threading.active_count() == 1
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.DatabaseError:
+        pass
+
+
+def _load_part(common_dir: str, pairs: list[tuple[str, str]]) -> list[Run]:
     """Worker: load summaries from a repository opened in this process."""
     from gitexp.store.repo import open_repo
 
@@ -339,8 +307,8 @@ def _load_part(common_dir: str, pairs: list[tuple[str, str]]) -> list[RunSummary
     return summaries
 
 
-def _collect(chunks: Iterable[list[RunSummary]], total: int, progress: Progress | None) -> list[RunSummary]:
-    out: list[RunSummary] = []
+def _collect(chunks: Iterable[list[Run]], total: int, progress: Progress | None) -> list[Run]:
+    out: list[Run] = []
     started, shown = time.monotonic(), 0
     for chunk in chunks:
         out.extend(chunk)
@@ -385,27 +353,15 @@ class _DirCache:
             pass
 
 
-def _encode(s: RunSummary) -> tuple:
+def _encode(s: Run) -> tuple:
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
-            json.dumps(s.info), json.dumps(s.params), json.dumps(s.tags), json.dumps(s.summary),
-            json.dumps(s.metrics()))
+            json.dumps(dict(s.info.__dict__)), json.dumps(s.params), json.dumps(s.tags), json.dumps(s.summary),
+            json.dumps(dict(s.metrics)))
 
 
-def _row_scalars(r: tuple, ref: str) -> tuple:
+def _row_scalars(r: tuple) -> tuple:
     """Scalars of a cached row; the experiment always comes from the ref being listed."""
-    parts = ref.split("/")
-    return (r[2], r[3], parts[3] if len(parts) >= 5 else r[4], r[5], r[6], r[7], r[8])
-
-
-def _for_ref(summary: RunSummary, ref: str) -> RunSummary:
-    if summary.ref == ref:
-        return summary
-    raw = summary._raw
-    copy = RunSummary(ref, summary.commit, raw["info"], raw["params"], raw["tags"], raw["summary"],
-                      summary.error, scalars=(summary.id, summary.name, ref.split("/")[3], summary.status,
-                                              summary.start_ms, summary.end_ms, summary.user), last=raw["last"])
-    copy.loader = summary.loader
-    return copy
+    return (r[2], r[3], r[4], r[5], r[6], r[7], r[8])
 
 
 def _unlink(path: Path) -> None:

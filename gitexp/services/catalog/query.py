@@ -10,13 +10,14 @@ from typing import Any
 from gitexp.errors import GitexpError
 from gitexp.names import SHORT_ID, check_experiment
 from gitexp.services.catalog.filterexpr import SortKey, parse_filter, parse_sort, sort_rows
-from gitexp.services.catalog.cache import LAZY_FIELDS, paused_gc, Progress, RunSummary
+from gitexp.model import LAZY_FIELDS, Run
+from gitexp.services.catalog.cache import Progress, paused_gc
 from gitexp.services.catalog.listing import list_runs
-from gitexp.store.repo import GitDB
+from gitexp.services.session import Session
 from gitexp.store.record import flatten
 
 
-def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
+def search(s: Session, filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
            experiment: str | Sequence[str] | None = None, max_results: int | None = None,
            output: str = "list", progress: Progress | None = None) -> Any:
     """Runs matching `filter_string`, sorted by `order_by` (newest first by default).
@@ -26,7 +27,7 @@ def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] 
         order_by: keys like ``"metrics.acc DESC"`` or ``"metrics.acc:desc"``.
         experiment: one name, several, or None for every experiment.
         max_results: cut the result after sorting.
-        output: ``"list"`` (RunSummary objects), ``"dicts"`` or ``"pandas"``.
+        output: ``"list"`` (Run objects), ``"dicts"`` or ``"pandas"``.
     """
     if output not in ("list", "dicts", "pandas"):
         raise GitexpError(f"unknown output {output!r}", hint="use 'list', 'dicts' or 'pandas'")
@@ -40,42 +41,31 @@ def search(db: GitDB, filter_string: str | None = None, order_by: Sequence[str] 
     # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
     fields = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
     with paused_gc():  # the index turns it back on while it parses records
-        runs = _runs(db, experiment, progress, fields)
-        matched = [pair for pair in ((s, s.row(kinds)) for s in runs) if predicate(pair[1])]
+        runs = _runs(s, experiment, progress, fields)
+        matched = [pair for pair in ((r, r.row(kinds)) for r in runs) if predicate(pair[1])]
         if keys:
             matched = _sorted(matched, keys)
-    result = [s for s, _ in matched[: max_results if max_results is not None else None]]
+    result = [r for r, _ in matched[: max_results if max_results is not None else None]]
     if output == "list":
         return result
-    dicts = [summary_dict(s) for s in result]
+    dicts = [r.listing_dict() for r in result]
     return dicts if output == "dicts" else to_dataframe(dicts)
 
 
-def _runs(db: GitDB, experiment: str | Sequence[str] | None, progress: Progress | None,
-          fields: list[str]) -> list[RunSummary]:
+def _runs(s: Session, experiment: str | Sequence[str] | None, progress: Progress | None,
+          fields: list[str]) -> list[Run]:
     if experiment is None:
-        return list_runs(db, None, progress, fields)
+        return list_runs(s, None, progress, fields)
     names = [experiment] if isinstance(experiment, str) else list(experiment)
     if len(names) == 1:
-        return list_runs(db, check_experiment(names[0]), progress, fields)
+        return list_runs(s, check_experiment(names[0]), progress, fields)
     wanted = {check_experiment(n) for n in names}
-    return [s for s in list_runs(db, None, progress, fields) if s.experiment in wanted]
+    return [r for r in list_runs(s, None, progress, fields) if r.experiment in wanted]
 
 
-def _sorted(pairs: list[tuple[RunSummary, dict]], keys: list[SortKey]) -> list[tuple[RunSummary, dict]]:
-    by_row = {id(row): s for s, row in pairs}
+def _sorted(pairs: list[tuple[Run, dict]], keys: list[SortKey]) -> list[tuple[Run, dict]]:
+    by_row = {id(row): r for r, row in pairs}
     return [(by_row[id(row)], row) for row in sort_rows([row for _, row in pairs], keys)]
-
-
-def summary_dict(s: RunSummary) -> dict[str, Any]:
-    """The documented JSON shape of one listed run."""
-    return {
-        "id": s.id, "name": s.name, "experiment": s.experiment, "status": s.status,
-        "start_time": s.info.get("start_time"), "end_time": s.info.get("end_time"),
-        "duration": s.duration, "user": s.info.get("user"), "params": s.params, "tags": s.tags,
-        "metrics": s.summary, "ref": s.ref, "commit": s.commit,
-        **({"error": s.error} if s.error else {}),
-    }
 
 
 _FRAME_COLUMNS = ["run_id", "run_name", "experiment", "status", "start_time", "end_time"]

@@ -9,60 +9,25 @@ from typing import Any
 from gitexp.errors import GitexpError
 from gitexp.services.tracking.localstate import ActiveDir, active_dirs, claim_abandoned, finalizing
 from gitexp.store.repo import GitDB
-from gitexp.store.journal import JournalData, read_journals
-from gitexp.store.record import (
-    Artifact, RunInfo, iso_from_ms, parse_artifacts, parse_mapping, parse_metric,
-)
-from gitexp.store.runcommit import RecordReader, record_files, write_run_commit
-
-
-def load_state(db: GitDB, commit: str) -> tuple[RunInfo, dict, dict, dict, list[Artifact]]:
-    """(info, params, tags, metric points, artifacts) of a run commit."""
-    rec = RecordReader(db, commit)
-    info = RunInfo.from_yaml(rec.read("run.yaml") or b"")
-    params = parse_mapping(rec.read("params.yaml"), "params.yaml")
-    tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
-    metrics = {k: parse_metric(rec.read_metric(k) or b"") for k in rec.metric_keys()}
-    stored = rec.files_under("artifacts")
-    artifacts = []
-    for item in parse_artifacts(rec.read("artifacts.yaml")):
-        path = str(item["path"])
-        blob = stored.get(path)
-        artifacts.append(Artifact(path, int(item.get("size", 0)), str(item.get("sha256", "")),
-                                  blob is not None, blob.sha if blob else None))
-    return info, params, tags, metrics, artifacts
-
-
-def merge(state: tuple, journal: JournalData) -> tuple[dict, dict, dict, list[Artifact]]:
-    """Combine a commit's record with newer journal data (journal wins)."""
-    _info, params, tags, metrics, artifacts = state
-    params = {**params, **journal.params}
-    tags = {**tags, **journal.tags}
-    tags = {k: str(v) for k, v in tags.items() if v is not None}
-    merged = {k: list(v) for k, v in metrics.items()}
-    for key, points in journal.metrics.items():
-        merged.setdefault(key, []).extend(points)
-    merged = {k: sorted(v, key=lambda p: (p[0], p[2])) for k, v in merged.items()}
-    by_path = {a.path: a for a in artifacts}
-    by_path.update({a.path: a for a in journal.artifacts})
-    return params, tags, merged, list(by_path.values())
+from gitexp.store.journal import read_journals
+from gitexp.store.record import iso_from_ms
+from gitexp.store.runcommit import read_record, write_run_commit
 
 
 def write_final(db: GitDB, ref: str, tip: str, folder: ActiveDir, status: str,
                 exit_code: int | None, end_ms: int) -> str:
     """Commit the journals of `folder` onto `ref` with the final status; CAS from `tip`."""
-    state = load_state(db, tip)
-    params, tags, metrics, artifacts = merge(state, read_journals(folder.path))
-    info = replace(state[0], status=status, end_time=iso_from_ms(end_ms), exit_code=exit_code)
+    record = read_record(db, tip).overlay(read_journals(folder.path))
+    record.info = replace(record.info, status=status, end_time=iso_from_ms(end_ms), exit_code=exit_code)
     output = folder.output_log.read_bytes() if folder.output_log.exists() else None
-    for art in artifacts:
+    for art in record.artifacts:
         if art.inline and art.blob is None:  # logged during the run: staged until now
             art.blob = db.add_blob(folder.staged.open_verified(art.sha256))
-    files = record_files(info, params, tags, metrics, artifacts, output)
+    files = record.files(output)
     tree, _ = db.commit_info(tip)
-    message = f"gitexp: end run {info.name} ({status})\n\n" + _describe(metrics, exit_code)
+    message = f"gitexp: end run {record.info.name} ({status})\n\n" + _describe(record.metrics, exit_code)
     commit = write_run_commit(db, tree, None, files, [tip], message)
-    db.set_ref(ref, tip, commit, f"end run {info.id} {status}")
+    db.set_ref(ref, tip, commit, f"end run {record.info.id} {status}")
     return commit
 
 
@@ -99,7 +64,7 @@ def _recover(db: GitDB, folder: ActiveDir, now_ms: int) -> bool:
     try:
         with finalizing(folder):
             tip = db.read_ref(meta["ref"])
-            info = load_state(db, tip)[0] if tip else None
+            info = read_record(db, tip).info if tip else None
             if info is not None and info.status == "RUNNING":
                 write_final(db, meta["ref"], tip, folder, "KILLED", None, _last_sign_of_life(folder, now_ms))
             folder.remove()

@@ -15,6 +15,7 @@ from typing import IO, Any
 from gitexp.errors import GitexpError
 from gitexp.services.tracking import run as tracking
 from gitexp.services.tracking.paramsfile import ParamsFile, apply_overrides, load_params_file
+from gitexp.services.session import Session
 from gitexp.store.repo import GitDB
 
 FORWARD_GRACE = 0.5  # seconds before a Ctrl-C is forwarded (the tty may have sent it already)
@@ -87,13 +88,13 @@ def check_command(command: list[str]) -> None:
                           hint=f"chmod +x {exe}, or run it through its interpreter (e.g. sh {exe})")
 
 
-def launch(db: GitDB, spec: LaunchSpec, out: IO[bytes], err: IO[bytes],
+def launch(s: Session, spec: LaunchSpec, out: IO[bytes], err: IO[bytes],
            on_start: Any = None) -> LaunchResult:
     """Start a run, run the command as its child, end the run with the child's fate."""
     check_command(spec.command)
-    params_file = _prepare_params(db, spec)
+    params_file = _prepare_params(s.db, spec)
     try:
-        run = tracking.create_run(db, spec.experiment, spec.name, spec.params, spec.tags, spec.command)
+        run = tracking.create_run(s, spec.experiment, spec.name, spec.params, spec.tags, spec.command)
     except BaseException:
         if params_file:
             params_file.restore()

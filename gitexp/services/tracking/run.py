@@ -24,10 +24,12 @@ from gitexp import __version__
 from gitexp.errors import InvalidName, InvalidValue, ParamConflict, RunNotFound
 from gitexp.names import check_experiment, check_key, check_run_name, current_user, new_run_id, new_run_name
 from gitexp.services.tracking.localstate import ActiveDir, Flock, attached_lock, finalizing, owner_lock
-from gitexp.services.tracking.finalize import load_state, recover_dead_runs, write_final
 from gitexp.services.catalog.listing import run_names
-from gitexp.settings import Settings, load_settings
-from gitexp.store.repo import GitDB, RUNS_PREFIX, open_repo
+from gitexp.services.session import Session
+from gitexp.services.tracking.finalize import write_final
+from gitexp.settings import Settings
+from gitexp.store.repo import RUNS_PREFIX, GitDB, open_repo
+from gitexp.store.runcommit import read_record
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import RECORD_DIR, Artifact, RunInfo, encode_record, iso_from_ms
 from gitexp.store.runcommit import write_run_commit
@@ -71,6 +73,14 @@ class ActiveRun:
     @property
     def id(self) -> str:
         return self.info.id
+
+    def fast_path(self) -> tuple[dict[str, Any], Any]:
+        """(step counters by key, the queue's append) for a caller that inlines `log_metric`.
+
+        The counters hold an `itertools.count` per key (an int after an explicit
+        step); items appended are (key, step, value, time in seconds).
+        """
+        return self._counters, self._pending_append
 
     # -- the hot path ----------------------------------------------------------
     def log_metric(self, key: str, value: Any, step: int | None = None,
@@ -265,7 +275,7 @@ class _Flusher:
 _flusher = _Flusher()
 
 
-def create_run(db: GitDB, experiment: str | None = None, name: str | None = None,
+def create_run(s: Session, experiment: str | None = None, name: str | None = None,
                params: dict | None = None, tags: dict | None = None,
                command: list[str] | None = None, parent: str | None = None,
                taken_names: set[str] | None = None) -> ActiveRun:
@@ -273,11 +283,11 @@ def create_run(db: GitDB, experiment: str | None = None, name: str | None = None
 
     `taken_names` defaults to the names of the repository's runs.
     """
-    settings = load_settings(db)
+    db, settings = s.db, s.settings
     params = {k: _param_value(v) for k, v in (params or {}).items()}
-    recover_dead_runs(db, int(time.time() * 1000))  # as every command does: dead runs show as KILLED
+    s.recover()  # as every command does: dead runs show as KILLED
     if taken_names is None:
-        taken_names = run_names(db)
+        taken_names = run_names(s)
     experiment = check_experiment(experiment or settings.default_experiment)
     for key in list(params) + list(tags or {}):
         check_key(key)
@@ -328,15 +338,15 @@ def _is_dirty(db: GitDB, head: str | None, files: dict) -> bool:
 
 def attach(run_id: str, ref: str, common_dir: str) -> ActiveRun:
     """Join a run owned by another process (`gitexp run`'s child sees it in its env)."""
-    with open_repo(common_dir) as db:
-        tip = db.read_ref(ref)
+    with Session.open(common_dir) as s:
+        tip = s.db.read_ref(ref)
         if tip is None:
             raise RunNotFound(f"{ENV_RUN_ID}={run_id} names no run in {common_dir}",
                               hint=f"unset {ENV_RUN_ID} to start a new run")
-        info, params, tags, _m, artifacts = load_state(db, tip)
-        settings = load_settings(db)
-    run = ActiveRun(Path(common_dir), ref, info, params, tags, None, settings)
-    run._artifact_paths.update(a.path for a in artifacts)
+        record = read_record(s.db, tip)
+        settings = s.settings
+    run = ActiveRun(Path(common_dir), ref, record.info, record.params, record.tags, None, settings)
+    run._artifact_paths.update(a.path for a in record.artifacts)
     run._artifact_paths.update(a.path for a in read_journals(run.folder.path).artifacts)  # other processes'
     return run
 

@@ -1,0 +1,73 @@
+"""A session: one command's (or one request's) view of a repository, opened once.
+
+It holds the repository, its settings and the cache index, each made on first
+use, and finalises dead local runs once (as KILLED) before the first read, so
+no read path has to remember to. Services take a Session; the CLI, the Python
+API and the web UI open one per command, call or request.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from gitexp.store.repo import GitDB, open_repo
+
+if TYPE_CHECKING:
+    from gitexp.services.catalog.cache import RunIndex
+    from gitexp.settings import Settings
+
+
+class Session:
+    """The repository, settings and cache that services share during one command."""
+
+    def __init__(self, db: GitDB) -> None:
+        self.db = db
+        self._recovered: list[str] | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] = ".") -> Session:
+        """Open the repository containing `path` (NotARepository if none)."""
+        return cls(open_repo(path))
+
+    @cached_property
+    def settings(self) -> Settings:
+        from gitexp.settings import load_settings
+
+        return load_settings(self.db)
+
+    @cached_property
+    def cache(self) -> RunIndex:
+        from gitexp.services.catalog.cache import RunIndex
+
+        return RunIndex(self.db)
+
+    @property
+    def default_experiment(self) -> str:
+        return self.settings.default_experiment
+
+    def recover(self) -> list[str]:
+        """Finalise local runs whose process died, once per session; their ids."""
+        if self._recovered is None:
+            from gitexp.services.tracking.finalize import recover_dead_runs
+
+            self._recovered = recover_dead_runs(self.db, int(time.time() * 1000))
+        return self._recovered
+
+    def close(self) -> None:
+        if "cache" in self.__dict__:
+            self.cache.close()
+        self.db.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_session(path: str | os.PathLike[str] = ".") -> Session:
+    """Open a session on the repository containing `path`; use it as a context manager."""
+    return Session.open(path)
