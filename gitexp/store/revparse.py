@@ -30,7 +30,9 @@ class RevisionsMixin:
 
     def resolve(self, rev: str) -> str | None:
         """Resolve a ref name, branch, tag or full/abbreviated commit id to a commit id."""
-        for name in (rev, f"refs/heads/{rev}", f"refs/tags/{rev}", f"refs/remotes/{rev}"):
+        # git's order (gitrevisions(7)): a tag wins over a branch of the same name.
+        for name in (rev, f"refs/{rev}", f"refs/tags/{rev}", f"refs/heads/{rev}",
+                     f"refs/remotes/{rev}", f"refs/remotes/{rev}/HEAD"):
             if name.startswith("refs/") or name == "HEAD":
                 sha = self.read_ref(name)
                 if sha:
@@ -63,9 +65,12 @@ class RevisionsMixin:
 
     def _expand_sha(self, prefix: str) -> str | None:
         if len(prefix) == 40:
-            return prefix if self.has_object(prefix) else None
-        matches = [s.decode() for s in self.repo.object_store.iter_prefix(prefix.encode())] \
-            if hasattr(self.repo.object_store, "iter_prefix") else []
-        commits = [m for m in matches if isinstance(self.repo.object_store[m.encode()], Commit)]
+            matches = [prefix] if self.has_object(prefix) else []
+        else:
+            matches = [s.decode() for s in self.repo.object_store.iter_prefix(prefix.encode())] \
+                if hasattr(self.repo.object_store, "iter_prefix") else []
+        # An annotated tag's id names its commit, as in git.
+        peeled = {self._peel(m) for m in matches}
+        commits = [c for c in peeled if isinstance(self.repo.object_store[c.encode()], Commit)]
         return commits[0] if len(commits) == 1 else None
 
