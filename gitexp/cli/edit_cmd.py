@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from gitexp.cli.output import open_db
+from gitexp.cli.options import open_db
 
 
 def _done(text: str) -> None:
