@@ -96,7 +96,8 @@ def fmt_iso(ms: int | None) -> str:
     """ISO 8601 UTC with milliseconds (exact, for CSV); empty when unknown."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    when = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as run.yaml writes times
 
 
 def fmt_duration(seconds: float | None) -> str:
