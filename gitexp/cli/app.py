@@ -6,11 +6,11 @@ own usage errors and decides between exiting and returning the code:
 
 | raised                                   | stderr                                   | exit |
 |------------------------------------------|------------------------------------------|------|
-| `GitexpError`                            | `Error: …` and `hint: …`                 | its `exit_code` (1; usage 2) |
+| `GitexpError`                            | `Error: …` and `hint: …`                 | `exit_code`: 1, usage 2 |
 | click usage error (bad option, conflict) | click's usage line and `Error: …`        | 2 |
 | `KeyboardInterrupt` (Ctrl-C)             | `Interrupted.`                           | 130 |
 | `click.Abort` (a declined prompt)        | `Aborted.`                               | 1 |
-| `BrokenPipeError` (`gitexp ls | head -1`) | nothing                                  | 141, as git (128 + SIGPIPE) |
+| `BrokenPipeError` (ls piped to head -1)  | nothing                                  | 141, as git (128 + SIGPIPE) |
 | anything else                            | one error line and a `--traceback` hint  | 1 |
 """
 
