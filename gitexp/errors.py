@@ -22,6 +22,12 @@ class GitexpError(Exception):
         return self.message if not self.hint else f"{self.message} (hint: {self.hint})"
 
 
+class InvalidUsage(GitexpError):
+    """A command was called with options or arguments that do not go together (exit 2)."""
+
+    exit_code = 2
+
+
 class NotARepository(GitexpError):
     """The current folder is not inside a Git repository."""
 

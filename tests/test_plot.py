@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import subprocess
 import sys
@@ -329,8 +330,8 @@ def test_default_file_is_never_overwritten(db, tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- CLI
 
-def one_error_line(result) -> str:
-    assert result.exit_code == 1, (result.stdout, result.stderr)
+def one_error_line(result, exit_code: int = 1) -> str:
+    assert result.exit_code == exit_code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     errors = [line for line in lines if line.startswith("Error:")]
@@ -395,13 +396,14 @@ def test_cli_no_runs_match(repo: Path, runner) -> None:
 
 def test_cli_usage_errors(repo: Path, runner) -> None:
     make_runs()
-    assert "give a metric with -m" in one_error_line(invoke(runner, "plot", "a"))
-    assert "needs two keys" in one_error_line(invoke(runner, "plot", "--scatter", "params.lr"))
-    assert "cannot be combined" in one_error_line(invoke(runner, "plot", "--scatter", "--parallel", "a", "b"))
-    assert "--smooth cannot be used" in one_error_line(
+    usage_error = functools.partial(one_error_line, exit_code=2)  # usage errors exit 2, with a hint
+    assert "give a metric with -m" in usage_error(invoke(runner, "plot", "a"))
+    assert "needs two keys" in usage_error(invoke(runner, "plot", "--scatter", "params.lr"))
+    assert "cannot be combined" in usage_error(invoke(runner, "plot", "--scatter", "--parallel", "a", "b"))
+    assert "--smooth cannot be used" in usage_error(
         invoke(runner, "plot", "--scatter", "params.lr", "metrics.acc", "--smooth", "3"))
-    assert "--color cannot be used" in one_error_line(invoke(runner, "plot", "a", "-m", "loss", "--color", "x"))
-    assert "either runs or -e" in one_error_line(invoke(runner, "plot", "a", "-m", "loss", "-e", "default"))
+    assert "--color cannot be used" in usage_error(invoke(runner, "plot", "a", "-m", "loss", "--color", "x"))
+    assert "either runs or -e" in usage_error(invoke(runner, "plot", "a", "-m", "loss", "-e", "default"))
 
 
 def test_help_does_not_import_matplotlib(repo: Path) -> None:

@@ -266,8 +266,10 @@ def test_experiment_selection(runs: dict[str, str], repo: Path) -> None:
     assert ls_names() == list(reversed(DEFAULT))  # `ls`: the default experiment only
     assert ls_names("-e", "other") == ["omega"]
     assert ls_names("--all") == everything
-    assert ls_names("-a", "-e", "other") == everything  # --all wins
     from click.testing import CliRunner
+
+    conflict = invoke(CliRunner(), "ls", "-a", "-e", "other")  # one rule with plot: a usage error
+    assert conflict.exit_code == 2 and "-e and --all cannot be combined" in conflict.stderr
 
     table = invoke(CliRunner(), "ls", "--all").stdout.splitlines()
     assert table[0].split()[:3] == ["id", "name", "experiment"]

@@ -1,45 +1,140 @@
-"""The CLI's single error boundary."""
+"""The `gitexp` group: lazy subcommands and the CLI's single error boundary.
+
+`GitexpGroup.invoke` runs a command and turns whatever it raises into what a
+user should see (pre-commit's and GTO's habit); `GitexpGroup.main` adds click's
+own usage errors and decides between exiting and returning the code:
+
+| raised                                   | stderr                                   | exit |
+|------------------------------------------|------------------------------------------|------|
+| `GitexpError`                            | `Error: …` and `hint: …`                 | `exit_code`: 1, usage 2 |
+| click usage error (bad option, conflict) | click's usage line and `Error: …`        | 2 |
+| `KeyboardInterrupt` (Ctrl-C)             | `Interrupted.`                           | 130 |
+| `click.Abort` (a declined prompt)        | `Aborted.`                               | 1 |
+| `BrokenPipeError` (ls piped to head -1)  | nothing                                  | 141, as git (128 + SIGPIPE) |
+| anything else                            | one error line and a `--traceback` hint  | 1 |
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+import shlex
 import sys
 import traceback as tb
+from typing import Any
 
 import click
 
+from gitexp import __version__
 from gitexp.errors import GitexpError
 
+COMMANDS = {
+    "run": "gitexp.cli.run_cmd:run",
+    "ls": "gitexp.cli.ls_cmd:ls",
+    "show": "gitexp.cli.show_cmd:show",
+    "diff": "gitexp.cli.diff_cmd:diff",
+    "compare": "gitexp.cli.diff_cmd:compare",
+    "plot": "gitexp.cli.plot_cmd:plot",
+    "tag": "gitexp.cli.edit_cmd:tag",
+    "note": "gitexp.cli.edit_cmd:note",
+    "rename": "gitexp.cli.edit_cmd:rename",
+    "rm": "gitexp.cli.edit_cmd:rm",
+    "demo": "gitexp.cli.demo_cmd:demo",
+}
+ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
+SIGPIPE_EXIT = 141
 
-def run_guarded(group: click.Group, argv: list[str]) -> int:
-    """Run the click group; expected errors print `Error: …` and `hint: …` only."""
-    show_traceback = "--traceback" in argv
-    try:
-        result = group.main(args=argv, prog_name="gitexp", standalone_mode=False)
-    except GitexpError as exc:
+
+class GitexpGroup(click.Group):
+    """The top-level group: imports a subcommand's module only when it is needed, and owns
+    the error boundary (see the module docstring)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, _, attr = COMMANDS[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        argv = list(args)  # parsing consumes `args`
+        ctx = super().make_context(info_name, args, parent, **extra)
+        ctx.meta[ARGV] = argv
+        return ctx
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; every error but click's own becomes a message and an exit code."""
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe must fail here, inside the boundary, not at exit
+            return result
+        except (click.ClickException, click.exceptions.Exit):
+            raise  # usage errors and explicit exits: click shows them
+        except (Exception, KeyboardInterrupt) as exc:
+            code = report(exc, ctx.meta.get(ARGV, []), show_traceback=bool(ctx.params.get("traceback")))
+            raise click.exceptions.Exit(code) from None
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Like click's main, with the boundary always on: `standalone_mode` only chooses
+        between `sys.exit(code)` and returning the code (`gitexp.cli.main`)."""
+        try:
+            result = super().main(args, prog_name or "gitexp", complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0  # `gitexp run` returns its command's code
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except (Exception, KeyboardInterrupt) as exc:  # raised while parsing, before invoke
+            code = report(exc, [], show_traceback=False)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def report(exc: BaseException, argv: list[str], show_traceback: bool) -> int:
+    """Print what the user should see about `exc`; return the exit code."""
+    if isinstance(exc, GitexpError):
         _print_error(exc.message, exc.hint)
         if getattr(exc, "pointer", None):
             click.echo(_indent(exc.pointer), err=True)  # type: ignore[attr-defined]
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except KeyboardInterrupt:
+    if _is_interrupt(exc):
         click.echo("Interrupted.", err=True)
         return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # the boundary: nothing unexpected escapes as a bare traceback
-        if show_traceback:
-            tb.print_exc()
-        _print_error(f"unexpected {type(exc).__name__}: {exc}",
-                     "rerun with 'gitexp --traceback …' and report the output")
+    if isinstance(exc, click.Abort):
+        click.echo("Aborted.", err=True)
         return 1
-    return result if isinstance(result, int) else 0
+    if isinstance(exc, BrokenPipeError):
+        _silence_stdout()
+        return SIGPIPE_EXIT
+    if show_traceback:
+        tb.print_exception(type(exc), exc, exc.__traceback__)
+        _print_error(f"unexpected {type(exc).__name__}: {exc}", "please report the traceback above")
+        return 1
+    command = shlex.join(["gitexp", "--traceback", *[a for a in argv if a != "--traceback"]])
+    _print_error(f"unexpected {type(exc).__name__}: {exc}",
+                 f"rerun as {command!r} and report the output" if argv else
+                 "rerun with 'gitexp --traceback …' and report the output")
+    return 1
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, also when a click prompt turned it into Abort (it keeps it as the context)."""
+    return isinstance(exc, KeyboardInterrupt) or (
+        isinstance(exc, click.Abort) and isinstance(exc.__context__, KeyboardInterrupt))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (tests capture stdout): nothing will be flushed to a pipe
 
 
 def _print_error(message: str, hint: str | None) -> None:
@@ -52,8 +147,28 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
+@click.group(name="gitexp", cls=GitexpGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gitexp")
+@click.option("--traceback", is_flag=True, hidden=True, help="Show the full traceback of unexpected errors.")
+def cli(traceback: bool) -> None:
+    """gitexp: track machine-learning experiments in the Git repository your code lives in.
+
+    Every run is a commit on a hidden ref (refs/gitexp/runs/<experiment>/<id>)
+    holding the exact code, params, metric histories, tags and artifacts.
+
+    \b
+    Example:
+        gitexp run -p lr=0.01 -- python train.py
+        gitexp ls
+        gitexp show brisk-otter
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run gitexp with `argv` (default: the process's arguments) and return the exit code."""
+    return cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="gitexp", standalone_mode=False)
+
+
 def entry() -> None:
     """console_scripts entry point."""
-    from gitexp.cli import main
-
     sys.exit(main())

@@ -11,11 +11,12 @@ import sys
 
 import click
 
-from gitexp.cli.output import open_db
+from gitexp.cli.options import open_db
+from gitexp.render.formats import escape_controls
 
 
 def _done(text: str) -> None:
-    click.echo(f"gitexp: {text}", err=True)
+    click.echo(f"gitexp: {escape_controls(text)}", err=True)
 
 
 def _commit_note(result: object) -> str:
@@ -49,7 +50,7 @@ def tag(run: str, assignments: tuple[str, ...], deletes: tuple[str, ...]) -> Non
             from gitexp.services.catalog.listing import get_run
 
             for key, value in sorted(get_run(db, run).tags.items()):
-                click.echo(f"{key}={value}")
+                click.echo(escape_controls(f"{key}={value}"))
             return
         tags = parse_assignments(assignments, "tag")
         result = set_tags(db, run, tags, list(deletes))
@@ -92,7 +93,7 @@ def note(run: str, text: str | None, clear: bool) -> None:
 
             r = get_run(db, run)
             if r.info.description:
-                click.echo(r.info.description.rstrip("\n"))
+                click.echo(escape_controls(r.info.description.rstrip("\n")))
             else:
                 _done(f"run {r.name} has no note")
             return

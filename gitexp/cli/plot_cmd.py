@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from gitexp.cli.output import open_db
+from gitexp.cli.options import open_db, selection_options
+from gitexp.services.catalog.selection import RunSelection
 
 
 @click.command()
@@ -25,13 +26,9 @@ from gitexp.cli.output import open_db
               help="Metric plots: trailing moving average over N points.")
 @click.option("--logy", is_flag=True, help="Logarithmic y axis.")
 @click.option("--logx", is_flag=True, help="With --scatter: logarithmic x axis.")
-@click.option("-f", "--filter", "filter_", metavar="EXPR",
-              help="Which runs: MLflow-style filter, e.g. \"metrics.acc > 0.9\".")
-@click.option("-e", "--experiment", help="Which runs: only this experiment (default: the default experiment).")
-@click.option("-a", "--all", "all_", is_flag=True, help="Which runs: every experiment.")
+@selection_options
 def plot(args: tuple[str, ...], metrics: tuple[str, ...], scatter: bool, parallel: bool, color: str | None,
-         output: str | None, x_mode: str, smooth: int, logy: bool, logx: bool, filter_: str | None,
-         experiment: str | None, all_: bool) -> None:
+         output: str | None, x_mode: str, smooth: int, logy: bool, logx: bool, selection: RunSelection) -> None:
     """Plot runs to an image file (PNG, SVG or PDF) and print its path.
 
     \b
@@ -60,7 +57,6 @@ def plot(args: tuple[str, ...], metrics: tuple[str, ...], scatter: bool, paralle
         gitexp plot --scatter params.lr metrics.acc --logx
         gitexp plot --parallel params.lr params.optimizer metrics.acc --color metrics.acc
     """
-    from gitexp.errors import GitexpError
     from gitexp.services import plot as plots
 
     mode = _mode(scatter, parallel, metrics, args)
@@ -68,15 +64,13 @@ def plot(args: tuple[str, ...], metrics: tuple[str, ...], scatter: bool, paralle
     if output is not None:
         plots.check_format(output)  # fail before reading any run
     with open_db() as db:
-        exp = _experiment(db, experiment, all_, mode == "metrics" and bool(args))
+        exp = _experiment(db, selection, mode == "metrics" and bool(args))
+        filter_ = selection.filter
         if mode == "metrics":
             fig = plots.plot_metrics(db, list(args), list(metrics), x=x_mode, smooth=smooth, logy=logy,
                                      filter_string=filter_, experiment=exp, warn=_warn)
             name = plots.default_name(*metrics)
         elif mode == "scatter":
-            if len(args) != 2:
-                raise GitexpError(f"--scatter needs two keys X Y, got {len(args)}",
-                                  hint="e.g. gitexp plot --scatter params.lr metrics.acc")
             fig = plots.plot_scatter(db, args[0], args[1], filter_string=filter_, experiment=exp,
                                      logx=logx, logy=logy, warn=_warn)
             name = plots.default_name("scatter", args[1], "vs", args[0])
@@ -89,28 +83,31 @@ def plot(args: tuple[str, ...], metrics: tuple[str, ...], scatter: bool, paralle
 
 
 def _mode(scatter: bool, parallel: bool, metrics: tuple[str, ...], args: tuple[str, ...]) -> str:
-    from gitexp.errors import GitexpError
+    from gitexp.errors import InvalidUsage
 
     if scatter and parallel:
-        raise GitexpError("--scatter and --parallel cannot be combined", hint="make one plot at a time")
+        raise InvalidUsage("--scatter and --parallel cannot be combined", hint="make one plot at a time")
     if (scatter or parallel) and metrics:
         flag = "--scatter" if scatter else "--parallel"
-        raise GitexpError(f"-m is for metric histories, not {flag}",
-                          hint=f"name metrics as keys instead: gitexp plot {flag} params.lr metrics.acc")
+        raise InvalidUsage(f"-m is for metric histories, not {flag}",
+                           hint=f"name metrics as keys instead: gitexp plot {flag} params.lr metrics.acc")
     if scatter:
+        if len(args) != 2:
+            raise InvalidUsage(f"--scatter needs two keys X Y, got {len(args)}",
+                               hint="e.g. gitexp plot --scatter params.lr metrics.acc")
         return "scatter"
     if parallel:
         if not args:
-            raise GitexpError("--parallel needs keys", hint="e.g. gitexp plot --parallel params.lr metrics.acc")
+            raise InvalidUsage("--parallel needs keys", hint="e.g. gitexp plot --parallel params.lr metrics.acc")
         return "parallel"
     if not metrics:
-        raise GitexpError("what should be plotted? give a metric with -m, or use --scatter or --parallel",
-                          hint="e.g. gitexp plot RUN -m loss; see 'gitexp plot --help'")
+        raise InvalidUsage("what should be plotted? give a metric with -m, or use --scatter or --parallel",
+                           hint="e.g. gitexp plot RUN -m loss; see 'gitexp plot --help'")
     return "metrics"
 
 
 def _check_options(mode: str, color: str | None, x_mode: str, smooth: int, logx: bool, logy: bool) -> None:
-    from gitexp.errors import GitexpError
+    from gitexp.errors import InvalidUsage
 
     wrong = []
     if mode != "metrics":
@@ -123,25 +120,19 @@ def _check_options(mode: str, color: str | None, x_mode: str, smooth: int, logx:
         wrong.append("--logy")
     if wrong:
         what = {"metrics": "metric plots", "scatter": "--scatter", "parallel": "--parallel"}[mode]
-        raise GitexpError(f"{', '.join(wrong)} cannot be used with {what}", hint="see 'gitexp plot --help'")
+        raise InvalidUsage(f"{', '.join(wrong)} cannot be used with {what}", hint="see 'gitexp plot --help'")
 
 
-def _experiment(db: object, experiment: str | None, all_: bool, runs_given: bool) -> str | None:
-    """Which experiment the run selection uses: -e, every one (--all), or the default one."""
-    from gitexp.errors import GitexpError
+def _experiment(db: object, selection: RunSelection, runs_given: bool) -> str | None:
+    """Which experiment the run selection uses; runs named on the command line need none."""
+    from gitexp.errors import InvalidUsage
 
-    if experiment and all_:
-        raise GitexpError("-e and --all cannot be combined")
     if runs_given:
-        if experiment or all_:
-            raise GitexpError("give either runs or -e/--all, not both",
-                              hint="runs given by name or id are found in every experiment")
+        if selection.named:
+            raise InvalidUsage("give either runs or -e/--all, not both",
+                               hint="runs given by name or id are found in every experiment")
         return None
-    if all_:
-        return None
-    if experiment:
-        return experiment
-    return db.default_experiment  # type: ignore[attr-defined]
+    return selection.experiment_in(db)
 
 
 def _warn(message: str) -> None:

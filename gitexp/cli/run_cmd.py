@@ -31,7 +31,7 @@ def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags:
         gitexp run -- python train.py
         gitexp run -e mnist -n baseline -p lr=0.01 -p model.depth=4 -- python train.py
     """
-    from gitexp.cli.output import open_db
+    from gitexp.cli.options import open_db
     from gitexp.services.tracking.launcher import LaunchSpec, check_command, launch
     from gitexp.services.tracking.paramsfile import parse_assignments
 

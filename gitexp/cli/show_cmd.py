@@ -2,82 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from gitexp.cli.output import echo_json, fmt_duration, fmt_value, open_db
+from gitexp.cli.options import CSV, JSON, MD, Output, echo_json, open_db, output_options
 
 
 @click.command()
 @click.argument("run")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def show(run: str, as_json: bool) -> None:
+@output_options
+def show(run: str, out: Output) -> None:
     """Show one run: info, params, tags, metric summaries, artifacts and code.
 
     RUN is a run id, an id prefix (4+ characters), a run name, or any git
-    revision that resolves to a run commit.
+    revision that resolves to a run commit. --fmt sets the format of the
+    metrics table; --md prints every section as a Markdown table; --csv prints
+    exact values as section,key,value rows (a metric's or an artifact's fields
+    are keys NAME.FIELD, e.g. loss.min).
 
     \b
     Example:
         gitexp show brisk-otter
         gitexp show 1m8bpv3w --json
+        gitexp show brisk-otter --md > run.md
     """
+    from gitexp.render import runview
+    from gitexp.render.tables import render_csv, render_markdown
     from gitexp.services.catalog.listing import get_run
 
     with open_db() as db:
         r = get_run(db, run)
-    if as_json:
+    if out.kind == JSON:
         echo_json(r.to_dict())
-        return
-    click.echo(_render(r))
-
-
-def _render(r: Any) -> str:
-    from gitexp.store.record import flatten
-
-    i = r.info
-    lines = [
-        click.style(f"run {r.name}", bold=True) + f"  ({r.id})",
-        f"  experiment  {i.experiment}",
-        f"  status      {i.status}" + (f" (exit code {i.exit_code})" if i.exit_code is not None else ""),
-        f"  started     {i.start_time}   duration {fmt_duration(r.duration)}",
-        f"  user        {i.user}@{i.host}",
-        f"  command     {' '.join(i.command) or '-'}",
-        f"  code        baseline {i.baseline[:12] if i.baseline else '(no commits)'}"
-        + (", dirty (uncommitted changes included)" if i.dirty else ", clean"),
-        f"  ref         {r.ref or '(no ref: read from a commit)'}",
-        f"  commit      {r.commit}",
-    ]
-    if i.parent_run:
-        lines.append(f"  parent run  {i.parent_run}")
-    if i.description:
-        lines.append(f"  note        {i.description}")
-    if i.skipped:
-        lines.append(f"  skipped     {len(i.skipped)} files not snapshotted (see run.yaml)")
-    lines += _section("params", list(flatten(r.params).items()))
-    lines += _section("tags", sorted(r.tags.items()))
-    lines += _metrics(r.summary)
-    lines += _section("artifacts", [(a.path, f"{a.size} bytes, {'inline' if a.inline else 'side store'}")
-                                    for a in sorted(r.artifacts, key=lambda a: a.path)])
-    return "\n".join(lines)
-
-
-def _section(title: str, items: list[tuple[str, Any]]) -> list[str]:
-    if not items:
-        return []
-    width = max(len(k) for k, _ in items)
-    return ["", click.style(title, bold=True)] + [f"  {k.ljust(width)}  {fmt_value(v, 60)}" for k, v in items]
-
-
-def _metrics(summary: dict[str, dict]) -> list[str]:
-    if not summary:
-        return []
-    from tabulate import tabulate
-
-    rows = [[k, fmt_value(v["last"]), v["step"], fmt_value(v["min"]), fmt_value(v["max"]), v["count"]]
-            for k, v in summary.items()]
-    table = tabulate(rows, headers=["metric", "last", "step", "min", "max", "count"], disable_numparse=True)
-    return ["", click.style("metrics", bold=True)] + ["  " + line for line in table.splitlines()]
-
-
+    elif out.kind == CSV:
+        click.echo(render_csv(runview.run_csv_table(r)))
+    elif out.kind == MD:
+        click.echo(render_markdown(runview.run_tables(r)))
+    else:
+        click.echo(runview.run_text(r, out.fmt))
