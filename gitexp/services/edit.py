@@ -23,7 +23,7 @@ from gitexp.services.tracking.localstate import ActiveDir, appending, claim_aban
 from gitexp.services.tracking.finalize import load_state, recover_dead_runs
 from gitexp.services.catalog.cache import RunIndex
 from gitexp.services.catalog.listing import resolve, run_refs
-from gitexp.store.repo import Entry, GitDB, blob_id
+from gitexp.store.repo import Entry, GitDB
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import Artifact, Point, RunInfo, parse_mapping
 from gitexp.store.runcommit import RecordReader, record_files, write_run_commit
@@ -142,17 +142,17 @@ def _edit_commit(db: GitDB, tip: str, message: str, mutate: Mutation) -> str:
         p: e for p, e in existing.items() if not p.startswith(("metrics/", "artifacts/"))
     }
     files.update(record_files(state.info, state.params, state.tags, state.metrics, state.artifacts))
-    if _same_record(files, existing):
+    if _same_record(db, files, existing):
         return tip
     tree, _parents = db.commit_info(tip)
     return write_run_commit(db, tree, None, files, [tip], message)
 
 
-def _same_record(files: dict[str, bytes | Entry], existing: dict[str, Entry]) -> bool:
+def _same_record(db: GitDB, files: dict[str, bytes | Entry], existing: dict[str, Entry]) -> bool:
     if files.keys() != existing.keys():
         return False
     for path, value in files.items():
-        sha = value.sha if isinstance(value, Entry) else blob_id(value)
+        sha = value.sha if isinstance(value, Entry) else db.blob_id(value)
         if sha != existing[path].sha:
             return False
     return True

@@ -31,9 +31,9 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
         if isinstance(value, Entry):
             entries[path] = value
         else:
-            blob = Blob.from_string(value)
+            blob = db.new(Blob.from_string(value))
             blobs.append(blob)
-            entries[path] = Entry(FILE, blob.id.decode())
+            entries[path] = Entry(FILE, db.oid(blob))
     db.add_objects(blobs)
     if code_files is not None:
         root = db.write_tree({**code_files, **{f"{RECORD_DIR}/{p}": e for p, e in entries.items()}})
@@ -43,14 +43,14 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
 
 
 def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
-    tree = Tree()
+    tree = db.new(Tree())
     if root is not None:
         for item in db.repo.object_store[root.encode()].iteritems():
             if item.path != name.encode():
                 tree.add(item.path, item.mode, item.sha)
     tree.add(name.encode(), DIR, subtree.encode())
     db.add_objects([tree])
-    return tree.id.decode()
+    return db.oid(tree)
 
 
 class RecordReader:

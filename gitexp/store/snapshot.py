@@ -77,13 +77,13 @@ def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[Blob]) -> set[s
             # Sparse checkout: absent from the working tree by design, not deleted; git uses the index.
             files[path] = Entry(entry.mode, entry.sha.decode())
             continue
-        got = _file_entry(root / path, entry, index_mtime, new_blobs)
+        got = _file_entry(db, root / path, entry, index_mtime, new_blobs)
         if got is not None:
             files[path] = got
     return tracked
 
 
-def _file_entry(full: Path, entry, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
+def _file_entry(db: GitDB, full: Path, entry, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
     try:
         st = os.lstat(full)
     except OSError:
@@ -93,7 +93,7 @@ def _file_entry(full: Path, entry, index_mtime: int, new_blobs: list[Blob]) -> E
     mode = _mode(st)
     if _unchanged(st, entry, index_mtime) and mode == entry.mode:
         return Entry(mode, entry.sha.decode())
-    return _blob_entry(full, st, new_blobs)
+    return _blob_entry(db, full, st, new_blobs)
 
 
 def _unchanged(st: os.stat_result, entry, index_mtime: int) -> bool:
@@ -109,11 +109,11 @@ def _mode(st: os.stat_result) -> int:
     return EXEC if st.st_mode & 0o111 else FILE
 
 
-def _blob_entry(full: Path, st: os.stat_result, new_blobs: list[Blob]) -> Entry:
+def _blob_entry(db: GitDB, full: Path, st: os.stat_result, new_blobs: list[Blob]) -> Entry:
     data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else full.read_bytes()
-    blob = Blob.from_string(data)
+    blob = db.new(Blob.from_string(data))
     new_blobs.append(blob)
-    return Entry(_mode(st), blob.id.decode())
+    return Entry(_mode(st), db.oid(blob))
 
 
 def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
@@ -130,7 +130,7 @@ def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
             skipped.append({"path": rel, "size": st.st_size, "reason": "snapshot total cap reached"})
         else:
             total += st.st_size
-            files[rel] = _blob_entry(full, st, new_blobs)
+            files[rel] = _blob_entry(db, full, st, new_blobs)
     return skipped
 
 
