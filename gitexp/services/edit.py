@@ -178,7 +178,7 @@ def find_target(db: GitDB, text: str) -> Target:
     tip = db.read_ref(ref)
     if tip is None:
         raise RunNotFound(f"run ref {ref} disappeared", hint="list runs with 'gitexp ls --all'")
-    return Target(ref, tip, _info(db, tip))
+    return Target(ref, tip, RunInfo.from_yaml(RecordReader(db, tip).read("run.yaml") or b"", ref))
 
 
 def _info(db: GitDB, commit: str) -> RunInfo:

@@ -11,6 +11,7 @@ import os
 import stat
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -20,7 +21,7 @@ from dulwich.objects import Blob, Commit, ShaFile, Tree
 from dulwich.object_store import tree_lookup_path
 from dulwich.repo import Repo, get_user_identity
 
-from gitexp.errors import GitexpError, NotARepository
+from gitexp.errors import CorruptRecord, GitexpError, NotARepository
 from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
 
@@ -143,10 +144,45 @@ class GitDB(RefsMixin, RevisionsMixin):
             return False
         return sha.encode() in self.repo.object_store
 
-    def read_blob(self, sha: str) -> bytes:
+    def object_size(self, sha: str) -> int | None:
+        """An object's inflated size from its header alone (None when it cannot tell).
+
+        Lets a reader refuse a small blob that would inflate to gigabytes before
+        dulwich inflates it whole.
+        """
+        store = self.repo.object_store
+        if getattr(store, "path", None):
+            try:
+                with open(Path(store.path) / sha[:2] / sha[2:], "rb") as f:
+                    head = zlib.decompressobj().decompress(f.read(512), 64)
+                return int(head.split(b" ", 1)[1].split(b"\0", 1)[0])
+            except FileNotFoundError:
+                pass
+            except (ValueError, IndexError, zlib.error, OSError):
+                return None
+        try:
+            binary = bytes.fromhex(sha)
+            for pack in getattr(store, "packs", ()):
+                try:
+                    offset = pack.index.object_offset(binary)
+                except KeyError:
+                    continue
+                return _packed_size(pack.data.filename, offset, self.hex_length // 2)
+        except (ValueError, OSError, zlib.error, AttributeError):
+            return None
+        return None
+
+    def read_blob(self, sha: str, limit: int | None = None) -> bytes:
+        """A blob's bytes; with `limit`, refuse (CorruptRecord) a larger blob before inflating it."""
+        if limit is not None:
+            size = self.object_size(sha)
+            if size is not None and size > limit:
+                raise CorruptRecord(f"object {sha[:12]} is {size} bytes, over the {limit >> 20} MiB limit")
         obj = self.repo.object_store[sha.encode()]
         if not isinstance(obj, Blob):
             raise GitexpError(f"object {sha} is not a file")
+        if limit is not None and len(obj.data) > limit:
+            raise CorruptRecord(f"object {sha[:12]} is {len(obj.data)} bytes, over the {limit >> 20} MiB limit")
         return obj.data
 
     def write_tree(self, files: dict[str, Entry]) -> str:
@@ -256,6 +292,42 @@ def _write_file(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _packed_size(pack_file: str, offset: int, hash_bytes: int) -> int:
+    """Inflated size of the pack entry at `offset`; for a delta, the size of its result."""
+    with open(pack_file, "rb") as f:
+        f.seek(offset)
+        head = f.read(64 + hash_bytes)
+    byte = head[0]
+    kind, size, shift, i = (byte >> 4) & 7, byte & 15, 4, 1
+    while byte & 0x80:
+        byte = head[i]
+        size |= (byte & 0x7F) << shift
+        shift, i = shift + 7, i + 1
+    if kind not in (6, 7):  # a whole object: the header has its size
+        return size
+    if kind == 6:  # offset delta: skip the base offset
+        while head[i] & 0x80:
+            i += 1
+        i += 1
+    else:  # ref delta: skip the base id
+        i += hash_bytes
+    with open(pack_file, "rb") as f:
+        f.seek(offset + i)
+        delta = zlib.decompressobj().decompress(f.read(256), 32)
+    _, j = _varint(delta, 0)  # base size
+    return _varint(delta, j)[0]  # result size
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        shift, i = shift + 7, i + 1
+        if not byte & 0x80:
+            return value, i
 
 
 def _clash(file_path: str, other: str) -> GitexpError:

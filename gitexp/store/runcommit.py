@@ -6,7 +6,9 @@ import stat
 
 from dulwich.objects import Blob, Tree
 
+from gitexp.errors import CorruptRecord
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
+from gitexp.store.yamlio import MAX_YAML_BYTES
 from gitexp.store.record import RECORD_DIR, Artifact, Point, RunInfo, encode_record
 
 
@@ -53,6 +55,9 @@ def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
     return db.oid(tree)
 
 
+MAX_FILE_BYTES = 256 << 20  # any other record file (metrics, output.log): a 300 KB blob may inflate to GBs
+
+
 class RecordReader:
     """Lazy access to the `.gitexp/` files of one run commit."""
 
@@ -77,11 +82,17 @@ class RecordReader:
         return self._top
 
     def read(self, name: str) -> bytes | None:
-        """A top-level record file's bytes, or None when absent."""
+        """A top-level record file's bytes, or None when absent (size-capped: records are untrusted)."""
         entry = self.top().get(name)
         if entry is None or stat.S_ISDIR(entry[0]):
             return None
-        return self.db.read_blob(entry[1])
+        if not stat.S_ISREG(entry[0]):
+            raise CorruptRecord(f"malformed record: .gitexp/{name} is not a file (mode {entry[0]:o})")
+        limit = MAX_YAML_BYTES if name.endswith(".yaml") else MAX_FILE_BYTES
+        try:
+            return self.db.read_blob(entry[1], limit)
+        except CorruptRecord as exc:
+            raise CorruptRecord(f"record file .gitexp/{name}: {exc.message}") from None
 
     def files_under(self, folder: str) -> dict[str, Entry]:
         """Flat {relative path: Entry} of a record subfolder (metrics, artifacts)."""
@@ -95,7 +106,12 @@ class RecordReader:
 
     def read_metric(self, key: str) -> bytes | None:
         entry = self.files_under("metrics").get(f"{key}.tsv")
-        return None if entry is None else self.db.read_blob(entry.sha)
+        if entry is None:
+            return None
+        try:
+            return self.db.read_blob(entry.sha, MAX_FILE_BYTES)
+        except CorruptRecord as exc:
+            raise CorruptRecord(f"metric {key!r}: {exc.message}") from None
 
     def code_root(self) -> str:
         return self.tree

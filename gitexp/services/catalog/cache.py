@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gitexp.errors import CorruptRecord, GitexpError
+from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.store.repo import GitDB
 from gitexp.store.record import RunInfo, ms_from_iso, parse_mapping
 from gitexp.store.runcommit import RecordReader
@@ -127,7 +127,7 @@ def load_summary(db: GitDB, ref: str, commit: str) -> RunSummary:
     """Read one run commit's record (never raises for a malformed record)."""
     try:
         rec = RecordReader(db, commit)
-        info = _listing_info(RunInfo.from_yaml(rec.read("run.yaml") or b""))
+        info = _listing_info(RunInfo.from_yaml(rec.read("run.yaml") or b"", ref))
         tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
         summary = parse_mapping(rec.read("summary.yaml"), "summary.yaml")
         return RunSummary(
@@ -137,7 +137,10 @@ def load_summary(db: GitDB, ref: str, commit: str) -> RunSummary:
         )
     except (CorruptRecord, GitexpError, KeyError, ValueError, TypeError) as exc:
         message = exc.message if isinstance(exc, GitexpError) else f"unreadable record ({exc})"
-        return RunSummary(ref, commit, {"id": ref.rsplit("/", 1)[-1]}, error=message)
+        bad = RunSummary(ref, commit, {"id": ref.rsplit("/", 1)[-1]}, error=message)
+        if isinstance(exc, NewerFormat):
+            bad.status = "NEWER"  # not damaged: this gitexp is too old to read it
+        return bad
 
 
 def _listing_info(info: RunInfo) -> dict[str, Any]:

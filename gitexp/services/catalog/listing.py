@@ -154,7 +154,7 @@ def get_run(db: GitDB, text: str) -> Run:
     """Load a whole run (with histories) by any reference `resolve` accepts."""
     recover_dead_runs(db, int(time.time() * 1000))
     ref, commit = resolve(db, text)
-    state = load_state(db, commit)
+    state = load_state(db, commit, ref)
     info = state[0]
     folder = ActiveDir.of(db.local_dir, info.id)
     if info.status == "RUNNING" and folder.path.is_dir():

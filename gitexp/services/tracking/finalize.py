@@ -16,10 +16,10 @@ from gitexp.store.record import (
 from gitexp.store.runcommit import RecordReader, record_files, write_run_commit
 
 
-def load_state(db: GitDB, commit: str) -> tuple[RunInfo, dict, dict, dict, list[Artifact]]:
-    """(info, params, tags, metric points, artifacts) of a run commit."""
+def load_state(db: GitDB, commit: str, ref: str | None = None) -> tuple[RunInfo, dict, dict, dict, list[Artifact]]:
+    """(info, params, tags, metric points, artifacts) of a run commit (its id checked against `ref`)."""
     rec = RecordReader(db, commit)
-    info = RunInfo.from_yaml(rec.read("run.yaml") or b"")
+    info = RunInfo.from_yaml(rec.read("run.yaml") or b"", ref)
     params = parse_mapping(rec.read("params.yaml"), "params.yaml")
     tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
     metrics = {k: parse_metric(rec.read_metric(k) or b"") for k in rec.metric_keys()}
