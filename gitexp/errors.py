@@ -72,6 +72,16 @@ class CorruptRecord(GitexpError):
     """A run record cannot be parsed (for example, a malformed pushed run)."""
 
 
+class NewerFormat(CorruptRecord):
+    """A run record written by a newer gitexp (its `format` is above the one we read)."""
+
+
+class WriteFailed(GitexpError):
+    """Local data could not be written (full disk, quota, I/O error); `reason` is the OS's word."""
+
+    reason: str = ""
+
+
 class FilterSyntaxError(GitexpError):
     """A search filter expression cannot be parsed; `position` is a 0-based offset."""
 

@@ -19,13 +19,14 @@ from gitexp.store.record import Artifact, Point, RunInfo, summarize
 
 
 class Status(str, Enum):
-    """A run's status; CORRUPT is never written, only shown for a record that cannot be read."""
+    """A run's status; CORRUPT and NEWER are never written, only shown for records not read."""
 
     RUNNING = "RUNNING"
     FINISHED = "FINISHED"
     FAILED = "FAILED"
     KILLED = "KILLED"
-    CORRUPT = "CORRUPT"
+    CORRUPT = "CORRUPT"  # the record cannot be read
+    NEWER = "NEWER"  # written by a newer gitexp: upgrade to read it
 
     def __str__(self) -> str:
         return self.value
@@ -57,16 +58,17 @@ class Run:
                  error: str | None = None, loader: Loader | None = None) -> None:
         self.ref, self.commit, self.error, self.loader = ref, commit, error, loader
         self.id, self.name, self.experiment, status, self.start_ms, self.end_ms, self.user = scalars
-        self.status = Status.CORRUPT.value if error else status
+        self.status = status if error and status in (Status.CORRUPT, Status.NEWER) else \
+            Status.CORRUPT.value if error else status
         self._fields: dict[str, Any] = dict(fields or {})
 
     @classmethod
-    def corrupt(cls, ref: str, commit: str, error: str) -> Run:
-        """A run whose record cannot be read: listed as CORRUPT with the reason, and empty."""
+    def unreadable(cls, ref: str, commit: str, error: str, status: Status = Status.CORRUPT) -> Run:
+        """A run whose record cannot be read: listed as CORRUPT (or NEWER) with the reason, and empty."""
         run_id, experiment = ref.rsplit("/", 1)[-1], experiment_of(ref)
         fields = {"info": RunInfo(run_id, "", experiment, status=""), "params": {}, "tags": {}, "summary": {},
                   "artifacts": [], "history": {}}
-        return cls(ref, commit, (run_id, "", experiment, "", None, None, None), fields, error=error)
+        return cls(ref, commit, (run_id, "", experiment, status.value, None, None, None), fields, error=error)
 
     # -- lazy fields -------------------------------------------------------------------
     def _get(self, field: str) -> Any:

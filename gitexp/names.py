@@ -50,7 +50,7 @@ def check_experiment(name: str) -> str:
 
 def check_key(key: str, kind: str = "key") -> str:
     """Validate a param, metric, tag or artifact key; return it unchanged."""
-    problem = _key_problem(key)
+    problem = key_problem(key, kind)
     if problem:
         raise InvalidName(
             f"invalid {kind} {key!r}: {problem}",
@@ -59,7 +59,28 @@ def check_key(key: str, kind: str = "key") -> str:
     return key
 
 
-def _key_problem(key: object) -> str | None:
+def key_problem(key: object, kind: str = "key") -> str | None:
+    """Why `key` is not a valid key (None if it is)."""
+    problem = _shape_problem(key)
+    if problem or not isinstance(key, str):
+        return problem
+    segments = key.split("/")
+    if any(_is_git_name(seg) for seg in segments):
+        return "has a '.git' or '.gitmodules' path segment, which git refuses in a tree"
+    if kind == "metric key" and any(seg.endswith(".tsv") for seg in segments[:-1]):
+        # metric `a` is stored as metrics/a.tsv: a folder `a.tsv/` would clash with it
+        return "a folder segment (before a '/') must not end in '.tsv'"
+    return None
+
+
+def _is_git_name(segment: str) -> bool:
+    """As git's verify_path: `.git` in any case, also with the trailing dots or spaces
+    Windows drops, and `.gitmodules` (a tree entry git treats specially)."""
+    name = segment.rstrip(". ").lower()
+    return name in (".git", ".gitmodules") or name in ("git~1", "gitmod~1")
+
+
+def _shape_problem(key: object) -> str | None:
     if not isinstance(key, str):
         return f"must be a string, not {type(key).__name__}"
     if not key:
@@ -100,7 +121,10 @@ def _encode(number: int, width: int) -> str:
 
 def is_run_id(text: str) -> bool:
     """True if `text` has the shape of a full run id."""
-    return len(text) == ID_LENGTH and all(c in _B32 for c in text)
+    return isinstance(text, str) and len(text) == ID_LENGTH and all(c in _B32 for c in text)
+
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # a side-store object name
 
 
 def could_be_id_prefix(text: str) -> bool:

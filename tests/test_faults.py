@@ -290,14 +290,16 @@ def test_malformed_records_do_not_break_listing(repo: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     rows = {line.split()[0]: line for line in proc.stdout.splitlines()[2:]}
+    newer = "0zzzzzzzz0000007"  # a newer format is not damage: it says "upgrade"
     for run_id in broken:  # these ids share 15 characters, so ls shows them in full
-        assert rows[run_id].split()[1] == "CORRUPT", rows[run_id]
+        assert rows[run_id].split()[1] == ("NEWER" if run_id == newer else "CORRUPT"), rows[run_id]
     assert any("healthy" in line and "FINISHED" in line for line in rows.values())
 
     listed = {r["id"]: r for r in json.loads(cli("ls", "--json", cwd=repo).stdout)}
     assert len(listed) == 1 + len(broken) + 1
     for run_id in broken:
-        assert listed[run_id]["status"] == "CORRUPT" and listed[run_id]["error"]
+        assert listed[run_id]["status"] == ("NEWER" if run_id == newer else "CORRUPT") and listed[run_id]["error"]
+    assert "newer gitexp" in listed[newer]["error"]
     assert "format 9" in listed["0zzzzzzzz0000007"]["error"]
     assert listed["0zzzzzzzz0000005"]["status"] == "FINISHED"
     healthy = next(r for r in listed.values() if r["name"] == "healthy")

@@ -9,7 +9,6 @@ the real git CLI: where the ref ends, `git fsck --strict`, and the reflog.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import subprocess
 import sys
 import textwrap

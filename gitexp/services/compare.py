@@ -52,11 +52,11 @@ def load_run(s: Session, text: str) -> Run:
     """
     ref, commit = resolve(s, text)
     try:
-        fields = read_fields(s.db, commit)
+        fields = read_fields(s.db, commit, ref)
         info: RunInfo = fields["info"]
         rec = RecordReader(s.db, commit)
         if info.status == "RUNNING" or (not fields["summary"] and rec.metric_keys()):
-            return run_from_record(ref, commit, live_record(s, commit))
+            return run_from_record(ref, commit, live_record(s, commit, ref))
         fields["artifacts"] = read_artifacts(rec)
     except (KeyError, ValueError, TypeError) as exc:
         raise CorruptRecord(f"unreadable run record in {commit[:12]} ({text}): {exc}") from None

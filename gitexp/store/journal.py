@@ -5,12 +5,15 @@ interleave. Params, tags and artifacts are tab-separated lines in
 `journal-*.tsv`; a torn last line (a process killed mid-write) is ignored.
 Metric points, the bulk, go to `metrics-*.bin` as checksummed frames of
 marshalled (key, step, value, time) tuples: writing a frame costs ~60 ns a
-point against ~1 us to format text. A torn or damaged frame is skipped.
+point against ~1 us to format text. A torn or damaged frame is skipped and
+reading resumes at the next intact frame.
 Journals are local state, never pushed or pulled.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import marshal
 import os
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitexp.errors import WriteFailed
 from gitexp.store.record import Artifact, Point
 
 
@@ -31,49 +35,101 @@ _FRAME = struct.Struct("<4sII")  # magic, payload length, crc32 of the payload
 
 
 class JournalWriter:
-    """One process's journal. Metrics are queued in memory and written by flush()."""
+    """One process's journal. Metrics are queued in memory and written by flush().
+
+    Writes go straight to the file descriptors (no userspace buffer), so a failed
+    write is known at once: the file is cut back to its last complete record and
+    the data stays queued, in order, for the next flush (a full disk loses nothing
+    that fits again once space is freed).
+    """
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{os.getpid()}-{secrets.token_hex(4)}"
         self.path = folder / f"journal-{stem}.tsv"
-        self._file = open(self.path, "a", encoding="utf-8", buffering=1 << 16)
-        self._points = open(folder / f"metrics-{stem}.bin", "ab")
+        self.points_path = folder / f"metrics-{stem}.bin"
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        self._events_fd = os.open(self.path, flags, 0o644)
+        self._points_fd = os.open(self.points_path, flags, 0o644)
+        # Offset after the last complete write of each file: a failed write is cut back to it.
+        self._ends = {fd: os.fstat(fd).st_size for fd in (self._events_fd, self._points_fd)}
         # Appended to by the hot path: (key, step, value, time in float seconds).
         self.pending: list[tuple[str, int, float, float]] = []
+        self._lines: list[str] = []  # event lines not written yet
         self._lock = threading.Lock()
+        self._closed = False
+        self._write = os.write  # tests swap in a writer that fails like a full disk
+
+    @property
+    def unwritten(self) -> int:
+        """Points and events queued but not yet handed to the OS."""
+        return len(self.pending) + len(self._lines)
 
     def flush(self) -> None:
-        """Write queued metric points and push them to the OS (survives kill -9)."""
+        """Write queued points and events and push them to the OS (survives kill -9).
+
+        Raises WriteFailed if the disk refuses them; they then stay queued.
+        """
         with self._lock:
-            if self._file.closed:
+            if self._closed:
                 return
             # Keep the same list object: the hot path holds a bound `append` to it.
             size = len(self.pending)
-            batch = self.pending[:size]
-            del self.pending[:size]
-            if batch:
-                payload = marshal.dumps(batch)
-                self._points.write(_FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload)
-                self._points.flush()
-            self._file.flush()
+            if size:
+                payload = marshal.dumps(self.pending[:size])
+                self._append(self._points_fd, _FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload)
+                del self.pending[:size]  # only once written: a failed write keeps them
+            if self._lines:
+                self._append(self._events_fd, "".join(self._lines).encode())
+                self._lines.clear()
+
+    def _append(self, fd: int, data: bytes) -> None:
+        """Write all of `data` or nothing: a short or failed write is truncated away."""
+        end = self._ends[fd]
+        view = memoryview(data)
+        try:
+            while view:
+                n = self._write(fd, view)
+                if n <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[n:]
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, end)  # no torn record stays behind the good ones
+            error = WriteFailed(
+                f"could not write to the run journal {self.points_path.parent}: "
+                f"{exc.strerror or exc}; {self.unwritten} points and events are kept queued",
+                hint="free disk space; the queued data is written on the next flush",
+            )
+            error.reason = exc.strerror or str(exc)
+            raise error from None
+        self._ends[fd] = end + len(data)
 
     def event(self, kind: str, key: str, payload: Any) -> None:
         """Record a param (`p`), tag (`t`, payload None deletes) or artifact (`a`) now.
 
         Events carry their time in ns, so journals of several processes merge in
-        the order things happened, not the order of the files.
+        the order things happened, not the order of the files. If the disk is
+        full the event stays queued (the background flush retries and says so).
         """
         line = f"{kind}\t{key}\t{json.dumps(payload, allow_nan=True)}\t{time.time_ns()}\n"
         with self._lock:
-            self._file.write(line)
-        self.flush()
+            if self._closed:
+                raise ValueError("the journal is closed")
+            self._lines.append(line)
+        with contextlib.suppress(WriteFailed):
+            self.flush()
 
     def close(self) -> None:
-        self.flush()
-        with self._lock:
-            self._file.close()
-            self._points.close()
+        """Flush and close; raises WriteFailed (after closing) if data could not be written."""
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                if not self._closed:
+                    self._closed = True
+                    os.close(self._events_fd)
+                    os.close(self._points_fd)
 
 
 @dataclass
@@ -120,24 +176,39 @@ def read_journals(folder: Path) -> JournalData:
 
 
 def _read_frames(data: JournalData, path: Path) -> None:
-    """Add the points of every intact frame; stop at the first torn or damaged one."""
+    """Add the points of every intact frame.
+
+    After a torn or damaged frame (a crash mid-write, a bad sector) reading
+    resumes at the next frame header whose checksum holds, so one bad frame
+    loses only its own points.
+    """
     try:
         raw = path.read_bytes()
     except OSError:
         return
     offset = 0
     while offset + _FRAME.size <= len(raw):
-        magic, size, crc = _FRAME.unpack_from(raw, offset)
-        payload = raw[offset + _FRAME.size: offset + _FRAME.size + size]
-        if magic != _MAGIC or len(payload) != size or zlib.crc32(payload) != crc:
-            return
-        offset += _FRAME.size + size
-        try:
-            batch = marshal.loads(payload)
-        except (ValueError, EOFError, TypeError):
-            return
+        batch = _frame_at(raw, offset)
+        if batch is None:
+            offset = raw.find(_MAGIC, offset + 1)
+            if offset < 0:
+                return
+            continue
+        offset += _FRAME.size + _FRAME.unpack_from(raw, offset)[1]
         for item in batch if isinstance(batch, list) else ():
             _point(data, item)
+
+
+def _frame_at(raw: bytes, offset: int) -> object | None:
+    """The decoded batch of an intact frame at `offset`, else None."""
+    magic, size, crc = _FRAME.unpack_from(raw, offset)
+    payload = raw[offset + _FRAME.size: offset + _FRAME.size + size]
+    if magic != _MAGIC or len(payload) != size or zlib.crc32(payload) != crc:
+        return None
+    try:
+        return marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
 
 
 def _point(data: JournalData, item: object) -> None:

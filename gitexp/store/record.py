@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from gitexp.errors import CorruptRecord
+from gitexp.errors import CorruptRecord, NewerFormat
+from gitexp.names import SHA256_HEX, is_run_id, key_problem
 from gitexp.store import yamlio
 
 FORMAT = 1
@@ -44,16 +45,26 @@ class RunInfo:
         return yamlio.dump({"format": FORMAT, **asdict(self)})
 
     @classmethod
-    def from_yaml(cls, data: bytes) -> "RunInfo":
-        raw = yamlio.load(data, "run.yaml")
-        if not isinstance(raw, dict) or not raw.get("id") or raw.get("status") not in STATUSES:
-            raise CorruptRecord("malformed run.yaml: missing id or unknown status")
-        if raw.get("format", FORMAT) != FORMAT:
-            raise CorruptRecord(f"run.yaml has format {raw.get('format')}; this gitexp reads format {FORMAT}",
-                                hint="upgrade gitexp: pip install -U gitexp")
-        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
-        for key in ("id", "name", "experiment", "status", "start_time"):
-            known[key] = str(known.get(key) or "")
+    def from_yaml(cls, data: bytes, ref: str | None = None) -> "RunInfo":
+        """Parse and type-check `run.yaml`; with `ref`, its id must be the ref's last part.
+
+        Unknown keys are ignored (format evolution); a record of a newer format
+        raises NewerFormat, anything malformed CorruptRecord with the reason.
+        """
+        raw = yamlio.load_record(data, "run.yaml")
+        if not isinstance(raw, dict):
+            raise CorruptRecord("malformed run.yaml: expected a mapping")
+        _check_format(raw.get("format", FORMAT))
+        if raw.get("status") not in STATUSES:
+            raise CorruptRecord(f"malformed run.yaml: unknown status {raw.get('status')!r:.40}")
+        known = {k: _field(k, raw[k]) for k in cls.__dataclass_fields__ if k in raw}
+        for key in ("id", "name", "experiment", "start_time"):
+            known[key] = known.get(key) or ""
+        if not is_run_id(known["id"]):
+            raise CorruptRecord(f"malformed run.yaml: {known['id']!r:.40} is not a run id")
+        if ref is not None and ref.rsplit("/", 1)[-1] != known["id"]:
+            raise CorruptRecord(f"run.yaml says id {known['id']} but its ref is {ref}",
+                                hint="the record was copied or tampered with; its ref name is the run's id")
         return cls(**known)
 
     @classmethod
@@ -78,6 +89,40 @@ class RunInfo:
         if key not in self.__dataclass_fields__ and key not in ("start_ms", "end_ms"):
             raise KeyError(key)
         return getattr(self, key)
+
+
+def _check_format(version: Any) -> None:
+    if type(version) is not int or version < 1:
+        raise CorruptRecord(f"malformed run.yaml: format {version!r:.20} is not a version number")
+    if version > FORMAT:
+        raise NewerFormat(f"run written by a newer gitexp (record format {version}; this gitexp reads "
+                          f"format {FORMAT}): upgrade", hint="pip install -U gitexp")
+
+
+_TEXT = ("id", "name", "experiment", "status", "start_time", "user", "host", "gitexp_version", "python_version")
+_OPTIONAL_TEXT = ("end_time", "baseline", "parent_run", "description")
+
+
+def _field(key: str, value: Any) -> Any:
+    """A known run.yaml field, type-checked (scalars written as numbers read as text)."""
+    if key in _TEXT or key in _OPTIONAL_TEXT:
+        if value is None and key in _OPTIONAL_TEXT:
+            return None
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    elif key == "command":
+        if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+            return [str(v) for v in value]
+    elif key == "exit_code":
+        if value is None or (type(value) is int and abs(value) < 1 << 31):
+            return value
+    elif key == "dirty":
+        if isinstance(value, bool):
+            return value
+    elif key == "skipped":
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            return value
+    raise CorruptRecord(f"malformed run.yaml: {key} has the wrong type ({type(value).__name__})")
 
 
 @dataclass
@@ -184,7 +229,7 @@ def parse_mapping(data: bytes | None, what: str) -> dict:
     """A YAML mapping file (params, tags, summary); empty when absent."""
     if data is None:
         return {}
-    value = yamlio.load(data, what)
+    value = yamlio.load_record(data, what)
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -195,9 +240,16 @@ def parse_mapping(data: bytes | None, what: str) -> dict:
 def parse_artifacts(data: bytes | None) -> list[dict[str, Any]]:
     if data is None:
         return []
-    value = yamlio.load(data, "artifacts.yaml")
+    value = yamlio.load_record(data, "artifacts.yaml")
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(a, dict) and "path" in a for a in value):
+    if not isinstance(value, list) or not all(isinstance(a, dict) and isinstance(a.get("path"), str) for a in value):
         raise CorruptRecord("malformed artifacts.yaml: expected a list of entries with a path")
+    for item in value:
+        if key_problem(item["path"]):
+            raise CorruptRecord(f"malformed artifacts.yaml: unsafe artifact path {item['path']!r:.60}")
+        sha256 = item.get("sha256", "")
+        if type(item.get("size", 0)) is not int or not isinstance(sha256, str) or \
+                (sha256 and not SHA256_HEX.fullmatch(sha256)):
+            raise CorruptRecord(f"malformed artifacts.yaml: bad size or sha256 for {item['path']!r:.60}")
     return value

@@ -6,6 +6,9 @@ A mixin of `GitDB` (it uses `self.repo` and `self.common_dir`).
 from __future__ import annotations
 
 import os
+import random
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,11 +28,17 @@ class DirCache(Protocol):
     def put(self, folder: str, mtime_ns: int, refs: dict[str, str]) -> None: ...
 
 
+# How long a ref lock held by someone else is waited for before giving up, as git's
+# core.filesRefLockTimeout does (git waits 100 ms for refs, 1 s for packed-refs).
+LOCK_TIMEOUT = 1.0
+
+
 class RefsMixin:
     """Ref reads and compare-and-swap writes."""
 
     repo: Repo
     common_dir: Path
+    hex_length: int
 
     def read_ref(self, ref: str) -> str | None:
         try:
@@ -41,13 +50,11 @@ class RefsMixin:
         """Compare-and-swap `ref` from `old` (None: must not exist) to `new`."""
         name, msg = ref.encode(), b"gitexp: " + message.encode()
         self._reflog_folder(ref)
-        try:
-            if old is None:
-                ok = self.repo.refs.add_if_new(name, new.encode(), message=msg)
-            else:
-                ok = self.repo.refs.set_if_equals(name, old.encode(), new.encode(), message=msg)
-        except FileLocked:
-            raise self._locked(ref) from None
+        if old is None:
+            ok = self._retry_locked(ref, lambda: self.repo.refs.add_if_new(name, new.encode(), message=msg))
+        else:
+            ok = self._retry_locked(
+                ref, lambda: self.repo.refs.set_if_equals(name, old.encode(), new.encode(), message=msg))
         if not ok:
             raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
 
@@ -57,19 +64,37 @@ class RefsMixin:
         at once could see the ref updated and yet get FileExistsError."""
         (self.common_dir / "logs" / ref).parent.mkdir(parents=True, exist_ok=True)
 
-    def _locked(self, ref: str) -> ConcurrentUpdate:
+    def _retry_locked(self, ref: str, update: Callable[[], bool]) -> bool:
+        """Run a ref update, waiting (with backoff) a short while for a lock someone holds.
+
+        git itself holds `<ref>.lock` or `packed-refs.lock` for a moment during
+        `git gc`, `git pack-refs` or a fetch: that is no reason to fail a run.
+        """
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        delay = 0.002
+        while True:
+            try:
+                return update()
+            except FileLocked as exc:
+                if time.monotonic() >= deadline:
+                    raise self._locked(ref, exc) from None
+            time.sleep(random.uniform(delay, 2 * delay))
+            delay = min(delay * 2, 0.1)
+
+    def _locked(self, ref: str, exc: FileLocked) -> ConcurrentUpdate:
+        lock = exc.lockfilename
+        lock = os.fsdecode(lock) if lock else f"{self.common_dir / ref}.lock"
         return ConcurrentUpdate(
-            f"{ref} is locked by another writer",
-            hint=f"retry; if no gitexp process is running, delete {self.common_dir / ref}.lock",
+            f"{ref} is locked by another writer: {lock} existed for over {LOCK_TIMEOUT:g} s",
+            hint=f"retry; if no git or gitexp process is running in this repository, the lock is "
+                 f"stale (left by a crash): remove it with: rm {lock}",
         )
 
     def delete_ref(self, ref: str, old: str, message: str) -> None:
         """Compare-and-delete `ref` (it must still point at `old`)."""
         self._reflog_folder(ref)
-        try:
-            ok = self.repo.refs.remove_if_equals(ref.encode(), old.encode(), message=b"gitexp: " + message.encode())
-        except FileLocked:
-            raise self._locked(ref) from None
+        msg = b"gitexp: " + message.encode()
+        ok = self._retry_locked(ref, lambda: self.repo.refs.remove_if_equals(ref.encode(), old.encode(), message=msg))
         if not ok:
             raise ConcurrentUpdate(f"{ref} changed while gitexp was removing it", hint="retry the command")
 
@@ -81,16 +106,23 @@ class RefsMixin:
         folder whose mtime has not moved is not read again: git and dulwich update
         loose refs by renaming a lock file into place, which always touches it.
         """
-        out = self._packed_refs(prefix)
+        # Loose refs first, then packed-refs: `git pack-refs` writes packed-refs
+        # before it deletes the loose files, so a ref is always seen in one of them.
+        loose: dict[str, str] = {}
         for dirpath, _dirs, files in os.walk(self.common_dir / prefix):
             rel = Path(dirpath).relative_to(self.common_dir).as_posix()
-            mtime = os.stat(dirpath).st_mtime_ns if dir_cache is not None else 0
+            try:
+                mtime = os.stat(dirpath).st_mtime_ns if dir_cache is not None else 0
+            except FileNotFoundError:  # `git pack-refs` just removed the emptied folder
+                continue
             found = dir_cache.get(rel, mtime) if dir_cache is not None else None
             if found is None:
-                found = _read_loose(dirpath, rel, files)
+                found = _read_loose(dirpath, rel, files, self.hex_length)
                 if dir_cache is not None:
                     dir_cache.put(rel, mtime, found)
-            out.update(found)
+            loose.update(found)
+        out = self._packed_refs(prefix)
+        out.update(loose)
         return out
 
     def _packed_refs(self, prefix: str) -> dict[str, str]:
@@ -102,7 +134,7 @@ class RefsMixin:
                         continue
                     sha, _, name = line.rstrip(b"\n").partition(b" ")
                     ref = name.decode("utf-8", "replace")
-                    if ref.startswith(prefix):
+                    if ref.startswith(prefix) and len(sha) == self.hex_length:
                         out[ref] = sha.decode()
         except FileNotFoundError:
             pass
@@ -116,7 +148,7 @@ class RefsMixin:
             return None
 
 
-def _read_loose(dirpath: str, rel: str, files: list[str]) -> dict[str, str]:
+def _read_loose(dirpath: str, rel: str, files: list[str], hex_length: int) -> dict[str, str]:
     found = {}
     for name in files:
         if name.endswith(".lock"):
@@ -126,6 +158,6 @@ def _read_loose(dirpath: str, rel: str, files: list[str]) -> dict[str, str]:
                 value = f.read(100).strip()
         except OSError:
             continue
-        if len(value) == 40:
+        if len(value) == hex_length:
             found[f"{rel}/{name}"] = value.decode()
     return found

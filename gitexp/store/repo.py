@@ -11,21 +11,25 @@ import os
 import stat
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from dulwich.errors import NotGitRepository
 from dulwich.objects import Blob, Commit, ShaFile, Tree
 from dulwich.object_store import tree_lookup_path
 from dulwich.repo import Repo, get_user_identity
 
-from gitexp.errors import GitexpError, NotARepository
+from gitexp.errors import CorruptRecord, GitexpError, NotARepository
 from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 RUNS_PREFIX = "refs/gitexp/runs/"
 PACK_THRESHOLD = 500  # objects written at once before a pack beats loose files
+_LOOSE_ATTEMPTS = 5  # a loose write raced by `git gc` removing its folder is retried
+T = TypeVar("T", bound=ShaFile)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,28 @@ class GitDB(RefsMixin, RevisionsMixin):
         self.common_dir = Path(repo.commondir())
         self.root = None if repo.bare else Path(repo.path)
         self.local_dir = self.common_dir / "gitexp"
+        # SHA-1 or SHA-256 (`git init --object-format=sha256`): every id gitexp makes uses it.
+        self.object_format = getattr(repo, "object_format", None)
+        self.hex_length: int = getattr(self.object_format, "hex_length", 40)
+        self._sha1 = self.hex_length == 40
+
+    def new(self, obj: T) -> T:
+        """Mark a new object as belonging to this repository's object format."""
+        if not self._sha1:
+            obj.object_format = self.object_format
+        return obj
+
+    def oid(self, obj: ShaFile) -> str:
+        """The object's id in this repository (`obj.id` is always SHA-1 in dulwich)."""
+        return obj.id.decode() if self._sha1 else obj.get_id(self.object_format).decode()
+
+    def blob_id(self, data: bytes) -> str:
+        """The id a blob with `data` gets here, without writing it."""
+        return self.oid(self.new(Blob.from_string(data)))
+
+    def is_object_id(self, text: str) -> bool:
+        """True if `text` is a full object id of this repository's format (lower-case hex)."""
+        return len(text) == self.hex_length and all(c in "0123456789abcdef" for c in text)
 
     def close(self) -> None:
         self.repo.close()
@@ -71,9 +97,9 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     # -- objects -------------------------------------------------------------
     def add_blob(self, data: bytes) -> str:
-        blob = Blob.from_string(data)
+        blob = self.new(Blob.from_string(data))
         self.add_objects([blob])
-        return blob.id.decode()
+        return self.oid(blob)
 
     def add_objects(self, objects: list) -> None:
         """Write objects: loose when few (as git does), one pack when many.
@@ -95,44 +121,86 @@ class GitDB(RefsMixin, RevisionsMixin):
         a writer killed mid-write blocks that object forever. Objects are
         content-addressed: whichever complete copy lands last is the same.
         """
-        sha = obj.id.decode()
+        sha = self.oid(obj)
         path = Path(self.repo.object_store.path) / sha[:2] / sha[2:]
         try:
             os.utime(path)  # already there: refresh its mtime so gc does not prune it early
             return
         except FileNotFoundError:
             pass
-        path.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="tmp_obj_")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(obj.as_legacy_object())
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        data = obj.as_legacy_object()
+        for attempt in range(_LOOSE_ATTEMPTS):
+            try:
+                _write_file(path, data)
+                return
+            except FileNotFoundError:
+                # A concurrent `git gc`/`git prune` removed the (empty) fan-out folder
+                # between mkdir and mkstemp, or pruned our temp file: write it again.
+                if attempt == _LOOSE_ATTEMPTS - 1:
+                    raise
 
     def has_object(self, sha: str) -> bool:
+        if len(sha) != self.hex_length:
+            return False
         return sha.encode() in self.repo.object_store
 
-    def read_blob(self, sha: str) -> bytes:
+    def object_size(self, sha: str) -> int | None:
+        """An object's inflated size from its header alone (None when it cannot tell).
+
+        Lets a reader refuse a small blob that would inflate to gigabytes before
+        dulwich inflates it whole.
+        """
+        store = self.repo.object_store
+        if getattr(store, "path", None):
+            try:
+                with open(Path(store.path) / sha[:2] / sha[2:], "rb") as f:
+                    head = zlib.decompressobj().decompress(f.read(512), 64)
+                return int(head.split(b" ", 1)[1].split(b"\0", 1)[0])
+            except FileNotFoundError:
+                pass
+            except (ValueError, IndexError, zlib.error, OSError):
+                return None
+        try:
+            binary = bytes.fromhex(sha)
+            for pack in getattr(store, "packs", ()):
+                try:
+                    offset = pack.index.object_offset(binary)
+                except KeyError:
+                    continue
+                return _packed_size(pack.data.filename, offset, self.hex_length // 2)
+        except (ValueError, OSError, zlib.error, AttributeError):
+            return None
+        return None
+
+    def read_blob(self, sha: str, limit: int | None = None) -> bytes:
+        """A blob's bytes; with `limit`, refuse (CorruptRecord) a larger blob before inflating it."""
+        if limit is not None:
+            size = self.object_size(sha)
+            if size is not None and size > limit:
+                raise CorruptRecord(f"object {sha[:12]} is {size} bytes, over the {limit >> 20} MiB limit")
         obj = self.repo.object_store[sha.encode()]
         if not isinstance(obj, Blob):
             raise GitexpError(f"object {sha} is not a file")
+        if limit is not None and len(obj.data) > limit:
+            raise CorruptRecord(f"object {sha[:12]} is {len(obj.data)} bytes, over the {limit >> 20} MiB limit")
         return obj.data
 
     def write_tree(self, files: dict[str, Entry]) -> str:
-        """Write nested trees for a flat {path: Entry} mapping; return the root tree id."""
+        """Write nested trees for a flat {path: Entry} mapping; return the root tree id.
+
+        A path that is both a file and a folder (`a` and `a/b`) is refused loudly:
+        a tree can hold only one of them, and dropping one would lose data.
+        """
         root: dict = {}
         for path, entry in files.items():
             node = root
             *dirs, name = path.split("/")
-            for part in dirs:
+            for n, part in enumerate(dirs):
                 node = node.setdefault(part, {})
                 if not isinstance(node, dict):
-                    raise GitexpError(f"path conflict in tree at {path!r}")
+                    raise _clash("/".join(dirs[: n + 1]), path)
+            if isinstance(node.get(name), dict):
+                raise _clash(path, _first_file(node[name], path))
             node[name] = entry
         trees: list[Tree] = []
         root_id = self._build(root, trees)
@@ -140,14 +208,14 @@ class GitDB(RefsMixin, RevisionsMixin):
         return root_id
 
     def _build(self, node: dict, out: list[Tree]) -> str:
-        tree = Tree()
+        tree = self.new(Tree())
         for name, child in node.items():
             if isinstance(child, dict):
                 tree.add(name.encode(), DIR, self._build(child, out).encode())
             else:
                 tree.add(name.encode(), child.mode, child.sha.encode())
         out.append(tree)
-        return tree.id.decode()
+        return self.oid(tree)
 
     def list_tree(self, tree_sha: str, prefix: str = "") -> dict[str, Entry]:
         """Flatten a tree into {path: Entry} (files, links and gitlinks)."""
@@ -173,7 +241,7 @@ class GitDB(RefsMixin, RevisionsMixin):
         """Write a commit object with the user's identity; return its id."""
         ident = self.identity()
         ts = int(time.time() if when is None else when)
-        commit = Commit()
+        commit = self.new(Commit())
         commit.tree = tree.encode()
         commit.parents = [p.encode() for p in parents]
         commit.author = commit.committer = ident
@@ -182,7 +250,7 @@ class GitDB(RefsMixin, RevisionsMixin):
         commit.encoding = b"UTF-8"
         commit.message = message.encode() if message.endswith("\n") else (message + "\n").encode()
         self.add_objects([commit])
-        return commit.id.decode()
+        return self.oid(commit)
 
     def identity(self) -> bytes:
         try:
@@ -207,7 +275,71 @@ class GitDB(RefsMixin, RevisionsMixin):
 
 
 def blob_id(data: bytes) -> str:
-    """The id a blob with `data` gets in git, without writing it."""
+    """The SHA-1 id a blob with `data` gets in git (see GitDB.blob_id for any repository)."""
     return Blob.from_string(data).id.decode()
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write a loose object through a unique temp file and a rename."""
+    path.parent.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="tmp_obj_")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _packed_size(pack_file: str, offset: int, hash_bytes: int) -> int:
+    """Inflated size of the pack entry at `offset`; for a delta, the size of its result."""
+    with open(pack_file, "rb") as f:
+        f.seek(offset)
+        head = f.read(64 + hash_bytes)
+    byte = head[0]
+    kind, size, shift, i = (byte >> 4) & 7, byte & 15, 4, 1
+    while byte & 0x80:
+        byte = head[i]
+        size |= (byte & 0x7F) << shift
+        shift, i = shift + 7, i + 1
+    if kind not in (6, 7):  # a whole object: the header has its size
+        return size
+    if kind == 6:  # offset delta: skip the base offset
+        while head[i] & 0x80:
+            i += 1
+        i += 1
+    else:  # ref delta: skip the base id
+        i += hash_bytes
+    with open(pack_file, "rb") as f:
+        f.seek(offset + i)
+        delta = zlib.decompressobj().decompress(f.read(256), 32)
+    _, j = _varint(delta, 0)  # base size
+    return _varint(delta, j)[0]  # result size
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        shift, i = shift + 7, i + 1
+        if not byte & 0x80:
+            return value, i
+
+
+def _clash(file_path: str, other: str) -> GitexpError:
+    return GitexpError(
+        f"path conflict in tree: {file_path!r} is a file and also a folder of {other!r}",
+        hint="two keys or artifact paths map onto the same place; rename one of them",
+    )
+
+
+def _first_file(node: dict, prefix: str) -> str:
+    """Some file path under a folder node (to name it in an error)."""
+    name, child = next(iter(node.items()))
+    return _first_file(child, f"{prefix}/{name}") if isinstance(child, dict) and child else f"{prefix}/{name}"
 
 

@@ -18,6 +18,7 @@ class RevisionsMixin:
     """Resolve revision text to a commit id."""
 
     repo: Repo
+    hex_length: int
 
     def read_ref(self, ref: str) -> str | None:  # provided by RefsMixin
         raise NotImplementedError
@@ -37,7 +38,7 @@ class RevisionsMixin:
                 sha = self.read_ref(name)
                 if sha:
                     return self._peel(sha)
-        if 4 <= len(rev) <= 40 and all(c in "0123456789abcdef" for c in rev.lower()):
+        if 4 <= len(rev) <= self.hex_length and all(c in "0123456789abcdef" for c in rev.lower()):
             return self._expand_sha(rev.lower())
         return self._parse_revision(rev)
 
@@ -58,13 +59,15 @@ class RevisionsMixin:
         return sha
 
     def _peel(self, sha: str) -> str:
+        """Follow tags to what they point at (ids as stored: SHA-1 or SHA-256)."""
         obj = self.repo.object_store[sha.encode()]
         while not isinstance(obj, Commit) and hasattr(obj, "object"):
+            sha = obj.object[1].decode()
             obj = self.repo.object_store[obj.object[1]]
-        return obj.id.decode()
+        return sha
 
     def _expand_sha(self, prefix: str) -> str | None:
-        if len(prefix) == 40:
+        if len(prefix) == self.hex_length:
             matches = [prefix] if self.has_object(prefix) else []
         else:
             matches = [s.decode() for s in self.repo.object_store.iter_prefix(prefix.encode())] \

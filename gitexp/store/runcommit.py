@@ -8,11 +8,13 @@ from typing import Any
 
 from dulwich.objects import Blob, Tree
 
+from gitexp.errors import CorruptRecord
 from gitexp.store.journal import JournalData
 from gitexp.store.record import (
     RECORD_DIR, Artifact, Point, RunInfo, encode_record, parse_artifacts, parse_mapping, parse_metric,
 )
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
+from gitexp.store.yamlio import MAX_YAML_BYTES
 
 
 def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dict[str, list[Point]],
@@ -36,9 +38,9 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
         if isinstance(value, Entry):
             entries[path] = value
         else:
-            blob = Blob.from_string(value)
+            blob = db.new(Blob.from_string(value))
             blobs.append(blob)
-            entries[path] = Entry(FILE, blob.id.decode())
+            entries[path] = Entry(FILE, db.oid(blob))
     db.add_objects(blobs)
     if code_files is not None:
         root = db.write_tree({**code_files, **{f"{RECORD_DIR}/{p}": e for p, e in entries.items()}})
@@ -48,14 +50,17 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
 
 
 def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
-    tree = Tree()
+    tree = db.new(Tree())
     if root is not None:
         for item in db.repo.object_store[root.encode()].iteritems():
             if item.path != name.encode():
                 tree.add(item.path, item.mode, item.sha)
     tree.add(name.encode(), DIR, subtree.encode())
     db.add_objects([tree])
-    return tree.id.decode()
+    return db.oid(tree)
+
+
+MAX_FILE_BYTES = 256 << 20  # any other record file (metrics, output.log): a 300 KB blob may inflate to GBs
 
 
 class RecordReader:
@@ -82,11 +87,17 @@ class RecordReader:
         return self._top
 
     def read(self, name: str) -> bytes | None:
-        """A top-level record file's bytes, or None when absent."""
+        """A top-level record file's bytes, or None when absent (size-capped: records are untrusted)."""
         entry = self.top().get(name)
         if entry is None or stat.S_ISDIR(entry[0]):
             return None
-        return self.db.read_blob(entry[1])
+        if not stat.S_ISREG(entry[0]):
+            raise CorruptRecord(f"malformed record: .gitexp/{name} is not a file (mode {entry[0]:o})")
+        limit = MAX_YAML_BYTES if name.endswith(".yaml") else MAX_FILE_BYTES
+        try:
+            return self.db.read_blob(entry[1], limit)
+        except CorruptRecord as exc:
+            raise CorruptRecord(f"record file .gitexp/{name}: {exc.message}") from None
 
     def files_under(self, folder: str) -> dict[str, Entry]:
         """Flat {relative path: Entry} of a record subfolder (metrics, artifacts)."""
@@ -100,7 +111,12 @@ class RecordReader:
 
     def read_metric(self, key: str) -> bytes | None:
         entry = self.files_under("metrics").get(f"{key}.tsv")
-        return None if entry is None else self.db.read_blob(entry.sha)
+        if entry is None:
+            return None
+        try:
+            return self.db.read_blob(entry.sha, MAX_FILE_BYTES)
+        except CorruptRecord as exc:
+            raise CorruptRecord(f"metric {key!r}: {exc.message}") from None
 
     def code_root(self) -> str:
         return self.tree
@@ -141,10 +157,10 @@ def merge_points(committed: list[Point], journal: list[Point]) -> list[Point]:
     return sorted([*committed, *journal], key=lambda p: (p[0], p[2]))
 
 
-def read_record(db: GitDB, commit: str) -> Record:
-    """The whole record of a run commit, metric histories included."""
+def read_record(db: GitDB, commit: str, ref: str | None = None) -> Record:
+    """The whole record of a run commit, metric histories included (its id checked against `ref`)."""
     rec = RecordReader(db, commit)
-    info = RunInfo.from_yaml(rec.read("run.yaml") or b"")
+    info = RunInfo.from_yaml(rec.read("run.yaml") or b"", ref)
     params = parse_mapping(rec.read("params.yaml"), "params.yaml")
     tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
     metrics = {k: parse_metric(rec.read_metric(k) or b"") for k in rec.metric_keys()}

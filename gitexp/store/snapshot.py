@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dulwich.ignore import IgnoreFilterManager
 from dulwich.objects import Blob
+from dulwich.repo import Repo
 
 from gitexp.store.repo import EXEC, FILE, GITLINK, LINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR
@@ -45,8 +46,9 @@ def snapshot_worktree(db: GitDB, limits: SnapshotLimits | None = None) -> Snapsh
         return Snapshot({}, [])
     files: dict[str, Entry] = {}
     new_blobs: list[Blob] = []
-    tracked = _tracked(db, files, new_blobs)
-    skipped = _untracked(db, tracked, limits, files, new_blobs)
+    skipped: list[dict] = []
+    tracked = _tracked(db, files, new_blobs, skipped)
+    skipped += _untracked(db, tracked, limits, files, new_blobs)
     if new_blobs:
         db.add_objects(new_blobs)
     return Snapshot(files, skipped)
@@ -56,7 +58,7 @@ def _excluded(path: str) -> bool:
     return path == RECORD_DIR or path.startswith(RECORD_DIR + "/")
 
 
-def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[Blob]) -> set[str]:
+def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[Blob], skipped: list[dict]) -> set[str]:
     root = db.root
     assert root is not None
     try:
@@ -70,20 +72,45 @@ def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[Blob]) -> set[s
         tracked.add(path)
         if _excluded(path) or not hasattr(entry, "sha"):
             continue
-        if stat.S_ISGITLINK(entry.mode) if hasattr(stat, "S_ISGITLINK") else entry.mode == GITLINK:
-            files[path] = Entry(GITLINK, entry.sha.decode())
+        if entry.mode == GITLINK:
+            files[path] = _submodule(root / path, entry.sha.decode(), path, skipped)
             continue
         if getattr(entry, "extended_flags", 0) & _SKIP_WORKTREE:
             # Sparse checkout: absent from the working tree by design, not deleted; git uses the index.
             files[path] = Entry(entry.mode, entry.sha.decode())
             continue
-        got = _file_entry(root / path, entry, index_mtime, new_blobs)
+        got = _file_entry(db, root / path, entry, index_mtime, new_blobs)
         if got is not None:
             files[path] = got
     return tracked
 
 
-def _file_entry(full: Path, entry, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
+def _submodule(full: Path, recorded: str, path: str, skipped: list[dict]) -> Entry:
+    """A submodule as its gitlink: the commit checked out in it (else the index's).
+
+    Never walked into: its files belong to its own repository. Uncommitted
+    changes in it cannot be in a gitlink, so they are noted in `skipped`.
+    """
+    try:
+        with Repo(str(full)) as sub:
+            head = sub.head().decode()
+            dirty = _submodule_dirty(sub)
+    except Exception:  # not initialised (no checkout): the superproject's record stands
+        return Entry(GITLINK, recorded)
+    if dirty:
+        skipped.append({"path": path, "size": 0,
+                        "reason": "submodule with uncommitted changes (recorded as its commit)"})
+    return Entry(GITLINK, head)
+
+
+def _submodule_dirty(sub: Repo) -> bool:
+    from dulwich import porcelain  # only repositories with submodules pay for the import
+
+    status = porcelain.status(sub, untracked_files="normal")
+    return bool(any(status.staged.values()) or status.unstaged or status.untracked)
+
+
+def _file_entry(db: GitDB, full: Path, entry, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
     try:
         st = os.lstat(full)
     except OSError:
@@ -93,7 +120,7 @@ def _file_entry(full: Path, entry, index_mtime: int, new_blobs: list[Blob]) -> E
     mode = _mode(st)
     if _unchanged(st, entry, index_mtime) and mode == entry.mode:
         return Entry(mode, entry.sha.decode())
-    return _blob_entry(full, st, new_blobs)
+    return _blob_entry(db, full, st, new_blobs)
 
 
 def _unchanged(st: os.stat_result, entry, index_mtime: int) -> bool:
@@ -109,11 +136,11 @@ def _mode(st: os.stat_result) -> int:
     return EXEC if st.st_mode & 0o111 else FILE
 
 
-def _blob_entry(full: Path, st: os.stat_result, new_blobs: list[Blob]) -> Entry:
+def _blob_entry(db: GitDB, full: Path, st: os.stat_result, new_blobs: list[Blob]) -> Entry:
     data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else full.read_bytes()
-    blob = Blob.from_string(data)
+    blob = db.new(Blob.from_string(data))
     new_blobs.append(blob)
-    return Entry(_mode(st), blob.id.decode())
+    return Entry(_mode(st), db.oid(blob))
 
 
 def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
@@ -130,7 +157,7 @@ def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
             skipped.append({"path": rel, "size": st.st_size, "reason": "snapshot total cap reached"})
         else:
             total += st.st_size
-            files[rel] = _blob_entry(full, st, new_blobs)
+            files[rel] = _blob_entry(db, full, st, new_blobs)
     return skipped
 
 
@@ -149,6 +176,8 @@ def _walk(root: Path, ignore: IgnoreFilterManager, tracked: set[str], patterns: 
             if item.name == ".git" or _excluded(rel) or _matches(rel, patterns):
                 continue
             if item.is_dir(follow_symlinks=False):
+                if rel in tracked or os.path.lexists(os.path.join(item.path, ".git")):
+                    continue  # a submodule (its gitlink is recorded) or another repository
                 if rel in tracked_dirs or not ignore.is_ignored(rel + "/"):
                     stack.append(rel)
             elif rel not in tracked and not ignore.is_ignored(rel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -60,13 +61,138 @@ _dumper.sort_base_mapping_type_on_output = False  # keep the order we chose
 _dumper.width = 4096
 
 
+# Limits checked before any YAML reaches the parser: records come from other
+# people's pushes, and ruamel's C parser recurses per nesting level (50,000
+# brackets crash the process) while aliases can expand exponentially.
+MAX_YAML_BYTES = 16 << 20
+MAX_DEPTH = 100  # nesting levels (flow brackets, or block indentation steps)
+MAX_ALIASES = 100  # `*alias` references; gitexp itself never writes any
+MAX_NODES = 1_000_000  # values after alias expansion
+_ALIAS = re.compile(rb"(?:^|[\s\[{,:?-])\*[^\s,\[\]{}]")
+_ANCHOR = re.compile(rb"(?:^|[\s\[{,:?-])&[^\s,\[\]{}]")
+
+
 def load(data: bytes | str, what: str = "YAML") -> Any:
-    """Parse YAML safely (no tags, no code); raise CorruptRecord on bad input."""
+    """Parse YAML safely (no tags, no code); raise CorruptRecord on bad or oversized input."""
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    _prescan(raw, what)
     try:
-        return _load(data)
+        value = _load(data)
     except YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CorruptRecord(f"malformed {what}: {first}") from None
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:  # unhashable keys, bad dates
+        raise CorruptRecord(f"malformed {what}: {type(exc).__name__}: {str(exc)[:80]}") from None
+    _check_size(value, what)
+    return value
+
+
+def load_record(data: bytes | str, what: str) -> Any:
+    """Parse a run record file: `load` plus only the types the format has.
+
+    Mappings with string keys, lists, strings, numbers, booleans and null;
+    anything else (timestamps, sets, complex or non-string keys) is CorruptRecord.
+    """
+    value = load(data, what)
+    _check_types(value, what)
+    return value
+
+
+def _prescan(raw: bytes, what: str) -> None:
+    """Refuse input over the size, alias or depth limits, without parsing it."""
+    if len(raw) > MAX_YAML_BYTES:
+        raise CorruptRecord(f"{what} is {len(raw)} bytes, over the {MAX_YAML_BYTES >> 20} MiB limit for YAML")
+    if raw.count(b"*") > MAX_ALIASES and len(_ALIAS.findall(raw)) > MAX_ALIASES:
+        raise CorruptRecord(f"{what} uses more than {MAX_ALIASES} YAML aliases")
+    if raw.count(b"&") > MAX_ALIASES and len(_ANCHOR.findall(raw)) > MAX_ALIASES:
+        raise CorruptRecord(f"{what} defines more than {MAX_ALIASES} YAML anchors")
+    depth = _flow_depth(raw) if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH else 0
+    if depth > MAX_DEPTH or _block_depth(raw) > MAX_DEPTH:
+        raise CorruptRecord(f"{what} is nested more than {MAX_DEPTH} levels deep")
+
+
+def _flow_depth(raw: bytes) -> int:
+    """The deepest bracket nesting outside quoted strings and comments (an upper bound)."""
+    depth = deepest = 0
+    quote = 0
+    prev = 32
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if quote:
+            if c == quote:
+                if quote == 39 and i + 1 < n and raw[i + 1] == 39:
+                    i += 1  # '' inside a single-quoted string
+                else:
+                    quote = 0
+            elif c == 92 and quote == 34:
+                i += 1  # a backslash escape in a double-quoted string
+        elif c in (34, 39) and prev in b" \t\n[{,:-?":
+            quote = c
+        elif c == 35 and prev in b" \t\n":  # a comment runs to the end of the line
+            end = raw.find(b"\n", i)
+            i = n if end < 0 else end
+            c = 10
+        elif c in (91, 123):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in (93, 125):
+            depth = max(depth - 1, 0)
+        prev = c
+        i += 1
+    return deepest
+
+
+def _block_depth(raw: bytes) -> int:
+    """An upper bound of block nesting: a new level needs a deeper indent or a `- ` / `? ` marker."""
+    deepest = 0
+    for line in raw.splitlines():
+        body = line.lstrip(b" ")
+        markers = 0
+        while body[:2] in (b"- ", b"? ", b"-\t"):
+            markers += 1
+            body = body[2:].lstrip(b" ")
+        deepest = max(deepest, (len(line) - len(body)) // 2 + markers)
+    return deepest
+
+
+def _check_size(value: Any, what: str) -> None:
+    """Refuse documents whose aliases expand beyond MAX_NODES values (billion laughs)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, (dict, list)) or (id(node) in sizes and not done):
+            continue
+        children = list(node.items()) if isinstance(node, dict) else node
+        items = [v for pair in children for v in pair] if isinstance(node, dict) else children
+        if not done:
+            sizes[id(node)] = -1  # in progress (a recursive alias is a cycle: count it once)
+            stack.append((node, True))
+            stack.extend((v, False) for v in items)
+            continue
+        total = 1 + sum(max(sizes.get(id(v), 1), 1) if isinstance(v, (dict, list)) else 1 for v in items)
+        if total > MAX_NODES:
+            raise CorruptRecord(f"{what} expands to more than {MAX_NODES} values (YAML aliases)")
+        sizes[id(node)] = total
+
+
+def _check_types(value: Any, what: str, path: str = "") -> None:
+    """Only plain data: str-keyed mappings, lists and scalars."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if not isinstance(key, str):
+                    raise CorruptRecord(f"malformed {what}: key {key!r:.40} at {where or 'top level'} is a "
+                                        f"{type(key).__name__}, not a string")
+                stack.append((child, f"{where}.{key}" if where else key))
+        elif isinstance(node, list):
+            stack.extend((child, f"{where}[{n}]") for n, child in enumerate(node))
+        elif node is not None and not isinstance(node, (str, int, float, bool)):
+            raise CorruptRecord(f"malformed {what}: {where or 'the document'} is a {type(node).__name__} "
+                                "(quote dates and other values as strings)")
 
 
 def dump(obj: Any) -> bytes:

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gitexp.errors import CorruptRecord, GitexpError
-from gitexp.model import LAZY_FIELDS, Run, scalars_of
+from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
+from gitexp.model import LAZY_FIELDS, Run, Status, scalars_of
 from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader
@@ -40,13 +40,16 @@ _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms,
             " info, params, tags, summary, last")
 
 
-def read_fields(db: GitDB, commit: str) -> dict[str, Any]:
-    """run.yaml, params, tags and the metric summary of a run commit (raises on a malformed record)."""
+def read_fields(db: GitDB, commit: str, ref: str | None = None) -> dict[str, Any]:
+    """run.yaml, params, tags and the metric summary of a run commit (raises on a malformed record).
+
+    The record's id must match `ref`'s: ids come from ref names, never from the record alone.
+    """
     rec = RecordReader(db, commit)
     tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
     summary = parse_mapping(rec.read("summary.yaml"), "summary.yaml")
     return {
-        "info": RunInfo.from_yaml(rec.read("run.yaml") or b""),
+        "info": RunInfo.from_yaml(rec.read("run.yaml") or b"", ref),
         "params": parse_mapping(rec.read("params.yaml"), "params.yaml"),
         "tags": {str(k): str(v) for k, v in tags.items()},
         "summary": {str(k): v for k, v in summary.items() if isinstance(v, dict)},
@@ -56,11 +59,13 @@ def read_fields(db: GitDB, commit: str) -> dict[str, Any]:
 def load_summary(db: GitDB, ref: str, commit: str) -> Run:
     """Read one run commit's record, metric histories aside (never raises for a malformed record)."""
     try:
-        fields = read_fields(db, commit)
+        fields = read_fields(db, commit, ref)
         return Run(ref, commit, scalars_of(fields["info"], ref), fields)
     except (CorruptRecord, GitexpError, KeyError, ValueError, TypeError) as exc:
         message = exc.message if isinstance(exc, GitexpError) else f"unreadable record ({exc})"
-        return Run.corrupt(ref, commit, message)
+        # A newer format is not damage: this gitexp is too old to read it.
+        status = Status.NEWER if isinstance(exc, NewerFormat) else Status.CORRUPT
+        return Run.unreadable(ref, commit, message, status)
 
 
 @contextmanager

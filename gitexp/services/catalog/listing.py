@@ -96,9 +96,9 @@ def _ambiguous(text: str, kind: str, refs: list[str]) -> AmbiguousRun:
                         hint="give more characters of the id")
 
 
-def live_record(s: Session, commit: str) -> Record:
+def live_record(s: Session, commit: str, ref: str | None = None) -> Record:
     """A run commit's whole record, with the journals of a run still running here on top."""
-    record = read_record(s.db, commit)
+    record = read_record(s.db, commit, ref)
     folder = ActiveDir.of(s.db.local_dir, record.info.id)
     if record.info.status == "RUNNING" and folder.path.is_dir():
         record = record.overlay(read_journals(folder.path))
@@ -116,7 +116,7 @@ def get_run(s: Session, text: str) -> Run:
     """Load a whole run (with histories) by any reference `resolve` accepts."""
     s.recover()
     ref, commit = resolve(s, text)
-    return run_from_record(ref, commit, live_record(s, commit))
+    return run_from_record(ref, commit, live_record(s, commit, ref))
 
 
 def _loader(s: Session, cached: Any) -> Any:
@@ -124,6 +124,6 @@ def _loader(s: Session, cached: Any) -> Any:
     def load(run: Run, field: str, from_git: bool) -> Any:
         if field in (*LAZY_FIELDS, "last"):
             return cached(run, field, from_git)
-        record = live_record(s, run.commit)
+        record = live_record(s, run.commit, run.ref)
         return {"artifacts": record.artifacts, "history": record.metrics}[field]
     return load

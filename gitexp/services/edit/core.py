@@ -19,7 +19,7 @@ from gitexp.services.catalog.listing import resolve
 from gitexp.services.session import Session
 from gitexp.services.tracking.localstate import ActiveDir, claim_abandoned
 from gitexp.store.record import RunInfo
-from gitexp.store.repo import Entry, GitDB, blob_id
+from gitexp.store.repo import Entry, GitDB
 from gitexp.store.runcommit import Record, RecordReader, read_record, write_run_commit
 
 MAX_ATTEMPTS = 8
@@ -112,17 +112,17 @@ def _edit_commit(db: GitDB, tip: str, message: str, mutate: Mutation) -> str:
         p: e for p, e in existing.items() if not p.startswith(("metrics/", "artifacts/"))
     }
     files.update(record.files())
-    if _same_record(files, existing):
+    if _same_record(db, files, existing):
         return tip
     tree, _parents = db.commit_info(tip)
     return write_run_commit(db, tree, None, files, [tip], message)
 
 
-def _same_record(files: dict[str, bytes | Entry], existing: dict[str, Entry]) -> bool:
+def _same_record(db: GitDB, files: dict[str, bytes | Entry], existing: dict[str, Entry]) -> bool:
     if files.keys() != existing.keys():
         return False
     for path, value in files.items():
-        sha = value.sha if isinstance(value, Entry) else blob_id(value)
+        sha = value.sha if isinstance(value, Entry) else db.blob_id(value)
         if sha != existing[path].sha:
             return False
     return True
@@ -149,7 +149,7 @@ def find_target(s: Session, text: str) -> Target:
     tip = db.read_ref(ref)
     if tip is None:
         raise RunNotFound(f"run ref {ref} disappeared", hint="list runs with 'gitexp ls --all'")
-    return Target(ref, tip, _info(db, tip))
+    return Target(ref, tip, RunInfo.from_yaml(RecordReader(db, tip).read("run.yaml") or b"", ref))
 
 
 def _info(db: GitDB, commit: str) -> RunInfo:

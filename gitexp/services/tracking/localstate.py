@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitexp.errors import CorruptRecord
+from gitexp.names import is_run_id
 from gitexp.store.sidestore import SideStore
 
 try:
@@ -32,6 +34,9 @@ class ActiveDir:
 
     @classmethod
     def of(cls, local_dir: Path, run_id: str) -> "ActiveDir":
+        """The folder of run `run_id`; an id that is not a run id (`../../hooks`) is refused."""
+        if not isinstance(run_id, str) or not is_run_id(run_id):
+            raise CorruptRecord(f"{run_id!r:.40} is not a run id; refusing to use it as a local path")
         return cls(local_dir / "active" / run_id)
 
     @property

@@ -9,6 +9,7 @@ at most that interval. Nothing is committed until the run ends.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import os
 import platform
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp import __version__
-from gitexp.errors import InvalidName, InvalidValue, ParamConflict, RunNotFound
+from gitexp.errors import InvalidName, InvalidValue, ParamConflict, RunNotFound, WriteFailed
 from gitexp.names import check_experiment, check_key, check_run_name, current_user, new_run_id, new_run_name
 from gitexp.services.tracking.localstate import ActiveDir, Flock, attached_lock, finalizing, owner_lock
 from gitexp.services.catalog.listing import run_names
@@ -170,18 +171,34 @@ class ActiveRun:
             return
         self.ended = True
         _flusher.unregister(self)
-        self.journal.close()
         if self._owner_lock is None:
-            if self._attached is not None:
-                self._attached.release()
+            try:
+                self._close_journal()
+            finally:
+                if self._attached is not None:
+                    self._attached.release()
             return
         try:
+            # Never FINISHED with points missing: if they cannot be written the run
+            # stays RUNNING with its journal, and is recovered (KILLED) from it later.
+            self._close_journal()
             with open_repo(self.common_dir) as db, finalizing(self.folder):
                 tip = db.read_ref(self.ref) or ""
                 write_final(db, self.ref, tip, self.folder, status, exit_code, int(time.time() * 1000))
                 self.folder.remove()
         finally:
             self._owner_lock.release()
+
+    def _close_journal(self) -> None:
+        try:
+            self.journal.close()
+        except WriteFailed as exc:
+            raise WriteFailed(
+                f"run {self.info.name} ({self.id}) was not ended: {self.journal.unwritten} queued points "
+                f"and events could not be written ({exc.reason})",
+                hint="free disk space; the next gitexp command recovers the run as KILLED "
+                     f"from what its journal in {self.folder.path} holds",
+            ) from None
 
 
 _time = time.time
@@ -268,8 +285,18 @@ class _Flusher:
                 if due or len(run.journal.pending) >= BURST:
                     try:
                         run.flush()
-                    except Exception:  # never let a full disk kill the training process
-                        pass
+                    except Exception as exc:  # never let a full disk kill the training process
+                        self._warn_once(run, exc)
+
+    def _warn_once(self, run: ActiveRun, exc: Exception) -> None:
+        """Say once per run on stderr that its points are kept queued (retried every interval)."""
+        if getattr(run, "_flush_warned", False):
+            return
+        run._flush_warned = True
+        with contextlib.suppress(Exception):
+            what = exc.message if isinstance(exc, WriteFailed) else f"could not write its metrics: {exc}"
+            sys.stderr.write(f"gitexp: warning: run {run.info.name}: {what} (retried at every flush)\n")
+            sys.stderr.flush()
 
 
 _flusher = _Flusher()
