@@ -114,8 +114,10 @@ def main() -> None:
     plain = wall(gitexp_cmd() + ["ls", "--all"], args.repo)
     ours, rows, total = in_process(args.repo)
     print(f"runs in repo: {total}")
-    print(f"gitexp ls --filter/--sort/--limit 20, cold (no cache): {cold:6.2f} s, peak RSS {peak:5.0f} MB with workers  (bar: <= 20 s, <= 300 MB)")
-    print(f"gitexp ls --filter/--sort/--limit 20, warm:            {warm:6.2f} s, peak RSS {warm_peak:5.0f} MB  (bar: <= 0.5 s)")
+    print(f"gitexp ls --filter/--sort/--limit 20, cold (no cache): {cold:6.2f} s, "
+          f"peak RSS {peak:5.0f} MB with workers  (bar: <= 20 s, <= 300 MB)")
+    print(f"gitexp ls --filter/--sort/--limit 20, warm:            {warm:6.2f} s, "
+          f"peak RSS {warm_peak:5.0f} MB  (bar: <= 0.5 s)")
     print(f"gitexp ls --all (default table, 50 rows), warm:        {plain:6.2f} s")
     print(f"gitexp.search_runs in-process, warm:                   {ours:6.3f} s ({rows} rows)  (bar: <= 0.2 s)")
     if args.mlflow_python:

@@ -21,11 +21,10 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in __all__:
         if name == "GitexpError":
-            from gitexp.errors import GitexpError as value
+            from gitexp import errors as module
         else:
-            from gitexp import api
-
-            value = getattr(api, name)
+            from gitexp import api as module  # type: ignore[no-redef]
+        value = getattr(module, name)
         globals()[name] = value
         return value
     if name in ("errors",):

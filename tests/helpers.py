@@ -19,7 +19,8 @@ def git(cwd: Path, *args: str, check: bool = True) -> str:
     return proc.stdout
 
 
-def cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd: Path | None = None, env: dict | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the real `gitexp` command in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "gitexp", *args], cwd=cwd, capture_output=True,

@@ -152,7 +152,7 @@ def test_eight_gitexp_run_processes_at_once(repo: Path, tmp_path: Path) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for n in range(8)]
     results = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, results):
+    for p, (_out, err) in zip(procs, results):
         assert p.returncode == 0, err
         assert "Traceback" not in err
 

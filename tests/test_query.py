@@ -21,7 +21,8 @@ def make_runs() -> dict[str, str]:
     """Four runs in `default` and one in `other`, in the current repository; returns {name: id}."""
     ids = {}
     specs = [
-        ("alpha", {"lr": 0.1, "opt": {"name": "adam"}, "layers": 2}, {"stage": "dev"}, {"acc": [0.5, 0.9], "loss": 0.3}),
+        ("alpha", {"lr": 0.1, "opt": {"name": "adam"}, "layers": 2}, {"stage": "dev"},
+         {"acc": [0.5, 0.9], "loss": 0.3}),
         ("beta", {"lr": 0.01, "opt": {"name": "sgd"}, "layers": 12}, {"stage": "best"}, {"acc": 0.95}),
         ("gamma", {"lr": 0.001, "opt": {"name": "adam"}, "layers": 3}, {"stage": "best"}, {"acc": 0.5, "loss": 0.7}),
     ]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from gitexp.cli.options import open_db, selection_options
 from gitexp.services.catalog.selection import RunSelection
+
+if TYPE_CHECKING:
+    from gitexp.services.session import Session
 
 
 @click.command()
@@ -123,7 +128,7 @@ def _check_options(mode: str, color: str | None, x_mode: str, smooth: int, logx:
         raise InvalidUsage(f"{', '.join(wrong)} cannot be used with {what}", hint="see 'gitexp plot --help'")
 
 
-def _experiment(db: object, selection: RunSelection, runs_given: bool) -> str | None:
+def _experiment(db: "Session", selection: RunSelection, runs_given: bool) -> str | None:
     """Which experiment the run selection uses; runs named on the command line need none."""
     from gitexp.errors import InvalidUsage
 

@@ -21,7 +21,6 @@ Warn = Callable[[str], None]
 
 
 FORMATS = ("png", "svg", "pdf")
-Warn = Callable[[str], None]
 
 
 class PlotWarning(UserWarning):

@@ -269,7 +269,7 @@ def plot_parallel(s: Session, keys: Sequence[str], color: str | None = None, fil
             mappable = ScalarMappable(norm=norm, cmap=cmap)
         colors = ["#bbbbbb"] * len(kept)
         for i, p in zip(have, pos):
-            colors[i] = mappable.to_rgba(p)
+            colors[i] = mappable.to_rgba(p)  # type: ignore[arg-type]  # a scalar is accepted
 
     fig, (ax,) = _grid(1, width=max(7.0, 1.6 * len(parsed) + 2.5))
     xs = list(range(len(parsed)))
@@ -307,7 +307,7 @@ def _scaled(axis: _Axis) -> list[float]:
 
 
 def _label_axis(ax: Axes, i: int, axis: _Axis) -> None:
-    style = {"fontsize": "x-small", "ha": "left", "color": "#222222",
+    style: dict[str, Any] = {"fontsize": "x-small", "ha": "left", "color": "#222222",
              "bbox": {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7}}
     if axis.categories is None:
         lo, hi = min(axis.values), max(axis.values)

@@ -1,48 +1,28 @@
-"""Search filter grammar (MLflow search-runs style, extended), compiled predicates and sort keys.
+"""Search filter grammar (MLflow search-runs style, extended) and sort keys: lexer and parser.
 
 A filter such as ``metrics.acc > 0.9 and params.optimizer.lr IN (0.01, 0.1)`` is parsed
-once into nested closures; calling the resulting :class:`Filter` on a row dict costs
-no parsing.  Rows look like ``{"params": {...}, "metrics": {...}, "tags": {...},
-"attributes": {...}}``.
+once into nested closures (built by `predicates`); calling the resulting :class:`Filter`
+on a row dict costs no parsing.
 """
 
 from __future__ import annotations
 
-import numbers
 import operator
 import re
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from gitexp.errors import FilterSyntaxError
+from gitexp.services.catalog.predicates import (
+    ATTR_ALIASES, ATTRIBUTES, KINDS, MISSING, PREFIXES, Pred, combine, compile_test, getter, like_regex, lookup,
+    to_num, to_str,
+)
 
-Row = dict
-Pred = Callable[[dict], bool]
-Test = Callable[[object], bool]
+__all__ = ["ATTRIBUTES", "KINDS", "MISSING", "Filter", "SortKey", "like_regex", "lookup", "parse_filter",
+           "parse_sort", "sort_rows"]
 
-
-class _Missing:
-    """Sentinel type for an absent key or attribute."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: object = _Missing()
-
-KINDS = ("metrics", "params", "tags", "attributes")
-ATTRIBUTES = ("status", "run_name", "run_id", "experiment", "start_time", "end_time", "duration", "user")
-_PREFIXES = {
-    "metrics": "metrics", "metric": "metrics", "params": "params", "param": "params",
-    "tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes",
-    "attr": "attributes",
-}
-_ATTR_ALIASES = {**{a: a for a in ATTRIBUTES}, "name": "run_name", "id": "run_id", "user_id": "user"}
 _KEYWORDS = frozenset({"and", "or", "not", "in", "like", "ilike", "true", "false"})
-_CMP = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-        ">": operator.gt, ">=": operator.ge}
 _OPS = ("==", "!=", "<=", ">=", "=", "<", ">")
 _PUNCT = {"(": "LP", ")": "RP", ",": "COMMA", ":": "COLON"}
 _NUM_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -56,7 +36,7 @@ _QUOTED = {q: re.compile(rf"{q}((?:\\.|[^{q}\\])*){q}", re.DOTALL) for q in "'\"
 @dataclass(frozen=True)
 class _Tok:
     kind: str  # ENTITY WORD NUM STR OP LP RP COMMA COLON EOF
-    value: object
+    value: Any
     start: int
     end: int
     key_pos: int = -1
@@ -117,14 +97,15 @@ class _Lexer:
             raise self.error(f"unexpected character {self.text[i]!r}", i)
         end = m.end()
         if end < len(self.text) and (self.text[end].isalnum() or self.text[end] in "_."):
-            bad = self.text[i:_TAIL_RE.match(self.text, end).end()]
+            tail = _TAIL_RE.match(self.text, end)
+            bad = self.text[i:tail.end() if tail else end]
             raise self.error(f"invalid number {bad!r}", i)
         s = m.group()
         return _Tok("NUM", int(s) if _INT_RE.fullmatch(s) else float(s), i, end)
 
     def _entity(self, m: re.Match) -> _Tok:
         word, text = m.group(), self.text
-        kind = _PREFIXES.get(word.lower())
+        kind = PREFIXES.get(word.lower())
         if kind is None:
             raise self.error(f"unknown entity '{word}'; use metrics., params., tags. or attributes.", m.start())
         i = m.end() + 1
@@ -146,173 +127,6 @@ class _Lexer:
         if m is None:
             raise self.error(f"unterminated {what} (missing closing {q})", i)
         return re.sub(rf"\\([{q}\\])", r"\1", m.group(1)), m.end()
-
-
-def _to_num(v: object) -> object:
-    """Return v as a number (int/float), or None when it is not numeric."""
-    t = type(v)
-    if t is int or t is float:
-        return v
-    if t is str:
-        if "_" in v:
-            return None
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    if t is not bool and isinstance(v, numbers.Real):  # numpy scalars etc. -> builtins
-        return int(v) if isinstance(v, numbers.Integral) else float(v)
-    return None
-
-
-def _to_str(v: object) -> str | None:
-    """Canonical string form of a scalar (bools true/false, floats via repr), else None."""
-    t = type(v)
-    if t is str:
-        return v
-    if t is bool:
-        return "true" if v else "false"
-    if t is int or isinstance(v, numbers.Integral):
-        return str(int(v))
-    if t is float or isinstance(v, numbers.Real):
-        return repr(float(v))
-    return None
-
-
-def _walk(d: object, parts: tuple[str, ...]) -> object:
-    """Follow a nested key path; None when any step is absent."""
-    for part in parts:
-        if not isinstance(d, dict):
-            return None
-        d = d.get(part)
-    return d
-
-
-def _parts(kind: str, key: str) -> tuple[str, ...]:
-    return tuple(key.split(".")) if kind != "attributes" and "." in key else ()
-
-
-def _getter(kind: str, key: str) -> Callable[[dict], object]:
-    """Build a row -> value function: flat key first, then the dotted nested path."""
-    parts = _parts(kind, key)
-
-    def get(row: dict) -> object:
-        d = row.get(kind)
-        v = d.get(key) if d else None
-        if v is None and parts and d:
-            v = _walk(d, parts)
-        return MISSING if v is None else v
-    return get
-
-
-def lookup(row: dict, kind: str, key: str) -> object:
-    """Value of `kind.key` in row (None counts as absent), or MISSING."""
-    canonical = _PREFIXES.get(kind.lower())
-    if canonical is None:
-        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    if canonical == "attributes":
-        key = _ATTR_ALIASES.get(key.lower(), key)
-    return _getter(canonical, key)(row)
-
-
-def _num_test(fn: Callable, x: object) -> Test:
-    def test(v: object) -> bool:
-        t = type(v)
-        if t is float or t is int:
-            return fn(v, x)
-        n = _to_num(v)
-        return n is not None and fn(n, x)
-    return test
-
-
-def _str_test(fn: Callable, x: str, is_ne: bool) -> Test:
-    def test(v: object) -> bool:
-        if type(v) is str:
-            return fn(v, x)
-        s = _to_str(v)
-        if s is None:
-            return False
-        return is_ne if v != v else fn(s, x)
-    return test
-
-
-def _bool_test(b: bool, is_ne: bool) -> Test:
-    def test(v: object) -> bool:
-        if type(v) is bool:
-            got = v
-        elif type(v) is str and v.lower() in ("true", "false"):
-            got = v.lower() == "true"
-        else:
-            return False
-        return (got != b) if is_ne else (got == b)
-    return test
-
-
-def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
-    """SQL LIKE pattern -> compiled regex (`%` any run, `_` one char, `\\%` `\\_` literal)."""
-    parts = re.split(r"(\\[%_\\]|[%_])", pattern)  # odd indexes are the separators
-    body = "".join(re.escape(t) if i % 2 == 0 else ".*" if t == "%" else "." if t == "_"
-                   else re.escape(t[1]) for i, t in enumerate(parts))
-    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-
-
-def _like_test(pattern: str, ignore_case: bool) -> Test:
-    match = like_regex(pattern, ignore_case).fullmatch
-
-    def test(v: object) -> bool:
-        s = v if type(v) is str else _to_str(v)
-        if s is None or v != v:  # NaN never matches
-            return False
-        return match(s) is not None
-    return test
-
-
-def _value_test(op: str, lit: tuple[str, object]) -> Test:
-    kind, x = lit
-    if op in ("LIKE", "ILIKE"):
-        return _like_test(x, op == "ILIKE")
-    if kind == "num":
-        return _num_test(_CMP[op], x)
-    if kind == "str":
-        return _str_test(_CMP[op], x, op == "!=")
-    return _bool_test(x, op == "!=")
-
-
-def _compile(kind: str, key: str, op: str, lit: object) -> Pred:
-    """One comparison -> predicate; a missing (or None) value never matches."""
-    parts = _parts(kind, key)
-    if op == "IN":
-        tests = tuple(_value_test("=", x) for x in lit)
-        test = lambda v: any(t(v) for t in tests)  # noqa: E731
-    elif op == "NOT IN":
-        tests = tuple(_value_test("!=", x) for x in lit)
-        test = lambda v: all(t(v) for t in tests)  # noqa: E731
-    else:
-        test = _value_test(op, lit)
-
-    def pred(row: dict) -> bool:
-        d = row.get(kind)
-        if not d:
-            return False
-        v = d.get(key)
-        if v is None and parts:
-            v = _walk(d, parts)
-        return v is not None and test(v)
-    return pred
-
-
-def _pair(a: Pred, b: Pred, conjunction: bool) -> Pred:
-    if conjunction:
-        return lambda row: a(row) and b(row)
-    return lambda row: a(row) or b(row)
-
-
-def _combine(preds: list[Pred], conjunction: bool) -> Pred:
-    """Fold into right-nested binary closures (faster than all()/any() over a generator)."""
-    pred = preds[-1]
-    for left in reversed(preds[:-1]):
-        pred = _pair(left, pred, conjunction)
-    return pred
 
 
 def _is_word(tok: _Tok, *words: str) -> bool:
@@ -347,7 +161,7 @@ class _Parser:
         while _is_word(self.lex.peek(), word):
             self.lex.take()
             parts.append(sub())
-        return parts[0] if len(parts) == 1 else _combine(parts, word == "and")
+        return parts[0] if len(parts) == 1 else combine(parts, word == "and")
 
     def _not(self) -> Pred:
         if _is_word(self.lex.peek(), "not"):
@@ -375,7 +189,7 @@ class _Parser:
         self.refs.add((kind, key))
         op, op_tok = self._operator(ent)
         lit = self._in_list(op, op_tok) if op in ("IN", "NOT IN") else self._literal(op, op_tok)
-        return _compile(kind, key, op, lit)
+        return compile_test(kind, key, op, lit)
 
     def entity(self, tok: _Tok, expected: str) -> tuple[str, str]:
         """Resolve an ENTITY or bare attribute token to (kind, canonical key)."""
@@ -387,7 +201,7 @@ class _Parser:
         raise self.lex.error(f"expected {expected} but found {self.lex.show(tok)}", tok.start)
 
     def _attr(self, name: str, pos: int) -> str:
-        canonical = _ATTR_ALIASES.get(name.lower())
+        canonical = ATTR_ALIASES.get(name.lower())
         if canonical is None:
             raise self.lex.error(f"unknown attribute '{name}'; attributes are {', '.join(ATTRIBUTES)} "
                                  "(or use metrics., params., tags.)", pos)
@@ -514,26 +328,26 @@ def _rank(v: object, coerce: bool) -> tuple[int, object]:
     if v is MISSING:
         return 4, None
     if type(v) is str:
-        n = _to_num(v) if coerce else None
+        n = to_num(v) if coerce else None
         if n is None:
             return 2, v
         v = n
     if type(v) is bool:
-        return 2, _to_str(v)
-    n = _to_num(v)
+        return 2, to_str(v)
+    n = to_num(v)
     if n is not None:
         return (1, None) if n != n else (0, n)
     return 3, str(v)
 
 
 def _sort_pass(rows: list[dict], key: SortKey) -> list[dict]:
-    get = _getter(key.kind, key.key)
+    get = getter(key.kind, key.key)
     groups: list[list[tuple[object, dict]]] = [[], [], [], [], []]
     coerce = key.kind == "params"
     for row in rows:
         cls, value = _rank(get(row), coerce)
         groups[cls].append((value, row))
-    out = []
+    out: list[dict] = []
     for cls, group in enumerate(groups):
         if cls in (0, 2, 3):
             group.sort(key=operator.itemgetter(0), reverse=key.descending)
@@ -546,6 +360,6 @@ def sort_rows(rows: list[dict], keys: list[SortKey]) -> list[dict]:
     out = list(rows)
     for key in reversed(keys):
         if key.kind == "attributes":
-            key = SortKey(key.kind, _ATTR_ALIASES.get(key.key.lower(), key.key), key.descending)
+            key = SortKey(key.kind, ATTR_ALIASES.get(key.key.lower(), key.key), key.descending)
         out = _sort_pass(out, key)
     return out

@@ -39,7 +39,7 @@ def search(s: Session, filter_string: str | None = None, order_by: Sequence[str]
     keys = [parse_sort(k) for k in ([order_by] if isinstance(order_by, str) else order_by or [])]
     kinds = {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}
     # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
-    fields = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
+    fields: list[str] = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
     with paused_gc():  # the index turns it back on while it parses records
         runs = _runs(s, experiment, progress, fields)
         matched = [pair for pair in ((r, r.row(kinds)) for r in runs) if predicate(pair[1])]

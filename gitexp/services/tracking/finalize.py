@@ -65,7 +65,7 @@ def _recover(db: GitDB, folder: ActiveDir, now_ms: int) -> bool:
         with finalizing(folder):
             tip = db.read_ref(meta["ref"])
             info = read_record(db, tip).info if tip else None
-            if info is not None and info.status == "RUNNING":
+            if tip is not None and info is not None and info.status == "RUNNING":
                 write_final(db, meta["ref"], tip, folder, "KILLED", None, _last_sign_of_life(folder, now_ms))
             folder.remove()
         return info is not None and info.status == "RUNNING"
