@@ -29,9 +29,11 @@ ATTRS = {"id", "name", "experiment", "status", "start", "end", "duration", "user
 @click.option("-c", "--columns", metavar="COLS",
               help="Comma-separated columns: id,name,experiment,status,start,end,duration,user,commit,"
                    "params.KEY,metrics.KEY,tags.KEY.")
+@click.option("--unpushed", is_flag=True,
+              help="Only runs the default remote lacks or has older (as of the last fetch, pull or push).")
 @output_options
 def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str, ...], limit: int,
-       columns: str | None, as_json: bool, fmt: str) -> None:
+       columns: str | None, unpushed: bool, as_json: bool, fmt: str) -> None:
     """List runs, newest first.
 
     Without -e or --all, lists the default experiment. Params and metrics that
@@ -51,10 +53,15 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
 
     with open_db() as db:
         exp = None if all_ else (experiment or db.default_experiment)
+        keep = _unpushed(db) if unpushed else None
         if as_json:  # every field of every shown run: fetched with the rows, not one at a time
-            echo_json(search(db, filter_, list(sort), exp, limit or None, output="dicts", progress=progress_bar))
+            rows = search(db, filter_, list(sort), exp, None if keep is not None else limit or None,
+                          output="dicts", progress=progress_bar)
+            rows = [r for r in rows if keep is None or r["id"] in keep]
+            echo_json(rows[:limit] if limit else rows)
             return
         runs = search(db, filter_, list(sort), exp, progress=progress_bar)
+        runs = [r for r in runs if keep is None or r.id in keep]
         every_id = [ref.rsplit("/", 1)[-1] for ref in run_refs(db)]  # short ids must resolve repo-wide
     shown = runs[:limit] if limit else runs
     if not shown:
@@ -71,6 +78,12 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
     echo_table(heads, [[_cell(s, c, ids) for c in cols] for s in shown], fmt)
     if len(runs) > len(shown):
         click.echo(f"({len(runs) - len(shown)} more; use --limit 0 to list all)", err=True)
+
+
+def _unpushed(db: Any) -> set[str]:
+    from gitexp.services.sync.status import unpushed_ids
+
+    return unpushed_ids(db)
 
 
 def _many(runs: list) -> bool:
