@@ -37,9 +37,9 @@ def make_run(path: Path, name: str, lr: float = 0.1, acc: float = 0.5, artifact:
         gitexp.log_param("lr", lr)
         gitexp.log_metric("acc", acc)
         if artifact is not None:
-            (path / ".art.bin").write_bytes(artifact)
-            gitexp.log_artifact(str(path / ".art.bin"), "model")
-            (path / ".art.bin").unlink()
+            (path / "weights.bin").write_bytes(artifact)
+            gitexp.log_artifact(str(path / "weights.bin"), "model")
+            (path / "weights.bin").unlink()
         return run.id
 
 

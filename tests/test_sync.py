@@ -27,7 +27,7 @@ def remote_refs(origin: Path) -> dict[str, str]:
     return {ref: sha for sha, ref in (line.split("\t") for line in out.splitlines())}
 
 
-@pytest.mark.parametrize("transport", ["git", "dulwich"])
+@pytest.mark.parametrize("transport", ["git", pytest.param("dulwich", marks=pytest.mark.slow)])
 def test_push_then_clone_and_pull_lists_the_same_runs(team, transport: str) -> None:
     origin, a, _b = team
     env = {"GITEXP_TRANSPORT": transport}
@@ -168,6 +168,7 @@ def test_running_runs_are_not_pushed_unless_asked(team) -> None:
             run.end() if hasattr(run, "end") else gitexp.end_run()
 
 
+@pytest.mark.slow
 def test_transport_errors_are_one_line_and_change_nothing(team, tmp_path: Path) -> None:
     _origin, a, _b = team
     make_run(a, "stays")

@@ -139,7 +139,7 @@ def _plan_artifacts(s: Session, plan: PushPlan) -> None:
         return
     name = plan.remote.name
     if store_location(s, name) is None:
-        listed = ", ".join(f"{a.path} of run {a.run_id} ({a.size / 2**20:.1f} MiB)" for a in list(found.values())[:5])
+        listed = ", ".join(f"{a.path} of run {a.run_id} ({a.size:,} bytes)" for a in list(found.values())[:5])
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
         raise GitexpError(f"remote {name} has no artifact store for the large artifacts {listed}{more}; "
                           "nothing was sent",
