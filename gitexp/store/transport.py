@@ -112,7 +112,9 @@ def _git_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
     spec = f"+refs/gitexp/runs/*:{remote.tracking_prefix}*"
     # The glob is git's own expansion of exactly the refs just listed; --prune drops
     # tracking refs of runs deleted on the remote (never a local run ref).
-    if advertised or db.refs_under(remote.tracking_prefix):
+    tracking = db.refs_under(remote.tracking_prefix)
+    same = {remote.tracking_prefix + r[len("refs/gitexp/runs/"):]: s for r, s in advertised.items()} == tracking
+    if not same:  # nothing moved since the last fetch: no second round trip
         _git(db, remote, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", "--no-auto-gc",
                           remote.name, spec], what="fetch from")
     return advertised
@@ -299,6 +301,31 @@ def _transport_error(remote: Remote, stderr: str, what: str | None = None) -> Re
     first = next((ln.strip() for ln in stderr.splitlines() if ln.strip()), "unknown error")
     return RemoteRejected(f"could not {what or 'talk to'} {label}: {first[:200]}",
                           hint=f"try the same with git: git ls-remote {label}")
+
+
+def update_refs(db: GitDB, updates: list[tuple[str, str, str | None]], message: str) -> bool:
+    """Move many refs in one transaction: (ref, new, old or None for "must not exist").
+
+    With git installed, one `git update-ref --stdin` (all or nothing; every old
+    value is checked under the ref locks, so it is compare-and-swap); without,
+    one compare-and-swap per ref. Returns False when any ref had moved (then,
+    with git, none was changed).
+    """
+    if not updates:
+        return True
+    if shutil.which("git") is None or os.environ.get("GITEXP_TRANSPORT", "").lower() == "dulwich":
+        from gitexp.errors import ConcurrentUpdate
+
+        try:
+            for ref, new, old in updates:
+                db.set_ref(ref, old, new, message)
+        except ConcurrentUpdate:
+            return False
+        return True
+    lines = "".join(f"update {ref} {new} {old or ZERO}\n" for ref, new, old in updates)
+    proc = subprocess.run(["git", "--git-dir", str(db.common_dir), "update-ref", "-m", f"gitexp: {message}",
+                           "--stdin"], input=lines, capture_output=True, text=True)
+    return proc.returncode == 0
 
 
 def git_config(db: GitDB, *args: str) -> subprocess.CompletedProcess:

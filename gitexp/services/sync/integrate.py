@@ -25,6 +25,7 @@ from gitexp.services.sync.merge import Conflict, load_three, merge_records, writ
 from gitexp.services.sync.removed import forget_removed, removed_runs
 from gitexp.store.history import Relation, relate
 from gitexp.store.repo import RUNS_PREFIX, GitDB
+from gitexp.store.transport import update_refs
 
 TRACKING_ROOT = "refs/gitexp/remotes/"
 
@@ -68,6 +69,7 @@ def integrate(s: Session, remote: str, experiment: str | None = None, restore: b
     prefix = f"{TRACKING_ROOT}{remote}/runs/" + (f"{experiment}/" if experiment else "")
     result = Integration()
     removed = removed_runs(db)
+    pending: list[tuple[str, str, str | None]] = []  # creations and fast-forwards, written at once
     for ref, theirs in sorted(db.refs_under(prefix).items()):
         if only is not None and ref not in only:
             continue
@@ -80,19 +82,35 @@ def integrate(s: Session, remote: str, experiment: str | None = None, restore: b
             result.skipped_removed.append(run_id)
             continue
         try:
-            _one(db, f"{RUNS_PREFIX}{exp}/{run_id}", theirs, run_id, remote, prefer, result)
+            _one(db, f"{RUNS_PREFIX}{exp}/{run_id}", theirs, run_id, remote, prefer, result, pending)
         except ConcurrentUpdate:
             result.errors[run_id] = "changed here while pulling; run the pull again"
         if restore and run_id in removed:
             forget_removed(db, run_id)
+    _apply(db, pending, remote, result)
     return result
 
 
+def _apply(db: GitDB, pending: list[tuple[str, str, str | None]], remote: str, result: Integration) -> None:
+    """One transaction for every simple move; if any ref moved meanwhile, ref by ref."""
+    if update_refs(db, pending, f"pull {remote}"):
+        return
+    for ref, new, old in pending:
+        try:
+            db.set_ref(ref, old, new, f"pull {remote}")
+        except ConcurrentUpdate:
+            run_id = ref.rsplit("/", 1)[-1]
+            for done in (result.created, result.fast_forwarded):
+                if run_id in done:
+                    done.remove(run_id)
+            result.errors[run_id] = "changed here while pulling; run the pull again"
+
+
 def _one(db: GitDB, local_ref: str, theirs: str, run_id: str, remote: str, prefer: str | None,
-         result: Integration) -> None:
+         result: Integration, pending: list[tuple[str, str, str | None]]) -> None:
     ours = db.read_ref(local_ref)
     if ours is None:
-        db.set_ref(local_ref, None, theirs, f"pull {remote}: new run")
+        pending.append((local_ref, theirs, None))
         result.created.append(run_id)
         return
     relation, base = relate(db, ours, theirs)
@@ -101,7 +119,7 @@ def _one(db: GitDB, local_ref: str, theirs: str, run_id: str, remote: str, prefe
     elif relation is Relation.AHEAD:
         result.ahead.append(run_id)
     elif relation is Relation.BEHIND:
-        db.set_ref(local_ref, ours, theirs, f"pull {remote}: fast-forward")
+        pending.append((local_ref, theirs, ours))
         result.fast_forwarded.append(run_id)
     else:
         _merge(db, local_ref, ours, theirs, base, run_id, remote, prefer, result)

@@ -9,6 +9,7 @@ remote value just fetched, and the remote itself refuses it if that moved.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,8 +23,9 @@ from gitexp.services.sync.integrate import mark_seen
 from gitexp.services.sync.removed import removed_runs
 from gitexp.store.history import Relation, relate
 from gitexp.store.repo import RUNS_PREFIX
+from gitexp.store.runcommit import RecordReader
 from gitexp.store.secrets import secret_pattern
-from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_runs, push_refs
+from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_runs, push_refs, update_refs
 
 Progress = Callable[[str, int, int], None]
 SENDABLE = ("FINISHED", "FAILED", "KILLED")
@@ -105,15 +107,48 @@ def _selected(s: Session, opts: PushOptions) -> list[Run]:
                 raise GitexpError(f"{text!r} is not a run with a ref here; nothing to push")
             chosen[ref] = s.db.read_ref(ref) or _commit
         refs = chosen
-    return s.cache.summaries(refs, fields=())
+    return [_Local(ref, tip, s.db) for ref, tip in refs.items()]
 
 
-def _decide(s: Session, plan: PushPlan, run: Run, theirs: str | None, opts: PushOptions) -> None:
-    label = f"{run.name} ({run.id})"
-    ref = run.ref or f"{RUNS_PREFIX}{run.experiment}/{run.id}"
+class _Local:
+    """A local run to consider: id from its ref; name and status read only if it may be sent."""
+
+    def __init__(self, ref: str, commit: str, db: object) -> None:
+        self.ref, self.commit, self.db = ref, commit, db
+        self.id = ref.rsplit("/", 1)[-1]
+        self._head: tuple[str, str] | None = None
+
+    def _read(self) -> tuple[str, str]:
+        if self._head is None:
+            try:
+                data = (RecordReader(self.db, self.commit).read("run.yaml") or b"").decode("utf-8", "replace")
+            except Exception:  # an unreadable record is not sendable
+                data = ""
+            name = _FIELD_NAME.search(data)
+            status = _FIELD_STATUS.search(data)
+            self._head = (name.group(1).strip("'\"") if name else "?", status.group(1) if status else "CORRUPT")
+        return self._head
+
+    @property
+    def name(self) -> str:
+        return self._read()[0]
+
+    @property
+    def status(self) -> str:
+        return self._read()[1]
+
+
+# run.yaml is written by gitexp as block YAML: its top-level scalar lines are enough here.
+_FIELD_NAME = re.compile(r"^name: (.+)$", re.M)
+_FIELD_STATUS = re.compile(r"^status: ([A-Z]+)$", re.M)
+
+
+def _decide(s: Session, plan: PushPlan, run: "_Local", theirs: str | None, opts: PushOptions) -> None:
+    ref = run.ref
     if theirs == run.commit:
         plan.up_to_date += 1
         return
+    label = f"{run.name} ({run.id})"
     if run.status not in SENDABLE and not opts.include_running:
         plan.running.append(label)
         return
@@ -167,12 +202,20 @@ def _secrets(s: Session, send: list[Outgoing], extra: tuple[str, ...]) -> list[t
     """Files in the code snapshots to send whose names look like credentials (each listed once)."""
     seen_trees: dict[str, list[tuple[str, str]]] = {}
     found: dict[str, tuple[str, str, str]] = {}
+    store = s.db.repo.object_store
     for out in send:
         tree, _parents = s.db.commit_info(out.tip)
-        if tree not in seen_trees:
-            seen_trees[tree] = [(p, pat) for p in s.db.list_tree(tree)
-                                if not p.startswith(".gitexp/") and (pat := secret_pattern(p, extra))]
-        for path, pattern in seen_trees[tree]:
+        hits: list[tuple[str, str]] = []
+        for item in store[tree.encode()].iteritems():  # the code, not the record: memoised per entry
+            name = item.path.decode("utf-8", "surrogateescape")
+            if name == ".gitexp":
+                continue
+            key = item.sha.decode() + name
+            if key not in seen_trees:
+                paths = s.db.list_tree(item.sha.decode(), name + "/") if item.mode == 0o040000 else {name: None}
+                seen_trees[key] = [(p, pat) for p in paths if (pat := secret_pattern(p, extra))]
+            hits += seen_trees[key]
+        for path, pattern in hits:
             found.setdefault(path, (f"{out.name} ({out.run_id})", path, pattern))
     return list(found.values())
 
@@ -216,16 +259,14 @@ def _record(s: Session, plan: PushPlan, outcome: PushOutcome, result: PushResult
     """Report per run, and move the tracking refs as git does after a push."""
     applied = set(outcome.applied)
     prefix = plan.remote.tracking_prefix
+    tracking = s.db.refs_under(prefix)
+    moves = []
     for out in plan.send:
         label = f"{out.name} ({out.run_id})"
         if out.ref in applied:
             result.sent.append(out.run_id)
-            tracking = prefix + out.ref[len(RUNS_PREFIX):]
-            current = s.db.read_ref(tracking)
-            try:
-                s.db.set_ref(tracking, current, out.tip, f"push {plan.remote.name}")
-            except GitexpError:
-                pass  # a concurrent fetch moved it: it is only a cache of the remote
+            ref = prefix + out.ref[len(RUNS_PREFIX):]
+            moves.append((ref, out.tip, tracking.get(ref)))
         else:
             plan.rejected[label] = outcome.rejected.get(out.ref, "rejected")
     for upd in plan.deletes:
@@ -233,4 +274,6 @@ def _record(s: Session, plan: PushPlan, outcome: PushOutcome, result: PushResult
             result.deleted.append(upd.ref.rsplit("/", 1)[-1])
         else:
             plan.rejected[upd.ref.rsplit("/", 1)[-1]] = outcome.rejected.get(upd.ref, "rejected")
+    # A concurrent fetch may have moved a tracking ref: it is only a copy of the remote, the next fetch fixes it.
+    update_refs(s.db, moves, f"push {plan.remote.name}")
     mark_seen(s.db)
