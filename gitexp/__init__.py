@@ -27,7 +27,7 @@ def __getattr__(name: str) -> Any:
         value = getattr(module, name)
         globals()[name] = value
         return value
-    if name in ("errors",):
+    if name in ("errors", "artifacts"):
         import importlib
 
         return importlib.import_module(f"gitexp.{name}")

@@ -64,6 +64,8 @@ def _apply_snapshot(limits: SnapshotLimits, raw: dict, path: Path) -> None:
             setattr(limits, key, _int(value, f"snapshot.{key}", str(path)))
         elif key == "ignore" and isinstance(value, list):
             limits.ignore = [str(v) for v in value]
+        elif key == "secrets" and isinstance(value, list):
+            limits.secrets = [str(v) for v in value]
         else:
             raise ConfigError(f"unknown snapshot setting {key!r} in {SETTINGS_FILE}")
 

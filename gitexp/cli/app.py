@@ -40,6 +40,13 @@ COMMANDS = {
     "rename": "gitexp.cli.edit_cmd:rename",
     "rm": "gitexp.cli.edit_cmd:rm",
     "demo": "gitexp.cli.demo_cmd:demo",
+    "push": "gitexp.cli.sync_cmd:push",
+    "fetch": "gitexp.cli.sync_cmd:fetch",
+    "pull": "gitexp.cli.sync_cmd:pull",
+    "remote": "gitexp.cli.sync_cmd:remote",
+    "store": "gitexp.cli.sync_cmd:store",
+    "gc": "gitexp.cli.sync_cmd:gc",
+    "artifacts": "gitexp.cli.artifacts_cmd:artifacts",
 }
 ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
 SIGPIPE_EXIT = 141

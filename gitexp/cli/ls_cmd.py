@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from gitexp.cli.options import (
@@ -28,8 +30,11 @@ from gitexp.cli.options import (
 @click.option("-c", "--columns", metavar="COLS",
               help="Comma-separated columns: id,name,experiment,status,start,end,duration,user,commit,"
                    "params.KEY,metrics.KEY,tags.KEY.")
+@click.option("--unpushed", is_flag=True,
+              help="Only runs the default remote lacks or has older (as of the last fetch, pull or push).")
 @output_options
-def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str | None, out: Output) -> None:
+def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str | None, unpushed: bool,
+       out: Output) -> None:
     """List runs, newest first.
 
     Without -e or --all, lists the default experiment. Params and metrics that
@@ -55,11 +60,15 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
     cols = _parse_columns(columns) if columns else None
     with open_db() as db:
         exp = selection.experiment_in(db)
+        keep = _unpushed(db) if unpushed else None
         if out.kind == JSON:  # every field of every shown run: fetched with the rows, not one at a time
-            echo_json(search(db, selection.filter, list(sort), exp, limit or None, output="dicts",
-                             progress=progress_bar))
+            rows = search(db, selection.filter, list(sort), exp, None if keep is not None else limit or None,
+                          output="dicts", progress=progress_bar)
+            rows = [r for r in rows if keep is None or r["id"] in keep]
+            echo_json(rows[:limit] if limit else rows)
             return
         runs = search(db, selection.filter, list(sort), exp, progress=progress_bar)
+        runs = [r for r in runs if keep is None or r.id in keep]
         every_id = [ref.rsplit("/", 1)[-1] for ref in run_refs(db)]  # short ids must resolve repo-wide
     shown = runs[:limit] if limit else runs
     if not shown:
@@ -80,6 +89,12 @@ def _say_no_runs(selection: RunSelection, exp: str | None) -> None:
     click.echo(f"No runs {where}" + (" match the filter." if selection.filter else "."), err=True)
     if not selection.all and not selection.filter:
         click.echo("hint: 'gitexp ls --all' lists every experiment", err=True)
+
+
+def _unpushed(db: Any) -> set[str]:
+    from gitexp.services.sync.status import unpushed_ids
+
+    return unpushed_ids(db)
 
 
 def _many(runs: list) -> bool:

@@ -95,6 +95,19 @@ def echo_json(data: Any) -> None:
     click.echo(render_json(data))
 
 
+def echo_table(headers: list[str], rows: list[list[Any]], out: Output) -> None:
+    """Print one untitled table as `out` asks: text (tabulate), Markdown or CSV; JSON is the caller's."""
+    from gitexp.render.tables import Table, render_csv, render_markdown, render_text
+
+    table = Table("", headers, rows)
+    if out.kind == CSV:
+        click.echo(render_csv(table))
+    elif out.kind == MD:
+        click.echo(render_markdown([table]))
+    else:
+        click.echo(render_text([table], out.fmt))
+
+
 def terminal_width() -> int:
     return shutil.get_terminal_size((100, 24)).columns
 

@@ -54,6 +54,9 @@ class Session:
             from gitexp.services.tracking.finalize import recover_dead_runs
 
             self._recovered = recover_dead_runs(self.db, int(time.time() * 1000))
+            from gitexp.services.sync.integrate import auto_integrate
+
+            auto_integrate(self)  # runs a plain `git fetch` brought (after `gitexp remote setup`)
         return self._recovered
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from dulwich.repo import Repo
 
 from gitexp.store.repo import EXEC, FILE, GITLINK, LINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR
+from gitexp.store.secrets import secret_pattern
 
 
 _SKIP_WORKTREE = 0x4000  # index extended flag set by sparse checkout
@@ -31,6 +32,7 @@ class SnapshotLimits:
     max_file_size: int = 1 << 20
     max_total_size: int = 50 << 20
     ignore: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # more credential-like names (store/secrets.py)
 
 
 @dataclass
@@ -151,7 +153,9 @@ def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
     skipped: list[dict] = []
     total = 0
     for rel, full, st in _walk(root, ignore, tracked, limits.ignore):
-        if st.st_size > limits.max_file_size:
+        if pattern := secret_pattern(rel, limits.secrets):
+            skipped.append({"path": rel, "size": st.st_size, "reason": f"looks like a credential ({pattern})"})
+        elif st.st_size > limits.max_file_size:
             skipped.append({"path": rel, "size": st.st_size, "reason": "larger than the snapshot cap"})
         elif total + st.st_size > limits.max_total_size:
             skipped.append({"path": rel, "size": st.st_size, "reason": "snapshot total cap reached"})

@@ -13,6 +13,7 @@ from gitexp.services.edit.core import (
 )
 from gitexp.services.registry.tagnames import registry_tags
 from gitexp.services.session import Session
+from gitexp.services.sync.removed import remember_removed
 from gitexp.store.runcommit import Record
 
 
@@ -120,6 +121,7 @@ def remove_runs(s: Session, targets: list[Target],
         done = Removed(target.ref, target.info.id, target.info.name, tip,
                        registry_tags(s.db, tip, target.info.baseline))
         removed.append(done)
+        remember_removed(s.db, target.info.id, target.ref, tip)  # so a pull does not bring it back
         if on_removed is not None:
             on_removed(done)
     return removed

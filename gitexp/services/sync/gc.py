@@ -1,0 +1,115 @@
+"""`gitexp gc`: remove local side-store objects that nothing reaches, after a grace period.
+
+Roots: every ref (runs, remote-tracking runs, registry tags, branches) with its
+whole history, plus the artifacts journaled by active runs (their staged files
+live in their own folders). Only unreachable objects older than the grace
+period (two weeks, like git's prune expiry) go, so a run that has just stored
+an artifact and not yet committed it never loses its bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from dulwich.objects import Commit, Tag
+
+from gitexp.errors import GitexpError
+from gitexp.services.session import Session
+from gitexp.services.sync.common import local_store
+from gitexp.store.record import RECORD_DIR, parse_artifacts
+
+GRACE_SECONDS = 14 * 24 * 3600
+
+
+@dataclass
+class GcResult:
+    removed: list[str] = field(default_factory=list)
+    kept_young: int = 0
+    reachable: int = 0
+    freed: int = 0
+
+
+def reachable_hashes(s: Session) -> set[str]:
+    """sha256 of every artifact any ref's history or any active run lists."""
+    db = s.db
+    store = db.repo.object_store
+    hashes: set[str] = set()
+    seen_commits: set[bytes] = set()
+    seen_lists: set[bytes] = set()
+    queue = deque(sha.encode() for sha in db.refs_under("refs/").values())
+    while queue:
+        sha = queue.popleft()
+        if sha in seen_commits:
+            continue
+        seen_commits.add(sha)
+        try:
+            obj = store[sha]
+        except KeyError:
+            continue
+        if isinstance(obj, Tag):
+            queue.append(obj.object[1])
+            continue
+        if not isinstance(obj, Commit):
+            continue
+        queue.extend(obj.parents)
+        tree = store[obj.tree]
+        if RECORD_DIR.encode() not in tree:
+            continue
+        record = store[tree[RECORD_DIR.encode()][1]]
+        if b"artifacts.yaml" not in record:
+            continue
+        blob_id = record[b"artifacts.yaml"][1]
+        if blob_id in seen_lists:
+            continue
+        seen_lists.add(blob_id)
+        try:
+            hashes.update(str(a.get("sha256", "")) for a in parse_artifacts(store[blob_id].data))
+        except GitexpError:
+            continue
+    hashes.update(_active_hashes(s))
+    return hashes
+
+
+def _active_hashes(s: Session) -> set[str]:
+    from gitexp.store.journal import read_journals
+
+    out: set[str] = set()
+    active = s.db.local_dir / "active"
+    if not active.is_dir():
+        return out
+    for folder in active.iterdir():
+        try:
+            out.update(a.sha256 for a in read_journals(folder).artifacts)
+        except Exception:  # a damaged journal must not make gc delete anything: keep all
+            raise GitexpError(f"cannot read the journal of active run {folder.name}; gc stopped, nothing removed",
+                              hint="end or recover that run first (gitexp ls), then run gc again") from None
+    return out
+
+
+def collect(s: Session, dry_run: bool = False, grace: float = GRACE_SECONDS, now: float | None = None) -> GcResult:
+    """Remove (or with `dry_run` list) unreachable side-store objects older than `grace` seconds."""
+    s.recover()
+    keep = reachable_hashes(s)
+    root = local_store(s).root
+    result = GcResult(reachable=len(keep))
+    if not root.is_dir():
+        return result
+    limit = (time.time() if now is None else now) - grace
+    for sub in sorted(root.iterdir()):
+        if not sub.is_dir() or len(sub.name) != 2:
+            continue
+        for path in sorted(sub.iterdir()):
+            sha = sub.name + path.name
+            if len(sha) != 64 or sha in keep:
+                continue
+            stat = path.stat()
+            if stat.st_mtime > limit:
+                result.kept_young += 1
+                continue
+            result.removed.append(sha)
+            result.freed += stat.st_size
+            if not dry_run:
+                path.unlink()
+    return result

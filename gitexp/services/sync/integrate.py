@@ -1,0 +1,191 @@
+"""Integrate fetched runs (`refs/gitexp/remotes/<remote>/runs/…`) into the local run refs.
+
+For each run: create it when it is new here, fast-forward when the remote only
+added commits, keep ours when we are ahead, and merge the edits of both sides
+when they diverged (a commit with both tips as parents). Real conflicts are
+reported and the local ref is left as it was. Nothing is ever overwritten: every
+local ref moves by compare-and-swap from the tip that was read.
+
+Pulled records are untrusted: the run's experiment and id come from the ref
+name (checked), nothing from the record is executed, and a run whose record
+cannot be read is still created (it lists as CORRUPT) but never merged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitexp.errors import ConcurrentUpdate, CorruptRecord, GitexpError, InvalidName
+from gitexp.names import check_experiment, is_run_id
+from gitexp.services.session import Session
+from gitexp.services.sync.merge import Conflict, load_three, merge_records, write_merge
+from gitexp.services.sync.removed import forget_removed, removed_runs
+from gitexp.store.history import Relation, relate
+from gitexp.store.repo import RUNS_PREFIX, GitDB
+from gitexp.store.transport import update_refs
+
+TRACKING_ROOT = "refs/gitexp/remotes/"
+
+
+@dataclass
+class Integration:
+    """What integrating a remote's runs did, run id lists per outcome."""
+
+    created: list[str] = field(default_factory=list)
+    fast_forwarded: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    ahead: list[str] = field(default_factory=list)  # local has more: push it
+    unchanged: list[str] = field(default_factory=list)
+    skipped_removed: list[str] = field(default_factory=list)
+    skipped_running: list[str] = field(default_factory=list)
+    conflicts: dict[str, list[Conflict]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # run id or ref → reason
+
+    @property
+    def changed(self) -> int:
+        return len(self.created) + len(self.fast_forwarded) + len(self.merged)
+
+
+def split_tracking(ref: str) -> tuple[str, str, str] | None:
+    """(remote, experiment, run id) of a tracking ref, or None when its name is not valid."""
+    rest = ref[len(TRACKING_ROOT):]
+    parts = rest.split("/")
+    if len(parts) != 4 or parts[1] != "runs" or not is_run_id(parts[3]):
+        return None
+    try:
+        check_experiment(parts[2])
+    except InvalidName:
+        return None
+    return parts[0], parts[2], parts[3]
+
+
+def integrate(s: Session, remote: str, experiment: str | None = None, restore: bool = False,
+              prefer: str | None = None, only: set[str] | None = None) -> Integration:
+    """Bring every fetched run of `remote` (or one experiment's) into `refs/gitexp/runs/`."""
+    db = s.db
+    prefix = f"{TRACKING_ROOT}{remote}/runs/" + (f"{experiment}/" if experiment else "")
+    result = Integration()
+    removed = removed_runs(db)
+    pending: list[tuple[str, str, str | None]] = []  # creations and fast-forwards, written at once
+    for ref, theirs in sorted(db.refs_under(prefix).items()):
+        if only is not None and ref not in only:
+            continue
+        parsed = split_tracking(ref)
+        if parsed is None:
+            result.errors[ref] = "not a valid run ref name; ignored"
+            continue
+        _remote, exp, run_id = parsed
+        if run_id in removed and not restore:
+            result.skipped_removed.append(run_id)
+            continue
+        try:
+            _one(db, f"{RUNS_PREFIX}{exp}/{run_id}", theirs, run_id, remote, prefer, result, pending)
+        except ConcurrentUpdate:
+            result.errors[run_id] = "changed here while pulling; run the pull again"
+        if restore and run_id in removed:
+            forget_removed(db, run_id)
+    _apply(db, pending, remote, result)
+    return result
+
+
+def _apply(db: GitDB, pending: list[tuple[str, str, str | None]], remote: str, result: Integration) -> None:
+    """One transaction for every simple move; if any ref moved meanwhile, ref by ref."""
+    if update_refs(db, pending, f"pull {remote}"):
+        return
+    for ref, new, old in pending:
+        try:
+            db.set_ref(ref, old, new, f"pull {remote}")
+        except ConcurrentUpdate:
+            run_id = ref.rsplit("/", 1)[-1]
+            for done in (result.created, result.fast_forwarded):
+                if run_id in done:
+                    done.remove(run_id)
+            result.errors[run_id] = "changed here while pulling; run the pull again"
+
+
+def _one(db: GitDB, local_ref: str, theirs: str, run_id: str, remote: str, prefer: str | None,
+         result: Integration, pending: list[tuple[str, str, str | None]]) -> None:
+    ours = db.read_ref(local_ref)
+    if ours is None:
+        pending.append((local_ref, theirs, None))
+        result.created.append(run_id)
+        return
+    relation, base = relate(db, ours, theirs)
+    if relation is Relation.SAME:
+        result.unchanged.append(run_id)
+    elif relation is Relation.AHEAD:
+        result.ahead.append(run_id)
+    elif relation is Relation.BEHIND:
+        pending.append((local_ref, theirs, ours))
+        result.fast_forwarded.append(run_id)
+    else:
+        _merge(db, local_ref, ours, theirs, base, run_id, remote, prefer, result)
+
+
+def _merge(db: GitDB, local_ref: str, ours: str, theirs: str, base: str | None, run_id: str, remote: str,
+           prefer: str | None, result: Integration) -> None:
+    try:
+        b, o, t = load_three(db, ours, theirs, base)
+    except (CorruptRecord, GitexpError, KeyError, ValueError) as exc:
+        result.errors[run_id] = f"cannot merge: {getattr(exc, 'message', exc)}"
+        return
+    if o.info.status == "RUNNING":
+        result.skipped_running.append(run_id)
+        return
+    record, conflicts = merge_records(b, o, t, prefer)
+    if conflicts:
+        result.conflicts[run_id] = conflicts
+        return
+    merged = write_merge(db, ours, theirs, record, remote)
+    db.set_ref(local_ref, ours, merged, f"pull {remote}: merge")
+    result.merged.append(run_id)
+
+
+# -- what plain `git fetch` brought ------------------------------------------------------
+def _seen_path(db: GitDB) -> Path:
+    return db.local_dir / "sync-seen.json"
+
+
+def read_seen(db: GitDB) -> dict[str, str]:
+    try:
+        value = json.loads(_seen_path(db).read_text())
+        return value if isinstance(value, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def mark_seen(db: GitDB, refs: dict[str, str] | None = None) -> None:
+    """Remember the tracking refs as handled, so they are not integrated behind the user's back."""
+    refs = db.refs_under(TRACKING_ROOT) if refs is None else refs
+    path = _seen_path(db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(refs, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def auto_integrate(s: Session) -> Integration | None:
+    """Integrate tracking refs that changed since gitexp last looked (a plain `git fetch`).
+
+    Costs one read of a usually absent folder when nothing was fetched. Conflicts
+    are left for `gitexp pull` to report.
+    """
+    db = s.db
+    current = db.refs_under(TRACKING_ROOT)
+    if not current:
+        return None
+    seen = read_seen(db)
+    changed = {r for r, sha in current.items() if seen.get(r) != sha}
+    if not changed:
+        return None
+    total = Integration()
+    for remote in sorted({r[len(TRACKING_ROOT):].split("/", 1)[0] for r in changed}):
+        part = integrate(s, remote, only=changed)
+        for name in ("created", "fast_forwarded", "merged"):
+            getattr(total, name).extend(getattr(part, name))
+        total.conflicts.update(part.conflicts)
+    mark_seen(db, current)
+    return total

@@ -1,0 +1,279 @@
+"""`gitexp push`: send the runs a remote lacks or has older, and their large artifacts first.
+
+Order matters for consistency: artifacts go to the remote store before the run
+refs that reference them, so a run visible on the remote always has its bytes;
+a push killed half-way leaves at most unreferenced objects, and running it again
+completes it. Refs are never forced: each update is a fast-forward of the
+remote value just fetched, and the remote itself refuses it if that moved.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gitexp.errors import GitexpError
+from gitexp.model import Run
+from gitexp.services.catalog.listing import resolve, run_refs
+from gitexp.services.session import Session
+from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store, \
+    store_location
+from gitexp.services.sync.integrate import mark_seen
+from gitexp.services.sync.removed import removed_runs
+from gitexp.store.history import Relation, relate
+from gitexp.store.repo import RUNS_PREFIX
+from gitexp.store.runcommit import RecordReader
+from gitexp.store.secrets import secret_pattern
+from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_runs, push_refs, update_refs
+
+Progress = Callable[[str, int, int], None]
+SENDABLE = ("FINISHED", "FAILED", "KILLED")
+
+
+@dataclass
+class PushOptions:
+    """What to push: runs (references), one experiment, or every run; and how."""
+
+    remote: str | None = None
+    runs: tuple[str, ...] = ()
+    experiment: str | None = None
+    include_running: bool = False
+    dry_run: bool = False
+    artifacts: bool = True
+    prune: bool = False
+    secret_patterns: tuple[str, ...] = ()
+
+
+@dataclass
+class Outgoing:
+    """One run to send: its ref, local tip and the remote value it replaces (None: new)."""
+
+    run_id: str
+    name: str
+    ref: str
+    tip: str
+    expect: str | None
+
+
+@dataclass
+class PushPlan:
+    """What a push would do; `dry_run` stops here."""
+
+    remote: Remote
+    send: list[Outgoing] = field(default_factory=list)
+    up_to_date: int = 0
+    behind: list[str] = field(default_factory=list)  # the remote has newer: pull
+    rejected: dict[str, str] = field(default_factory=dict)  # run label → why
+    running: list[str] = field(default_factory=list)
+    artifacts: list[LargeArtifact] = field(default_factory=list)  # to upload
+    secrets: list[tuple[str, str, str]] = field(default_factory=list)  # run label, path, pattern
+    deletes: list[RefUpdate] = field(default_factory=list)
+
+
+@dataclass
+class PushResult:
+    plan: PushPlan
+    sent: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    artifact_bytes: int = 0
+    artifacts_sent: int = 0
+
+
+def plan_push(s: Session, opts: PushOptions) -> PushPlan:
+    """Fetch the remote's run refs, then decide run by run; nothing is sent yet."""
+    remote = pick_remote(s, opts.remote)
+    advertised = fetch_runs(s.db, remote)
+    mark_seen(s.db)
+    plan = PushPlan(remote)
+    for run in _selected(s, opts):
+        _decide(s, plan, run, advertised.get(run.ref or ""), opts)
+    if plan.send and opts.artifacts:
+        _plan_artifacts(s, plan)
+    plan.secrets = _secrets(s, plan.send, opts.secret_patterns)
+    if opts.prune:
+        _plan_prune(s, plan, advertised)
+    return plan
+
+
+def _selected(s: Session, opts: PushOptions) -> list[Run]:
+    s.recover()
+    refs = run_refs(s, opts.experiment)
+    if opts.runs:
+        chosen = {}
+        for text in opts.runs:
+            ref, _commit = resolve(s, text)
+            if ref is None:
+                raise GitexpError(f"{text!r} is not a run with a ref here; nothing to push")
+            chosen[ref] = s.db.read_ref(ref) or _commit
+        refs = chosen
+    return [_Local(ref, tip, s.db) for ref, tip in refs.items()]
+
+
+class _Local:
+    """A local run to consider: id from its ref; name and status read only if it may be sent."""
+
+    def __init__(self, ref: str, commit: str, db: object) -> None:
+        self.ref, self.commit, self.db = ref, commit, db
+        self.id = ref.rsplit("/", 1)[-1]
+        self._head: tuple[str, str] | None = None
+
+    def _read(self) -> tuple[str, str]:
+        if self._head is None:
+            try:
+                data = (RecordReader(self.db, self.commit).read("run.yaml") or b"").decode("utf-8", "replace")
+            except Exception:  # an unreadable record is not sendable
+                data = ""
+            name = _FIELD_NAME.search(data)
+            status = _FIELD_STATUS.search(data)
+            self._head = (name.group(1).strip("'\"") if name else "?", status.group(1) if status else "CORRUPT")
+        return self._head
+
+    @property
+    def name(self) -> str:
+        return self._read()[0]
+
+    @property
+    def status(self) -> str:
+        return self._read()[1]
+
+
+# run.yaml is written by gitexp as block YAML: its top-level scalar lines are enough here.
+_FIELD_NAME = re.compile(r"^name: (.+)$", re.M)
+_FIELD_STATUS = re.compile(r"^status: ([A-Z]+)$", re.M)
+
+
+def _decide(s: Session, plan: PushPlan, run: "_Local", theirs: str | None, opts: PushOptions) -> None:
+    ref = run.ref
+    if theirs == run.commit:
+        plan.up_to_date += 1
+        return
+    label = f"{run.name} ({run.id})"
+    if run.status not in SENDABLE and not opts.include_running:
+        plan.running.append(label)
+        return
+    if theirs is not None:
+        relation, _base = relate(s.db, run.commit, theirs)
+        if relation is Relation.BEHIND:
+            plan.behind.append(label)
+            return
+        if relation is Relation.DIVERGED:
+            plan.rejected[label] = (f"edited here and on {plan.remote.name} (diverged); "
+                                    f"merge first: gitexp pull {plan.remote.name}")
+            return
+    plan.send.append(Outgoing(run.id, run.name, ref, run.commit, theirs))
+
+
+def _plan_artifacts(s: Session, plan: PushPlan) -> None:
+    """Large artifacts the remote store lacks; fail before sending anything if they cannot go."""
+    found: dict[str, LargeArtifact] = {}
+    for out in plan.send:
+        for art in large_artifacts(s, out.run_id, out.tip):
+            found.setdefault(art.sha256, art)
+    if not found:
+        return
+    name = plan.remote.name
+    if store_location(s, name) is None:
+        listed = ", ".join(f"{a.path} of run {a.run_id} ({a.size:,} bytes)" for a in list(found.values())[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        raise GitexpError(f"remote {name} has no artifact store for the large artifacts {listed}{more}; "
+                          "nothing was sent",
+                          hint=f"gitexp store set {name} LOCATION (a shared path or s3://bucket/prefix), "
+                               "or push the records only: gitexp push --no-artifacts")
+    store = remote_store(s, name)
+    assert store is not None
+    local = local_store(s)
+    missing = []
+    for art in found.values():
+        if store.has(art.sha256):
+            continue
+        if not local.has(art.sha256):
+            missing.append(art)
+            continue
+        plan.artifacts.append(art)
+    if missing:
+        first = missing[0]
+        raise GitexpError(f"artifact {first.path} of run {first.run_id} is neither here nor in the store of {name} "
+                          f"({len(missing)} such); nothing was sent",
+                          hint=f"fetch it first (gitexp pull {name} --artifacts), or push without: --no-artifacts")
+
+
+def _secrets(s: Session, send: list[Outgoing], extra: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """Files in the code snapshots to send whose names look like credentials (each listed once)."""
+    seen_trees: dict[str, list[tuple[str, str]]] = {}
+    found: dict[str, tuple[str, str, str]] = {}
+    store = s.db.repo.object_store
+    for out in send:
+        tree, _parents = s.db.commit_info(out.tip)
+        hits: list[tuple[str, str]] = []
+        for item in store[tree.encode()].iteritems():  # the code, not the record: memoised per entry
+            name = item.path.decode("utf-8", "surrogateescape")
+            if name == ".gitexp":
+                continue
+            key = item.sha.decode() + name
+            if key not in seen_trees:
+                paths = s.db.list_tree(item.sha.decode(), name + "/") if item.mode == 0o040000 else {name: None}
+                seen_trees[key] = [(p, pat) for p in paths if (pat := secret_pattern(p, extra))]
+            hits += seen_trees[key]
+        for path, pattern in hits:
+            found.setdefault(path, (f"{out.name} ({out.run_id})", path, pattern))
+    return list(found.values())
+
+
+def _plan_prune(s: Session, plan: PushPlan, advertised: dict[str, str]) -> None:
+    """Delete on the remote the runs removed here, only if nobody changed them there since."""
+    for run_id, (ref, sha) in sorted(removed_runs(s.db).items()):
+        theirs = advertised.get(ref)
+        if theirs is None:
+            continue
+        relation, _ = relate(s.db, sha, theirs)
+        if relation in (Relation.SAME, Relation.AHEAD):
+            plan.deletes.append(RefUpdate(ref, None, theirs))
+        else:
+            plan.rejected[run_id] = f"removed here but changed on {plan.remote.name} since; not deleted there"
+
+
+def execute_push(s: Session, plan: PushPlan, progress: Progress | None = None) -> PushResult:
+    """Upload the planned artifacts, then the refs; report what the remote refused."""
+    result = PushResult(plan)
+    if plan.artifacts:
+        store = remote_store(s, plan.remote.name)
+        assert store is not None
+        local = local_store(s)
+        for n, art in enumerate(plan.artifacts, 1):
+            result.artifact_bytes += store.upload(local.path_of(art.sha256), art.sha256)
+            result.artifacts_sent += 1
+            if progress:
+                progress("uploading artifacts", n, len(plan.artifacts))
+    updates = [RefUpdate(o.ref, o.tip, o.expect) for o in plan.send] + plan.deletes
+    if progress and updates:
+        progress("pushing runs", 0, len(updates))
+    outcome = push_refs(s.db, plan.remote, updates)
+    _record(s, plan, outcome, result)
+    if progress and updates:
+        progress("pushing runs", len(updates), len(updates))
+    return result
+
+
+def _record(s: Session, plan: PushPlan, outcome: PushOutcome, result: PushResult) -> None:
+    """Report per run, and move the tracking refs as git does after a push."""
+    applied = set(outcome.applied)
+    prefix = plan.remote.tracking_prefix
+    tracking = s.db.refs_under(prefix)
+    moves = []
+    for out in plan.send:
+        label = f"{out.name} ({out.run_id})"
+        if out.ref in applied:
+            result.sent.append(out.run_id)
+            ref = prefix + out.ref[len(RUNS_PREFIX):]
+            moves.append((ref, out.tip, tracking.get(ref)))
+        else:
+            plan.rejected[label] = outcome.rejected.get(out.ref, "rejected")
+    for upd in plan.deletes:
+        if upd.ref in applied:
+            result.deleted.append(upd.ref.rsplit("/", 1)[-1])
+        else:
+            plan.rejected[upd.ref.rsplit("/", 1)[-1]] = outcome.rejected.get(upd.ref, "rejected")
+    # A concurrent fetch may have moved a tracking ref: it is only a copy of the remote, the next fetch fixes it.
+    update_refs(s.db, moves, f"push {plan.remote.name}")
+    mark_seen(s.db)

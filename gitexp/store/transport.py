@@ -1,0 +1,336 @@
+"""Push and fetch run refs through a Git remote: the git CLI when installed, dulwich otherwise.
+
+The git CLI runs the user's credential helpers, ssh config, proxies and protocol
+v2 exactly as `git push` does (dulwich runs none of them), so it is preferred;
+dulwich's client is the fallback on machines without git. `GITEXP_TRANSPORT=git`
+or `=dulwich` forces one (tests use it to cover both).
+
+Refs are always expanded by gitexp (no glob refspecs), pushes are never forced:
+each update names the remote value it expects (a lease), and a ref that moved
+meanwhile is rejected by the remote, not overwritten. Fetches only write the
+remote-tracking namespace `refs/gitexp/remotes/<remote>/runs/…`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from gitexp.errors import GitexpError, RemoteRejected
+from gitexp.store.repo import GitDB
+
+ZERO = "0" * 40
+CHUNK_REFS = 400  # refspecs per `git push` (command lines stay far under ARG_MAX)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A configured Git remote: its name and URL (a path for a local bare repo)."""
+
+    name: str
+    url: str
+
+    @property
+    def tracking_prefix(self) -> str:
+        return f"refs/gitexp/remotes/{self.name}/runs/"
+
+
+@dataclass
+class RefUpdate:
+    """Set remote `ref` to `new` (None deletes it) if it still is `expect` (None: absent)."""
+
+    ref: str
+    new: str | None
+    expect: str | None
+
+
+@dataclass
+class PushOutcome:
+    """Which updates the remote applied and which it refused (ref → reason)."""
+
+    applied: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+
+
+def find_remote(db: GitDB, name: str) -> Remote:
+    """The remote called `name` in the repository's config; a clear error if there is none."""
+    url = _config_subsection(db, name) if name else None
+    if url is None:
+        raise GitexpError(f"no git remote named {name!r}",
+                          hint=f"add it first: git remote add {name or 'origin'} URL")
+    return Remote(name, url)
+
+
+def _config_subsection(db: GitDB, name: str) -> str | None:
+    try:
+        return db.repo.get_config_stack().get((b"remote", name.encode()), b"url").decode()
+    except KeyError:
+        return None
+
+
+def default_remote_name(db: GitDB) -> str:
+    """The current branch's upstream remote, else `origin`."""
+    try:
+        head = db.repo.refs.read_ref(b"HEAD") or b""
+    except Exception:
+        head = b""
+    if head.startswith(b"ref: refs/heads/"):
+        branch = head[len(b"ref: refs/heads/"):]
+        try:
+            return db.repo.get_config_stack().get((b"branch", branch), b"remote").decode()
+        except KeyError:
+            pass
+    return "origin"
+
+
+def use_git_cli() -> bool:
+    choice = os.environ.get("GITEXP_TRANSPORT", "").lower()
+    if choice == "dulwich":
+        return False
+    if choice == "git" and shutil.which("git") is None:
+        raise GitexpError("GITEXP_TRANSPORT=git but no git command is installed")
+    return shutil.which("git") is not None
+
+
+# -- fetch ----------------------------------------------------------------------------
+def fetch_runs(db: GitDB, remote: Remote) -> dict[str, str]:
+    """Bring the remote's run refs into `refs/gitexp/remotes/<name>/runs/…` (stale ones pruned).
+
+    Returns {remote run ref: sha} as the remote has them now. Local run refs are
+    never touched; on any failure nothing local changes except objects.
+    """
+    if use_git_cli():
+        return _git_fetch(db, remote)
+    return _dulwich_fetch(db, remote)
+
+
+def _git_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
+    advertised = _git_ls_remote(db, remote)
+    spec = f"+refs/gitexp/runs/*:{remote.tracking_prefix}*"
+    # The glob is git's own expansion of exactly the refs just listed; --prune drops
+    # tracking refs of runs deleted on the remote (never a local run ref).
+    tracking = db.refs_under(remote.tracking_prefix)
+    same = {remote.tracking_prefix + r[len("refs/gitexp/runs/"):]: s for r, s in advertised.items()} == tracking
+    if not same:  # nothing moved since the last fetch: no second round trip
+        _git(db, remote, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", "--no-auto-gc",
+                          remote.name, spec], what="fetch from")
+    return advertised
+
+
+def _git_ls_remote(db: GitDB, remote: Remote) -> dict[str, str]:
+    out = _git(db, remote, ["ls-remote", "--refs", remote.name, "refs/gitexp/runs/*"], what="list")
+    refs = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/gitexp/runs/") and len(sha) == 40:
+            refs[ref] = sha
+    return refs
+
+
+def _dulwich_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
+    client, path = _client(db, remote)
+    found: dict[str, str] = {}
+
+    def wants(refs: dict, depth: int | None = None, **_: object) -> list[bytes]:
+        for ref, sha in refs.items():
+            if ref.startswith(b"refs/gitexp/runs/") and not ref.endswith(b"^{}"):
+                found[ref.decode()] = sha.decode()
+        return [s.encode() for s in set(found.values()) if not db.has_object(s)]
+
+    try:
+        client.fetch(path.encode() if isinstance(path, str) else path, db.repo, determine_wants=wants,
+                     ref_prefix=[b"refs/gitexp/runs/"])
+    except Exception as exc:  # dulwich raises many kinds: map every one to one line
+        raise _transport_error(remote, str(exc) or type(exc).__name__) from None
+    _write_tracking(db, remote, found)
+    return found
+
+
+def _write_tracking(db: GitDB, remote: Remote, found: dict[str, str]) -> None:
+    """Mirror `found` into the tracking namespace (written only by fetch: a plain set)."""
+    current = db.refs_under(remote.tracking_prefix)
+    wanted = {remote.tracking_prefix + r[len("refs/gitexp/runs/"):]: s for r, s in found.items()}
+    for ref, sha in wanted.items():
+        if current.get(ref) != sha:
+            db.set_ref(ref, current.get(ref), sha, f"fetch {remote.name}")
+    for ref, sha in current.items():
+        if ref not in wanted:
+            db.delete_ref(ref, sha, f"fetch {remote.name}: pruned")
+
+
+# -- push -----------------------------------------------------------------------------
+def push_refs(db: GitDB, remote: Remote, updates: list[RefUpdate]) -> PushOutcome:
+    """Apply `updates` on the remote without force; each ref succeeds or is rejected alone."""
+    if not updates:
+        return PushOutcome()
+    if use_git_cli():
+        outcome = PushOutcome()
+        for start in range(0, len(updates), CHUNK_REFS):
+            part = _git_push(db, remote, updates[start:start + CHUNK_REFS])
+            outcome.applied += part.applied
+            outcome.rejected.update(part.rejected)
+        return outcome
+    return _dulwich_push(db, remote, updates)
+
+
+def _git_push(db: GitDB, remote: Remote, updates: list[RefUpdate]) -> PushOutcome:
+    args = ["push", "--porcelain", "--no-verify"]
+    specs = []
+    for u in updates:
+        if u.new is None:  # a delete: only if the remote still has what we expect
+            args.append(f"--force-with-lease={u.ref}:{u.expect or ''}")
+            specs.append(f":{u.ref}")
+        else:  # never forced: git refuses non-fast-forwards; receive-pack checks the old value
+            specs.append(f"{u.new}:{u.ref}")
+    proc = _run_git(db, [*args, remote.name, *specs])
+    outcome = _parse_porcelain(proc.stdout)
+    if proc.returncode != 0 and not outcome.applied and not outcome.rejected:
+        raise _transport_error(remote, proc.stderr)
+    for u in updates:
+        if u.ref not in outcome.applied and u.ref not in outcome.rejected:
+            outcome.rejected[u.ref] = "not reported by the remote"
+    return outcome
+
+
+_PORCELAIN = re.compile(r"^(.)\t([^\t]*):([^\t]*)\t(.*)$")
+
+
+def _parse_porcelain(stdout: str) -> PushOutcome:
+    outcome = PushOutcome()
+    for line in stdout.splitlines():
+        m = _PORCELAIN.match(line)
+        if not m:
+            continue
+        flag, _src, dst, summary = m.groups()
+        if flag == "!":
+            outcome.rejected[dst] = _reason(summary)
+        else:
+            outcome.applied.append(dst)
+    return outcome
+
+
+def _reason(summary: str) -> str:
+    s = summary.lower()
+    if "non-fast-forward" in s or "fetch first" in s or "stale info" in s:
+        return "changed on the remote since (diverged)"
+    if "already exists" in s or "failed to lock" in s or "cannot lock" in s:
+        return "changed on the remote while pushing (a concurrent push)"
+    return summary.strip("[] ")
+
+
+def _dulwich_push(db: GitDB, remote: Remote, updates: list[RefUpdate]) -> PushOutcome:
+    client, path = _client(db, remote)
+    outcome = PushOutcome()
+    by_ref = {u.ref.encode(): u for u in updates}
+
+    def update_refs(refs: dict) -> dict:
+        new = dict(refs)
+        for name, u in by_ref.items():
+            current = refs.get(name)
+            if (current.decode() if current else None) != u.expect:
+                outcome.rejected[u.ref] = "changed on the remote since (diverged)"
+                continue
+            new[name] = u.new.encode() if u.new else ZERO.encode()
+        return new
+
+    def pack_data(have: set, want: set, *, ofs_delta: bool = False, progress: object = None) -> tuple:
+        return db.repo.generate_pack_data(have, want, progress=None, ofs_delta=ofs_delta)
+
+    try:
+        result = client.send_pack(path.encode() if isinstance(path, str) else path, update_refs,
+                                  generate_pack_data=pack_data)
+    except Exception as exc:
+        raise _transport_error(remote, str(exc) or type(exc).__name__) from None
+    for name, error in (result.ref_status or {}).items():
+        ref = name.decode()
+        if ref not in by_ref and name not in by_ref:
+            continue
+        if error is None:
+            outcome.applied.append(ref)
+        else:
+            outcome.rejected[ref] = _reason(str(error))
+    for u in updates:
+        if u.ref not in outcome.applied and u.ref not in outcome.rejected:
+            outcome.applied.append(u.ref)  # dulwich reports only refs it changed
+    return outcome
+
+
+def _client(db: GitDB, remote: Remote) -> tuple:
+    from dulwich.client import get_transport_and_path
+
+    try:
+        return get_transport_and_path(remote.url, config=db.repo.get_config_stack())
+    except Exception as exc:
+        raise _transport_error(remote, str(exc)) from None
+
+
+# -- the git CLI ------------------------------------------------------------------------
+def _run_git(db: GitDB, args: list[str]) -> subprocess.CompletedProcess:
+    # No prompts: a missing credential is an error line, never a hung command.
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    return subprocess.run(["git", "--git-dir", str(db.common_dir), *args], capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL)
+
+
+def _git(db: GitDB, remote: Remote, args: list[str], what: str) -> str:
+    proc = _run_git(db, args)
+    if proc.returncode != 0:
+        raise _transport_error(remote, proc.stderr, what)
+    return proc.stdout
+
+
+def _transport_error(remote: Remote, stderr: str, what: str | None = None) -> RemoteRejected:
+    """One line for each way a remote fails, with the command that helps."""
+    text = stderr.lower()
+    label = remote.name or remote.url
+    if "could not read username" in text or "authentication failed" in text or "permission denied" in text \
+            or "403" in text or "401" in text:
+        return RemoteRejected(f"remote {label} refused the credentials",
+                              hint=f"check access with: git ls-remote {label}")
+    not_a_repo = ("does not appear to be a git repository", "not a git repository", "notgitrepository",
+                  "no git repository was found", "no such file", "repository not found")
+    if any(s in text for s in not_a_repo):
+        return RemoteRejected(f"remote {label} is not a Git repository (or does not exist)",
+                              hint=f"check its URL: git remote get-url {label}")
+    if any(s in text for s in ("unable to connect", "connection refused", "could not resolve host",
+                               "timed out", "network is unreachable", "errno 111", "connectionrefused")):
+        return RemoteRejected(f"cannot reach remote {label}",
+                              hint=f"check the network and the URL: git remote get-url {label}")
+    first = next((ln.strip() for ln in stderr.splitlines() if ln.strip()), "unknown error")
+    return RemoteRejected(f"could not {what or 'talk to'} {label}: {first[:200]}",
+                          hint=f"try the same with git: git ls-remote {label}")
+
+
+def update_refs(db: GitDB, updates: list[tuple[str, str, str | None]], message: str) -> bool:
+    """Move many refs in one transaction: (ref, new, old or None for "must not exist").
+
+    With git installed, one `git update-ref --stdin` (all or nothing; every old
+    value is checked under the ref locks, so it is compare-and-swap); without,
+    one compare-and-swap per ref. Returns False when any ref had moved (then,
+    with git, none was changed).
+    """
+    if not updates:
+        return True
+    if shutil.which("git") is None or os.environ.get("GITEXP_TRANSPORT", "").lower() == "dulwich":
+        from gitexp.errors import ConcurrentUpdate
+
+        try:
+            for ref, new, old in updates:
+                db.set_ref(ref, old, new, message)
+        except ConcurrentUpdate:
+            return False
+        return True
+    lines = "".join(f"update {ref} {new} {old or ZERO}\n" for ref, new, old in updates)
+    proc = subprocess.run(["git", "--git-dir", str(db.common_dir), "update-ref", "-m", f"gitexp: {message}",
+                           "--stdin"], input=lines, capture_output=True, text=True)
+    return proc.returncode == 0
+
+
+def git_config(db: GitDB, *args: str) -> subprocess.CompletedProcess:
+    """Run `git config` on this repository (remote setup needs multi-valued keys)."""
+    if shutil.which("git") is None:
+        raise GitexpError("this command needs the git command", hint="install git")
+    return _run_git(db, ["config", *args])
