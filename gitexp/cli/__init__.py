@@ -25,6 +25,12 @@ COMMANDS = {
     "rename": "gitexp.cli.edit_cmd:rename",
     "rm": "gitexp.cli.edit_cmd:rm",
     "demo": "gitexp.cli.demo_cmd:demo",
+    "hook": "gitexp.cli.hooks_cmd:hook",
+    "hooks": "gitexp.cli.hooks_cmd:hooks",
+    "log": "gitexp.cli.code_cmd:log",
+    "apply": "gitexp.cli.code_cmd:apply",
+    "branch": "gitexp.cli.code_cmd:branch",
+    "reproduce": "gitexp.cli.code_cmd:reproduce",
 }
 
 

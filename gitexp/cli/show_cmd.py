@@ -25,12 +25,18 @@ def show(run: str, as_json: bool) -> None:
     """
     from gitexp.services.catalog.listing import get_run
 
+    from gitexp.services.code import recording_commits
+
     with open_db() as db:
         r = get_run(db, run)
+        commits = recording_commits(db, r.id)
     if as_json:
-        echo_json(r.to_dict())
+        echo_json({**r.to_dict(), "recorded_by": [{"commit": c, "subject": t} for c, t in commits]})
         return
     click.echo(_render(r))
+    if commits:  # commits whose Gitexp-Run trailer names this run (gitexp hooks install)
+        click.echo("\n" + click.style("recorded by", bold=True))
+        click.echo("\n".join(f"  {c[:12]}  {t}" for c, t in commits))
 
 
 def _render(r: Any) -> str:
