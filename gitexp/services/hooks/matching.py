@@ -21,7 +21,7 @@ from gitexp.store.repo import RUNS_PREFIX, GitDB
 from gitexp.store.runcommit import RecordReader
 from gitexp.store.treecmp import commit_tree_and_time, snapshot_holds
 
-CLOCK_SLACK_MS = 3_600_000  # runs pulled from a machine whose clock is up to an hour behind still count
+CLOCK_SLACK_MS = 600_000  # runs from a machine whose clock is up to 10 minutes behind still count
 MAX_UNINDEXED = 500  # records read from git per hook at most; the rest waits for `gitexp ls` to index it
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"
 
