@@ -141,7 +141,8 @@ def reproduce(ctx: click.Context, run: str, compare: bool, yes: bool) -> int:
     if compare:
         from gitexp.cli.diff_cmd import diff
 
-        ctx.invoke(diff, run_a=p.info.id, run_b=result.run_id)  # click fills in diff's other defaults
+        # --all: equal params and metrics are the point of a reproduction; click fills in the other defaults
+        ctx.invoke(diff, run_a=p.info.id, run_b=result.run_id, all_=True)
     else:
         click.echo(f"compare: gitexp diff {p.info.id} {result.run_id}", err=True)
     return result.exit_code
@@ -153,10 +154,15 @@ def _confirm(p: Any, yes: bool) -> None:
     click.echo(f"  command  {' '.join(p.info.command)}", err=True)
     if yes:
         return
-    if not click.confirm("Run this command on this machine?", default=False, err=True):
-        from gitexp.errors import GitexpError
+    from gitexp.errors import GitexpError
 
-        raise GitexpError("nothing was run", hint=f"after checking the code, gitexp reproduce {p.info.id} --yes")
+    hint = f"check its code (gitexp apply {p.info.id}), then: gitexp reproduce {p.info.id} --yes"
+    try:
+        ok = click.confirm("Run this command on this machine?", default=False, err=True)
+    except click.exceptions.Abort:  # no answer (no terminal, Ctrl-D): no
+        raise GitexpError("nothing was run: no answer to the question", hint=hint) from None
+    if not ok:
+        raise GitexpError("nothing was run", hint=hint)
 
 
 def _announce(run: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,14 +58,26 @@ def plan(s: Session, text: str) -> Plan:
     ref, commit = resolve(s, text)
     rec = RecordReader(s.db, commit)
     info = RunInfo.from_yaml(rec.read("run.yaml") or b"")
-    if not info.command:
-        raise GitexpError(f"run {info.name} ({info.id}) has no recorded command: it was logged from Python, "
-                          "not started by 'gitexp run'",
+    command = runnable(info.command)
+    if not command:
+        raise GitexpError(f"run {info.name} ({info.id}) has no recorded command to run again "
+                          f"(it was logged from {'an interactive session' if info.command else 'Python'})",
                           hint=f"get its code with 'gitexp apply {info.id}' (or a branch: "
                                f"'gitexp branch {info.id} NAME') and run it yourself")
+    info.command = command
     params = parse_mapping(rec.read("params.yaml"), "params.yaml")
     author = s.db.repo.object_store[commit.encode()].author.decode("utf-8", "replace")
     return Plan(ref, commit, info, params, author, _created_here(s, ref))
+
+
+def runnable(command: list[str]) -> list[str]:
+    """The command to run again: `gitexp run`'s argv as is; a Python script's argv (a run logged from
+    `python train.py`) through this Python; nothing for `python -c`, notebooks and consoles."""
+    if not command or command[0] in ("-c", "-m", "") or "ipykernel" in command[0]:
+        return []
+    if command[0].endswith(".py") and not os.access(command[0], os.X_OK):
+        return [sys.executable, *command]
+    return list(command)
 
 
 def _created_here(s: Session, ref: str | None) -> bool:
