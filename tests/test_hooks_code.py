@@ -116,10 +116,10 @@ def test_reproduce_refuses_without_a_command_and_asks_for_foreign_runs(repo: Pat
     (repo / ".git" / "logs" / ref).unlink()  # as a pulled run: no local creation in its reflog
     proc = cli("reproduce", original, cwd=repo)  # no tty, no --yes: nothing runs
     assert proc.returncode == 1 and "not created in this clone" in proc.stderr and "nothing was run" in proc.stderr
-    assert "command  " in proc.stderr and len(run_refs(repo)) == 3
+    assert "command  " in proc.stderr and len(run_refs(repo)) == 2
     proc = cli("reproduce", original, "--yes", cwd=repo)
     assert proc.returncode == 0, proc.stderr
-    assert len(run_refs(repo)) == 4
+    assert len(run_refs(repo)) == 3
 
 
 @pytest.mark.slow
