@@ -235,3 +235,19 @@ def test_show_names_the_recording_commits(repo: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert f"{sha[:12]}  records one" in proc.stdout
     assert run_id in git(repo, "log", "-1", "--format=%(trailers:key=Gitexp-Run,valueonly)")
+
+
+def test_hook_path_stays_light_and_in_step() -> None:
+    """`gitexp hook` loads neither click nor YAML; its copies of two constants match the originals."""
+    from gitexp.services.catalog.cache import SCHEMA
+    from gitexp.services.hooks.matching import CACHE_SCHEMA
+    from gitexp.store.record import RECORD_DIR
+    from gitexp.store.treecmp import RECORD_DIR as COPY
+
+    assert (CACHE_SCHEMA, COPY) == (SCHEMA, RECORD_DIR)
+    code = ("import sys; sys.argv = ['gitexp', 'hook', 'pre-commit']\n"
+            "from gitexp import _entry\n"
+            "try:\n    _entry.entry()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'ruamel', 'matplotlib')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr

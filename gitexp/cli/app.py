@@ -54,12 +54,6 @@ def _indent(text: str) -> str:
 
 def entry() -> None:
     """console_scripts entry point."""
-    if sys.argv[1:2] == ["hook"]:  # git hooks: skip click, every millisecond delays a commit
-        from gitexp.cli.hookrun import hook_main
-
-        code = hook_main(sys.argv[2:])
-        if code is not None:
-            sys.exit(code)
     from gitexp.cli import main
 
     sys.exit(main())

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from gitexp.cli.hookrun import GIT_HOOKS, run_hook
+from gitexp.hookrun import GIT_HOOKS, run_hook
 from gitexp.cli.output import echo_json
 
 

@@ -13,6 +13,7 @@ from dulwich.objects import Tree
 from gitexp.store.repo import GitDB
 
 Items = dict[bytes, tuple[int, bytes]]
+RECORD_DIR = ".gitexp"  # store.record.RECORD_DIR, here without importing YAML (git hooks import this)
 
 
 def _items(db: GitDB, sha: bytes | None) -> Items:

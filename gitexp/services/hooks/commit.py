@@ -16,7 +16,7 @@ from gitexp.services.hooks import matching
 from gitexp.services.hooks.trailers import add_trailers, drop_if_only_trailers
 from gitexp.services.session import Session
 from gitexp.store import gitcli
-from gitexp.store.record import RECORD_DIR
+from gitexp.store.treecmp import RECORD_DIR
 
 MODES = ("staged", "finished", "none")
 PENDING_FILE = "gitexp-next-commit-runs.json"

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 from gitexp.names import ID_LENGTH, is_run_id
 from gitexp.store import gitcli
-from gitexp.store.record import RECORD_DIR, RunInfo
+from gitexp.store.treecmp import RECORD_DIR
 from gitexp.store.refscan import refs_named
 from gitexp.store.repo import RUNS_PREFIX, GitDB
-from gitexp.store.runcommit import RecordReader
 from gitexp.store.treecmp import commit_tree_and_time, snapshot_holds
 
 CLOCK_SLACK_MS = 600_000  # runs from a machine whose clock is up to 10 minutes behind still count
 MAX_UNINDEXED = 500  # records read from git per hook at most; the rest waits for `gitexp ls` to index it
+# catalog.cache.SCHEMA (a test keeps them equal): importing the cache would load YAML in every hook.
+CACHE_SCHEMA = "4"
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
@@ -80,6 +81,9 @@ def runs_on_head(db: GitDB, head: str, since_ms: int) -> Selection:
 
 
 def _read_info(db: GitDB, commit: str) -> dict | None:
+    from gitexp.store.record import RunInfo  # YAML: loaded only for runs the cache does not know
+    from gitexp.store.runcommit import RecordReader
+
     try:
         rec = RecordReader(db, commit)
         return dict(RunInfo.from_yaml(rec.read("run.yaml") or b"").__dict__) if rec.is_run else None
@@ -93,12 +97,10 @@ def cached_infos(db: GitDB, commits: list[str]) -> dict[str, dict]:
     if not commits or not path.exists():
         return {}
     try:
-        from gitexp.services.catalog.cache import SCHEMA
-
         conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=0.2)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if not row or row[0] != SCHEMA:
+            if not row or row[0] != CACHE_SCHEMA:
                 return {}
             out = {}
             for start in range(0, len(commits), 500):
@@ -111,7 +113,7 @@ def cached_infos(db: GitDB, commits: list[str]) -> dict[str, dict]:
             return out
         finally:
             conn.close()
-    except (sqlite3.Error, ValueError, ImportError):
+    except (sqlite3.Error, ValueError):
         return {}
 
 
