@@ -141,6 +141,7 @@ def test_core_hooks_path_is_respected(repo: Path) -> None:
     assert run_trailers(commit(repo, "--allow-empty", "-m", "x")) == [run_id]
 
 
+@pytest.mark.slow
 def test_linked_worktree_shares_the_hooks(repo: Path, tmp_path: Path) -> None:
     wt = tmp_path / "wt"
     git(repo, "worktree", "add", "-q", "-b", "side", str(wt))
@@ -155,6 +156,7 @@ def test_linked_worktree_shares_the_hooks(repo: Path, tmp_path: Path) -> None:
     assert run_trailers(commit(repo, "--allow-empty", "-m", "main")) == []  # the run was made on side
 
 
+@pytest.mark.slow
 def test_failures_never_block_unless_strict(repo: Path) -> None:
     install(repo)
     make_run("one")
@@ -202,6 +204,7 @@ def test_runs_named_for_the_next_commit(repo: Path) -> None:
     assert run_trailers(commit(repo, "--allow-empty", "-m", "y")) == []  # only the next commit
 
 
+@pytest.mark.slow
 def test_record_setting_finished(repo: Path) -> None:
     install(repo)
     git(repo, "config", "gitexp.hooks.record", "finished")
@@ -213,6 +216,7 @@ def test_record_setting_finished(repo: Path) -> None:
     assert run_trailers(commit(repo, "--allow-empty", "-m", "x")) == []
 
 
+@pytest.mark.slow
 def test_pre_commit_warns_about_a_record_folder(repo: Path) -> None:
     install(repo)
     (repo / ".gitexp").mkdir()

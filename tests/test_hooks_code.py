@@ -85,6 +85,7 @@ def test_branch_from_a_run(repo: Path) -> None:
     assert bad.returncode == 1 and "invalid branch name" in bad.stderr
 
 
+@pytest.mark.slow
 def test_reproduce_a_deterministic_run(repo: Path) -> None:
     (repo / "train.py").write_text(TRAIN)
     (repo / "params.yaml").write_text("lr: 0.1\n")
@@ -106,6 +107,7 @@ def test_reproduce_a_deterministic_run(repo: Path) -> None:
     assert "gitexp-reproduce" not in git(repo, "worktree", "list")
 
 
+@pytest.mark.slow
 def test_reproduce_refuses_without_a_command_and_asks_for_foreign_runs(repo: Path) -> None:
     # a run logged from `python -c` has nothing to run again
     subprocess.run([PY, "-c", "import gitexp; gitexp.start_run(run_name='console').end()"], cwd=repo, check=True)
