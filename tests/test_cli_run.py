@@ -343,7 +343,7 @@ def test_show_by_id_prefix_name_and_git_revision(repo: Path, tmp_path: Path) -> 
         data = json.loads(cli("show", text_ref, "--json", cwd=repo).stdout)
         assert data["id"] == run.id and data["commit"] == commit, text_ref
     assert set(data) == {"id", "name", "experiment", "ref", "commit", "info", "duration", "params", "tags",
-                         "metrics", "artifacts"}
+                         "metrics", "artifacts", "recorded_by"}
     assert data["info"]["status"] == "FINISHED" and data["params"]["model"] == {"depth": 3}
     assert data["metrics"]["loss"] == {"last": 0.25, "step": 1, "min": 0.25, "max": 0.5, "count": 2}
     assert data["artifacts"] == [{"path": "model.txt", "size": 7, "sha256": data["artifacts"][0]["sha256"],

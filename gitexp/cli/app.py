@@ -47,6 +47,12 @@ COMMANDS = {
     "store": "gitexp.cli.sync_cmd:store",
     "gc": "gitexp.cli.sync_cmd:gc",
     "artifacts": "gitexp.cli.artifacts_cmd:artifacts",
+    "hook": "gitexp.cli.hooks_cmd:hook",
+    "hooks": "gitexp.cli.hooks_cmd:hooks",
+    "log": "gitexp.cli.code_cmd:log",
+    "apply": "gitexp.cli.code_cmd:apply",
+    "branch": "gitexp.cli.code_cmd:branch",
+    "reproduce": "gitexp.cli.code_cmd:reproduce",
 }
 ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
 SIGPIPE_EXIT = 141

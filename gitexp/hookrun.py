@@ -1,0 +1,63 @@
+"""What git's hook scripts run: `gitexp hook <name> …`, kept free of click.
+
+The `gitexp` entry point calls `hook_main` before click is imported: a commit
+waits for every millisecond spent here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+GIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg")
+
+
+def run_hook(name: str, args: list[str]) -> int:
+    """Run one git hook; a failure never blocks the commit unless gitexp.hooks.strict is true.
+    """
+    from gitexp.errors import GitexpError
+    from gitexp.services.hooks import commit
+    from gitexp.services.session import open_session
+
+    strict = False
+    try:
+        with open_session(".") as s:
+            strict = commit.is_strict(s)
+            outcome = _dispatch(commit, s, name, args)
+    except Exception as exc:  # a hook must never greet a commit with a traceback
+        message = exc.message if isinstance(exc, GitexpError) else f"{type(exc).__name__}: {exc}"
+        verdict = "commit refused (gitexp.hooks.strict is true)" if strict else "the commit goes on"
+        print(f"gitexp: the {name} hook failed: {message}; {verdict}", file=sys.stderr)
+        hint = getattr(exc, "hint", None) or ("git config gitexp.hooks.strict false, or fix the error above"
+                                              if strict else None)
+        if hint:
+            print(f"hint: {hint}", file=sys.stderr)
+        return 1 if strict else 0
+    for note in outcome.notes:
+        print(note, file=sys.stderr)
+    if outcome.recorded:
+        print(f"gitexp: recorded {len(outcome.recorded)} run(s) in the commit message: "
+              + ", ".join(outcome.recorded), file=sys.stderr)
+    if outcome.block and strict:
+        print("gitexp: commit refused (gitexp.hooks.strict is true)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _dispatch(commit, s, name: str, args: list[str]):  # type: ignore[no-untyped-def]
+    if name == "pre-commit":
+        return commit.pre_commit(s)
+    if not args:
+        from gitexp.errors import GitexpError
+
+        raise GitexpError(f"the {name} hook needs the commit message file as its first argument")
+    if name == "prepare-commit-msg":
+        return commit.prepare_commit_msg(s, Path(args[0]))
+    return commit.commit_msg(s, Path(args[0]))
+
+
+def hook_main(argv: list[str]) -> int | None:
+    """The fast path for `gitexp hook <git hook> …` (no click); None for anything else."""
+    if argv and argv[0] in GIT_HOOKS and not {"-h", "--help"} & set(argv):
+        return run_hook(argv[0], argv[1:])
+    return None

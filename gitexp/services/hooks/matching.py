@@ -1,0 +1,137 @@
+"""Which runs a commit records: runs made from the staged code on top of HEAD.
+
+Built for the inside of a git hook, where every millisecond is the user's: the
+staged tree comes from `git write-tree`; candidates are picked by run id (ids
+carry their start time, and a run whose baseline is HEAD started after HEAD was
+committed); their baselines come from the cache index read-only when it has them
+and from the run record otherwise; the run cache is never built or written here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from gitexp.names import ID_LENGTH, is_run_id
+from gitexp.store import gitcli
+from gitexp.store.treecmp import RECORD_DIR
+from gitexp.store.refscan import refs_named
+from gitexp.store.repo import RUNS_PREFIX, GitDB
+from gitexp.store.treecmp import commit_tree_and_time, snapshot_holds
+
+CLOCK_SLACK_MS = 600_000  # runs from a machine whose clock is up to 10 minutes behind still count
+MAX_UNINDEXED = 500  # records read from git per hook at most; the rest waits for `gitexp ls` to index it
+# catalog.cache.SCHEMA (a test keeps them equal): importing the cache would load YAML in every hook.
+CACHE_SCHEMA = "4"
+_B32 = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+@dataclass
+class Candidate:
+    """A run that may be recorded: its ref tip and what run.yaml says."""
+
+    ref: str
+    commit: str
+    id: str
+    name: str
+    status: str
+    baseline: str | None
+    end_time: str | None = None
+
+
+@dataclass
+class Selection:
+    """The runs to record, and how many possible ones were not looked at."""
+
+    runs: list[Candidate]
+    unchecked: int = 0
+
+
+def id_time_ms(run_id: str) -> int:
+    """The start time (Unix ms) encoded in a run id's first nine characters."""
+    number = 0
+    for ch in run_id[:9]:
+        number = number * 32 + _B32.index(ch)
+    return number
+
+
+def runs_on_head(db: GitDB, head: str, since_ms: int) -> Selection:
+    """Runs whose baseline is `head`, among those started after `since_ms` (oldest first)."""
+    refs = refs_named(db.common_dir, RUNS_PREFIX,
+                      lambda name: len(name) == ID_LENGTH and is_run_id(name) and id_time_ms(name) >= since_ms)
+    # Newest first, so that the cap on unindexed records leaves out the oldest.
+    ordered = sorted(refs.items(), key=lambda item: item[0].rsplit("/", 1)[-1], reverse=True)
+    known = cached_infos(db, [sha for _, sha in ordered])
+    found, unindexed, unchecked = [], 0, 0
+    for ref, sha in ordered:
+        info = known.get(sha)
+        if info is None:
+            if unindexed >= MAX_UNINDEXED:
+                unchecked += 1
+                continue
+            unindexed += 1
+            info = _read_info(db, sha)
+            if info is None:
+                continue
+        if info.get("baseline") == head:
+            found.append(Candidate(ref, sha, ref.rsplit("/", 1)[-1], str(info.get("name") or ""),
+                                   str(info.get("status") or ""), head, info.get("end_time")))
+    return Selection(found[::-1], unchecked)
+
+
+def _read_info(db: GitDB, commit: str) -> dict | None:
+    from gitexp.store.record import RunInfo  # YAML: loaded only for runs the cache does not know
+    from gitexp.store.runcommit import RecordReader
+
+    try:
+        rec = RecordReader(db, commit)
+        return dict(RunInfo.from_yaml(rec.read("run.yaml") or b"").__dict__) if rec.is_run else None
+    except Exception:  # a malformed pushed record: never recorded, never fatal in a hook
+        return None
+
+
+def cached_infos(db: GitDB, commits: list[str]) -> dict[str, dict]:
+    """{commit: run.yaml fields} the cache index already holds; read-only, {} on any trouble."""
+    path = db.local_dir / "index.sqlite"
+    if not commits or not path.exists():
+        return {}
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=0.2)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if not row or row[0] != CACHE_SCHEMA:
+                return {}
+            out = {}
+            for start in range(0, len(commits), 500):
+                chunk = commits[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for sha, info in conn.execute(f"SELECT commit_id, info FROM runs WHERE commit_id IN ({marks})", chunk):
+                    parsed = json.loads(info) if isinstance(info, str) else None
+                    if isinstance(parsed, dict):
+                        out[sha] = parsed
+            return out
+        finally:
+            conn.close()
+    except (sqlite3.Error, ValueError):
+        return {}
+
+
+def select_runs(db: GitDB, root: str, mode: str = "staged") -> Selection:
+    """The runs a commit of the staged code on top of HEAD records.
+
+    `mode` "staged": runs whose snapshot holds exactly the staged code (plus untracked
+    files); "finished": every FINISHED run whose baseline is HEAD; "none": no run.
+    """
+    head = db.head()
+    if head is None or mode == "none":
+        return Selection([])
+    head_tree, head_time = commit_tree_and_time(db, head)
+    selection = runs_on_head(db, head, head_time * 1000 - CLOCK_SLACK_MS)
+    if mode == "finished":
+        selection.runs = [c for c in selection.runs if c.status == "FINISHED"]
+        return selection
+    staged = gitcli.index_tree(root)
+    selection.runs = [c for c in selection.runs
+                      if snapshot_holds(db, commit_tree_and_time(db, c.commit)[0], staged, head_tree, RECORD_DIR)]
+    return selection

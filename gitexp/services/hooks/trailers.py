@@ -1,0 +1,56 @@
+"""The `Gitexp-Run: <run-id>` trailer: added to commit messages, read back from them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gitexp.store import gitcli
+
+TRAILER = "Gitexp-Run"
+_LINE = re.compile(rf"^{TRAILER}:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
+SCISSORS = "------------------------ >8 ------------------------"
+
+
+def add_trailers(root: str, message_file: Path, run_ids: list[str]) -> list[str]:
+    """Add one trailer per run not already in the message; the ids added.
+
+    `git interpret-trailers` places them as git would (before the comment section
+    and a `--verbose` diff) and `--if-exists addIfDifferent` never repeats a pair,
+    so amending, re-running the hook or a rebase adds no duplicate.
+    """
+    present = set(run_ids_in(message_file.read_text(encoding="utf-8", errors="surrogateescape")))
+    new = [i for i in dict.fromkeys(run_ids) if i not in present]
+    if new:
+        args = ["interpret-trailers", "--in-place", "--where", "end", "--if-exists", "addIfDifferent"]
+        for run_id in new:
+            args += ["--trailer", f"{TRAILER}: {run_id}"]
+        gitcli.git(root, *args, str(message_file))
+    return new
+
+
+def run_ids_in(message: str) -> list[str]:
+    """The run ids of every Gitexp-Run trailer line in a message, in order."""
+    return _LINE.findall(message)
+
+
+def drop_if_only_trailers(message_file: Path, comment: str = "#") -> bool:
+    """Remove gitexp's trailers from a message that has nothing else; True if it did.
+
+    git aborts a commit whose message is empty, but a message holding only
+    trailers added by the hook is not empty to git: without this, saving the
+    editor untouched would commit with `Gitexp-Run: …` as the whole message.
+    """
+    text = message_file.read_text(encoding="utf-8", errors="surrogateescape")
+    lines = text.splitlines(keepends=True)
+    body = []
+    for line in lines:
+        if line.startswith(comment) and SCISSORS in line:
+            break
+        if not line.startswith(comment):
+            body.append(line)
+    if any(line.strip() and not _LINE.match(line.strip()) for line in body) or not run_ids_in("".join(body)):
+        return False
+    message_file.write_text("".join(line for line in lines if not _LINE.match(line.strip())),
+                            encoding="utf-8", errors="surrogateescape")
+    return True
