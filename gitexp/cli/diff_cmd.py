@@ -240,15 +240,22 @@ def diff(run_a: str, run_b: str, all_: bool, code: bool, as_md: bool, as_json: b
         gitexp diff brisk-otter calm-heron --json
     """
     from gitexp.services.compare import diff_runs
+    from gitexp.services.registry.writes import registry_of_run
 
     if as_md and as_json:
         raise click.UsageError("choose one of --json and --md")
     with open_db() as db:
         d = diff_runs(db, run_a, run_b, include_unchanged=all_, code_text=code)
+        labels = registry_of_run(db)
+    registry = {"a": labels.get(d.a.id, []), "b": labels.get(d.b.id, [])}
     if as_json:
-        echo_json(d.to_dict())
+        echo_json({**d.to_dict(), "registry": registry})
         return
     tables = diff_tables(d)
+    if registry["a"] or registry["b"]:  # the registry tags each run carries
+        na, nb = _unique_names([d.a, d.b])
+        tables.insert(0, Table("registry", ["", na, nb],
+                               [["versions", ", ".join(registry["a"]) or "-", ", ".join(registry["b"]) or "-"]]))
     if as_md:
         click.echo(_md_heading(d) + "\n\n" + render_markdown(tables) + _footer(d, md=True))
         return

@@ -48,11 +48,14 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
     """
     from gitexp.services.catalog.query import search, short_ids
     from gitexp.services.catalog.listing import run_refs
+    from gitexp.services.registry.writes import registry_of_run
 
     with open_db() as db:
         exp = None if all_ else (experiment or db.default_experiment)
+        registry = registry_of_run(db)
         if as_json:  # every field of every shown run: fetched with the rows, not one at a time
-            echo_json(search(db, filter_, list(sort), exp, limit or None, output="dicts", progress=progress_bar))
+            rows = search(db, filter_, list(sort), exp, limit or None, output="dicts", progress=progress_bar)
+            echo_json([{**r, "registry": registry.get(r.get("id"), [])} for r in rows])
             return
         runs = search(db, filter_, list(sort), exp, progress=progress_bar)
         every_id = [ref.rsplit("/", 1)[-1] for ref in run_refs(db)]  # short ids must resolve repo-wide
@@ -68,7 +71,12 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
         _default_columns(shown, all_ or experiment is None and _many(runs), ids)
     heads = [_header(c) for c in cols]
     heads = [h if heads.count(h) == 1 else c for h, c in zip(heads, cols)]
-    echo_table(heads, [[_cell(s, c, ids) for c in cols] for s in shown], fmt)
+    rows = [[_cell(s, c, ids) for c in cols] for s in shown]
+    if any(s.id in registry for s in shown):  # the registry tags a run carries
+        heads.append("registry")
+        for row, s in zip(rows, shown):
+            row.append(", ".join(registry.get(s.id, [])) or "-")
+    echo_table(heads, rows, fmt)
     if len(runs) > len(shown):
         click.echo(f"({len(runs) - len(shown)} more; use --limit 0 to list all)", err=True)
 

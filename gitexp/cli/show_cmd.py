@@ -25,12 +25,16 @@ def show(run: str, as_json: bool) -> None:
     """
     from gitexp.services.catalog.listing import get_run
 
+    from gitexp.services.registry.writes import registry_of_run
+
     with open_db() as db:
         r = get_run(db, run)
+        registry = registry_of_run(db).get(r.id, [])
     if as_json:
-        echo_json(r.to_dict())
+        echo_json({**r.to_dict(), "registry": registry})
         return
-    click.echo(_render(r))
+    lines = ["", click.style("registry", bold=True)] + [f"  {x}" for x in registry] if registry else []
+    click.echo("\n".join([_render(r), *lines]))
 
 
 def _render(r: Any) -> str:

@@ -79,6 +79,21 @@ class Version:
         return self.fields.get("sha256")
 
     @property
+    def name(self) -> str:
+        """The model's name (MLflow's `ModelVersion.name`)."""
+        return self.model
+
+    @property
+    def aliases(self) -> list[str]:
+        """The stages this version holds now (MLflow's aliases)."""
+        return list(self.stages)
+
+    @property
+    def source(self) -> str | None:
+        """Where the model is, as a `runs:/RUN/PATH` URI (None without an artifact or run id)."""
+        return f"runs:/{self.run_id}/{self.artifact}" if self.run_id and self.artifact else None
+
+    @property
     def semver(self) -> SemVer:
         return SemVer(self.version)
 
@@ -86,7 +101,8 @@ class Version:
         return {"model": self.model, "version": self.version, "commit": self.commit, "tag": self.tag,
                 "run": self.run_id, "run_name": self.fields.get("run_name"), "artifact": self.artifact,
                 "sha256": self.sha256, "registered_by": self.registered_by, "registered_at": self.registered_at,
-                "deregistered": self.deregistered, "stages": self.stages, "message": self.text}
+                "deregistered": self.deregistered, "stages": self.stages, "source": self.source,
+                "message": self.text}
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from gitexp.errors import GitexpError, InvalidValue
 from gitexp.services.catalog.listing import resolve
@@ -304,24 +304,28 @@ def find_version(m: Model, version: str | None = None, stage: str | None = None)
     return m.latest
 
 
-def registry_of_run(s: Session) -> Callable[[str, str | None], list[str]]:
-    """A function giving, for a run id (and its commit), labels like `churn@v0.0.2 [production]`."""
+def registry_of_run(s: Session) -> dict[str, list[str]]:
+    """{run id: labels like `churn@v0.0.2 [production]`} for every registered run.
+
+    A version made by gitexp names its run in the tag; one made by another tool
+    is traced to the run through its commit's run.yaml.
+    """
     reg = load_registry(s.db)
-    by_run: dict[str, list[str]] = {}
-    by_commit: dict[str, list[str]] = {}
-    for m in reg.models.values():
-        for v in m.versions.values():
+    out: dict[str, list[str]] = {}
+    for m in sorted(reg.models.values(), key=lambda m: m.name):
+        for v in sorted(m.versions.values(), key=lambda v: v.semver):
+            run_id = v.run_id or _run_id_at(s, v.commit)
+            if not run_id:
+                continue
             label = f"{m.name}@{v.version}" + (" (deregistered)" if v.deregistered else "") + \
                 (f" [{', '.join(sorted(v.stages))}]" if v.stages else "")
-            if v.run_id:
-                by_run.setdefault(v.run_id, []).append(label)
-            else:
-                by_commit.setdefault(v.commit, []).append(label)
+            out.setdefault(run_id, []).append(label)
+    return out
 
-    def labels(run_id: str, commit: str | None = None, chain: set[str] | None = None) -> list[str]:
-        out = list(by_run.get(run_id, []))
-        for c in chain or ({commit} if commit else set()):
-            out += by_commit.get(c, [])
-        return sorted(out)
 
-    return labels  # type: ignore[return-value]
+def _run_id_at(s: Session, commit: str) -> str | None:
+    try:
+        rec = RecordReader(s.db, commit)
+        return RunInfo.from_yaml(rec.read("run.yaml") or b"").id if rec.is_run else None
+    except (GitexpError, KeyError):
+        return None
