@@ -56,6 +56,8 @@ def _escape(value: str) -> str:
 
 
 def _unescape(value: str) -> str:
+    if "\\" not in value:
+        return value
     out, i = [], 0
     while i < len(value):
         ch = value[i]

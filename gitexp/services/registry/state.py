@@ -18,7 +18,7 @@ from gitexp.errors import GitexpError
 from gitexp.services.registry import message as msg
 from gitexp.services.registry.tagnames import SemVer, TagName, looks_like_registry_tag, parse
 from gitexp.store.repo import GitDB
-from gitexp.store.tags import TagInfo, read_tag, tag_names
+from gitexp.store.tags import TagCache, TagInfo, ref_value, tag_names
 
 Key = tuple[int, int, int, tuple, str]
 
@@ -176,7 +176,8 @@ def load_registry(db: GitDB, only: str | None = None) -> Registry:
     """Read every registry tag (or one model's) into a Registry."""
     reg = Registry()
     raw: dict[str, list[Event]] = {}
-    for tag, sha in sorted(tag_names(db).items()):
+    cache = TagCache(db)
+    for tag, known in sorted(tag_names(db).items()):
         name = parse(tag)
         if name is None:
             if looks_like_registry_tag(tag) and only is None:
@@ -184,13 +185,17 @@ def load_registry(db: GitDB, only: str | None = None) -> Registry:
             continue
         if name.action == "create" or (only is not None and name.model != only):
             continue
-        info = read_tag(db, tag, sha)
+        sha = ref_value(db, tag, known)
+        if sha is None:
+            continue  # removed while we listed
+        info = cache.read(tag, sha)
         problem = _problem(info)
         if problem:
             reg.ignored.append((tag, problem))
             continue
         text, fields = msg.parse(info.message)
         raw.setdefault(name.model, []).append(Event(tag, name, info.target, info.tagger, info.time, text, fields))
+    cache.save(prune=only is None)
     for model_name, events in raw.items():
         reg.models[model_name] = _build(model_name, events, reg.ignored)
     return reg

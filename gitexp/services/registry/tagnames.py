@@ -198,7 +198,9 @@ FIRST_VERSION = "v0.0.1"
 # -- which registry tags a run carries (used by rm) --------------------------------------
 def registry_tags(db: GitDB, tip: str, baseline: str | None) -> list[str]:
     """Registry tags that point at a commit of this run (its ref's first-parent chain)."""
-    candidates = [ref for ref in db.refs_under(TAGS_PREFIX) if parse(ref[len(TAGS_PREFIX):])]
+    from gitexp.store.tags import tag_names
+
+    candidates = [TAGS_PREFIX + tag for tag in tag_names(db) if parse(tag)]
     if not candidates:
         return []
     chain = run_chain(db, tip, baseline)

@@ -237,13 +237,13 @@ def _counted(s: Session, m: Model, v: Version, action: str, stage: str | None, s
 
 
 def _fields(s: Session, v: Version, m: Model, message: str | None,
-            names: dict[str, str] | None = None) -> dict[str, Any]:
+            names: dict[str, str | None] | None = None) -> dict[str, Any]:
     return {"run": v.run_id, "run_name": v.fields.get("run_name"), "description": message,
             "by": s.db.identity().decode("utf-8", "replace"), "after": m.counter,
             "seq": _count(s, m.name, names)}
 
 
-def _model_tags(names: dict[str, str], model: str) -> list[TagName]:
+def _model_tags(names: dict[str, str | None], model: str) -> list[TagName]:
     out = []
     for tag in names:
         t = parse(tag)
@@ -252,7 +252,7 @@ def _model_tags(names: dict[str, str], model: str) -> list[TagName]:
     return out
 
 
-def _count(s: Session, model: str, names: dict[str, str] | None = None) -> int:
+def _count(s: Session, model: str, names: dict[str, str | None] | None = None) -> int:
     return len(_model_tags(names if names is not None else tag_names(s.db), model))
 
 
