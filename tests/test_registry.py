@@ -214,7 +214,7 @@ def test_hand_made_tags_are_read_and_malformed_ones_warned_once(repo, runner):
     assert "fraud#prod#8" in tags(repo)
     # run listings show the versions a run carries
     listing = json.loads(ok(runner, "ls", "--json").stdout)
-    assert {r["name"]: r["registry"] for r in listing} == {"r1": ["fraud@v1.0.0"], "r2": ["fraud@v1.1.0 [prod]"]}
+    assert {r["name"]: r.get("registry") for r in listing} == {"r1": ["fraud@v1.0.0"], "r2": ["fraud@v1.1.0 [prod]"]}
 
 
 def _id(repo: Path, name: str) -> str:
@@ -287,6 +287,7 @@ def test_show_diff_rm_know_the_registry(repo, runner):
     assert json.loads(ok(runner, "diff", "r1", "r2", "--json").stdout)["registry"] == \
         {"a": ["churn@v0.0.1 [prod]"], "b": []}
     assert "churn@v0.0.1 [prod]" in ok(runner, "diff", "r1", "r2").stdout
+    assert "registry" not in json.loads(ok(runner, "show", "r2", "--json").stdout)
     assert "registry" in ok(runner, "ls").stdout
     err = one_line_error(runner, "rm", "-y", "r1", needle="registered model version")
     assert "gitexp rm --force r1" in err

@@ -249,7 +249,7 @@ def diff(run_a: str, run_b: str, all_: bool, code: bool, as_md: bool, as_json: b
         labels = registry_of_run(db)
     registry = {"a": labels.get(d.a.id, []), "b": labels.get(d.b.id, [])}
     if as_json:
-        echo_json({**d.to_dict(), "registry": registry})
+        echo_json({**d.to_dict(), **({"registry": registry} if registry["a"] or registry["b"] else {})})
         return
     tables = diff_tables(d)
     if registry["a"] or registry["b"]:  # the registry tags each run carries

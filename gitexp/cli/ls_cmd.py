@@ -55,7 +55,8 @@ def ls(experiment: str | None, all_: bool, filter_: str | None, sort: tuple[str,
         registry = registry_of_run(db)
         if as_json:  # every field of every shown run: fetched with the rows, not one at a time
             rows = search(db, filter_, list(sort), exp, limit or None, output="dicts", progress=progress_bar)
-            echo_json([{**r, "registry": registry.get(r.get("id"), [])} for r in rows])
+            # "registry" only on runs that are model versions, as "error" only on corrupt ones
+            echo_json([{**r, "registry": registry[r["id"]]} if r.get("id") in registry else r for r in rows])
             return
         runs = search(db, filter_, list(sort), exp, progress=progress_bar)
         every_id = [ref.rsplit("/", 1)[-1] for ref in run_refs(db)]  # short ids must resolve repo-wide

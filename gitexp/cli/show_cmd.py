@@ -31,7 +31,7 @@ def show(run: str, as_json: bool) -> None:
         r = get_run(db, run)
         registry = registry_of_run(db).get(r.id, [])
     if as_json:
-        echo_json({**r.to_dict(), "registry": registry})
+        echo_json({**r.to_dict(), **({"registry": registry} if registry else {})})  # key only when registered
         return
     lines = ["", click.style("registry", bold=True)] + [f"  {x}" for x in registry] if registry else []
     click.echo("\n".join([_render(r), *lines]))
