@@ -165,14 +165,29 @@ class TagCache:
         self.db = db
         self.path = db.local_dir / "tags.json"
         self.entries: dict[str, list] = {}
+        self.dirs: dict[str, list] = {}  # folder -> [mtime_ns, {ref: sha}] (see RefsMixin.refs_under)
         self.used: set[str] = set()
         self.dirty = False
         try:
             raw = json.loads(self.path.read_bytes())
             if isinstance(raw, dict) and raw.get("format") == 1 and isinstance(raw.get("tags"), dict):
                 self.entries = raw["tags"]
+                self.dirs = raw.get("dirs") if isinstance(raw.get("dirs"), dict) else {}
         except (OSError, ValueError):
             pass
+
+    # DirCache: the loose tag refs of a folder, remembered for one mtime of it
+    def get(self, folder: str, mtime_ns: int) -> dict[str, str] | None:
+        hit = self.dirs.get(folder)
+        return hit[1] if isinstance(hit, list) and len(hit) == 2 and hit[0] == mtime_ns else None
+
+    def put(self, folder: str, mtime_ns: int, refs: dict[str, str]) -> None:
+        self.dirs[folder] = [mtime_ns, refs]
+        self.dirty = True
+
+    def tags(self) -> dict[str, str]:
+        """{tag name: sha} of every tag, loose files read only in folders that changed."""
+        return {ref[len(TAGS):]: sha for ref, sha in self.db.refs_under(TAGS, self).items()}
 
     def read(self, name: str, sha: str) -> TagInfo:
         self.used.add(sha)
@@ -195,7 +210,7 @@ class TagCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tags-")
             with os.fdopen(fd, "w") as f:
-                json.dump({"format": 1, "tags": self.entries}, f)
+                json.dump({"format": 1, "tags": self.entries, "dirs": self.dirs}, f)
             os.replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written is only slower

@@ -11,6 +11,7 @@ ignored and reported in `Registry.ignored` (the CLI prints one warning line).
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from gitexp.errors import GitexpError
 from gitexp.services.registry import message as msg
 from gitexp.services.registry.tagnames import SemVer, TagName, looks_like_registry_tag, parse
 from gitexp.store.repo import GitDB
-from gitexp.store.tags import TagCache, TagInfo, ref_value, tag_names
+from gitexp.store.tags import TagCache, TagInfo
 
 Key = tuple[int, int, int, tuple, str]
 
@@ -174,10 +175,21 @@ class UnknownModel(GitexpError):
 # -- reading ----------------------------------------------------------------------------------
 def load_registry(db: GitDB, only: str | None = None) -> Registry:
     """Read every registry tag (or one model's) into a Registry."""
+    # Thousands of small containers and nothing cyclic: collector passes would cost more than the work.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(db, only)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(db: GitDB, only: str | None) -> Registry:
     reg = Registry()
     raw: dict[str, list[Event]] = {}
     cache = TagCache(db)
-    for tag, known in sorted(tag_names(db).items()):
+    for tag, sha in sorted(cache.tags().items()):
         name = parse(tag)
         if name is None:
             if looks_like_registry_tag(tag) and only is None:
@@ -185,9 +197,6 @@ def load_registry(db: GitDB, only: str | None = None) -> Registry:
             continue
         if name.action == "create" or (only is not None and name.model != only):
             continue
-        sha = ref_value(db, tag, known)
-        if sha is None:
-            continue  # removed while we listed
         info = cache.read(tag, sha)
         problem = _problem(info)
         if problem:

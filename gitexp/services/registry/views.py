@@ -7,8 +7,6 @@ from typing import Any
 from gitexp.errors import GitexpError
 from gitexp.services.registry.state import Registry, Version, load_registry
 from gitexp.services.session import Session
-from gitexp.store.record import RunInfo, parse_mapping
-from gitexp.store.runcommit import RecordReader
 
 
 def models_table(s: Session) -> tuple[list[dict[str, Any]], Registry]:
@@ -39,6 +37,9 @@ def history(s: Session, name: str | None = None) -> tuple[list[dict[str, Any]], 
 
 def _run_of(s: Session, v: Version) -> dict[str, Any]:
     """The run id, name and last metric values of a version's commit."""
+    from gitexp.store.record import RunInfo, parse_mapping  # YAML: only `show` needs it
+    from gitexp.store.runcommit import RecordReader
+
     out: dict[str, Any] = {"run": v.run_id, "run_name": v.fields.get("run_name"), "metrics": {}}
     try:
         rec = RecordReader(s.db, v.commit)
