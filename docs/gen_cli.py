@@ -86,9 +86,17 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def _section(title: str, text: str) -> str:
+def _section(title: str, text: str, level: str = "##") -> str:
     fence = _fence(text)
-    return f"## {title}\n\n{fence}text\n{text}{fence}\n"
+    return f"{level} {title}\n\n{fence}text\n{text}{fence}\n"
+
+
+def _subcommands(name: str, cmd: click.Command) -> list[str]:
+    """`### gitexp <group> <sub>` sections for the commands of a group (e.g. `gitexp models`)."""
+    if not isinstance(cmd, click.Group):
+        return []
+    return [_section(f"gitexp {name} {sub}", help_text(cmd.commands[sub], f"gitexp {name} {sub}"), "###")
+            for sub in sorted(cmd.commands)]
 
 
 def render() -> str:
@@ -98,7 +106,8 @@ def render() -> str:
     cmds = commands()  # load every command first: a missing one fails before anything is rendered
     index = ", ".join(f"[{name}](#gitexp-{name})" for name in cmds)
     parts = [HEADER.format(index=index), _section("gitexp", help_text(cli, "gitexp"))]
-    parts += [_section(f"gitexp {name}", help_text(cmd, f"gitexp {name}")) for name, cmd in cmds.items()]
+    for name, cmd in cmds.items():
+        parts += [_section(f"gitexp {name}", help_text(cmd, f"gitexp {name}")), *_subcommands(name, cmd)]
     return "\n".join(parts)
 
 

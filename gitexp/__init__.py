@@ -15,6 +15,8 @@ __all__ = [
     "log_metric", "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts",
     "log_text", "log_dict", "log_figure", "get_run", "search_runs", "flush",
     "plot_metrics", "plot_scatter", "plot_parallel", "tag_run", "note_run", "rename_run", "remove_run",
+    "register_model", "assign_stage", "transition_model_version_stage", "set_registered_model_alias",
+    "get_model_version", "get_model_version_by_alias", "download_artifacts",
 ]
 
 

@@ -345,6 +345,71 @@ def plot_parallel(keys: list[str], color: str | None = None, filter_string: str 
     return _in_repo(plot.plot_parallel, keys, color=color, filter_string=filter_string, experiment=experiment)
 
 
+# -- model registry (MLflow's names) ------------------------------------------------------------
+def register_model(model_uri: str, name: str, version: str | None = None, description: str | None = None,
+                   force: bool = False) -> Any:
+    """Register `runs:/<run>/<path>` (or a run reference) as a new version of model `name`.
+
+    Returns the version (``.version``, ``.run_id``, ``.source``, ``.commit``); see docs/registry.md.
+    """
+    from gitexp.services.registry.writes import RegisterRequest, register
+    from gitexp.services.registry.deploy import Spec, resolve_version
+
+    run, artifact = model_uri, None
+    if model_uri.startswith("runs:/"):
+        run, _, artifact = model_uri[len("runs:/"):].lstrip("/").partition("/")
+    req = RegisterRequest(name, run, version, None, artifact or None, description, force)
+    with open_session(_repo_path) as s:
+        written = register(s, req)
+        return resolve_version(s, Spec(written.model, version=written.version))
+
+
+def assign_stage(name: str, version: str, stage: str, description: str | None = None) -> Any:
+    """Assign `stage` to `version` of model `name` (a `name#stage#n` tag); the latest assignment wins."""
+    from gitexp.services.registry.writes import assign
+
+    return _in_repo(assign, name, version, stage, description)
+
+
+def transition_model_version_stage(name: str, version: str, stage: str,
+                                   archive_existing_versions: bool = False) -> Any:
+    """MLflow's name for `assign_stage` (older versions leave the stage anyway: the latest wins)."""
+    return assign_stage(name, version, stage)
+
+
+def set_registered_model_alias(name: str, alias: str, version: str) -> Any:
+    """MLflow's alias API: an alias is a stage here (`assign_stage(name, version, alias)`)."""
+    return assign_stage(name, version, alias)
+
+
+def get_model_version(name: str, version: str | None = None, stage: str | None = None) -> Any:
+    """A version by name, by stage, or the latest: ``.version``, ``.run_id``, ``.source``, ``.commit``."""
+    from gitexp.services.registry.deploy import Spec, resolve_version
+
+    return _in_repo(resolve_version, Spec(name, version=version, stage=stage))
+
+
+def get_model_version_by_alias(name: str, alias: str) -> Any:
+    """MLflow's name for `get_model_version(name, stage=alias)`."""
+    return get_model_version(name, stage=alias)
+
+
+def download_artifacts(artifact_uri: str | None = None, run_id: str | None = None,
+                       artifact_path: str | None = None, dst_path: str | None = None) -> str:
+    """Download `models:/NAME/VERSION`, `models:/NAME@STAGE` or `runs:/RUN/PATH`; the local path.
+
+    As in MLflow, `run_id` and `artifact_path` may be given instead of a URI.
+    """
+    from gitexp.services.registry.deploy import download
+
+    if artifact_uri is None:
+        if run_id is None:
+            raise GitexpError("give artifact_uri, or run_id (and artifact_path)",
+                              hint='e.g. download_artifacts("models:/churn@production")')
+        artifact_uri = f"runs:/{run_id}/{artifact_path or ''}"
+    return str(_in_repo(download, artifact_uri, dst_path))
+
+
 _hooks_installed = False
 
 

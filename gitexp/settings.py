@@ -23,6 +23,7 @@ class Settings:
     flush_interval: float = 1.0
     snapshot: SnapshotLimits = field(default_factory=SnapshotLimits)
     remote_stores: dict[str, str] = field(default_factory=dict)
+    registry_stages: list[str] | None = None  # allowed registry stages; None: any
 
 
 _INTS = ("artifact_threshold", "output_log_max")
@@ -52,10 +53,24 @@ def _apply_file(settings: Settings, path: Path) -> None:
             _apply_snapshot(settings.snapshot, value, path)
         elif key == "remote_stores" and isinstance(value, dict):
             settings.remote_stores = {str(k): str(v) for k, v in value.items()}
+        elif key == "registry" and isinstance(value, dict):
+            settings.registry_stages = _stages(value, path)
         elif key in ("default_experiment", *_INTS, "flush_interval"):
             _set(settings, key, value, str(path))
         else:
             raise ConfigError(f"unknown setting {key!r} in {SETTINGS_FILE}", hint="see docs/concepts.md#settings")
+
+
+def _stages(raw: dict, path: Path) -> list[str] | None:
+    for key in raw:
+        if key != "stages":
+            raise ConfigError(f"unknown registry setting {key!r} in {SETTINGS_FILE}", hint="see docs/registry.md")
+    stages = raw.get("stages")
+    if stages is None:
+        return None
+    if not isinstance(stages, list) or not all(isinstance(s, str) and s for s in stages):
+        raise ConfigError(f"registry.stages in {SETTINGS_FILE} must be a list of stage names", hint=f"fix {path}")
+    return list(stages)
 
 
 def _apply_snapshot(limits: SnapshotLimits, raw: dict, path: Path) -> None:

@@ -256,7 +256,8 @@ def test_rm_packed_ref_and_registry_note(repo, runner):
     git(repo, "tag", "-a", "churn@v1.0.0", tip, "-m", "register")
     git(repo, "pack-refs", "--all")
     assert not (repo / ".git" / ref).exists()
-    result = invoke(runner, "rm", "-y", "gentle-orca")
+    assert_one_line_error(invoke(runner, "rm", "-y", "gentle-orca"), "registered model version (churn@v1.0.0)")
+    result = invoke(runner, "rm", "-y", "--force", "gentle-orca")
     assert result.exit_code == 0, result.output
     assert "registry tags still point at it: churn@v1.0.0" in result.stderr
     assert ref not in git(repo, "for-each-ref")

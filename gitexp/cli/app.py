@@ -53,6 +53,7 @@ COMMANDS = {
     "apply": "gitexp.cli.code_cmd:apply",
     "branch": "gitexp.cli.code_cmd:branch",
     "reproduce": "gitexp.cli.code_cmd:reproduce",
+    "models": "gitexp.cli.models_cmd:models",
 }
 ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
 SIGPIPE_EXIT = 141

@@ -54,20 +54,27 @@ def diff(run_a: str, run_b: str, all_: bool, code: bool, out: Output) -> None:
         gitexp diff brisk-otter calm-heron --json
     """
     from gitexp.render import comparison as view
-    from gitexp.render.tables import render_csv, render_markdown, render_text
+    from gitexp.render.tables import Table, render_csv, render_markdown, render_text
     from gitexp.services.compare import diff_runs
+    from gitexp.services.registry.writes import registry_of_run
 
     with open_db() as db:
         d = diff_runs(db, run_a, run_b, include_unchanged=all_, code_text=code)
+        labels = registry_of_run(db)
+    registry = {"a": labels.get(d.a.id, []), "b": labels.get(d.b.id, [])}
+    tables = view.diff_tables(d)
+    if registry["a"] or registry["b"]:  # the registry tags each run carries
+        na, nb = view.unique_names([d.a, d.b])
+        tables.insert(0, Table("registry", ["", na, nb],
+                               [["versions", ", ".join(registry["a"]) or "-", ", ".join(registry["b"]) or "-"]]))
     if out.kind == JSON:
-        echo_json(d.to_dict())
+        echo_json({**d.to_dict(), **({"registry": registry} if registry["a"] or registry["b"] else {})})
     elif out.kind == CSV:
         click.echo(render_csv(view.diff_csv_table(d)))
     elif out.kind == MD:
-        click.echo(view.diff_heading_md(d) + "\n\n" + render_markdown(view.diff_tables(d))
-                   + view.diff_footer(d, md=True))
+        click.echo(view.diff_heading_md(d) + "\n\n" + render_markdown(tables) + view.diff_footer(d, md=True))
     else:
-        click.echo(view.diff_heading_text(d) + "\n\n" + render_text(view.diff_tables(d), out.fmt)
+        click.echo(view.diff_heading_text(d) + "\n\n" + render_text(tables, out.fmt)
                    + view.diff_footer(d, md=False))
 
 

@@ -132,13 +132,16 @@ def rename(run: str, name: str) -> None:
 @click.command()
 @click.argument("runs", nargs=-1, required=True, metavar="RUN...")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-def rm(runs: tuple[str, ...], yes: bool) -> None:
+@click.option("--force", is_flag=True, help="Remove runs even if a registry tag (a model version) points at them.")
+def rm(runs: tuple[str, ...], yes: bool, force: bool) -> None:
     """Remove runs: delete their refs (compare-and-delete), after confirmation.
 
     Nothing is lost at once: the ref's reflog keeps the run's last commit, and
     the exact command to restore it is printed (git update-ref REF SHA). After
     the reflog entry expires (gc.reflogExpireUnreachable, 30 days by default)
-    `git gc` reclaims the run's objects. Runs still running are refused.
+    `git gc` reclaims the run's objects. Runs still running are refused, and
+    so are registered model versions unless --force (their tags keep the run's
+    commit, so its artifacts stay reachable).
 
     \b
     Example:
@@ -148,7 +151,7 @@ def rm(runs: tuple[str, ...], yes: bool) -> None:
     from gitexp.services.edit import find_removable, remove_runs
 
     with open_db() as db:
-        targets = find_removable(db, runs)
+        targets = find_removable(db, runs, force)
         if not yes:
             click.echo(f"About to remove {len(targets)} run{'s' if len(targets) != 1 else ''}:", err=True)
             for t in targets:

@@ -56,15 +56,19 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
     from gitexp.render.tables import render_csv, render_markdown, render_text
     from gitexp.services.catalog.listing import run_refs
     from gitexp.services.catalog.query import search, short_ids
+    from gitexp.services.registry.writes import registry_of_run
 
     cols = _parse_columns(columns) if columns else None
     with open_db() as db:
         exp = selection.experiment_in(db)
         keep = _unpushed(db) if unpushed else None
+        registry = registry_of_run(db)
         if out.kind == JSON:  # every field of every shown run: fetched with the rows, not one at a time
             rows = search(db, selection.filter, list(sort), exp, None if keep is not None else limit or None,
                           output="dicts", progress=progress_bar)
             rows = [r for r in rows if keep is None or r["id"] in keep]
+            # "registry" only on runs that are model versions, as "error" only on corrupt ones
+            rows = [{**r, "registry": registry[r["id"]]} if r.get("id") in registry else r for r in rows]
             echo_json(rows[:limit] if limit else rows)
             return
         runs = search(db, selection.filter, list(sort), exp, progress=progress_bar)
@@ -78,6 +82,10 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
     width = None if out.kind == CSV else terminal_width()
     cols = cols or runlist.default_columns(shown, selection.all or not selection.named and _many(runs), ids, width)
     table = runlist.runs_table(shown, cols, ids, exact=out.kind == CSV)
+    if any(s.id in registry for s in shown):  # the registry tags a run carries
+        table.headers.append("registry")
+        for row, s in zip(table.rows, shown):
+            row.append(", ".join(registry.get(s.id, [])) or "-")
     click.echo(render_csv(table) if out.kind == CSV else
                render_markdown([table]) if out.kind == MD else render_text([table], out.fmt))
     if len(runs) > len(shown):

@@ -15,9 +15,12 @@ import click
 @click.option("-t", "--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (text).")
 @click.option("--keep-params-file", is_flag=True,
               help="Leave -p overrides in params.yaml after the run (default: restore the file).")
+@click.option("--register", "register_as", metavar="MODEL",
+              help="After a successful run, register it as the next version of MODEL.")
+@click.option("--artifact", metavar="PATH", help="With --register: the run artifact that is the model.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags: tuple[str, ...],
-        keep_params_file: bool, command: tuple[str, ...]) -> int:
+        keep_params_file: bool, register_as: str | None, artifact: str | None, command: tuple[str, ...]) -> int:
     """Run COMMAND as a tracked run; exit with COMMAND's exit code.
 
     The working tree is snapshotted, the run starts (RUNNING), and COMMAND runs
@@ -30,6 +33,7 @@ def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags:
     Example:
         gitexp run -- python train.py
         gitexp run -e mnist -n baseline -p lr=0.01 -p model.depth=4 -- python train.py
+        gitexp run --register churn --artifact model.pkl -- python train.py
     """
     from gitexp.cli.options import open_db
     from gitexp.services.tracking.launcher import LaunchSpec, check_command, launch
@@ -39,6 +43,12 @@ def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags:
     if args and args[0] == "--":
         args = args[1:]
     check_command(args)  # before anything else: `gitexp run` alone gets the error and a hint
+    if artifact and not register_as:
+        raise click.UsageError("--artifact needs --register MODEL")
+    if register_as:
+        from gitexp.services.registry.tagnames import check_model
+
+        check_model(register_as)
     spec = LaunchSpec(args, experiment, name, parse_assignments(params), parse_assignments(tags, "tag"),
                       restore_params_file=not keep_params_file)
     with open_db() as db:
@@ -50,7 +60,18 @@ def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags:
     if result.params_file_restored is False:
         click.echo("gitexp: params.yaml was changed during the run, so the -p overrides were left in it",
                    err=True)
+    if register_as and result.status == "FINISHED":
+        _register(register_as, result.run_id, artifact)
     return result.exit_code
+
+
+def _register(model: str, run_id: str, artifact: str | None) -> None:
+    from gitexp.cli.options import open_db
+    from gitexp.services.registry.writes import RegisterRequest, register
+
+    with open_db() as db:
+        w = register(db, RegisterRequest(model, run_id, artifact=artifact))
+    click.echo(f"gitexp: registered {w.model} {w.version}: created tag {w.tag}; share it: {w.share}", err=True)
 
 
 def _announce(run: object) -> None:

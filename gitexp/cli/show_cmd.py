@@ -30,18 +30,23 @@ def show(run: str, out: Output) -> None:
     from gitexp.render.formats import escape_controls
     from gitexp.services.catalog.listing import get_run
     from gitexp.services.code import recording_commits
+    from gitexp.services.registry.writes import registry_of_run
 
     with open_db() as db:
         r = get_run(db, run)
         commits = recording_commits(db, r.id)
+        registry = registry_of_run(db).get(r.id, [])
     if out.kind == JSON:
-        echo_json({**r.to_dict(), "recorded_by": [{"commit": c, "subject": t} for c, t in commits]})
+        echo_json({**r.to_dict(), "recorded_by": [{"commit": c, "subject": t} for c, t in commits],
+                   **({"registry": registry} if registry else {})})  # registry key only when registered
     elif out.kind == CSV:
         click.echo(render_csv(runview.run_csv_table(r)))
     elif out.kind == MD:
         click.echo(render_markdown(runview.run_tables(r)))
     else:
         click.echo(runview.run_text(r, out.fmt))
+        if registry:
+            click.echo("\n" + click.style("registry", bold=True) + "\n" + "\n".join(f"  {x}" for x in registry))
         if commits:  # commits whose Gitexp-Run trailer names this run (gitexp hooks install)
             click.echo("\n" + click.style("recorded by", bold=True))
             click.echo("\n".join(f"  {c[:12]}  {escape_controls(t)}" for c, t in commits))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gitexp.errors import InvalidName, InvalidValue, RunNotFound
+from gitexp.errors import GitexpError, InvalidName, InvalidValue, RunNotFound
 from gitexp.names import check_run_name, could_be_id_prefix
 from gitexp.services.catalog.listing import run_refs
 from gitexp.services.edit.core import (
@@ -80,21 +80,31 @@ def _check_name_free(s: Session, name: str, run_id: str) -> None:
 
 
 # -- removal --------------------------------------------------------------------------
-def find_removable(s: Session, runs: list[str] | tuple[str, ...]) -> list[Target]:
-    """Resolve every run to remove (each once); refuse runs still running here."""
+class RunIsRegistered(GitexpError):
+    """A registry tag points at the run: removing it would orphan a model version."""
+
+
+def find_removable(s: Session, runs: list[str] | tuple[str, ...], force: bool = False) -> list[Target]:
+    """Resolve every run to remove (each once); refuse runs still running here, and
+    runs a registry tag points at unless `force`."""
     targets: dict[str, Target] = {}
     for text in runs:
         target = find_target(s, text)
         if live_folder(s.db, target.info) is not None:
             raise RunIsActive(f"run {target.label} is still running",
                               hint="stop it first (Ctrl-C in its terminal), then remove it")
+        tags = [] if force else registry_tags(s.db, target.tip, target.info.baseline)
+        if tags:
+            raise RunIsRegistered(f"run {target.label} is a registered model version ({', '.join(tags[:3])})",
+                                  hint="its tags keep it reachable anyway; "
+                                       f"to remove the ref: gitexp rm --force {text}")
         targets.setdefault(target.ref, target)
     return list(targets.values())
 
 
-def remove_run(s: Session, run: str) -> Removed:
+def remove_run(s: Session, run: str, force: bool = False) -> Removed:
     """Remove one run (API convenience); `.undo` is the command that restores it."""
-    return remove_runs(s, find_removable(s, [run]))[0]
+    return remove_runs(s, find_removable(s, [run], force))[0]
 
 
 def remove_runs(s: Session, targets: list[Target],

@@ -3,37 +3,65 @@
 - `<model>@v<semver>` registers a version; `<model>@v<semver>!` deregisters it;
 - `<model>#<stage>#<n>` assigns a stage; `<model>#<stage>!#<n>` unassigns it;
 - `<model>@deprecated#<n>` deprecates the model.
-`<n>` is one counter per model, shared by stage and deprecation tags.
+`<n>` is one counter per model, shared by every tag of the model that has one.
+GTO also reads (and so do we) the counter-less "simple" forms and a counter on any
+tag; in a monorepo GTO names a model `path:name`, spelled `path=name` in a tag.
+Nothing else in gitexp spells a registry tag name: build them with the functions here.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import total_ordering
+from typing import TYPE_CHECKING
 
-from gitexp.errors import GitexpError
-from gitexp.store.repo import GitDB
+from gitexp.errors import GitexpError, InvalidName
+
+if TYPE_CHECKING:
+    from gitexp.store.repo import GitDB
 
 TAGS_PREFIX = "refs/tags/"
-_NAME = r"(?P<model>[a-z0-9](?:[a-z0-9._/:-]*[a-z0-9])?)"
-_SEMVER = (r"(?P<version>v(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
-           r"(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)")
+ACTIONS = ("register", "deregister", "assign", "unassign", "deprecate", "create")
+
+# GTO's constants.py, verbatim in meaning: a name is letters, digits, '-', '_', '/',
+# starting and ending with a letter or digit; a dirname may add '.'.
+_NAME = r"[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?"
+_DIRNAME = r"[a-zA-Z0-9_./-]+"
+_SEMVER = (r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
+           r"(?:-(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?"
+           r"(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?")
 _TAG = re.compile(
-    rf"{_NAME}(?:@{_SEMVER}(?P<deregister>!)?"
-    rf"|#(?P<stage>[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)(?P<unassign>!)?#(?P<n>[1-9]\d*)"
-    rf"|@deprecated#(?P<dn>[1-9]\d*))\Z"
+    rf"(?P<model>(?:{_DIRNAME}=)?{_NAME})"
+    rf"(?:(?:#(?P<stage>{_NAME})|@(?P<version>v{_SEMVER}))(?P<cancel>!?)"
+    rf"|@(?P<deprecated>deprecated)|@(?P<created>created))"
+    rf"(?:#(?P<n>[0-9]+))?\Z"
 )
+_NAME_RE = re.compile(rf"(?:{_DIRNAME}:)?{_NAME}\Z")
+_STAGE_RE = re.compile(rf"{_NAME}\Z")
+_VERSION_RE = re.compile(rf"v?(?P<core>{_SEMVER})\Z")
+# What a hand-made registry tag that breaks the grammar looks like (warned about, not read).
+_LOOKS_LIKE = re.compile(r"[^#@]+(?:#[^#]*#|@v?\d|@deprecated|#\w)")
+MAX_COUNTER = 10**9
 
 
 @dataclass(frozen=True)
 class TagName:
-    """A parsed registry tag name: what it does (`action`) to which model."""
+    """A parsed registry tag name: what it does (`action`) to which model.
+
+    `model` is GTO's name (`path:name` for the monorepo form); `number` is the
+    counter (`#<n>`), None in GTO's "simple" tags that have none.
+    """
 
     model: str
-    action: str  # register, deregister, assign, unassign, deprecate
+    action: str  # register, deregister, assign, unassign, deprecate, create
     version: str | None = None
     stage: str | None = None
     number: int | None = None
+
+    @property
+    def tag(self) -> str:
+        return build(self)
 
 
 def parse(tag: str) -> TagName | None:
@@ -41,24 +69,141 @@ def parse(tag: str) -> TagName | None:
     m = _TAG.match(tag)
     if m is None:
         return None
+    model = m["model"].replace("=", ":")
+    n = int(m["n"]) if m["n"] is not None else None
+    if n is not None and n > MAX_COUNTER:
+        return None
     if m["version"]:
-        return TagName(m["model"], "deregister" if m["deregister"] else "register", version=m["version"])
+        return TagName(model, "deregister" if m["cancel"] else "register", version=m["version"], number=n)
     if m["stage"]:
-        return TagName(m["model"], "unassign" if m["unassign"] else "assign", stage=m["stage"], number=int(m["n"]))
-    return TagName(m["model"], "deprecate", number=int(m["dn"]))
+        return TagName(model, "unassign" if m["cancel"] else "assign", stage=m["stage"], number=n)
+    return TagName(model, "deprecate" if m["deprecated"] else "create", number=n)
 
 
+def looks_like_registry_tag(tag: str) -> bool:
+    """True for a tag that was probably meant as a registry tag but breaks the grammar."""
+    return parse(tag) is None and _LOOKS_LIKE.match(tag) is not None
+
+
+def build(t: TagName) -> str:
+    """The tag name of a registry event (validated)."""
+    model = check_model(t.model).replace(":", "=")
+    suffix = f"#{t.number}" if t.number is not None else ""
+    if t.action in ("register", "deregister"):
+        text = f"{model}@{check_version(t.version or '')}" + ("!" if t.action == "deregister" else "")
+    elif t.action in ("assign", "unassign"):
+        text = f"{model}#{check_stage(t.stage or '')}" + ("!" if t.action == "unassign" else "")
+    elif t.action == "deprecate":
+        text = f"{model}@deprecated"
+    else:
+        raise GitexpError(f"unknown registry action {t.action!r}")
+    return text + suffix
+
+
+def register_tag(model: str, version: str) -> str:
+    return build(TagName(model, "register", version=version))
+
+
+def deregister_tag(model: str, version: str) -> str:
+    return build(TagName(model, "deregister", version=version))
+
+
+def assign_tag(model: str, stage: str, n: int) -> str:
+    return build(TagName(model, "assign", stage=stage, number=n))
+
+
+def unassign_tag(model: str, stage: str, n: int) -> str:
+    return build(TagName(model, "unassign", stage=stage, number=n))
+
+
+def deprecate_tag(model: str, n: int) -> str:
+    return build(TagName(model, "deprecate", number=n))
+
+
+# -- names, stages, versions ------------------------------------------------------------
+def check_model(name: str) -> str:
+    """A model name as GTO allows it (letters, digits, '-', '_', '/'; `path:name` in monorepos)."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or len(name) > 200:
+        raise InvalidName(
+            f"invalid model name {name!r}: use letters, digits, '-', '_' and '/', "
+            "starting and ending with a letter or digit",
+            hint=f"e.g. {_suggest(name) or 'churn-model'}")
+    return name
+
+
+def check_stage(stage: str) -> str:
+    if not isinstance(stage, str) or not _STAGE_RE.match(stage) or len(stage) > 100:
+        raise InvalidName(
+            f"invalid stage {stage!r}: use letters, digits, '-', '_' and '/', "
+            "starting and ending with a letter or digit",
+            hint=f"e.g. {_suggest(stage) or 'production'}")
+    return stage
+
+
+def check_version(version: str) -> str:
+    """`vX.Y.Z[-pre][+build]` (SemVer 2.0); a missing leading `v` is added."""
+    m = _VERSION_RE.match(version.strip()) if isinstance(version, str) else None
+    if m is None:
+        raise InvalidName(f"invalid version {version!r}: a version is SemVer with a leading v",
+                          hint="e.g. v1.2.0, v0.1.0-rc.1")
+    return "v" + m["core"]
+
+
+def _suggest(text: object) -> str:
+    if not isinstance(text, str):
+        return ""
+    slug = re.sub(r"[^a-zA-Z0-9_/-]+", "-", text).strip("-_/")
+    return slug
+
+
+@total_ordering
+class SemVer:
+    """A SemVer 2.0 version with its precedence (build metadata ignored, as the spec says)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = check_version(text)
+        core = self.text[1:].split("+", 1)[0]
+        main, _, pre = core.partition("-")
+        self.major, self.minor, self.patch = (int(x) for x in main.split("."))
+        self.pre = tuple(int(p) if p.isdigit() else p for p in pre.split(".")) if pre else ()
+
+    def _key(self) -> tuple:
+        # A release sorts after its pre-releases; numeric identifiers before alphanumeric ones.
+        pre = tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in self.pre)
+        return (self.major, self.minor, self.patch, 0 if self.pre else 1, pre)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SemVer) and self._key() == other._key()
+
+    def __lt__(self, other: SemVer) -> bool:
+        return self._key() < other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def bump(self, part: str) -> str:
+        if part == "major":
+            return f"v{self.major + 1}.0.0"
+        if part == "minor":
+            return f"v{self.major}.{self.minor + 1}.0"
+        return f"v{self.major}.{self.minor}.{self.patch + 1}"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+FIRST_VERSION = "v0.0.1"
+
+
+# -- which registry tags a run carries (used by rm) --------------------------------------
 def registry_tags(db: GitDB, tip: str, baseline: str | None) -> list[str]:
     """Registry tags that point at a commit of this run (its ref's first-parent chain)."""
-    candidates = [ref for ref in db.refs_under(TAGS_PREFIX) if parse(ref[len(TAGS_PREFIX):])]
+    from gitexp.store.tags import tag_names
+
+    candidates = [TAGS_PREFIX + tag for tag in tag_names(db) if parse(tag)]
     if not candidates:
         return []
-    chain: set[str] = set()
-    commit: str | None = tip
-    while commit and commit != baseline and commit not in chain and len(chain) < 10_000:
-        chain.add(commit)
-        parents = db.commit_info(commit)[1]
-        commit = parents[0] if parents else None
+    chain = run_chain(db, tip, baseline)
     hits = []
     for ref in sorted(candidates):
         try:
@@ -67,3 +212,17 @@ def registry_tags(db: GitDB, tip: str, baseline: str | None) -> list[str]:
         except (KeyError, GitexpError):
             continue
     return hits
+
+
+def run_chain(db: GitDB, tip: str, baseline: str | None) -> set[str]:
+    """The commits of a run: its ref's first-parent chain down to (not including) the baseline."""
+    chain: set[str] = set()
+    commit: str | None = tip
+    while commit and commit != baseline and commit not in chain and len(chain) < 10_000:
+        chain.add(commit)
+        try:
+            parents = db.commit_info(commit)[1]
+        except (KeyError, GitexpError):
+            break
+        commit = parents[0] if parents else None
+    return chain

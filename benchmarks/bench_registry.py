@@ -1,0 +1,110 @@
+"""Figures for the model registry: 1,500 registry tags over 50 models, plus 5,000 unrelated tags.
+
+Usage: python benchmarks/bench_registry.py [--gto PATH-TO-gto] [--packed]
+
+Prints the median wall time of `gitexp models ls` and `gitexp models assign` as
+fresh processes, and of GTO's `show` on the same repository (when a `gto`
+executable is given or on PATH) with the ratio. Targets: ls <= 0.3 s, assign <= 0.5 s.
+With --packed, the tags are packed first (`git pack-refs --all`, as after a clone or gc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from _common import GIT_ENV, gitexp_cmd, make_repo, user_env, wall  # noqa: E402
+
+MODELS, VERSIONS, STAGE_EVENTS, UNRELATED = 50, 10, 20, 5000  # 50 x (10 + 20) = 1,500 registry tags
+
+
+def build(repo: Path) -> None:
+    """Ten ended runs, then the registry tags written through gitexp's own store, then plain tags."""
+    os.environ.update(GIT_ENV)
+    import gitexp
+    from gitexp.services.registry import message as msg
+    from gitexp.services.registry.tagnames import TagName, build as tag_name
+    from gitexp.services.session import open_session
+    from gitexp.store.tags import create_tag
+
+    gitexp.set_repository(repo)
+    commits = []
+    for i in range(VERSIONS):
+        with gitexp.start_run(run_name=f"bench-{i}") as run:
+            gitexp.log_metric("acc", 0.5 + i / 100)
+            gitexp.log_text(f"model {i}", "model.pkl")
+            ref = run.ref
+        commits.append((run.id, subprocess.run(["git", "rev-parse", ref], cwd=repo, capture_output=True,
+                                               text=True, check=True).stdout.strip()))
+    stages = ["dev", "staging", "production"]
+    with open_session(repo) as s:
+        for m in range(MODELS):
+            model = f"model-{m:02d}"
+            for v, (run_id, commit) in enumerate(commits):
+                text = msg.compose(f"Register {model} v0.0.{v + 1}", {"run": run_id, "artifact": "model.pkl",
+                                                                         "after": 2 * v, "seq": 3 * v})
+                create_tag(s.db, tag_name(TagName(model, "register", version=f"v0.0.{v + 1}")), commit, text)
+            for n in range(1, STAGE_EVENTS + 1):
+                run_id, commit = commits[(n - 1) // 2]
+                stage = stages[n % 3]
+                text = msg.compose(f"Assign {stage}", {"run": run_id, "after": n - 1})
+                create_tag(s.db, tag_name(TagName(model, "assign", stage=stage, number=n)), commit, text)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    lines = "".join(f"create refs/tags/release-{i:05d} {head}\n" for i in range(UNRELATED))
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo, input=lines, text=True, check=True)
+
+
+def cpu(cmd: list[str], cwd: Path, repeat: int = 5) -> float:
+    """Median CPU time (user + system) of a command: steadier than wall time on a busy machine."""
+    import resource
+    import statistics
+
+    times = []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=user_env())
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gto", default=shutil.which("gto"), help="a gto executable (GTO's show is timed)")
+    parser.add_argument("--packed", action="store_true", help="pack the refs first (git pack-refs --all)")
+    args = parser.parse_args()
+    repo = make_repo()
+    started = time.perf_counter()
+    build(repo)
+    if args.packed:
+        subprocess.run(["git", "pack-refs", "--all"], cwd=repo, check=True)
+    count = len(subprocess.run(["git", "tag", "-l"], cwd=repo, capture_output=True, text=True).stdout.split())
+    print(f"repo: {repo} ({count} tags, {'packed' if args.packed else 'loose'}; built in "
+          f"{time.perf_counter() - started:.1f} s)")
+    cmd = gitexp_cmd()
+    ls = wall(cmd + ["models", "ls"], repo, repeat=7)
+    print(f"gitexp models ls      {ls:.3f} s wall, {cpu(cmd + ['models', 'ls'], repo):.3f} s CPU  (target <= 0.3 s)")
+    assign_cmd = cmd + ["models", "assign", "model-07", "v0.0.3", "--stage", "canary", "--force"]
+    assign = wall(assign_cmd, repo, repeat=7)
+    print(f"gitexp models assign  {assign:.3f} s wall, {cpu(assign_cmd, repo):.3f} s CPU  (target <= 0.5 s)")
+    print(f"gitexp --help         {wall(cmd + ['--help'], repo, repeat=5):.3f} s wall (start-up, for scale)")
+    show = wall(cmd + ["models", "show", "model-07"], repo, repeat=5)
+    print(f"gitexp models show    {show:.3f} s")
+    if args.gto:
+        env = {k: v for k, v in user_env().items() if not k.startswith("GITEXP_")}
+        gto = wall([args.gto, "show"], repo, repeat=2, env=env)
+        print(f"gto show              {gto:.3f} s   (ratio gto/gitexp models ls: {gto / ls:.0f}x)")
+    else:
+        print("gto show              not measured (pass --gto PATH or put gto on PATH)")
+
+
+if __name__ == "__main__":
+    main()
