@@ -25,6 +25,7 @@ COMMANDS = {
     "rename": "gitexp.cli.edit_cmd:rename",
     "rm": "gitexp.cli.edit_cmd:rm",
     "demo": "gitexp.cli.demo_cmd:demo",
+    "ui": "gitexp.cli.ui_cmd:ui",
 }
 
 
