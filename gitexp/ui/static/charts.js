@@ -4,6 +4,7 @@ const GXCharts = (() => {
   const {el, esc, fmt} = GX;
   const charts = new Set();
   window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
+  const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const BASE = {animation: false, grid: {left: 60, right: 20, top: 40, bottom: 60}, textStyle: {fontFamily: "system-ui, sans-serif"}};
 
   function make(node) {
@@ -51,11 +52,11 @@ const GXCharts = (() => {
     });
     container.replaceChildren(...nodes);
     metrics.forEach((key, i) => {
-      const series = histories.runs.filter((r) => r.metrics[key]).map((run) => {
+      const series = histories.runs.map((run, n) => [run, n]).filter(([r]) => r.metrics[key]).map(([run, n]) => {
         const x = xOf(opts.x, run);
         let data = smooth(run.metrics[key].map((p) => [x(p), p[1]]), opts.smooth || 1);
         if (opts.logy) data = data.map(([a, b]) => [a, b !== null && b > 0 ? b : null]);
-        return {name: run.name, type: "line", showSymbol: data.length < 60, symbolSize: 4, sampling: "lttb", data,
+        return {name: run.name, type: "line", color: PALETTE[n % PALETTE.length], showSymbol: data.length < 60, symbolSize: 4, sampling: "lttb", data,
                 connectNulls: false, emphasis: {focus: "series"}};
       });
       const chart = make(nodes[i].querySelector(".chart"));
