@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import warnings
@@ -21,14 +22,36 @@ with warnings.catch_warnings():  # starlette 1.x suggests httpx2 for its TestCli
 from gitexp.ui.app import UIConfig, create_app  # noqa: E402
 from gitexp.ui.data import to_json  # noqa: E402
 from tests.helpers import git, invoke  # noqa: E402
-from tests.uihelpers import XSS, make_ui_repo  # noqa: E402
+from tests.uihelpers import XSS, build_in_subprocess_env, isolated_env  # noqa: E402
 
 BASE = "http://127.0.0.1:5050"
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The UI test repository, made once; each test works on a copy."""
+    base = tmp_path_factory.mktemp("uitemplate")
+    ids = build_in_subprocess_env(base / "repo", isolated_env(tmp_path_factory.mktemp("home")))
+    return base / "repo", ids
+
+
 @pytest.fixture
-def ids(repo: Path) -> dict[str, str]:
-    return make_ui_repo(repo)
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: tuple[Path, dict[str, str]]) -> Path:
+    """A copy of the template repository, as the current folder and the API's repository."""
+    import gitexp.api as api
+
+    path = tmp_path / "repo"
+    shutil.copytree(template[0], path, symlinks=True)
+    monkeypatch.chdir(path)
+    monkeypatch.setattr(api, "_repo_path", str(path))
+    monkeypatch.setattr(api, "_experiment", None)
+    yield path
+    api._end_all("FINISHED")
+
+
+@pytest.fixture
+def ids(repo: Path, template: tuple[Path, dict[str, str]]) -> dict[str, str]:
+    return template[1]
 
 
 def client(repo: Path, **kw: object) -> TestClient:
@@ -135,15 +158,16 @@ def test_compare_json_and_code_diff(web: TestClient, ids: dict[str, str]) -> Non
 
 # -- security -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:5050", "127.0.0.1.evil.example"])
-def test_foreign_host_header_is_refused(web: TestClient, host: str) -> None:
-    response = web.get("/api/runs", headers={"host": host})
-    assert response.status_code == 421 and "not served here" in response.text
+def test_foreign_host_header_is_refused(web: TestClient) -> None:
+    for host in ("evil.example", "evil.example:5050", "127.0.0.1.evil.example"):
+        response = web.get("/api/runs", headers={"host": host})
+        assert response.status_code == 421 and "not served here" in response.text
+    for host in ("127.0.0.1:5050", "localhost:5050", "localhost", "[::1]:5050"):
+        assert web.get("/api/experiments", headers={"host": host}).status_code == 200, host
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:5050", "localhost:5050", "localhost", "[::1]:5050"])
-def test_local_host_headers_are_served(web: TestClient, host: str) -> None:
-    assert web.get("/api/experiments", headers={"host": host}).status_code == 200
+def test_bound_to_every_interface_any_host_is_served(repo: Path, ids: dict[str, str]) -> None:
+    assert client(repo, host="0.0.0.0").get("/api/experiments", headers={"host": "box.lan:5050"}).status_code == 200
 
 
 def test_no_permissive_cors(web: TestClient) -> None:
@@ -151,11 +175,11 @@ def test_no_permissive_cors(web: TestClient) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
-@pytest.mark.parametrize("path", ["../run.yaml", "%2e%2e/%2e%2e/run.yaml", "..%2f..%2frun.yaml", "/etc/passwd",
-                                  "%2fetc%2fpasswd", "notes.txt%2f..%2fcfg.json", "artifacts/notes.txt"])
-def test_artifact_paths_cannot_escape(web: TestClient, ids: dict[str, str], path: str) -> None:
-    response = web.get(f"/run/{ids['alpha']}/artifact/{path}")
-    assert response.status_code == 404, response.text
+def test_artifact_paths_cannot_escape(web: TestClient, ids: dict[str, str]) -> None:
+    for path in ("../run.yaml", "%2e%2e/%2e%2e/run.yaml", "..%2f..%2frun.yaml", "/etc/passwd", "%2fetc%2fpasswd",
+                 "notes.txt%2f..%2fcfg.json", "artifacts/notes.txt", "NOTES.TXT", "notes.txt%00"):
+        response = web.get(f"/run/{ids['alpha']}/artifact/{path}")
+        assert response.status_code == 404, (path, response.text)
 
 
 def test_artifacts_download_and_inline_rules(web: TestClient, ids: dict[str, str]) -> None:

@@ -70,3 +70,32 @@ def write_evil_run(repo: Path) -> str:
         commit = write_run_commit(db, tree, None, record, [head], "evil")
         db.set_ref(f"{RUNS_PREFIX}default/{run_id}", None, commit, "pushed")
     return run_id
+
+
+def build_in_subprocess_env(repo: Path, env: dict[str, str]) -> dict[str, str]:
+    """`make_ui_repo` in a new repository at `repo`, with `env` (identities, HOME) set meanwhile."""
+    import os
+
+    from tests.helpers import init_repo
+
+    old, cwd = dict(os.environ), os.getcwd()
+    os.environ.update(env)
+    try:
+        init_repo(repo)
+        os.chdir(repo)
+        saved = api._repo_path
+        api._repo_path = str(repo)
+        try:
+            return make_ui_repo(repo)
+        finally:
+            api._repo_path = saved
+    finally:
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    return {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+            "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "T",
+            "GIT_COMMITTER_EMAIL": "t@example.com", "USER": "tester"}

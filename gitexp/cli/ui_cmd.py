@@ -101,9 +101,8 @@ def serve(repo: str, host: str, port: int, open_browser: bool, allow_writes: boo
     if host not in LOOPBACK:
         click.secho(f"warning: serving on {host}: anyone who can reach this address can read your runs",
                     fg="yellow", err=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", lifespan="off",
+    server = uvicorn.Server(uvicorn.Config(create_app(config, warm=True), log_level="warning", lifespan="off",
                                            timeout_graceful_shutdown=2))
-    threading.Thread(target=_warm, args=(repo,), daemon=True).start()
     if fetcher is not None:
         threading.Thread(target=_fetch_loop, args=(repo, fetcher, refresh), daemon=True).start()
     click.echo(f"gitexp ui: serving {repo} at {url} ({'writes allowed' if allow_writes else 'read-only'}); "
@@ -130,18 +129,6 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
-
-
-def _warm(repo: str) -> None:
-    """Fill the cache index in the background, so the first page is fast."""
-    from gitexp.services.catalog.listing import list_runs
-    from gitexp.services.session import open_session
-
-    try:
-        with open_session(repo) as s:
-            list_runs(s, fields=())
-    except Exception:  # the requests will report it
-        pass
 
 
 def _fetch_loop(repo: str, fetcher: Any, period: int) -> None:

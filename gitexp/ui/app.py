@@ -100,9 +100,17 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
-def create_app(config: UIConfig) -> ASGIApp:
-    """The ASGI application serving the repository at `config.repo`."""
+def create_app(config: UIConfig, warm: bool = False) -> ASGIApp:
+    """The ASGI application serving the repository at `config.repo`.
+
+    `warm` fills the cache index and the default view of the runs table in a
+    background thread, so the first page a browser asks for is ready.
+    """
     ui = _Handlers(config, templates())
+    if warm:
+        import threading
+
+        threading.Thread(target=ui.warm, daemon=True, name="gitexp-ui-warm").start()
     routes = [
         Route("/", ui.runs_page), Route("/run/{run}", ui.run_page), Route("/compare", ui.compare_page),
         Route("/run/{run}/artifact/{path:path}", ui.artifact),
@@ -124,6 +132,14 @@ class _Handlers:
 
     def __init__(self, config: UIConfig, env: Environment) -> None:
         self.config, self.env = config, env
+        self.results = data.ResultCache()
+
+    def warm(self) -> None:
+        try:
+            with self._session() as s:
+                data.runs_table(s, cache=self.results)
+        except Exception:  # noqa: BLE001 - the requests will report it
+            pass
 
     # -- plumbing ------------------------------------------------------------------------------
     def _session(self) -> Session:
@@ -213,7 +229,8 @@ class _Handlers:
             return self._json({"error": {"message": "offset and limit must be whole numbers"}}, 400)
         try:
             table = await self._call(lambda s: data.runs_table(
-                s, q.get("filter", ""), q.get("sort") or None, q.get("experiment") or None, offset, limit, columns))
+                s, q.get("filter", ""), q.get("sort") or None, q.get("experiment") or None, offset, limit, columns,
+                cache=self.results))
         except GitexpError as exc:
             return self._json_error(exc)
         return self._json(table, 400 if "error" in table else 200)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gitexp.errors import FilterSyntaxError, GitexpError
 from gitexp.model import Run, experiment_of
-from gitexp.services.catalog.listing import get_run, run_refs
+from gitexp.model import LAZY_FIELDS
+from gitexp.services.catalog.listing import _overlay_live, get_run, run_refs
 from gitexp.services.catalog.query import search
 from gitexp.services.compare import compare_runs, diff_runs
 from gitexp.services.plot import load_histories, min_max_decimate
@@ -74,34 +77,83 @@ def sort_key(text: str | None) -> str | None:
     return f"{key} {'DESC' if descending else 'ASC'}"
 
 
+class ResultCache:
+    """The last few searches of a server, by the state of the run refs: paging, live refresh and
+    the column chooser then cost one read of the refs and of a page of cached rows, not a search."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._items: OrderedDict[tuple, tuple[list[tuple[str, str]], dict, list[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, key: tuple) -> tuple[list[tuple[str, str]], dict, list[str]] | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: tuple, value: tuple[list[tuple[str, str]], dict, list[str]]) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 def runs_table(s: Session, filter_string: str = "", sort: str | None = None, experiment: str | None = None,
                offset: int = 0, limit: int = PAGE_SIZE, columns: Sequence[str] | None = None,
-               everything: bool = False) -> dict[str, Any]:
+               everything: bool = False, cache: ResultCache | None = None) -> dict[str, Any]:
     """One page of runs matching `filter_string`, with the values of `columns`.
 
     Args:
         sort: a column (`name`, `start`, `metrics.acc`), `-` in front for descending.
         columns: `params.x`, `metrics.y`, `tags.z`; None picks a few that vary.
         everything: every run and every key's value (the static export).
+        cache: a server's ResultCache (results are reused while no run ref moves).
     Returns:
         {total, offset, limit, rows, columns, keys, running} or, for a filter
         that does not parse, {error: {message, pointer, position}}.
     """
-    try:
-        runs = search(s, filter_string or None, order_by=sort_key(sort), experiment=experiment or None)
-    except FilterSyntaxError as exc:
-        return {"error": {"message": exc.message, "pointer": exc.pointer, "position": exc.position}}
-    keys = available_keys(runs[:KEY_SAMPLE] if not everything else runs)
+    key = (_fingerprint(s), filter_string or "", sort or "", experiment or "") if cache is not None else None
+    hit = cache.get(key) if cache is not None and key is not None else None
+    if hit is None:
+        try:
+            runs = search(s, filter_string or None, order_by=sort_key(sort), experiment=experiment or None)
+        except FilterSyntaxError as exc:
+            return {"error": {"message": exc.message, "pointer": exc.pointer, "position": exc.position}}
+        pairs = [(r.ref or "", r.commit) for r in runs]
+        sample = runs if everything else _bulk(s, pairs[:KEY_SAMPLE])
+        keys = available_keys(sample)
+        hit = (pairs, keys, default_columns(sample, keys))
+        if cache is not None and key is not None:
+            cache.put(key, hit)
+    else:
+        runs = []
+    pairs, keys, defaults = hit
     if everything:
-        columns, offset, limit = keys["params"] + keys["metrics"] + keys["tags"], 0, len(runs)
+        columns, offset, limit = keys["params"] + keys["metrics"] + keys["tags"], 0, len(pairs)
     elif not columns:
-        columns = default_columns(runs[:KEY_SAMPLE], keys)
-    limit = max(1, min(int(limit), MAX_PAGE))
-    offset = max(0, min(int(offset), max(len(runs) - 1, 0)))
-    page = runs[offset:offset + limit]
-    return {"total": len(runs), "offset": offset, "limit": limit, "columns": list(columns), "keys": keys,
+        columns = defaults
+    limit = max(1, min(int(limit), len(pairs) if everything else MAX_PAGE))
+    offset = max(0, min(int(offset), max(len(pairs) - 1, 0)))
+    page = runs[offset:offset + limit] if runs else _bulk(s, pairs[offset:offset + limit])
+    return {"total": len(pairs), "offset": offset, "limit": limit, "columns": list(columns), "keys": keys,
             "rows": [table_row(r, columns) for r in page],
             "running": sum(1 for r in page if r.status == "RUNNING")}
+
+
+def _fingerprint(s: Session) -> int:
+    return hash(frozenset(run_refs(s).items()))
+
+
+def _bulk(s: Session, pairs: Sequence[tuple[str, str]]) -> list[Run]:
+    """Runs of (ref, commit) pairs in order, their cached fields read in one query; a run still
+    running here shows its journals' latest values, as listing does."""
+    runs = s.cache.summaries(dict(pairs), fields=LAZY_FIELDS)
+    for run in runs:
+        if run.status == "RUNNING":
+            _overlay_live(s, run)
+    return runs
 
 
 def table_row(run: Run, columns: Iterable[str]) -> dict[str, Any]:
@@ -143,8 +195,8 @@ def available_keys(runs: Sequence[Run]) -> dict[str, list[str]]:
 
 def default_columns(runs: Sequence[Run], keys: dict[str, list[str]]) -> list[str]:
     """A few params whose values vary (all params when none varies), then the first metrics."""
-    varying = [c for c in keys["params"] if len({json.dumps(value_of(r, c), sort_keys=True, default=str)
-                                                 for r in runs if r.error is None}) > 1]
+    flat = [flatten(r.params) for r in runs if r.error is None]
+    varying = [c for c in keys["params"] if len({repr(f.get(c[7:])) for f in flat}) > 1]
     return (varying or keys["params"])[:DEFAULT_PARAMS] + keys["metrics"][:DEFAULT_METRICS]
 
 

@@ -113,7 +113,7 @@ const GXCharts = (() => {
         : {dim, name: k, type: "value", scale: true};
     });
     const data = runs.map((r) => ({name: r.name, value: r.values.map((v, i) => parallelAxis[i].type === "category" ? String(v) : v)}));
-    const option = {...BASE, grid: undefined, parallel: {left: 50, right: 80, top: 50, bottom: 30},
+    const option = {...BASE, grid: undefined, parallel: {left: 50, right: 130, top: 50, bottom: 30},
       parallelAxis: parallelAxis.map((a) => ({...a, nameTextStyle: {fontSize: 11}})),
       tooltip: {trigger: "item", confine: true, formatter: (i) => "<b>" + esc(i.name) + "</b><br>" +
         keys.map((k, j) => esc(k) + ": " + esc(fmt(runs[i.dataIndex].values[j]))).join("<br>")},

@@ -4,7 +4,8 @@
   const {el, getJSON, page} = GX;
   const $ = (id) => document.getElementById(id);
   const keyed = page.rows.filter((r) => r.section !== "info" || r.key === "duration")
-    .map((r) => ({name: r.section === "info" ? r.key : r.section + "." + r.key, values: r.values, section: r.section}));
+    .map((r) => ({name: r.section === "info" ? r.key : r.section + "." + r.key, values: r.values, section: r.section, differs: r.differs}))
+    .sort((a, b) => (b.differs - a.differs));  // keys that tell the runs apart first
 
   $("only-diff").addEventListener("change", (e) => {
     for (const tr of document.querySelectorAll("#compare-table tbody tr.same")) tr.hidden = e.target.checked;
@@ -63,7 +64,7 @@
       const box = $("codediff");
       box.replaceChildren(el("p", {class: "muted", text: "loading…"}));
       const d = await getJSON("/api/codediff?a=" + encodeURIComponent(a.value) + "&b=" + encodeURIComponent(b.value));
-      const files = d.files.map((f) => el("details", {class: "code-file"},
+      const files = d.files.map((f) => el("details", {class: "code-file", open: d.files.length <= 5},
         el("summary", {}, el("span", {class: "change change-" + f.change, text: f.change}), " ", el("code", {text: f.path}),
           f.added_lines != null ? el("span", {class: "add", text: " +" + f.added_lines}) : null,
           f.removed_lines != null ? el("span", {class: "del", text: " −" + f.removed_lines}) : null),
@@ -79,7 +80,7 @@
   function diffPre(text) {
     return el("pre", {class: "diff"}, ...text.split("\n").map((line) => el("span", {
       class: line.startsWith("@@") ? "hunk" : (line.startsWith("+++") || line.startsWith("---")) ? "file"
-           : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "ctx", text: line + "\n"})));
+           : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "ctx", text: line})));
   }
 
   histories().catch((e) => $("charts").replaceChildren(el("p", {class: "error", text: e.message})));
