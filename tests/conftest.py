@@ -38,3 +38,13 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run only when asked for (`-m browser`): they need Chromium and take longer."""
+    if "browser" in (config.getoption("markexpr", "") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("browser") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i.get_closest_marker("browser")])
+        items[:] = kept

@@ -54,6 +54,7 @@ COMMANDS = {
     "branch": "gitexp.cli.code_cmd:branch",
     "reproduce": "gitexp.cli.code_cmd:reproduce",
     "models": "gitexp.cli.models_cmd:models",
+    "ui": "gitexp.cli.ui_cmd:ui",
 }
 ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
 SIGPIPE_EXIT = 141

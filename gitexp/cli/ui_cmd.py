@@ -1,0 +1,143 @@
+"""`gitexp ui`: serve the web UI, or export it as static pages."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+import click
+
+from gitexp.errors import GitexpError
+
+INSTALL_HINT = "pip install 'gitexp[ui]'"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@click.command()
+@click.option("--port", default=5050, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 picks a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything but localhost exposes your runs to the network.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the UI in a web browser.")
+@click.option("--allow-writes", is_flag=True, help="Allow tag, note and rename from the run page (CSRF-protected).")
+@click.option("--remote", metavar="REMOTE", help="Team server: fetch this remote's runs periodically (read-only).")
+@click.option("--refresh", default=60, show_default=True, type=click.IntRange(5, None), metavar="SECONDS",
+              help="With --remote: seconds between fetches.")
+@click.option("--export", "export_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write the pages as static HTML + JSON into DIR instead of serving.")
+@click.option("--filter", "filter_string", default="", metavar="EXPR", help="With --export: only runs matching EXPR.")
+@click.option("-e", "--experiment", metavar="NAME", help="With --export: only this experiment's runs.")
+def ui(port: int, host: str, open_browser: bool, allow_writes: bool, remote: str | None, refresh: int,
+       export_dir: str | None, filter_string: str, experiment: str | None) -> None:
+    """Browse, filter, chart and compare runs in a web browser.
+
+    Serves the runs table, run pages and comparisons of this repository on
+    http://127.0.0.1:5050/ until Ctrl-C. Read-only unless --allow-writes.
+    Needs the optional dependencies: pip install 'gitexp[ui]'.
+
+    \b
+    Example:
+        gitexp ui --open
+        gitexp ui --port 8080 --allow-writes
+        gitexp ui --export site/ --filter "metrics.acc > 0.9"
+    """
+    from gitexp.services.session import open_session
+
+    if export_dir:
+        _need("jinja2")
+        from gitexp.ui.export import export_site
+
+        with open_session() as s:
+            done = export_site(s, export_dir, filter_string, experiment)
+        click.echo(f"wrote {done.runs} run pages and index.html to {done.folder}")
+        return
+    if filter_string or experiment:
+        raise click.UsageError("--filter and --experiment go with --export; the served UI has a filter box")
+    _need("starlette", "uvicorn", "jinja2")
+    if remote and allow_writes:
+        raise click.UsageError("a team server (--remote) is read-only: drop --allow-writes")
+    fetcher = _remote_fetcher(remote) if remote else None
+    with open_session() as s:  # fails early outside a repository
+        repo = str(s.db.repo.path)
+    serve(repo, host, port, open_browser, allow_writes, remote, refresh, fetcher)
+
+
+def _need(*modules: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise GitexpError(f"gitexp ui needs {', '.join(missing)}, which is not installed", hint=INSTALL_HINT)
+
+
+def _remote_fetcher(remote: str) -> Any:
+    """The sharing service's fetch, or a clear error while gitexp has no sharing yet."""
+    try:
+        from gitexp.services import sync  # type: ignore[attr-defined]
+    except ImportError:
+        sync = None
+    fetch = getattr(sync, "fetch", None)
+    if fetch is None:
+        raise GitexpError("--remote needs sharing (gitexp fetch), which this gitexp does not have yet",
+                          hint="fetch by hand and serve locally: gitexp ui")
+    return lambda s: fetch(s, remote)
+
+
+def serve(repo: str, host: str, port: int, open_browser: bool, allow_writes: bool, remote: str | None,
+          refresh: int, fetcher: Any) -> None:
+    """Bind, print the address, serve until Ctrl-C."""
+    import uvicorn
+
+    from gitexp.ui.app import UIConfig, create_app
+
+    sock = _bind(host, port)
+    port = sock.getsockname()[1]
+    reason = f"a team server over {remote}" if remote else None
+    config = UIConfig(repo=repo, host=host, port=port, allow_writes=allow_writes, read_only_reason=reason)
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    if host not in LOOPBACK:
+        click.secho(f"warning: serving on {host}: anyone who can reach this address can read your runs",
+                    fg="yellow", err=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(config, warm=True), log_level="warning", lifespan="off",
+                                           timeout_graceful_shutdown=2))
+    if fetcher is not None:
+        threading.Thread(target=_fetch_loop, args=(repo, fetcher, refresh), daemon=True).start()
+    click.echo(f"gitexp ui: serving {repo} at {url} ({'writes allowed' if allow_writes else 'read-only'}); "
+               "Ctrl-C stops", err=True)
+    click.echo(url)
+    sys.stdout.flush()
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(0.3, webbrowser.open, args=(url,)).start()
+    server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise GitexpError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                          hint=f"pick another port: gitexp ui --port {port + 1 if port else 5051}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _fetch_loop(repo: str, fetcher: Any, period: int) -> None:
+    from gitexp.services.session import open_session
+
+    while True:
+        try:
+            with open_session(repo) as s:
+                fetcher(s)
+        except Exception as exc:  # keep serving what we have
+            click.echo(f"gitexp ui: fetch failed: {exc}", err=True)
+        time.sleep(period)

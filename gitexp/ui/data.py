@@ -1,0 +1,286 @@
+"""What the web UI shows, as plain JSON-ready dicts built from the services.
+
+No web framework here: the server's JSON endpoints, its HTML pages and the
+static export all call these functions with a `Session`, so there is one way
+of reading runs (the services) and one shape of each page's data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gitexp.errors import FilterSyntaxError, GitexpError
+from gitexp.model import Run, experiment_of
+from gitexp.model import LAZY_FIELDS
+from gitexp.services.catalog.listing import _overlay_live, get_run, run_refs
+from gitexp.services.catalog.query import search
+from gitexp.services.compare import compare_runs, diff_runs
+from gitexp.services.plot import load_histories, min_max_decimate
+from gitexp.services.runfiles import code_changes, read_output_log
+from gitexp.services.session import Session
+from gitexp.store.record import flatten
+
+PAGE_SIZE = 50
+MAX_PAGE = 500
+KEY_SAMPLE = 1000  # the column chooser offers the keys of the first runs of a result
+DEFAULT_PARAMS, DEFAULT_METRICS = 4, 4
+CHART_POINTS = 1000  # buckets per line: min and max of each are kept, so ~2,000 points drawn
+MAX_LOG = 256 << 10  # the run page shows the end of a longer output log
+ATTRIBUTE_SORTS = {"name": "attributes.run_name", "status": "attributes.status", "start": "attributes.start_time",
+                   "duration": "attributes.duration", "user": "attributes.user",
+                   "experiment": "attributes.experiment", "id": "attributes.run_id"}
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become the strings 'NaN', 'Infinity', '-Infinity'."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    return value
+
+
+def to_json(data: Any) -> str:
+    """JSON text of `data` (cleaned), safe to put inside a <script> element of an HTML page.
+
+    `<`, `>` and `&` are written as \\u escapes, so no value can end the element
+    (`</script>`) or open a comment (`<!--`); U+2028/9 likewise.
+    """
+    text = json.dumps(clean(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text
+
+
+# ------------------------------------------------------------------------------ runs table
+
+def experiments(s: Session) -> list[str]:
+    """Every experiment that has runs, sorted."""
+    return sorted({experiment_of(ref) for ref in run_refs(s)})
+
+
+def sort_key(text: str | None) -> str | None:
+    """A column's sort (`name`, `-metrics.acc`) as the filter grammar's order-by text."""
+    if not text:
+        return None
+    descending = text.startswith("-")
+    key = text.lstrip("-+")
+    key = ATTRIBUTE_SORTS.get(key, key)
+    return f"{key} {'DESC' if descending else 'ASC'}"
+
+
+class ResultCache:
+    """The last few searches of a server, by the state of the run refs: paging, live refresh and
+    the column chooser then cost one read of the refs and of a page of cached rows, not a search."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._items: OrderedDict[tuple, tuple[list[tuple[str, str]], dict, list[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, key: tuple) -> tuple[list[tuple[str, str]], dict, list[str]] | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: tuple, value: tuple[list[tuple[str, str]], dict, list[str]]) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def runs_table(s: Session, filter_string: str = "", sort: str | None = None, experiment: str | None = None,
+               offset: int = 0, limit: int = PAGE_SIZE, columns: Sequence[str] | None = None,
+               everything: bool = False, cache: ResultCache | None = None) -> dict[str, Any]:
+    """One page of runs matching `filter_string`, with the values of `columns`.
+
+    Args:
+        sort: a column (`name`, `start`, `metrics.acc`), `-` in front for descending.
+        columns: `params.x`, `metrics.y`, `tags.z`; None picks a few that vary.
+        everything: every run and every key's value (the static export).
+        cache: a server's ResultCache (results are reused while no run ref moves).
+    Returns:
+        {total, offset, limit, rows, columns, keys, running} or, for a filter
+        that does not parse, {error: {message, pointer, position}}.
+    """
+    key = (_fingerprint(s), filter_string or "", sort or "", experiment or "") if cache is not None else None
+    hit = cache.get(key) if cache is not None and key is not None else None
+    if hit is None:
+        try:
+            runs = search(s, filter_string or None, order_by=sort_key(sort), experiment=experiment or None)
+        except FilterSyntaxError as exc:
+            return {"error": {"message": exc.message, "pointer": exc.pointer, "position": exc.position}}
+        pairs = [(r.ref or "", r.commit) for r in runs]
+        sample = runs if everything else _bulk(s, pairs[:KEY_SAMPLE])
+        keys = available_keys(sample)
+        hit = (pairs, keys, default_columns(sample, keys))
+        if cache is not None and key is not None:
+            cache.put(key, hit)
+    else:
+        runs = []
+    pairs, keys, defaults = hit
+    if everything:
+        columns, offset, limit = keys["params"] + keys["metrics"] + keys["tags"], 0, len(pairs)
+    elif not columns:
+        columns = defaults
+    limit = max(1, min(int(limit), len(pairs) if everything else MAX_PAGE))
+    offset = max(0, min(int(offset), max(len(pairs) - 1, 0)))
+    page = runs[offset:offset + limit] if runs else _bulk(s, pairs[offset:offset + limit])
+    return {"total": len(pairs), "offset": offset, "limit": limit, "columns": list(columns), "keys": keys,
+            "rows": [table_row(r, columns) for r in page],
+            "running": sum(1 for r in page if r.status == "RUNNING")}
+
+
+def _fingerprint(s: Session) -> int:
+    return hash(frozenset(run_refs(s).items()))
+
+
+def _bulk(s: Session, pairs: Sequence[tuple[str, str]]) -> list[Run]:
+    """Runs of (ref, commit) pairs in order, their cached fields read in one query; a run still
+    running here shows its journals' latest values, as listing does."""
+    runs = s.cache.summaries(dict(pairs), fields=LAZY_FIELDS)
+    for run in runs:
+        if run.status == "RUNNING":
+            _overlay_live(s, run)
+    return runs
+
+
+def table_row(run: Run, columns: Iterable[str]) -> dict[str, Any]:
+    """A run as a table row: identity, status, times and the chosen columns' values."""
+    ok = run.error is None
+    row = {"id": run.id, "name": run.name, "experiment": run.experiment, "status": run.status,
+           "start_ms": run.start_ms, "duration": run.duration, "user": run.user,
+           "values": {c: value_of(run, c) for c in columns} if ok else {}}
+    if not ok:
+        row["error"] = run.error
+    return row
+
+
+def value_of(run: Run, column: str) -> Any:
+    """The value of `params.x` (nested by dots), `metrics.y` (last value) or `tags.z`; None if absent."""
+    kind, _, key = column.partition(".")
+    if kind == "params":
+        return flatten(run.params).get(key)
+    if kind == "metrics":
+        return run.metrics.get(key)
+    if kind == "tags":
+        return run.tags.get(key)
+    return None
+
+
+def available_keys(runs: Sequence[Run]) -> dict[str, list[str]]:
+    """Every params./metrics./tags. column of `runs`, for the column chooser."""
+    params: set[str] = set()
+    metrics: set[str] = set()
+    tags: set[str] = set()
+    for run in runs:
+        if run.error is None:
+            params.update(flatten(run.params))
+            metrics.update(run.summary)
+            tags.update(run.tags)
+    return {"params": [f"params.{k}" for k in sorted(params)], "metrics": [f"metrics.{k}" for k in sorted(metrics)],
+            "tags": [f"tags.{k}" for k in sorted(tags)]}
+
+
+def default_columns(runs: Sequence[Run], keys: dict[str, list[str]]) -> list[str]:
+    """A few params whose values vary (all params when none varies), then the first metrics."""
+    flat = [flatten(r.params) for r in runs if r.error is None]
+    varying = [c for c in keys["params"] if len({repr(f.get(c[7:])) for f in flat}) > 1]
+    return (varying or keys["params"])[:DEFAULT_PARAMS] + keys["metrics"][:DEFAULT_METRICS]
+
+
+# ------------------------------------------------------------------------------ one run
+
+def run_page(s: Session, ref: str, code_text: bool = True) -> dict[str, Any]:
+    """Everything the run page shows, but metric histories (fetched by the charts)."""
+    run = get_run(s, ref)
+    files, unchanged, baseline = code_changes(s, run, code_text)
+    log = read_output_log(s, run)
+    cut = log is not None and len(log) > MAX_LOG
+    return {
+        "run": clean(run.to_dict()), "params": clean(flatten(run.params)),
+        "metric_keys": sorted(run.history), "note": run.info.description,
+        "artifacts": [{**a.to_dict(), "preview": preview_kind(a.path)}
+                      for a in sorted(run.artifacts, key=lambda a: a.path)],
+        "log": None if log is None else log[-MAX_LOG:].decode("utf-8", "replace"), "log_cut": cut,
+        "code": {"files": [f.to_dict() for f in files], "unchanged": unchanged, "baseline": baseline},
+    }
+
+
+TEXT_SUFFIXES = (".txt", ".log", ".md", ".json", ".yaml", ".yml", ".csv", ".tsv", ".py", ".toml", ".cfg", ".ini")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")  # never SVG: it can carry script
+
+
+def preview_kind(path: str) -> str | None:
+    """'text', 'image' or None (download only) for an artifact path."""
+    lower = path.lower()
+    if lower.endswith(TEXT_SUFFIXES):
+        return "text"
+    if lower.endswith(IMAGE_SUFFIXES):
+        return "image"
+    return None
+
+
+# ------------------------------------------------------------------------------ charts
+
+def histories(s: Session, runs: Sequence[str], metrics: Sequence[str] | None = None,
+              points: int = CHART_POINTS) -> dict[str, Any]:
+    """Metric histories of `runs` (all their metrics when `metrics` is None), thinned for drawing.
+
+    Each line keeps the lowest and highest point of each of `points` buckets
+    (so spikes stay visible) as [step, value, timestamp_ms] triples.
+    """
+    if metrics is None:
+        metrics = sorted({k for h in load_histories(s, runs, ()) for k in h.available})
+    out = []
+    for h in load_histories(s, runs, list(metrics)):
+        out.append({"id": h.run_id, "name": h.name, "start_ms": h.start_ms,
+                    "metrics": {k: thin(p, points) for k, p in h.metrics.items()}})
+    return {"metrics": list(metrics), "runs": out}
+
+
+def thin(points: Sequence[tuple], buckets: int) -> list[list[Any]]:
+    """Min-max decimation of (step, value, timestamp) points; non-finite values become None."""
+    import numpy as np
+
+    if len(points) > 4 * buckets:
+        values = np.array([p[1] for p in points], dtype=np.float64)
+        finite = np.where(np.isfinite(values), values, np.nan)
+        filled = np.where(np.isnan(finite), np.nanmean(finite) if np.isfinite(finite).any() else 0.0, finite)
+        keep, _ = min_max_decimate(np.arange(len(points)), filled, buckets)
+        points = [points[i] for i in keep.tolist()]
+    return [[p[0], p[1] if math.isfinite(p[1]) else None, p[2]] for p in points]
+
+
+# ------------------------------------------------------------------------------ compare
+
+def comparison(s: Session, refs: Sequence[str]) -> dict[str, Any]:
+    """The rows of `gitexp compare` (differences marked) and each run's identity."""
+    cmp = compare_runs(s, list(refs))
+    return clean(cmp.to_dict())
+
+
+def code_diff(s: Session, a: str, b: str) -> dict[str, Any]:
+    """The code files that differ between two runs' snapshots, with unified diff text."""
+    diff = diff_runs(s, a, b, code_text=True)
+    return {"a": diff.a.ident(), "b": diff.b.ident(), **diff.to_dict()["code"]}
+
+
+def split_runs(text: str | None) -> list[str]:
+    """`a,b,c` from a URL into run references; at most 50."""
+    refs = [t.strip() for t in (text or "").split(",") if t.strip()]
+    if len(refs) > 50:
+        raise GitexpError(f"{len(refs)} runs selected; the compare page shows at most 50",
+                          hint="select fewer runs")
+    return list(dict.fromkeys(refs))

@@ -1,0 +1,274 @@
+"""The web UI's server without a browser: JSON endpoints, pages, escaping, Host check, artifacts, CSRF, export."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+
+with warnings.catch_warnings():  # starlette 1.x suggests httpx2 for its TestClient
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient  # noqa: E402
+
+from gitexp.ui.app import UIConfig, create_app  # noqa: E402
+from gitexp.ui.data import to_json  # noqa: E402
+from tests.helpers import git, invoke  # noqa: E402
+from tests.uihelpers import XSS, build_in_subprocess_env, isolated_env  # noqa: E402
+
+BASE = "http://127.0.0.1:5050"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The UI test repository, made once; each test works on a copy."""
+    base = tmp_path_factory.mktemp("uitemplate")
+    ids = build_in_subprocess_env(base / "repo", isolated_env(tmp_path_factory.mktemp("home")))
+    return base / "repo", ids
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: tuple[Path, dict[str, str]]) -> Path:
+    """A copy of the template repository, as the current folder and the API's repository."""
+    import gitexp.api as api
+
+    path = tmp_path / "repo"
+    shutil.copytree(template[0], path, symlinks=True)
+    monkeypatch.chdir(path)
+    monkeypatch.setattr(api, "_repo_path", str(path))
+    monkeypatch.setattr(api, "_experiment", None)
+    yield path
+    api._end_all("FINISHED")
+
+
+@pytest.fixture
+def ids(repo: Path, template: tuple[Path, dict[str, str]]) -> dict[str, str]:
+    return template[1]
+
+
+def client(repo: Path, **kw: object) -> TestClient:
+    return TestClient(create_app(UIConfig(repo=str(repo), **kw)), base_url=BASE)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def web(repo: Path, ids: dict[str, str]) -> TestClient:
+    return client(repo)
+
+
+# -- runs table -----------------------------------------------------------------------------------
+
+def test_runs_json_lists_filters_sorts_and_pages(web: TestClient, ids: dict[str, str]) -> None:
+    body = web.get("/api/runs").json()
+    assert body["total"] == 3 and {r["name"] for r in body["rows"]} == {"alpha", "beta", XSS}
+    assert "metrics.acc" in body["keys"]["metrics"] and "tags.team" in body["keys"]["tags"]
+    body = web.get("/api/runs", params={"filter": "params.opt = 'sgd'"}).json()
+    assert [r["name"] for r in body["rows"]] == ["beta"]
+    body = web.get("/api/runs", params={"sort": "-metrics.acc", "columns": "metrics.acc,params.lr"}).json()
+    assert [r["name"] for r in body["rows"]] == ["alpha", "beta", XSS]  # missing values last
+    assert body["columns"] == ["metrics.acc", "params.lr"] and body["rows"][0]["values"]["params.lr"] == 0.1
+    page = web.get("/api/runs", params={"sort": "name", "offset": 1, "limit": 1}).json()
+    assert page["total"] == 3 and len(page["rows"]) == 1 and page["offset"] == 1
+
+
+def test_filter_error_has_the_caret(web: TestClient) -> None:
+    response = web.get("/api/runs", params={"filter": "metrics.acc >"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "position 13" in error["message"] and error["pointer"].splitlines()[1] == " " * 13 + "^"
+
+
+def test_running_runs_are_counted_for_live_refresh(repo: Path, ids: dict[str, str]) -> None:
+    import gitexp
+
+    run = gitexp.start_run(run_name="live")
+    gitexp.log_metric("loss", 0.25, step=0)
+    gitexp.flush()
+    try:
+        body = client(repo).get("/api/runs", params={"filter": "attributes.status = 'RUNNING'",
+                                                     "columns": "metrics.loss"}).json()
+        assert body["running"] == 1 and body["rows"][0]["values"]["metrics.loss"] == 0.25
+    finally:
+        gitexp.end_run()
+    assert run.id
+
+
+# -- pages and escaping -----------------------------------------------------------------------------
+
+def test_pages_escape_every_value(web: TestClient, ids: dict[str, str]) -> None:
+    pages = [web.get("/"), web.get(f"/run/{ids['evil']}"),
+             web.get("/compare", params={"runs": ",".join(ids.values())})]
+    for response in pages:
+        assert response.status_code == 200, response.text
+        html = response.text
+        assert "<script>window" not in html and "<img src=x" not in html
+        assert 'href="javascript:' not in html
+        # the only <script> elements are ours: data blocks and files under /static
+        for tag in re.findall(r"<script[^>]*>", html):
+            assert tag.startswith('<script type="application/json"') or 'src="/static/' in tag, tag
+    assert "&lt;script&gt;window.__xss=2&lt;/script&gt;" in pages[1].text
+    csp = pages[0].headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_embedded_json_cannot_end_its_script_element() -> None:
+    text = to_json({"a": "</script><!-- x & y", "nan": float("nan"), "inf": float("-inf")})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == {"a": "</script><!-- x & y", "nan": "NaN", "inf": "-Infinity"}
+
+
+def test_run_page_shows_info_artifacts_log_and_code(web: TestClient, ids: dict[str, str]) -> None:
+    html = web.get(f"/run/{ids['beta']}").text
+    for text in ("beta", "FINISHED", "notes.txt", "img/red.png", "train.py", "lr = 0.01  # tuned", "team"):
+        assert text in html, text
+    data = web.get(f"/api/run/{ids['beta']}").json()
+    assert data["metric_keys"] == ["acc", "loss"] and data["code"]["files"][0]["path"] == "train.py"
+
+
+def test_histories_are_thinned_for_drawing(repo: Path, ids: dict[str, str]) -> None:
+    import gitexp
+
+    with gitexp.start_run(run_name="long") as run:
+        gitexp.log_metrics({"x": 0.0}, step=0)
+        for step in range(1, 20_000):
+            gitexp.log_metric("x", float(step % 97), step=step)
+    body = client(repo).get("/api/histories", params={"runs": run.id}).json()
+    points = body["runs"][0]["metrics"]["x"]
+    assert 1000 < len(points) <= 2002 and points[0][0] == 0 and points[-1][0] == 19_999
+    assert max(p[1] for p in points) == 96.0
+
+
+def test_compare_json_and_code_diff(web: TestClient, ids: dict[str, str]) -> None:
+    cmp = web.get("/api/compare", params={"runs": f"{ids['alpha']},{ids['beta']}"}).json()
+    lr = next(r for r in cmp["rows"] if r["key"] == "lr")
+    assert lr["values"] == [0.1, 0.01] and lr["differs"]
+    assert not next(r for r in cmp["rows"] if r["key"] == "layers")["differs"]
+    diff = web.get("/api/codediff", params={"a": ids["alpha"], "b": ids["beta"]}).json()
+    assert [f["path"] for f in diff["files"]] == ["train.py"] and "+lr = 0.01" in diff["files"][0]["text"]
+    assert web.get("/api/compare", params={"runs": ids["alpha"]}).status_code == 400
+    assert web.get("/api/run/nosuchrun").status_code == 404
+
+
+# -- security -------------------------------------------------------------------------------------
+
+def test_foreign_host_header_is_refused(web: TestClient) -> None:
+    for host in ("evil.example", "evil.example:5050", "127.0.0.1.evil.example"):
+        response = web.get("/api/runs", headers={"host": host})
+        assert response.status_code == 421 and "not served here" in response.text
+    for host in ("127.0.0.1:5050", "localhost:5050", "localhost", "[::1]:5050"):
+        assert web.get("/api/experiments", headers={"host": host}).status_code == 200, host
+
+
+def test_bound_to_every_interface_any_host_is_served(repo: Path, ids: dict[str, str]) -> None:
+    assert client(repo, host="0.0.0.0").get("/api/experiments", headers={"host": "box.lan:5050"}).status_code == 200
+
+
+def test_no_permissive_cors(web: TestClient) -> None:
+    response = web.get("/api/runs", headers={"origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_artifact_paths_cannot_escape(web: TestClient, ids: dict[str, str]) -> None:
+    for path in ("../run.yaml", "%2e%2e/%2e%2e/run.yaml", "..%2f..%2frun.yaml", "/etc/passwd", "%2fetc%2fpasswd",
+                 "notes.txt%2f..%2fcfg.json", "artifacts/notes.txt", "NOTES.TXT", "notes.txt%00"):
+        response = web.get(f"/run/{ids['alpha']}/artifact/{path}")
+        assert response.status_code == 404, (path, response.text)
+
+
+def test_artifacts_download_and_inline_rules(web: TestClient, ids: dict[str, str]) -> None:
+    url = f"/run/{ids['alpha']}/artifact/"
+    text = web.get(url + "notes.txt")
+    assert text.content == b"hello from alpha\n" and text.headers["content-disposition"].startswith("attachment")
+    assert web.get(url + "notes.txt?view=text").headers["content-type"].startswith("text/plain")
+    for name in ("plot.svg", "report.html"):
+        for view in ("", "?view=inline", "?view=text"):
+            response = web.get(url + name + view)
+            assert response.headers["content-type"] == "application/octet-stream", (name, view)
+            assert response.headers["content-disposition"].startswith("attachment")
+    png = web.get(url + "img/red.png?view=inline")
+    assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
+
+
+def test_writes_are_off_by_default(web: TestClient, ids: dict[str, str]) -> None:
+    response = web.post(f"/api/run/{ids['alpha']}/tags", json={"set": {"k": "v"}})
+    assert response.status_code == 403 and "read-only" in response.json()["error"]["message"]
+
+
+def test_writes_need_the_csrf_token(repo: Path, ids: dict[str, str]) -> None:
+    config = UIConfig(repo=str(repo), allow_writes=True)
+    web = TestClient(create_app(config), base_url=BASE)
+    html = web.get(f"/run/{ids['alpha']}").text
+    assert f'name="gitexp-csrf" content="{config.csrf_token}"' in html
+    url = f"/api/run/{ids['alpha']}/"
+    assert web.post(url + "tags", json={"set": {"k": "v"}}).status_code == 403
+    assert web.post(url + "tags", json={"set": {"k": "v"}}, headers={"x-csrf-token": "wrong"}).status_code == 403
+    good = {"x-csrf-token": config.csrf_token}
+    cross = web.post(url + "tags", json={"set": {"k": "v"}}, headers={**good, "origin": "http://evil.example"})
+    assert cross.status_code == 403
+    form = web.post(url + "tags", content=b"set=1", headers={**good, "content-type": "text/plain"})
+    assert form.status_code == 415
+    assert web.post(url + "tags", json={"set": {"stage": "best"}}, headers=good).json()["ok"]
+    assert web.post(url + "note", json={"text": "a good one"}, headers=good).json()["ok"]
+    assert web.post(url + "rename", json={"name": "alpha-best"}, headers=good).json()["name"] == "alpha-best"
+    log = git(repo, "log", "--format=%s", f"refs/gitexp/runs/default/{ids['alpha']}")
+    assert "gitexp: rename alpha -> alpha-best" in log and "gitexp: note" in log
+    data = web.get(f"/api/run/{ids['alpha']}").json()
+    assert data["run"]["tags"]["stage"] == "best" and data["note"] == "a good one"
+    bad = web.post(url + "rename", json={"name": "beta"}, headers=good)
+    assert bad.status_code == 400 and "error" in bad.json()
+
+
+# -- export and CLI ------------------------------------------------------------------------------------
+
+def test_static_export_embeds_escaped_data(repo: Path, ids: dict[str, str], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    out = tmp_path / "site"
+    result = invoke(CliRunner(), "ui", "--export", str(out), "--filter", "metrics.loss < 10")
+    assert result.exit_code == 0, result.output
+    assert "wrote 3 run pages" in result.output
+    index = (out / "index.html").read_text()
+    assert '<script type="application/json" id="runs-data">' in index and "<script>window" not in index
+    assert json.loads((out / "runs.json").read_text())["total"] == 3
+    evil = (out / "runs" / f"{ids['evil']}.html").read_text()
+    assert "<script>window" not in evil and 'id="histories-data"' in evil
+    assert (out / "static" / "echarts.min.js").exists() and (out / "static" / "ECHARTS-LICENSE").exists()
+    bad = invoke(CliRunner(), "ui", "--export", str(out), "--filter", "metrics.loss <")
+    assert bad.exit_code == 2 and "position" in bad.stderr
+
+
+def test_remote_needs_sharing_and_is_read_only(repo: Path) -> None:
+    from click.testing import CliRunner
+
+    result = invoke(CliRunner(), "ui", "--remote", "origin", "--allow-writes")
+    assert result.exit_code == 2 and "read-only" in result.output
+    result = invoke(CliRunner(), "ui", "--remote", "origin")
+    try:
+        import gitexp.services.sync as sync  # noqa: F401
+    except ImportError:
+        assert result.exit_code == 1 and "needs sharing" in result.stderr
+
+
+def test_help_does_not_import_the_server() -> None:
+    code = ("import sys; from gitexp.cli import main; main(['--help']); "
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'jinja2', 'gitexp.ui') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip().endswith("[]"), out
+
+
+def test_missing_extra_says_how_to_install(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    result = invoke(CliRunner(), "ui")
+    assert result.exit_code == 1 and "pip install 'gitexp[ui]'" in result.stderr
