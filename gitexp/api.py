@@ -23,7 +23,7 @@ from gitexp.store import yamlio
 _stack: list[tracking.ActiveRun] = []
 _state_lock = threading.RLock()
 _experiment: str | None = None
-_repo_path: str = "."
+_repo_path: str | None = None  # None: the repository git would use (GIT_DIR, the current folder)
 
 
 def set_experiment(name: str) -> str:

@@ -87,7 +87,7 @@ def open_db() -> Any:
     """A session on the repository of the current folder (errors become one line)."""
     from gitexp.services.session import open_session
 
-    return open_session(".")
+    return open_session()
 
 
 def progress_bar(done: int, total: int) -> None:

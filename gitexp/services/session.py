@@ -28,8 +28,8 @@ class Session:
         self._recovered: list[str] | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] = ".") -> Session:
-        """Open the repository containing `path` (NotARepository if none)."""
+    def open(cls, path: str | os.PathLike[str] | None = None) -> Session:
+        """Open the repository containing `path`, or git's (GIT_DIR, the current folder) (NotARepository if none)."""
         return cls(open_repo(path))
 
     @cached_property
@@ -68,6 +68,6 @@ class Session:
         self.close()
 
 
-def open_session(path: str | os.PathLike[str] = ".") -> Session:
+def open_session(path: str | os.PathLike[str] | None = None) -> Session:
     """Open a session on the repository containing `path`; use it as a context manager."""
     return Session.open(path)
