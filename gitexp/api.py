@@ -153,6 +153,10 @@ def _retarget() -> None:
         _hot_counters, _hot_append = {}, None
 
 
+if hasattr(os, "register_at_fork"):  # after tracking's own handler: a forked child's queue is a new one
+    os.register_at_fork(after_in_child=_retarget)
+
+
 def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
     """Log one metric point (buffered; committed when the run ends)."""
     if timestamp is None and value.__class__ is float:
