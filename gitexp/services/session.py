@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from functools import cached_property
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gitexp.store.repo import GitDB, open_repo
@@ -26,6 +27,9 @@ class Session:
     def __init__(self, db: GitDB) -> None:
         self.db = db
         self._recovered: list[str] | None = None
+        # Problems worth a line on stderr that do not stop the command (a stale ref lock);
+        # the CLI sets `on_warning`, else they become Python warnings.
+        self.on_warning: Callable[[str], None] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> Session:
@@ -53,8 +57,16 @@ class Session:
         if self._recovered is None:
             from gitexp.services.tracking.finalize import recover_dead_runs
 
-            self._recovered = recover_dead_runs(self.db, int(time.time() * 1000))
+            self._recovered = recover_dead_runs(self.db, int(time.time() * 1000), self.warn)
         return self._recovered
+
+    def warn(self, message: str) -> None:
+        if self.on_warning is not None:
+            self.on_warning(message)
+        else:
+            import warnings
+
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     def close(self) -> None:
         if "cache" in self.__dict__:
