@@ -192,20 +192,23 @@ class ActiveRun:
             del old.pending[:]  # the parent writes what it had queued
         self.journal = _ForkedJournal(self)  # type: ignore[assignment]
         self._lock = threading.Lock()  # another thread of the parent may have held it
+        attached = attached_lock(self.folder.path)  # at once: the run is not taken for dead while we live
+        try:
+            attached.try_lock()
+        except OSError:  # the folder went away (the run ended meanwhile): nothing to protect
+            attached = None
         for held in (self._owner_lock, self._attached):
             if held is not None:
                 held.forget()  # our copy of the parent's lock: the parent still holds the lock
-        self._owner_lock = self._attached = None  # the parent owns and ends the run
+        self._owner_lock, self._attached = None, attached  # the parent owns and ends the run
         self._pending_append = self._log_in_child
 
     def _adopt_in_child(self) -> JournalWriter:
-        """On a forked child's first write: its own journal, attached lock and flusher."""
+        """On a forked child's first write: its own journal files and flusher thread."""
         with self._lock:
             if isinstance(self.journal, JournalWriter):
                 return self.journal
             journal = JournalWriter(self.folder.path)
-            self._attached = attached_lock(self.folder.path)
-            self._attached.try_lock()
             self.journal = journal
         _flusher.register(self)
         return journal
@@ -376,9 +379,9 @@ def _after_fork_in_child() -> None:
     """A forked worker logs to the runs it inherited, as the parent does.
 
     It starts with an empty queue (the parent writes the points queued before
-    the fork), and on its first write gets its own journal files, a shared
-    `attached.lock` (so the run is not taken for dead while it logs) and a
-    flusher thread; it writes each point as it is logged.
+    the fork) and holds the run's shared `attached.lock` (so the run is not
+    taken for dead while it lives); on its first write it gets its own journal
+    files and flusher thread; it writes each point as it is logged.
     """
     _fork_held.clear()  # the parent's writers' locks: those writers are dropped here
     _flusher.after_fork()
