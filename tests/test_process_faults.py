@@ -385,3 +385,27 @@ def test_repeated_ctrl_c_escalates_to_sigterm_then_sigkill(repo: Path, tmp_path:
     assert code == 137  # ... so the third Ctrl-C killed it
     run = gitexp.get_run("interrupted")
     assert run.status == "KILLED" and run.info.exit_code == 137
+
+
+@pytest.mark.skipif(not LINUX, reason="process groups of gitexp run's child as on Linux")
+@pytest.mark.parametrize("to_group", [True, False], ids=["kill-to-group", "kill-to-gitexp-run"])
+def test_sigint_without_a_terminal_reaches_the_child_once(repo: Path, tmp_path: Path, to_group: bool) -> None:
+    """A CI runner's `kill -INT -<pgid>` (or a kill of gitexp run alone): one SIGINT, clean-up finishes."""
+    (tmp_path / "child.py").write_text(CHILD)
+    side = tmp_path / "side"
+    wrapper = subprocess.Popen([PY, "-m", "gitexp", "run", "-n", "nottty", "--", PY, str(tmp_path / "child.py"),
+                                str(side)], cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)  # no controlling terminal
+    child = _child_pid(side)
+    if to_group:
+        os.killpg(wrapper.pid, signal.SIGINT)
+    else:
+        os.kill(wrapper.pid, signal.SIGINT)
+    try:
+        wrapper.wait(timeout=30)
+    finally:
+        if pid_alive(child):
+            os.kill(child, signal.SIGKILL)
+    fate = side.read_text()
+    assert fate.count("signal 2") == 1 and "clean-up done" in fate, fate
+    assert gitexp.get_run("nottty").status == "KILLED"

@@ -130,7 +130,7 @@ def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err:
     log = TailFile(run.folder.output_log, run.settings.output_log_max)
     try:
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                preexec_fn=_die_with_parent())
+                                preexec_fn=_die_with_parent(own_group=not _has_terminal()))
     except OSError as exc:
         log.write(f"gitexp: cannot start {command[0]}: {exc}\n".encode())
         log.close()
@@ -178,11 +178,21 @@ def _pump(src: IO[bytes] | None, dst: IO[bytes], log: TailFile) -> None:
             pass  # our own stdout went away (closed pipe): keep recording
 
 
-def _die_with_parent() -> Any:
+def _has_terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))
+        return True
+    except OSError:
+        return False
+
+
+def _die_with_parent(own_group: bool = False) -> Any:
     """A preexec hook that makes the child die if `gitexp run` is killed (Linux: PR_SET_PDEATHSIG).
 
     Without it a `kill -9` of the wrapper leaves the command running alone,
-    logging to a run nobody will end until it exits.
+    logging to a run nobody will end until it exits. With `own_group` (no
+    terminal, so no job control to keep) the child leads its own process group:
+    a `kill` to our group then reaches it once, through us, never twice.
     """
     if not sys.platform.startswith("linux"):
         return None
@@ -195,6 +205,8 @@ def _die_with_parent() -> Any:
     parent = os.getpid()
 
     def setup() -> None:
+        if own_group:
+            os.setpgid(0, 0)
         prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the wrapper died before the line above
             os.kill(os.getpid(), signal.SIGKILL)
@@ -279,7 +291,10 @@ class _Forwarder:
     def _send(self, signum: int) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.send_signal(signum)
+                if self._own_group() and os.getpgid(self.proc.pid) == self.proc.pid:
+                    os.killpg(self.proc.pid, signum)  # the command and its children, as a group kill would
+                else:
+                    self.proc.send_signal(signum)
             except OSError:
                 pass
 
