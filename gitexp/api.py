@@ -23,7 +23,7 @@ from gitexp.store import yamlio
 _stack: list[tracking.ActiveRun] = []
 _state_lock = threading.RLock()
 _experiment: str | None = None
-_repo_path: str = "."
+_repo_path: str | None = None  # None: the repository git would use (GIT_DIR, the current folder)
 
 
 def set_experiment(name: str) -> str:
@@ -151,6 +151,10 @@ def _retarget() -> None:
         _hot_counters, _hot_append = _stack[-1].fast_path()
     else:
         _hot_counters, _hot_append = {}, None
+
+
+if hasattr(os, "register_at_fork"):  # after tracking's own handler: a forked child's queue is a new one
+    os.register_at_fork(after_in_child=_retarget)
 
 
 def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:

@@ -32,6 +32,10 @@ class NotARepository(GitexpError):
     """The current folder is not inside a Git repository."""
 
 
+class DubiousOwnership(NotARepository):
+    """The repository belongs to another user and `safe.directory` does not allow it (as in git)."""
+
+
 class InvalidName(GitexpError):
     """An experiment name, key or run name breaks the naming rules."""
 

@@ -435,7 +435,11 @@ def only_ref_of(repo: Path) -> str:
 
 
 def test_killed_gitexp_run_waits_for_its_still_logging_child(repo: Path, tmp_path: Path) -> None:
-    """kill -9 of `gitexp run` alone: the run is not finalised while its child still logs."""
+    """kill -9 of `gitexp run` alone: the run is not finalised while a process of it still logs.
+
+    The direct child dies with the wrapper (test_process_faults); a grandchild
+    (here under a shell) lives on, attached to the run.
+    """
     git(repo, "config", "gitexp.flushinterval", "0.05")
     go = tmp_path / "go"
     script = tmp_path / "train.py"
@@ -451,8 +455,9 @@ def test_killed_gitexp_run_waits_for_its_still_logging_child(repo: Path, tmp_pat
         gitexp.log_metric("m", 2.0)  # logged after its gitexp run was killed
         gitexp.flush()
     """))
-    runner = subprocess.Popen([sys.executable, "-m", "gitexp", "run", "-n", "orphan", "--", sys.executable,
-                               str(script)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shell = f"'{sys.executable}' '{script}'; exit $?"  # not the shell's last command: it forks, not execs
+    runner = subprocess.Popen([sys.executable, "-m", "gitexp", "run", "-n", "orphan", "--", "sh", "-c", shell],
+                              cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_line(runner, "started")
         [folder] = active_dirs(repo / ".git" / "gitexp")

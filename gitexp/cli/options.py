@@ -116,7 +116,9 @@ def open_db() -> Any:
     """A session on the repository of the current folder (errors become one line)."""
     from gitexp.services.session import open_session
 
-    return open_session(".")
+    session = open_session()
+    session.on_warning = lambda message: click.echo(f"warning: {message}", err=True)
+    return session
 
 
 def progress_bar(done: int, total: int) -> None:

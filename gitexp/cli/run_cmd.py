@@ -26,8 +26,9 @@ def run(experiment: str | None, name: str | None, params: tuple[str, ...], tags:
     The working tree is snapshotted, the run starts (RUNNING), and COMMAND runs
     with GITEXP_RUN_ID in its environment, so gitexp calls in it (and in its
     children) log to this run. Its stdout and stderr go to the terminal and to
-    the run's output.log. Ctrl-C and SIGTERM are passed on and the run is
-    recorded as KILLED.
+    the run's output.log. Ctrl-C, SIGTERM and SIGHUP reach COMMAND once and the
+    run is recorded as KILLED; a second Ctrl-C sends SIGTERM, a third SIGKILL.
+    If gitexp run itself is killed, COMMAND is killed too (Linux).
 
     \b
     Example:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from functools import cached_property
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gitexp.store.repo import GitDB, open_repo
@@ -26,10 +27,13 @@ class Session:
     def __init__(self, db: GitDB) -> None:
         self.db = db
         self._recovered: list[str] | None = None
+        # Problems worth a line on stderr that do not stop the command (a stale ref lock);
+        # the CLI sets `on_warning`, else they become Python warnings.
+        self.on_warning: Callable[[str], None] | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] = ".") -> Session:
-        """Open the repository containing `path` (NotARepository if none)."""
+    def open(cls, path: str | os.PathLike[str] | None = None) -> Session:
+        """Open the repository containing `path`, or git's (GIT_DIR, the current folder) (NotARepository if none)."""
         return cls(open_repo(path))
 
     @cached_property
@@ -53,11 +57,19 @@ class Session:
         if self._recovered is None:
             from gitexp.services.tracking.finalize import recover_dead_runs
 
-            self._recovered = recover_dead_runs(self.db, int(time.time() * 1000))
+            self._recovered = recover_dead_runs(self.db, int(time.time() * 1000), self.warn)
             from gitexp.services.sync.integrate import auto_integrate
 
             auto_integrate(self)  # runs a plain `git fetch` brought (after `gitexp remote setup`)
         return self._recovered
+
+    def warn(self, message: str) -> None:
+        if self.on_warning is not None:
+            self.on_warning(message)
+        else:
+            import warnings
+
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     def close(self) -> None:
         if "cache" in self.__dict__:
@@ -71,6 +83,6 @@ class Session:
         self.close()
 
 
-def open_session(path: str | os.PathLike[str] = ".") -> Session:
+def open_session(path: str | os.PathLike[str] | None = None) -> Session:
     """Open a session on the repository containing `path`; use it as a context manager."""
     return Session.open(path)

@@ -21,7 +21,7 @@ from dulwich.objects import Blob, Commit, ShaFile, Tree
 from dulwich.object_store import tree_lookup_path
 from dulwich.repo import Repo, get_user_identity
 
-from gitexp.errors import CorruptRecord, GitexpError, NotARepository
+from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
 from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
 
@@ -40,19 +40,173 @@ class Entry:
     sha: str
 
 
-def open_repo(path: str | os.PathLike[str] = ".") -> "GitDB":
-    """Open the Git repository containing `path`; raise NotARepository if none."""
+def open_repo(path: str | os.PathLike[str] | None = None) -> "GitDB":
+    """Open the Git repository git itself would use; raise NotARepository if none.
+
+    With no `path`, as git does: `GIT_DIR` names the repository (its work tree is
+    `GIT_WORK_TREE`, else `core.worktree`, else the current folder unless the
+    repository is bare); otherwise the repository containing the current folder,
+    with `GIT_WORK_TREE` as its work tree when set. With a `path`, the repository
+    containing it (the environment is not consulted). A discovered repository
+    owned by another user is refused unless `safe.directory` allows it.
+    """
+    env_dir = os.environ.get("GIT_DIR") if path is None else None
+    env_tree = os.environ.get("GIT_WORK_TREE") if path is None else None
+    where = os.path.abspath(env_dir or path or ".")
     try:
-        return GitDB(Repo.discover(str(path)))
+        if env_dir:
+            repo = _open_git_dir(env_dir, env_tree)
+        else:
+            repo = Repo.discover(str(path or "."))
+            if env_tree:
+                controldir = repo.controldir()
+                repo.close()
+                repo = _open_git_dir(controldir, env_tree)
+            _check_ownership(repo)
+        return GitDB(repo)
     except NotGitRepository:
         raise NotARepository(
-            f"not a git repository: {os.path.abspath(path)}",
-            hint="run 'git init' here, or cd into your project",
+            f"not a git repository: {where}" + (" (from GIT_DIR)" if env_dir else ""),
+            hint="check GIT_DIR" if env_dir else "run 'git init' here, or cd into your project",
         ) from None
+    except GitexpError:
+        raise
     except Exception as exc:  # dulwich raises UnsupportedExtension and friends
         if type(exc).__name__ == "UnsupportedExtension":
             raise GitexpError(f"this repository uses a git extension gitexp cannot read: {exc}") from None
         raise
+
+
+def _open_git_dir(git_dir: str, work_tree: str | None) -> Repo:
+    """A repository at an explicit git dir (GIT_DIR), with git's choice of work tree."""
+    git_dir = os.path.abspath(git_dir)
+    if not os.path.isdir(os.path.join(git_dir, "objects")) and not os.path.isfile(os.path.join(git_dir, "commondir")):
+        raise NotGitRepository(git_dir)
+    if work_tree is None:
+        repo = _repo_at(git_dir, None)
+        if not repo.bare:  # core.worktree named it
+            return repo
+        try:
+            bare = repo.get_config().get_boolean((b"core",), b"bare", False)
+        except Exception:
+            bare = False
+        if bare:
+            return repo
+        repo.close()
+        work_tree = os.getcwd()  # GIT_DIR without a work tree: git takes the current folder
+    return _repo_at(git_dir, os.path.abspath(work_tree))
+
+
+def _repo_at(git_dir: str, work_tree: str | None) -> Repo:
+    try:
+        return Repo(controldir=git_dir, worktree=work_tree)
+    except TypeError:  # dulwich before controldir=/worktree= (pre 1.x)
+        repo = Repo(git_dir)
+        if work_tree is not None:
+            repo.path, repo.bare = work_tree, False
+        return repo
+
+
+def _check_ownership(repo: Repo) -> None:
+    """Refuse a repository another user owns unless `safe.directory` allows it, as git does.
+
+    git checks the `.git` file (linked work trees), the work tree and the git dir,
+    and reads `safe.directory` from the system, global and command-line config
+    only, never from the repository's own.
+    """
+    work_tree = None if repo.bare else repo.path
+    paths = [p for p in (work_tree, repo.controldir()) if p]
+    if work_tree and os.path.isfile(os.path.join(work_tree, ".git")):
+        paths.append(os.path.join(work_tree, ".git"))
+    foreign = next((p for p in paths if not _owned_by_current_user(p)), None)
+    if foreign is None and os.environ.get("GIT_TEST_ASSUME_DIFFERENT_OWNER", "").lower() not in ("1", "true", "yes"):
+        return
+    checked = os.path.realpath(work_tree or repo.controldir())
+    if _safe_directory(checked):
+        return
+    repo.close()
+    owner = _user(os.stat(foreign).st_uid) if foreign else "another user"
+    shown = checked.replace(os.sep, "/")
+    raise DubiousOwnership(
+        f"detected dubious ownership in repository at '{shown}'",
+        hint=f"'{foreign or shown}' is owned by {owner} but the current user is {_user(os.geteuid())}. "
+             f"To add an exception for this directory, call:\n\n\tgit config --global --add safe.directory {shown}",
+    )
+
+
+def _owned_by_current_user(path: str) -> bool:
+    try:
+        uid = os.lstat(path).st_uid
+    except OSError:
+        return True  # nothing to judge by (git skips it too)
+    euid = os.geteuid() if hasattr(os, "geteuid") else uid
+    if uid == euid:
+        return True
+    if euid == 0 and os.environ.get("SUDO_UID", "").isdigit():  # `sudo gitexp …` in one's own repository
+        return uid == int(os.environ["SUDO_UID"])
+    return False
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} ({uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _safe_directory(checked: str) -> bool:
+    """Whether the protected config (system, global, command line) lists `checked` as safe."""
+    safe = False
+    for raw in _protected_config_values(b"safe", b"directory"):
+        value = raw.decode("utf-8", "surrogateescape")
+        if not value:
+            safe = False  # an empty value resets the list
+        elif value == "*":
+            safe = True
+        else:
+            value = os.path.expanduser(value)
+            if value.endswith("/*"):
+                prefix = os.path.realpath(value[:-2]).rstrip(os.sep) + os.sep
+                safe = safe or (checked + os.sep).startswith(prefix)
+            elif os.path.realpath(value) == checked or value.rstrip("/") == checked:
+                safe = True
+    return safe
+
+
+def _protected_config_values(section: bytes, name: bytes) -> list[bytes]:
+    """Every value of a key in the system, global and command-line config, in git's order."""
+    from dulwich.config import ConfigFile, StackedConfig
+
+    values: list[bytes] = []
+    for backend in reversed(StackedConfig.default_backends()):  # dulwich lists global first, system last
+        with contextlib.suppress(KeyError):
+            values.extend(backend.get_multivar((section,), name))
+    key = f"{section.decode()}.{name.decode()}"
+    params = os.environ.get("GIT_CONFIG_PARAMETERS", "")
+    for item in _parse_config_parameters(params):  # `git -c` (when gitexp runs under git)
+        k, _, v = item.partition("=")
+        if k.lower() == key:
+            values.append(v.encode())
+    with contextlib.suppress(Exception):
+        from dulwich.config import env_config
+
+        extra = env_config(os.environ)
+        if isinstance(extra, ConfigFile):
+            with contextlib.suppress(KeyError):
+                values.extend(extra.get_multivar((section,), name))
+    return values
+
+
+def _parse_config_parameters(text: str) -> list[str]:
+    """`GIT_CONFIG_PARAMETERS`: space-separated, single-quoted `'key=value'` items."""
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return []
 
 
 class GitDB(RefsMixin, RevisionsMixin):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -38,20 +41,22 @@ def _describe(metrics: dict[str, Any], exit_code: int | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def recover_dead_runs(db: GitDB, now_ms: int) -> list[str]:
+def recover_dead_runs(db: GitDB, now_ms: int, warn: Callable[[str], None] | None = None) -> list[str]:
     """Finalise as KILLED every local run whose owner process is gone.
 
     Returns the ids of the runs it finalised. Safe to call from any number of
     processes at once: the owner lock serialises them and the ref update is CAS.
+    A dead run that cannot be finalised because a stale `<ref>.lock` (left by a
+    crash) blocks its ref is reported through `warn`, with how to remove it.
     """
     done = []
     for folder in active_dirs(db.local_dir):
-        if _recover(db, folder, now_ms):
+        if _recover(db, folder, now_ms, warn):
             done.append(folder.run_id)
     return done
 
 
-def _recover(db: GitDB, folder: ActiveDir, now_ms: int) -> bool:
+def _recover(db: GitDB, folder: ActiveDir, now_ms: int, warn: Callable[[str], None] | None = None) -> bool:
     meta = folder.read_meta()
     if meta is None or meta.get("host") != platform.node():
         return False  # still being created, or another machine's (shared filesystem)
@@ -70,11 +75,34 @@ def _recover(db: GitDB, folder: ActiveDir, now_ms: int) -> bool:
             folder.remove()
         return info is not None and info.status == "RUNNING"
     except GitexpError:  # ConcurrentUpdate, CorruptRecord, an unwritable record: never break listing
+        if warn is not None:
+            _report_ref_lock(db, folder, meta["ref"], warn)
         return False
     except FileNotFoundError:
         return False  # the folder went away under us: its owner (or another reader) finished the run
     finally:
         lock.release()
+
+
+def _report_ref_lock(db: GitDB, folder: ActiveDir, ref: str, warn: Callable[[str], None]) -> None:
+    """Say which lock keeps a dead run RUNNING, and how to remove it safely."""
+    lock = db.common_dir / f"{ref}.lock"
+    try:
+        age = time.time() - os.stat(lock).st_mtime
+    except OSError:
+        return  # not a lock (another writer won the race, or the record is corrupt): nothing to say
+    warn(f"run {folder.run_id} stays RUNNING although its process is gone: its ref is locked by {lock} "
+         f"(created {_ago(age)} ago, probably by a process that crashed while updating it). "
+         f"If no git or gitexp command is running in this repository, remove it: rm '{lock}' "
+         f"(the next gitexp command then marks the run KILLED)")
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{max(seconds, 0):.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
 
 
 def _last_sign_of_life(folder: ActiveDir, now_ms: int) -> int:

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from gitexp.services.tracking.paramsfile import ParamsFile, apply_overrides, loa
 from gitexp.services.session import Session
 from gitexp.store.repo import GitDB
 
-FORWARD_GRACE = 0.5  # seconds before a Ctrl-C is forwarded (the tty may have sent it already)
+# Seconds before a Ctrl-C or hang-up from `kill` is forwarded (a group-wide kill reached the child too).
+FORWARD_GRACE = 0.5
 
 
 @dataclass
@@ -128,14 +130,15 @@ def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err:
     env = {**os.environ, **tracking.env_for(run), "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED", "1")}
     log = TailFile(run.folder.output_log, run.settings.output_log_max)
     try:
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=_die_with_parent(own_group=not _has_terminal()))
     except OSError as exc:
         log.write(f"gitexp: cannot start {command[0]}: {exc}\n".encode())
         log.close()
         raise GitexpError(f"cannot start {command[0]}: {exc.strerror or exc}",
                           hint="a script needs a #! line, or run it through its interpreter "
                                f"(e.g. python {command[0]})") from None
-    killed = _forward_signals(proc)
+    killed = _forward_signals(proc, err)
     pumps = [threading.Thread(target=_pump, args=(src, dst, log), daemon=True)
              for src, dst in ((proc.stdout, out), (proc.stderr, err))]
     for t in pumps:
@@ -147,8 +150,8 @@ def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err:
             t.join()
         log.close()
         killed.restore()
-    # 130/137/143: a shell child reporting that its own child died of SIGINT/SIGKILL/SIGTERM.
-    if killed.fired or code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGKILL, 130, 137, 143):
+    # 129/130/137/143: a shell child reporting that its own child died of SIGHUP/SIGINT/SIGKILL/SIGTERM.
+    if killed.fired or code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGKILL, -signal.SIGHUP, 129, 130, 137, 143):
         return "KILLED", _shell_code(code)
     return ("FINISHED" if code == 0 else "FAILED"), _shell_code(code)
 
@@ -176,37 +179,133 @@ def _pump(src: IO[bytes] | None, dst: IO[bytes], log: TailFile) -> None:
             pass  # our own stdout went away (closed pipe): keep recording
 
 
-class _Forwarder:
-    """SIGINT/SIGTERM handlers that pass the signal on to the child."""
+def _has_terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))
+        return True
+    except OSError:
+        return False
 
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.proc, self.fired = proc, False
+
+def _die_with_parent(own_group: bool = False) -> Any:
+    """A preexec hook that makes the child die if `gitexp run` is killed (Linux: PR_SET_PDEATHSIG).
+
+    Without it a `kill -9` of the wrapper leaves the command running alone,
+    logging to a run nobody will end until it exits. With `own_group` (no
+    terminal, so no job control to keep) the child leads its own process group:
+    a `kill` to our group then reaches it once, through us, never twice.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def setup() -> None:
+        if own_group:
+            os.setpgid(0, 0)
+        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the wrapper died before the line above
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return setup
+
+
+class _Forwarder:
+    """Handlers for SIGINT, SIGTERM and SIGHUP that pass the signal on when the child missed it.
+
+    A Ctrl-C (and a terminal hang-up) goes to the whole foreground process
+    group, so a child in our group that the terminal has in the foreground got
+    it already: forwarding it would be a second Ctrl-C, which aborts the
+    child's clean-up. A second Ctrl-C sends SIGTERM, a third SIGKILL (said on
+    stderr). A signal from `kill` to us (no terminal, or the child in its own
+    process group) is forwarded: SIGTERM at once, SIGINT and SIGHUP after
+    FORWARD_GRACE unless the child has exited (a `kill` to the group reached it).
+    """
+
+    def __init__(self, proc: subprocess.Popen, err: IO[bytes] | None = None) -> None:
+        self.proc, self.err, self.fired = proc, err, False
+        self.interrupts = 0
         self._old: dict[int, Any] = {}
+        self._tty: int | None = None
 
     def install(self) -> "_Forwarder":
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._tty = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+            except OSError:
+                self._tty = None  # no controlling terminal: every signal came from `kill`
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, _frame: Any) -> None:
         self.fired = True
-        if signum == signal.SIGTERM:
+        if signum == signal.SIGINT:
+            self.interrupts += 1
+            if self.interrupts == 2:
+                self._say(f"interrupted again: sending SIGTERM to {self.proc.args[0]} (pid {self.proc.pid}); "
+                          "Ctrl-C once more kills it")
+                self._send(signal.SIGTERM)
+                return
+            if self.interrupts >= 3:
+                self._say(f"interrupted a third time: sending SIGKILL to {self.proc.args[0]} (pid {self.proc.pid})")
+                self._send(signal.SIGKILL)
+                return
+        if signum in (signal.SIGINT, signal.SIGHUP):
+            if self._child_got_it():
+                return
+            if self._own_group():
+                self._send(signum)  # the terminal's signals never reach a child in its own group
+            else:
+                threading.Timer(FORWARD_GRACE, self._send, args=(signum,)).start()
+        else:
             self._send(signum)
-        else:  # Ctrl-C reaches the whole process group; forward only if the child missed it
-            threading.Timer(FORWARD_GRACE, self._send, args=(signum,)).start()
+
+    def _own_group(self) -> bool:
+        try:
+            return os.getpgid(self.proc.pid) != os.getpgrp()
+        except OSError:
+            return False
+
+    def _child_got_it(self) -> bool:
+        """Whether the terminal sent this signal to a process group the child is in."""
+        if self._tty is None or self._own_group():
+            return False
+        try:
+            return os.tcgetpgrp(self._tty) == os.getpgrp()
+        except OSError:  # the terminal hung up
+            return False
+
+    def _say(self, text: str) -> None:
+        try:
+            stream = self.err if self.err is not None else sys.stderr.buffer
+            stream.write(f"\ngitexp: {text}\n".encode())
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def _send(self, signum: int) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.send_signal(signum)
+                if self._own_group() and os.getpgid(self.proc.pid) == self.proc.pid:
+                    os.killpg(self.proc.pid, signum)  # the command and its children, as a group kill would
+                else:
+                    self.proc.send_signal(signum)
             except OSError:
                 pass
 
     def restore(self) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
+        if self._tty is not None:
+            os.close(self._tty)
+            self._tty = None
 
 
-def _forward_signals(proc: subprocess.Popen) -> _Forwarder:
-    return _Forwarder(proc).install()
+def _forward_signals(proc: subprocess.Popen, err: IO[bytes] | None = None) -> _Forwarder:
+    return _Forwarder(proc, err).install()

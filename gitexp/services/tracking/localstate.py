@@ -91,6 +91,10 @@ class Flock:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
 
+    def forget(self) -> None:
+        """In a forked child: close our copy of the descriptor; the parent keeps the lock."""
+        self.release()  # a flock belongs to the open file, which the parent's descriptor keeps open
+
 
 def owner_lock(folder: Path) -> Flock:
     """Held (exclusive) by the process that owns the run for the run's lifetime."""

@@ -200,6 +200,48 @@ class ActiveRun:
                      f"from what its journal in {self.folder.path} holds",
             ) from None
 
+    # -- fork ------------------------------------------------------------------------
+    def _forked(self) -> None:
+        """In a child just forked: let go of what belongs to the parent (see `_after_fork_in_child`)."""
+        old = self.journal
+        if isinstance(old, JournalWriter):
+            _silence(old)  # its buffers and files are the parent's: never flush them from here
+            del old.pending[:]  # the parent writes what it had queued
+        self.journal = _ForkedJournal(self)  # type: ignore[assignment]
+        self._lock = threading.Lock()  # another thread of the parent may have held it
+        attached = attached_lock(self.folder.path)  # at once: the run is not taken for dead while we live
+        try:
+            attached.try_lock()
+        except OSError:  # the folder went away (the run ended meanwhile): nothing to protect
+            attached = None
+        for held in (self._owner_lock, self._attached):
+            if held is not None:
+                held.forget()  # our copy of the parent's lock: the parent still holds the lock
+        self._owner_lock, self._attached = None, attached  # the parent owns and ends the run
+        self._pending_append = self._log_in_child
+
+    def _adopt_in_child(self) -> JournalWriter:
+        """On a forked child's first write: its own journal files and flusher thread."""
+        with self._lock:
+            if isinstance(self.journal, JournalWriter):
+                return self.journal
+            journal = JournalWriter(self.folder.path)
+            self.journal = journal
+        _flusher.register(self)
+        return journal
+
+    def _log_in_child(self, item: tuple) -> None:
+        """The queue's append in a forked child: every point is written at once.
+
+        Forked workers often end in `os._exit` (multiprocessing) or are
+        terminated (`Pool.terminate`), with no hook left to flush at.
+        """
+        journal = self.journal
+        if journal.__class__ is not JournalWriter:
+            journal = self._adopt_in_child()
+        journal.pending.append(item)
+        journal.flush()
+
 
 _time = time.time
 
@@ -272,6 +314,11 @@ class _Flusher:
     def unregister(self, run: ActiveRun) -> None:
         self._runs.discard(run)
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's thread is gone; a new one starts with the first write."""
+        self._thread = None
+        self._wake = threading.Event()
+
     def _loop(self) -> None:
         # Every interval everything is flushed; in between, a quick look every
         # TICK flushes a run whose queue holds BURST points, so a fast logging loop
@@ -300,6 +347,79 @@ class _Flusher:
 
 
 _flusher = _Flusher()
+
+
+class _ForkedJournal:
+    """The journal of a run inherited through fork(), until the child first writes to it.
+
+    Nothing is created before then: a fork that only execs (subprocess with a
+    preexec_fn) leaves no journal files behind.
+    """
+
+    def __init__(self, run: ActiveRun) -> None:
+        self._run = run
+        self.pending: list = []
+
+    def flush(self) -> None:
+        pass  # nothing written yet
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._run._adopt_in_child(), name)
+
+
+def _silence(journal: JournalWriter) -> None:
+    """Point the files of a journal inherited from the parent at /dev/null (in this process only)."""
+    for value in list(vars(journal).values()):
+        fileno = getattr(value, "fileno", None)
+        if fileno is None or getattr(value, "closed", True):
+            continue
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, fileno())
+            finally:
+                os.close(null)
+        except (OSError, ValueError):
+            pass
+
+
+_fork_held: list[Any] = []
+
+
+def _before_fork() -> None:
+    """No journal is half-written when the process is copied."""
+    for run in list(_flusher._runs):
+        lock = vars(run.journal).get("_lock")
+        if lock is not None and lock.acquire(timeout=2.0):
+            _fork_held.append(lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _fork_held:
+        _fork_held.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    """A forked worker logs to the runs it inherited, as the parent does.
+
+    It starts with an empty queue (the parent writes the points queued before
+    the fork) and holds the run's shared `attached.lock` (so the run is not
+    taken for dead while it lives); on its first write it gets its own journal
+    files and flusher thread; it writes each point as it is logged.
+    """
+    _fork_held.clear()  # the parent's writers' locks: those writers are dropped here
+    _flusher.after_fork()
+    for run in list(_flusher._runs):
+        if not run.ended:
+            run._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 def create_run(s: Session, experiment: str | None = None, name: str | None = None,
@@ -383,4 +503,4 @@ def env_for(run: ActiveRun) -> dict[str, str]:
     return {ENV_RUN_ID: run.id, ENV_RUN_REF: run.ref, ENV_GIT_DIR: str(run.common_dir)}
 
 
-atexit.register(_flusher._wake.set)  # stop the flush loop before interpreter teardown
+atexit.register(lambda: _flusher._wake.set())  # stop the flush loop before interpreter teardown
