@@ -15,13 +15,27 @@ __all__ = [
     "log_metric", "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts",
     "log_text", "log_dict", "log_figure", "get_run", "search_runs", "flush",
     "plot_metrics", "plot_scatter", "plot_parallel", "tag_run", "note_run", "rename_run", "remove_run",
+    "last_active_run",
 ]
+# MLflow-named calls beyond logging (gitexp/api_mlflow.py), with gitexp's types.
+_API_MLFLOW = [
+    "create_experiment", "get_experiment", "get_experiment_by_name", "search_experiments", "set_experiment_tag",
+    "set_experiment_tags", "get_artifact_uri", "get_tracking_uri", "set_tracking_uri", "log_image", "log_table",
+    "log_input",
+]
+__all__ += _API_MLFLOW + ["MlflowClient"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
         if name == "GitexpError":
             from gitexp.errors import GitexpError as value
+        elif name == "MlflowClient":
+            from gitexp.mlflow.client import MlflowClient as value
+        elif name in _API_MLFLOW:
+            from gitexp import api_mlflow
+
+            value = getattr(api_mlflow, name)
         else:
             from gitexp import api
 
