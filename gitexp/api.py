@@ -93,7 +93,7 @@ def _start(run_name: str | None = None, experiment: str | None = None, tags: dic
             if run_id is not None and run_id in (active.id, active.info.name):
                 raise GitexpError(f"run {active.info.name} ({active.id}) is already active",
                                   hint="to resume it, end it first with gitexp.end_run()")
-        if _stack and not nested:
+        if _stack and not nested and _stack != [_ambient[0]]:
             active = _stack[-1]
             raise GitexpError(f"run {active.info.name} ({active.id}) is already active",
                               hint="call gitexp.end_run() first, or pass nested=True")
@@ -103,6 +103,8 @@ def _start(run_name: str | None = None, experiment: str | None = None, tags: dic
             env_id = None  # an incomplete environment attaches to nothing
         if attached is not None:  # under `gitexp run`: its run, with these params and tags added
             run = attached
+            if attach:  # joined by a bare log_* call: later start_run() blocks become its children
+                _ambient[0] = run
             for key, value in (params or {}).items():
                 run.log_param(key, value)
             for key, value in (tags or {}).items():
@@ -121,6 +123,9 @@ def _start(run_name: str | None = None, experiment: str | None = None, tags: dic
 
 
 _last_run_id: str | None = None
+# The run of `gitexp run` when a bare log_* call joined it: a start_run() block then records
+# a child of it instead of failing with "already active".
+_ambient: list[Any] = [None]
 
 
 def _remember(run_id: str) -> None:
@@ -138,9 +143,8 @@ def _create(run_name: str | None, experiment: str | None, tags: dict | None, par
         elif experiment:
             slug = experiments.slug_of(s, experiment) if _is_slug_or_known(s, experiment) \
                 else experiments.ensure_experiment(s, experiment)[0].slug
-        else:
-            slug = _experiment or (_env_experiment() if parent and parent == os.environ.get(tracking.ENV_RUN_ID)
-                                   else None)
+        else:  # set_experiment's, else the parent run's (nested), else the default one
+            slug = _experiment or _parent_experiment(parent)
         run = tracking.create_run(s, slug, run_name, params, tags, sys.argv, parent)
     _install_exit_hooks()
     return run
@@ -152,11 +156,18 @@ def _is_slug_or_known(s: Any, text: str) -> bool:
     return experiments.find_experiment(s, text) is not None or experiments._is_slug(text)
 
 
-def _env_experiment() -> str | None:
-    """The experiment of the run `gitexp run` started (children of it go there too)."""
+def _parent_experiment(parent: str | None) -> str | None:
+    """The experiment of a parent run of this process, or of the run `gitexp run` started."""
     from gitexp.model import experiment_of
 
-    return experiment_of(os.environ.get(tracking.ENV_RUN_REF, "")) or None
+    if parent is None:
+        return None
+    for run in _stack:
+        if run.id == parent:
+            return run.info.experiment
+    if parent == os.environ.get(tracking.ENV_RUN_ID):
+        return experiment_of(os.environ.get(tracking.ENV_RUN_REF, "")) or None
+    return None
 
 
 def _resume(run_id: str, params: dict | None, tags: dict | None) -> tracking.ActiveRun:

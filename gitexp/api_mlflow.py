@@ -99,9 +99,12 @@ def _current_experiment_slug() -> str:
 
 def current_experiment_id() -> str:
     """The id of the experiment new runs start in (MLflow's `_get_experiment_id()`)."""
+    from gitexp.model import experiment_of
     from gitexp.names import experiment_id
+    from gitexp.services.tracking.run import ENV_RUN_REF
 
-    return experiment_id(api._experiment or _default_slug())
+    # under `gitexp run -e X`, X is the current experiment (as MLFLOW_EXPERIMENT_NAME would be)
+    return experiment_id(api._experiment or experiment_of(os.environ.get(ENV_RUN_REF, "")) or _default_slug())
 
 
 def _default_slug() -> str:

@@ -80,6 +80,8 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
             experiment_id = api_mlflow_set.experiment_id
         elif os.environ.get("MLFLOW_EXPERIMENT_ID"):
             experiment_id = os.environ["MLFLOW_EXPERIMENT_ID"]
+    if experiment_id is None and nested and run_id is None:  # MLflow: the current experiment, not the parent's
+        experiment_id = api_mlflow.current_experiment_id()
     handle = api.start_run(run_name=run_name, tags=tags, nested=nested, run_id=run_id,
                            experiment_id=experiment_id, description=description, parent_run_id=parent_run_id)
     return _active(handle)

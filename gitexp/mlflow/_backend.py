@@ -108,7 +108,7 @@ class Backend:
                     pairs.append((ml, row))
         if keys:
             by_row = {id(row): ml for ml, row in pairs}
-            pairs = [(by_row[id(row)], row) for row in sort_rows([row for _, row in pairs], keys)]
+            pairs = [(by_row[id(row)], row) for row in sort_rows([row for _, row in pairs], keys, RUN_ATTRIBUTES)]
         out = [ml for ml, _ in pairs]
         return out[:max_results] if max_results is not None else out
 

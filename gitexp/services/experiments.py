@@ -326,6 +326,6 @@ def search_experiments(s: Session, filter_string: str | None = None, order_by: S
     pairs = [(e, row) for e, row in pairs if predicate(row)]
     if keys:
         by_row = {id(row): e for e, row in pairs}
-        pairs = [(by_row[id(row)], row) for row in sort_rows([row for _, row in pairs], keys)]
+        pairs = [(by_row[id(row)], row) for row in sort_rows([row for _, row in pairs], keys, FILTER_ATTRIBUTES)]
     out = [e for e, _ in pairs]
     return out[:max_results] if max_results is not None else out

@@ -547,11 +547,12 @@ def _sort_pass(rows: list[dict], key: SortKey) -> list[dict]:
     return out
 
 
-def sort_rows(rows: list[dict], keys: list[SortKey]) -> list[dict]:
+def sort_rows(rows: list[dict], keys: list[SortKey], attributes: dict[str, str] | None = None) -> list[dict]:
     """Stable multi-key sort: numbers, then NaN, then strings, then other; missing always last."""
     out = list(rows)
+    aliases = _ATTR_ALIASES if attributes is None else attributes
     for key in reversed(keys):
         if key.kind == "attributes":
-            key = SortKey(key.kind, _ATTR_ALIASES.get(key.key.lower(), key.key), key.descending)
+            key = SortKey(key.kind, aliases.get(key.key.lower(), key.key), key.descending)
         out = _sort_pass(out, key)
     return out
