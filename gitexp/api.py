@@ -228,6 +228,9 @@ def _end(run: tracking.ActiveRun, status: str) -> None:
             while _stack:
                 top = _stack.pop()
                 _retarget()
+                _remember(top.id)  # MLflow's last_active_run: the run ended last
+                if top is _ambient[0]:
+                    _ambient[0] = None
                 top.end(status)
                 if top is run:
                     break
