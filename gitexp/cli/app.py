@@ -40,6 +40,7 @@ COMMANDS = {
     "rename": "gitexp.cli.edit_cmd:rename",
     "rm": "gitexp.cli.edit_cmd:rm",
     "demo": "gitexp.cli.demo_cmd:demo",
+    "import": "gitexp.cli.import_cmd:import_",
 }
 ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
 SIGPIPE_EXIT = 141
