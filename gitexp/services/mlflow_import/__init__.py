@@ -51,6 +51,7 @@ MAPPED_TAGS = ("mlflow.runName", "mlflow.parentRunId", "mlflow.note.content", "m
 STATUS_MAP = {"RUNNING": "RUNNING", "SCHEDULED": "RUNNING", "FINISHED": "FINISHED", "FAILED": "FAILED",
               "KILLED": "KILLED"}
 Progress = Callable[[int, int], None]
+BATCH = 250  # runs per pack
 
 __all__ = ["IMPORT_TAG", "ImportReport", "SourceError", "import_mlflow", "imported_ids"]
 
@@ -142,25 +143,34 @@ def _import(s: Session, src: Any, report: ImportReport, progress: Progress | Non
     known = {**done_before, **new_ids}
 
     total = len(plan)
-    for n, (_, ml_id, exp_id, slug) in enumerate(plan, start=1):
-        if ml_id in done_before:
-            report.already += 1
-        else:
-            try:
-                run = src.load_run(exp_id, ml_id)
-                if run.lifecycle_stage != "active":
-                    report.deleted += 1
+    for first in range(0, total, BATCH):
+        # One pack per batch of runs (not thousands of loose objects); refs after the pack.
+        refs: list[tuple[str, str, str, str]] = []
+        with s.db.batched():
+            for n, (_, ml_id, exp_id, slug) in enumerate(plan[first:first + BATCH], start=first + 1):
+                if ml_id in done_before:
+                    report.already += 1
                 else:
-                    _write_run(s, src, run, new_ids[ml_id], slug, known, taken, threshold, side,
-                               models.get(ml_id, []), report)
-                    report.runs += 1
-                    report.ids[ml_id] = new_ids[ml_id]
-            except (GitexpError, OSError, ValueError, TypeError, UnicodeError) as exc:
-                report.failed.append((ml_id, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"))
-            except Exception as exc:  # sqlite3 errors and anything else a damaged store gives
-                report.failed.append((ml_id, f"{type(exc).__name__}: {exc}"))
+                    try:
+                        run = src.load_run(exp_id, ml_id)
+                        if run.lifecycle_stage != "active":
+                            report.deleted += 1
+                        else:
+                            ref, commit = _write_run(s, src, run, new_ids[ml_id], slug, known, taken, threshold,
+                                                     side, models.get(ml_id, []), report)
+                            refs.append((ref, commit, ml_id, new_ids[ml_id]))
+                    except (GitexpError, OSError, ValueError, TypeError, UnicodeError) as exc:
+                        report.failed.append((ml_id, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"))
+                    except Exception as exc:  # sqlite3 errors and anything else a damaged store gives
+                        report.failed.append((ml_id, f"{type(exc).__name__}: {exc}"))
+                if progress is not None and n < min(first + BATCH, total):
+                    progress(n, total)
+        for ref, commit, ml_id, gid in refs:
+            s.db.set_ref(ref, None, commit, f"import mlflow run {ml_id}")
+            report.runs += 1
+            report.ids[ml_id] = gid
         if progress is not None:
-            progress(n, total)
+            progress(min(first + BATCH, total), total)
 
 
 def _headers(src: Any, experiment_id: str) -> list[tuple[str, int | None]]:
@@ -223,7 +233,7 @@ def param_value(text: str) -> Any:
 
 
 def _write_run(s: Session, src: Any, run: MlRun, gid: str, slug: str, known: dict[str, str], taken: set[str],
-               threshold: int, side: SideStore, models: list[MlModel], report: ImportReport) -> None:
+               threshold: int, side: SideStore, models: list[MlModel], report: ImportReport) -> tuple[str, str]:
     db = s.db
     status = STATUS_MAP.get(run.status.upper())
     if status is None:
@@ -298,7 +308,7 @@ def _write_run(s: Session, src: Any, run: MlRun, gid: str, slug: str, known: dic
         commit = write_run_commit(db, code_root, None, files, [baseline], message)
     else:
         commit = write_run_commit(db, None, {}, files, [], message)
-    db.set_ref(f"{RUNS_PREFIX}{slug}/{gid}", None, commit, f"import mlflow run {run.run_id}")
+    return f"{RUNS_PREFIX}{slug}/{gid}", commit
 
 
 def _run_name(wanted: str | None, taken: set[str]) -> tuple[str, str | None]:
