@@ -17,13 +17,25 @@ __all__ = [
     "plot_metrics", "plot_scatter", "plot_parallel", "tag_run", "note_run", "rename_run", "remove_run",
     "register_model", "assign_stage", "transition_model_version_stage", "set_registered_model_alias",
     "get_model_version", "get_model_version_by_alias", "download_artifacts",
+    "last_active_run",
 ]
+# MLflow-named calls beyond logging (gitexp/api_mlflow.py), with gitexp's types.
+_API_MLFLOW = [
+    "create_experiment", "get_experiment", "get_experiment_by_name", "search_experiments", "set_experiment_tag",
+    "set_experiment_tags", "get_artifact_uri", "get_tracking_uri", "set_tracking_uri", "log_image", "log_table",
+    "log_input",
+]
+__all__ += _API_MLFLOW + ["MlflowClient"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
         if name == "GitexpError":
             from gitexp import errors as module
+        elif name == "MlflowClient":
+            from gitexp.mlflow import client as module  # type: ignore[no-redef]
+        elif name in _API_MLFLOW:
+            from gitexp import api_mlflow as module  # type: ignore[no-redef]
         else:
             from gitexp import api as module  # type: ignore[no-redef]
         value = getattr(module, name)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import GitexpError, InvalidName
-from gitexp.names import check_experiment, check_key
+from gitexp.names import check_key
 from gitexp.services.tracking import run as tracking
 from gitexp.model import Run
 from gitexp.services.catalog.listing import get_run as _get_run
@@ -26,11 +26,20 @@ _experiment: str | None = None
 _repo_path: str | None = None  # None: the repository git would use (GIT_DIR, the current folder)
 
 
-def set_experiment(name: str) -> str:
-    """Make `name` the experiment of runs started from now on (created on first run)."""
+def set_experiment(name: str | None = None, experiment_id: str | None = None, *,
+                   experiment_name: str | None = None) -> Any:
+    """Make an experiment the one runs start in from now on; made if absent; returns it.
+
+    `name` (or MLflow's `experiment_name=`) is free text ("Wine Quality") or a slug;
+    `experiment_id` names an existing experiment by its digit id. Returns an
+    `Experiment` (`.name`, `.experiment_id`, `.slug`, `.tags`).
+    """
+    from gitexp import api_mlflow
+
     global _experiment
-    _experiment = check_experiment(name)
-    return _experiment
+    exp = api_mlflow.set_experiment(name if name is not None else experiment_name, experiment_id)
+    _experiment = exp.slug
+    return exp
 
 
 def set_repository(path: str | os.PathLike[str]) -> None:
@@ -63,33 +72,130 @@ class RunContext:
 
 
 def start_run(run_name: str | None = None, experiment: str | None = None, tags: dict | None = None,
-              nested: bool = False, params: dict | None = None) -> RunContext:
-    """Start (or, under `gitexp run`, join) a run; use as `with gitexp.start_run():`."""
+              nested: bool = False, params: dict | None = None, *, run_id: str | None = None,
+              experiment_id: str | None = None, description: str | None = None,
+              parent_run_id: str | None = None) -> RunContext:
+    """Start a run (or resume one with `run_id`); use as `with gitexp.start_run():`.
+
+    Under `gitexp run`, each `start_run()` records a child run of the wrapper run (a
+    sweep loop gets one run per block); `start_run(run_id=<the wrapper's id>)` or a
+    bare `log_*` call logs into the wrapper run itself.
+    """
+    return _start(run_name, experiment, tags, nested, params, run_id, experiment_id, description, parent_run_id)
+
+
+def _start(run_name: str | None = None, experiment: str | None = None, tags: dict | None = None,
+           nested: bool = False, params: dict | None = None, run_id: str | None = None,
+           experiment_id: str | None = None, description: str | None = None,
+           parent_run_id: str | None = None, attach: bool = False) -> RunContext:
     with _state_lock:
-        if _stack and not nested:
+        for active in _stack:
+            if run_id is not None and run_id in (active.id, active.info.name):
+                raise GitexpError(f"run {active.info.name} ({active.id}) is already active",
+                                  hint="to resume it, end it first with gitexp.end_run()")
+        if _stack and not nested and _stack != [_ambient[0]]:
             active = _stack[-1]
             raise GitexpError(f"run {active.info.name} ({active.id}) is already active",
                               hint="call gitexp.end_run() first, or pass nested=True")
-        attached = _attach_from_env() if not _stack else None
+        env_id = os.environ.get(tracking.ENV_RUN_ID)
+        attached = _attach_from_env() if not _stack and env_id and (attach or run_id == env_id) else None
+        if attached is None and not (os.environ.get(tracking.ENV_RUN_REF) and os.environ.get(tracking.ENV_GIT_DIR)):
+            env_id = None  # an incomplete environment attaches to nothing
         if attached is not None:  # under `gitexp run`: its run, with these params and tags added
             run = attached
+            if attach:  # joined by a bare log_* call: later start_run() blocks become its children
+                _ambient[0] = run
             for key, value in (params or {}).items():
                 run.log_param(key, value)
             for key, value in (tags or {}).items():
                 run.set_tag(key, value)
+        elif run_id is not None:
+            run = _resume(run_id, params, tags)
         else:
-            run = _create(run_name, experiment, tags, params, parent=_stack[-1].id if _stack else None)
+            parent = parent_run_id or (_stack[-1].id if _stack else env_id or None)
+            run = _create(run_name, experiment, tags, params, parent, experiment_id)
+        if description is not None and run.info.description != description:
+            _describe(run, description)
         _stack.append(run)
         _retarget()
+        _remember(run.id)
         return RunContext(run)
 
 
+_last_run_id: str | None = None
+# The run of `gitexp run` when a bare log_* call joined it: a start_run() block then records
+# a child of it instead of failing with "already active".
+_ambient: list[Any] = [None]
+
+
+def _remember(run_id: str) -> None:
+    global _last_run_id
+    _last_run_id = run_id
+
+
 def _create(run_name: str | None, experiment: str | None, tags: dict | None, params: dict | None,
-            parent: str | None) -> tracking.ActiveRun:
+            parent: str | None, experiment_id: str | None = None) -> tracking.ActiveRun:
+    from gitexp.services import experiments
+
     with open_session(_repo_path) as s:
-        run = tracking.create_run(s, experiment or _experiment, run_name, params, tags, sys.argv, parent)
+        if experiment_id is not None:
+            slug = experiments.get_experiment(s, str(experiment_id)).slug
+        elif experiment:
+            slug = experiments.slug_of(s, experiment) if _is_slug_or_known(s, experiment) \
+                else experiments.ensure_experiment(s, experiment)[0].slug
+        else:  # set_experiment's, else the parent run's (nested), else the default one
+            slug = _experiment or _parent_experiment(parent)
+        run = tracking.create_run(s, slug, run_name, params, tags, sys.argv, parent)
     _install_exit_hooks()
     return run
+
+
+def _is_slug_or_known(s: Any, text: str) -> bool:
+    from gitexp.services import experiments
+
+    return experiments.find_experiment(s, text) is not None or experiments._is_slug(text)
+
+
+def _parent_experiment(parent: str | None) -> str | None:
+    """The experiment of a parent run of this process, or of the run `gitexp run` started."""
+    from gitexp.model import experiment_of
+
+    if parent is None:
+        return None
+    for run in _stack:
+        if run.id == parent:
+            return run.info.experiment
+    if parent == os.environ.get(tracking.ENV_RUN_ID):
+        return experiment_of(os.environ.get(tracking.ENV_RUN_REF, "")) or None
+    return None
+
+
+def _resume(run_id: str, params: dict | None, tags: dict | None) -> tracking.ActiveRun:
+    from gitexp.services.tracking.resume import resume_run
+
+    with open_session(_repo_path) as s:
+        run = resume_run(s, run_id)
+    _install_exit_hooks()
+    for key, value in (params or {}).items():
+        run.log_param(key, value)
+    for key, value in (tags or {}).items():
+        run.set_tag(key, value)
+    return run
+
+
+def _describe(run: tracking.ActiveRun, text: str) -> None:
+    """Set the note (`description`) of a run this process owns, at its start."""
+    from gitexp.services.edit.core import edit_record
+    from gitexp.store.repo import open_repo
+
+    def mutate(state: Any) -> None:
+        state.info.description = text
+
+    with open_repo(run.common_dir) as db:
+        tip = db.read_ref(run.ref)
+        if tip is not None:
+            edit_record(db, run.ref, tip, f"gitexp: note\n\n{text.rstrip()}\n", mutate)
+    run.info.description = text
 
 
 def _attach_from_env() -> tracking.ActiveRun | None:
@@ -122,6 +228,9 @@ def _end(run: tracking.ActiveRun, status: str) -> None:
             while _stack:
                 top = _stack.pop()
                 _retarget()
+                _remember(top.id)  # MLflow's last_active_run: the run ended last
+                if top is _ambient[0]:
+                    _ambient[0] = None
                 top.end(status)
                 if top is run:
                     break
@@ -134,7 +243,7 @@ def _current() -> tracking.ActiveRun:
         return _stack[-1]
     with _state_lock:
         if not _stack:
-            start_run()
+            _start(attach=True)
     return _stack[-1]
 
 
@@ -157,8 +266,15 @@ if hasattr(os, "register_at_fork"):  # after tracking's own handler: a forked ch
     os.register_at_fork(after_in_child=_retarget)
 
 
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
-    """Log one metric point (buffered; committed when the run ends)."""
+def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None,
+               synchronous: bool | None = None, run_id: str | None = None) -> None:
+    """Log one metric point (buffered; committed when the run ends).
+
+    `synchronous=True` writes it to the run's journal before returning; `run_id`
+    logs to another run (an active one of this process, or an ended one: a new commit).
+    """
+    if run_id is not None or synchronous:
+        return _log_metrics_to({key: value}, step, timestamp, synchronous, run_id)
     if timestamp is None and value.__class__ is float:
         if step is None:
             try:  # a known key's step counter; an int there (last explicit step) raises TypeError
@@ -173,10 +289,37 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
     (_stack[-1] if _stack else _current()).log_metric(key, value, step, timestamp)
 
 
-def log_metrics(metrics: dict[str, float], step: int | None = None, timestamp: int | None = None) -> None:
+def log_metrics(metrics: dict[str, float], step: int | None = None, timestamp: int | None = None,
+                synchronous: bool | None = None, run_id: str | None = None) -> None:
+    """Log several metrics at one step (see log_metric)."""
+    if run_id is not None or synchronous:
+        return _log_metrics_to(metrics, step, timestamp, synchronous, run_id)
     run = _current()
     for key, value in metrics.items():
         run.log_metric(key, value, step, timestamp)
+
+
+def _log_metrics_to(metrics: dict[str, float], step: int | None, timestamp: int | None,
+                    synchronous: bool | None, run_id: str | None) -> None:
+    run = _current() if run_id is None else _active_by_id(run_id)
+    if run is None:  # not a run of this process: a journal entry or a new commit on its ref
+        from gitexp.services.edit.log import log_to_run
+
+        ts = int(time.time() * 1000) if timestamp is None else int(timestamp)
+        _in_repo(log_to_run, run_id, [(k, v, step, ts) for k, v in metrics.items()])
+        return
+    for key, value in metrics.items():
+        run.log_metric(key, value, step, timestamp)
+    if synchronous:
+        run.flush()
+
+
+def _active_by_id(run_id: str) -> tracking.ActiveRun | None:
+    """The run of this process with that id (or name), innermost first, or None."""
+    for run in reversed(_stack):
+        if run_id in (run.id, run.info.name):
+            return run
+    return None
 
 
 def log_param(key: str, value: Any) -> Any:
@@ -277,6 +420,12 @@ def get_run(run: str) -> Run:
     return _in_repo(_get_run, run)
 
 
+def last_active_run() -> Run | None:
+    """The active run, else the run that was active last in this process (reloaded), else None."""
+    run_id = _stack[-1].id if _stack else _last_run_id
+    return None if run_id is None else get_run(run_id)
+
+
 def _in_repo(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a service function with a session on this process's repository."""
     with open_session(_repo_path) as s:
@@ -285,14 +434,23 @@ def _in_repo(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 def search_runs(filter_string: str | None = None, order_by: list[str] | str | None = None,
                 experiment: str | list[str] | None = None, max_results: int | None = None,
-                output: str = "list") -> Any:
+                output: str = "list", *, experiment_ids: list[str] | str | None = None,
+                experiment_names: list[str] | str | None = None) -> Any:
     """Runs matching an MLflow-style filter, e.g. ``"metrics.acc > 0.9 and params.lr = 0.01"``.
 
-    ``output`` is ``"list"`` (Run objects, histories loaded on first use), ``"dicts"`` or ``"pandas"`` (a DataFrame).
+    ``experiment`` takes names, slugs or ids; ``experiment_ids``/``experiment_names`` are
+    MLflow's spellings (all three combine). ``output`` is ``"list"`` (Run objects,
+    histories loaded on first use), ``"dicts"`` or ``"pandas"`` (a DataFrame).
     """
     from gitexp.services.catalog.query import search
 
-    return _in_repo(search, filter_string, order_by, experiment, max_results, output)
+    def run(s: Any) -> Any:
+        from gitexp.api_mlflow import experiment_slugs
+
+        slugs = experiment_slugs(s, experiment, experiment_ids, experiment_names)
+        return search(s, filter_string, order_by, slugs, max_results, output)
+
+    return _in_repo(run)
 
 
 def tag_run(run: str, tags: dict[str, Any] | None = None, delete: list[str] | tuple[str, ...] = ()) -> Any:

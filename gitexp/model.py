@@ -146,6 +146,18 @@ class Run:
 
     # -- derived -------------------------------------------------------------------------
     @property
+    def data(self) -> RunData:
+        """`params`, `metrics` and `tags` under MLflow's `run.data` (gitexp's typed values)."""
+        return RunData(self)
+
+    @property
+    def experiment_id(self) -> str:
+        """The experiment's digit id ("0" for `default`)."""
+        from gitexp.names import experiment_id
+
+        return experiment_id(self.experiment)
+
+    @property
     def duration(self) -> float | None:
         start, end = self.start_ms, self.end_ms
         return None if start is None or end is None else (end - start) / 1000
@@ -209,6 +221,22 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<Run {self.name} ({self.id}) {self.status}>"
+
+
+class RunData:
+    """A run's params, metrics (last values) and tags, as MLflow's `run.data` groups them."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    params = property(lambda self: self._run.params)
+    metrics = property(lambda self: self._run.metrics)
+    tags = property(lambda self: self._run.tags)
+
+    def __repr__(self) -> str:
+        return f"<RunData params={self.params!r} metrics={dict(self.metrics)!r} tags={self.tags!r}>"
 
 
 RunSummary = Run  # the name search results had; one model now

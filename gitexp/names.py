@@ -11,7 +11,9 @@ import time
 from gitexp.errors import InvalidName
 
 _EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
-_KEY_CHARS = re.compile(r"[A-Za-z0-9_\-. /]+\Z")
+# MLflow's rule for param, metric and tag names (`^[/\w.\- :]*$`): Unicode letters and digits,
+# '_', '-', '.', '/', ' ' and ':'.
+_KEY_CHARS = re.compile(r"[\w\-. /:]+\Z")
 MAX_EXPERIMENT = 100
 MAX_KEY = 250
 
@@ -23,7 +25,10 @@ MIN_PREFIX = 4
 
 
 def slugify(text: str) -> str:
-    """Turn any text into the nearest valid experiment slug."""
+    """Turn any text into the nearest valid experiment slug (accents dropped: Über -> uber)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
     slug = re.sub(r"\.\.+", ".", slug)[:MAX_EXPERIMENT].rstrip("-._")
     while slug.endswith(".lock"):  # a ref component must not end in .lock (nor in '.', after the cut)
@@ -48,13 +53,41 @@ def check_experiment(name: str) -> str:
     return name
 
 
+DEFAULT_EXPERIMENT = "default"
+MAX_EXPERIMENT_NAME = 500
+
+
+def experiment_id(slug: str) -> str:
+    """The stable MLflow-style id of experiment `slug`: "0" for `default`, else 18 digits.
+
+    A pure function of the slug (the first 8 bytes of its SHA-256), so two clones
+    that make the same experiment independently agree on its id without talking,
+    and an experiment that only has runs has an id too.
+    """
+    if slug == DEFAULT_EXPERIMENT:
+        return "0"
+    import hashlib
+
+    h = int.from_bytes(hashlib.sha256(slug.encode()).digest()[:8], "big")
+    return str(10**17 + h % (9 * 10**17))
+
+
+def check_experiment_name(name: object) -> str:
+    """A display name (MLflow's free text): one non-empty line of at most 500 characters."""
+    if not isinstance(name, str) or not name.strip() or "\n" in name or "\r" in name \
+            or len(name) > MAX_EXPERIMENT_NAME:
+        raise InvalidName(f"invalid experiment name {name!r:.60}: use one non-empty line of text "
+                          f"(at most {MAX_EXPERIMENT_NAME} characters)")
+    return name.strip()
+
+
 def check_key(key: str, kind: str = "key") -> str:
     """Validate a param, metric, tag or artifact key; return it unchanged."""
     problem = key_problem(key, kind)
     if problem:
         raise InvalidName(
             f"invalid {kind} {key!r}: {problem}",
-            hint="keys use letters, digits, '_', '-', '.', '/' and spaces, e.g. 'train/loss'",
+            hint="keys use letters, digits, '_', '-', '.', '/', ':' and spaces, e.g. 'train/loss'",
         )
     return key
 

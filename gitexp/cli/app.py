@@ -55,6 +55,7 @@ COMMANDS = {
     "reproduce": "gitexp.cli.code_cmd:reproduce",
     "models": "gitexp.cli.models_cmd:models",
     "ui": "gitexp.cli.ui_cmd:ui",
+    "import": "gitexp.cli.import_cmd:import_",
 }
 ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
 SIGPIPE_EXIT = 141

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gitexp.errors import CorruptRecord, NewerFormat
-from gitexp.names import SHA256_HEX, is_run_id, key_problem
+from gitexp.names import SHA256_HEX, experiment_id, is_run_id, key_problem
 from gitexp.store import yamlio
 
 FORMAT = 1
@@ -75,6 +75,15 @@ class RunInfo:
     @property
     def start_ms(self) -> int | None:
         return ms_from_iso(self.start_time)
+
+    # MLflow's names for the same fields (`run.info.run_id`, …).
+    run_id = property(lambda self: self.id, doc="MLflow's name for `id`")
+    run_name = property(lambda self: self.name, doc="MLflow's name for `name`")
+
+    @property
+    def experiment_id(self) -> str:
+        """The experiment's stable digit id ("0" for `default`), as MLflow names experiments."""
+        return experiment_id(self.experiment)
 
     @property
     def end_ms(self) -> int | None:

@@ -221,6 +221,7 @@ class GitDB(RefsMixin, RevisionsMixin):
         self.object_format = getattr(repo, "object_format", None)
         self.hex_length: int = getattr(self.object_format, "hex_length", 40)
         self._sha1 = self.hex_length == 40
+        self._batch: list | None = None
 
     def new(self, obj: T) -> T:
         """Mark a new object as belonging to this repository's object format."""
@@ -261,11 +262,30 @@ class GitDB(RefsMixin, RevisionsMixin):
         A pack per small write would leave thousands of tiny packs after a sweep,
         each kept open and searched on every read, until the next `git gc`.
         """
-        if len(objects) < PACK_THRESHOLD:
+        if self._batch is not None:
+            self._batch.extend(objects)
+        elif len(objects) < PACK_THRESHOLD:
             for obj in objects:
                 self._write_loose(obj)
         else:
             self.repo.object_store.add_objects([(obj, None) for obj in objects])
+
+    @contextlib.contextmanager
+    def batched(self):  # type: ignore[no-untyped-def]
+        """Objects written inside the block go to one pack at its end (bulk imports).
+
+        Set refs to them only after the block: until then they are not in the repository.
+        """
+        if self._batch is not None:
+            yield
+            return
+        self._batch = pending = []
+        try:
+            yield
+        finally:
+            self._batch = None
+        if pending:
+            self.repo.object_store.add_objects([(obj, None) for obj in pending])
 
     def _write_loose(self, obj: ShaFile) -> None:
         """Write one loose object through a unique temp file and a rename, as git does.

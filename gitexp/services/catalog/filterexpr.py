@@ -28,7 +28,7 @@ _PUNCT = {"(": "LP", ")": "RP", ",": "COMMA", ":": "COLON"}
 _NUM_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _INT_RE = re.compile(r"[-+]?\d+")
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_KEY_RE = re.compile(r"[A-Za-z0-9_\-./]+")
+_KEY_RE = re.compile(r"[\w\-./]+")  # unquoted keys: Unicode letters too; quote keys with spaces or ":"
 _TAIL_RE = re.compile(r"[\w.]*")
 _QUOTED = {q: re.compile(rf"{q}((?:\\.|[^{q}\\])*){q}", re.DOTALL) for q in "'\"`"}
 
@@ -136,9 +136,10 @@ def _is_word(tok: _Tok, *words: str) -> bool:
 class _Parser:
     """Recursive descent: or_expr := and_expr (OR and_expr)*; and_expr := not_expr (AND ...)*."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, attributes: dict[str, str] | None = None) -> None:
         self.lex = _Lexer(text)
         self.refs: set[tuple[str, str]] = set()
+        self.aliases = ATTR_ALIASES if attributes is None else attributes
 
     def parse(self) -> Pred:
         pred = self._or()
@@ -201,9 +202,10 @@ class _Parser:
         raise self.lex.error(f"expected {expected} but found {self.lex.show(tok)}", tok.start)
 
     def _attr(self, name: str, pos: int) -> str:
-        canonical = ATTR_ALIASES.get(name.lower())
+        canonical = self.aliases.get(name.lower())
         if canonical is None:
-            raise self.lex.error(f"unknown attribute '{name}'; attributes are {', '.join(ATTRIBUTES)} "
+            known = ATTRIBUTES if self.aliases is ATTR_ALIASES else sorted(set(self.aliases.values()))
+            raise self.lex.error(f"unknown attribute '{name}'; attributes are {', '.join(known)} "
                                  "(or use metrics., params., tags.)", pos)
         return canonical
 
@@ -285,11 +287,15 @@ def _match_all(row: dict) -> bool:
     return True
 
 
-def parse_filter(text: str | None) -> Filter:
-    """Parse and compile a filter; None or blank text matches every row."""
+def parse_filter(text: str | None, attributes: dict[str, str] | None = None) -> Filter:
+    """Parse and compile a filter; None or blank text matches every row.
+
+    `attributes` maps the attribute names (lower case) a caller's rows have to their
+    canonical keys (default: the run attributes); experiment search passes its own.
+    """
     if text is None or not text.strip():
         return Filter(text or "", _match_all, frozenset())
-    parser = _Parser(text)
+    parser = _Parser(text, attributes)
     pred = parser.parse()
     return Filter(text, pred, frozenset(parser.refs))
 
@@ -303,9 +309,9 @@ class SortKey:
     descending: bool = False
 
 
-def parse_sort(text: str) -> SortKey:
+def parse_sort(text: str, attributes: dict[str, str] | None = None) -> SortKey:
     """Parse `metrics.acc`, `metrics.acc:desc`, `metrics.acc DESC`, `start_time asc`, ..."""
-    parser = _Parser(text)
+    parser = _Parser(text, attributes)
     lex = parser.lex
     tok = lex.take()
     if tok.kind == "EOF":
@@ -355,11 +361,12 @@ def _sort_pass(rows: list[dict], key: SortKey) -> list[dict]:
     return out
 
 
-def sort_rows(rows: list[dict], keys: list[SortKey]) -> list[dict]:
+def sort_rows(rows: list[dict], keys: list[SortKey], attributes: dict[str, str] | None = None) -> list[dict]:
     """Stable multi-key sort: numbers, then NaN, then strings, then other; missing always last."""
     out = list(rows)
+    aliases = ATTR_ALIASES if attributes is None else attributes
     for key in reversed(keys):
         if key.kind == "attributes":
-            key = SortKey(key.kind, ATTR_ALIASES.get(key.key.lower(), key.key), key.descending)
+            key = SortKey(key.kind, aliases.get(key.key.lower(), key.key), key.descending)
         out = _sort_pass(out, key)
     return out
