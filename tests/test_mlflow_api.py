@@ -27,6 +27,9 @@ def _reset_mlflow_state(monkeypatch: pytest.MonkeyPatch) -> None:
     import gitexp.api as api
 
     monkeypatch.setattr(api, "_last_run_id", None)
+    import gitexp.api_mlflow as api_mlflow
+
+    monkeypatch.setattr(api_mlflow, "_announced", set())
     for var in ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
         monkeypatch.delenv(var, raising=False)
 
