@@ -115,6 +115,9 @@ def _start(run_name: str | None = None, experiment: str | None = None, tags: dic
             parent = parent_run_id or (_stack[-1].id if _stack else env_id or None)
             run = _create(run_name, experiment, tags, params, parent, experiment_id)
         if description is not None and run.info.description != description:
+            if run._owner_lock is None:  # only the owner writes a live run's ref
+                raise GitexpError("description= cannot be set on the run `gitexp run` started",
+                                  hint="add a note after it ends: gitexp note RUN TEXT")
             _describe(run, description)
         _stack.append(run)
         _retarget()

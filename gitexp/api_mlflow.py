@@ -83,6 +83,11 @@ def set_experiment_tag(key: str, value: Any) -> None:
     api._in_repo(_exp.set_experiment_tag, _current_experiment_slug(), key, value)
 
 
+def delete_experiment_tag(key: str) -> None:
+    """Delete a tag of the current experiment."""
+    api._in_repo(_exp.delete_experiment_tag, _current_experiment_slug(), key)
+
+
 def set_experiment_tags(tags: dict[str, Any]) -> None:
     for key, value in tags.items():
         set_experiment_tag(key, value)

@@ -95,7 +95,7 @@ def test_tag_list_and_noop(repo, runner):
 
 def test_tag_errors(repo, runner):
     ref, tip = make_run("deft-ibex")
-    assert_one_line_error(invoke(runner, "tag", "deft-ibex", "bad:key=1"), "invalid tag key 'bad:key'")
+    assert_one_line_error(invoke(runner, "tag", "deft-ibex", "bad@key=1"), "invalid tag key 'bad@key'")
     assert_one_line_error(invoke(runner, "tag", "deft-ibex", "stage"), "is not key=value")
     assert_one_line_error(invoke(runner, "tag", "deft-ibex", "--delete", "nope"), "has no tag 'nope'")
     assert_one_line_error(invoke(runner, "tag", "deft-ibex", "--delete", "../x"), "invalid tag key")

@@ -26,6 +26,9 @@ def _reset_mlflow_state(monkeypatch: pytest.MonkeyPatch) -> None:
     import gitexp.api as api
 
     monkeypatch.setattr(api, "_last_run_id", None)
+    import gitexp.api_mlflow as api_mlflow
+
+    monkeypatch.setattr(api_mlflow, "_announced", set())
     for var in ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
         monkeypatch.delenv(var, raising=False)
 
@@ -401,3 +404,22 @@ def test_gitexp_run_records_one_child_run_per_block(repo: Path, tmp_path: Path) 
         assert info["parent_run"] == wrapper["id"] and info["status"] == "FINISHED"
         assert "sweep" not in record(repo, ref, "params.yaml")
     assert record(repo, infos["trial-0.01"][0], "params.yaml") == {"lr": 0.01}
+
+
+def test_parent_delete_run_experiment_tag_and_load_table(repo: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    mlflow.set_experiment("Tables")
+    mlflow.set_experiment_tag("drop", "me")
+    mlflow.delete_experiment_tag("drop")
+    assert mlflow.get_experiment_by_name("Tables").tags == {}
+    with mlflow.start_run() as parent:
+        with mlflow.start_run(nested=True) as child:
+            mlflow.log_table({"x": [1, 2]}, "t.json")
+        mlflow.log_table({"x": [3]}, "t.json")
+    assert mlflow.get_parent_run(child.info.run_id).info.run_id == parent.info.run_id
+    assert mlflow.get_parent_run(parent.info.run_id) is None
+    df = mlflow.load_table("t.json", extra_columns=["run_id"])
+    assert sorted(df["x"]) == [1, 2, 3] and set(df["run_id"]) == {parent.info.run_id, child.info.run_id}
+    mlflow.delete_run(child.info.run_id)
+    with pytest.raises(MlflowException):
+        mlflow.get_run(child.info.run_id)

@@ -26,7 +26,7 @@ from gitexp.mlflow.exceptions import MlflowException
 
 __all__ = [
     "ActiveRun", "Experiment", "MlflowClient", "MlflowException", "Run", "RunStatus", "ViewType",
-    "active_run", "autolog", "create_experiment", "data", "delete_tag", "end_run", "entities", "flush_async_logging",
+    "active_run", "autolog", "create_experiment", "data", "delete_experiment_tag", "delete_run", "delete_tag", "end_run", "entities", "flush_artifact_async_logging", "flush_async_logging", "get_parent_run", "load_table",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run", "get_tracking_uri",
     "is_tracking_uri_set", "last_active_run", "log_artifact", "log_artifacts", "log_dict", "log_figure",
     "log_image", "log_input", "log_metric", "log_metrics", "log_param", "log_params", "log_table", "log_text",
@@ -315,3 +315,60 @@ def autolog(*args: Any, **kwargs: Any) -> None:
     """Not supported: autologging needs MLflow's flavors (use the MLflow tracking plugin)."""
     warnings.warn("gitexp.mlflow.autolog does nothing: autologging needs the real mlflow package "
                   "(see docs/mlflow.md, 'What needs the tracking backend')", stacklevel=2)
+
+
+# -- more tracking calls ------------------------------------------------------------------------
+@mlflow_errors
+def get_parent_run(run_id: str) -> Run | None:
+    """The parent of a nested run, or None."""
+    parent = _backend().get_run(run_id).data.tags.get("mlflow.parentRunId")
+    return None if parent is None else _backend().get_run(parent)
+
+
+@mlflow_errors
+def delete_run(run_id: str) -> None:
+    """Remove the run's ref (as `gitexp rm`; undoable from the reflog with `git update-ref`)."""
+    api.remove_run(run_id)
+
+
+@mlflow_errors
+def delete_experiment_tag(key: str) -> None:
+    api_mlflow.delete_experiment_tag(key)
+
+
+def flush_artifact_async_logging() -> None:
+    """Artifacts are stored when logged: nothing to wait for."""
+
+
+@mlflow_errors
+def load_table(artifact_file: str, run_ids: list[str] | None = None,
+               extra_columns: list[str] | None = None) -> Any:
+    """The tables logged as `artifact_file` (log_table) by `run_ids` (default: every run of the
+    current experiment that has it), concatenated into one DataFrame; `extra_columns` such as
+    ["run_id"] add run info columns."""
+    import json as _json
+
+    import pandas as pd
+
+    from gitexp.api_mlflow import read_artifact
+    from gitexp.services.catalog.listing import get_run as _get
+
+    backend = _backend()
+    if run_ids is None:
+        run_ids = [r.info.run_id for r in backend.search_runs(
+            backend.slugs([api_mlflow.current_experiment_id()]), None, None, None)]
+    frames = []
+    with backend.session() as s:
+        runs = [_get(s, rid) for rid in run_ids]
+    for run in runs:
+        if not any(a.path == artifact_file for a in run.artifacts):
+            continue
+        table = _json.loads(read_artifact(run, artifact_file))
+        frame = pd.DataFrame(table.get("data", []), columns=table.get("columns"))
+        for col in extra_columns or []:
+            frame[col] = {"run_id": run.id, "run_name": run.name, "experiment_id": run.experiment_id,
+                          "status": run.status}.get(col)
+        frames.append(frame)
+    if not frames:
+        raise MlflowException(f"no run has the table {artifact_file!r}", error_code="RESOURCE_DOES_NOT_EXIST")
+    return pd.concat(frames, ignore_index=True)

@@ -96,15 +96,7 @@ def list_experiments(s: Session) -> list[Experiment]:
     Newest update first (MLflow's order), then by id. A record that cannot be read
     is skipped here (its runs still list the experiment by its slug).
     """
-    found: dict[str, Experiment] = {}
-    for ref, tip in experiment_refs(s.db).items():
-        slug = ref[len(EXPERIMENTS_PREFIX):]
-        try:
-            got = read_experiment(s.db, slug, tip)
-        except GitexpError:
-            continue
-        if got is not None:
-            found[slug] = _from_record(got[0])
+    found = _records(s)
     times = _run_times(s)
     for slug, span in times.items():
         if slug not in found:
@@ -141,23 +133,58 @@ def get_experiment(s: Session, ident: str) -> Experiment:
 
 
 def find_experiment(s: Session, ident: str, by: Sequence[str] = ("name", "id", "slug")) -> Experiment | None:
-    """An experiment whose display name, id or slug (tried in `by`'s order) is `ident`, or None."""
+    """An experiment whose display name, id or slug (tried in `by`'s order) is `ident`, or None.
+
+    Reads the experiment records and lists run refs; never the runs themselves, so it
+    costs the same with 10 or 10,000 runs.
+    """
     if not isinstance(ident, str) or not ident:
         return None
-    ident = str(ident)
-    # Fast paths that read at most one record: a slug, or an id, of an experiment with runs.
+    records: dict[str, Experiment] | None = None
+
+    def all_records() -> dict[str, Experiment]:
+        nonlocal records
+        if records is None:
+            records = _records(s)
+        return records
+
     for kind in by:
         if kind == "slug" and _is_slug(ident):
-            exp = _by_slug(s, ident)
-            if exp is not None and (by[0] == "slug" or exp.name == ident or "name" not in by):
-                return exp
-    experiments = list_experiments(s)
-    for kind in by:
-        key = {"name": "name", "id": "experiment_id", "slug": "slug"}[kind]
-        hits = [e for e in experiments if getattr(e, key) == ident]
-        if hits:
-            return hits[0]
+            found = _by_slug(s, ident)
+            if found is not None:
+                return found
+        elif kind == "name":
+            hits = [e for e in all_records().values() if e.name == ident]
+            if hits:
+                return hits[0]
+            if ident == DEFAULT_NAME and DEFAULT_EXPERIMENT not in all_records():
+                return _virtual(DEFAULT_EXPERIMENT)
+        elif kind == "id" and ident.isdigit():
+            if ident == "0":
+                return all_records().get(DEFAULT_EXPERIMENT) or _virtual(DEFAULT_EXPERIMENT)
+            for slug in sorted(set(all_records()) | _run_slugs(s)):
+                if experiment_id(slug) == ident:
+                    return all_records().get(slug) or _virtual(slug)
     return None
+
+
+def _records(s: Session) -> dict[str, Experiment]:
+    """{slug: Experiment} of every readable experiment record."""
+    found: dict[str, Experiment] = {}
+    for ref, tip in experiment_refs(s.db).items():
+        slug = ref[len(EXPERIMENTS_PREFIX):]
+        try:
+            got = read_experiment(s.db, slug, tip)
+        except GitexpError:
+            continue
+        if got is not None:
+            found[slug] = _from_record(got[0])
+    return found
+
+
+def _run_slugs(s: Session) -> set[str]:
+    """The experiments that have runs (from the run refs' names alone)."""
+    return {ref[len(RUNS_PREFIX):].split("/", 1)[0] for ref in s.cache.refs(RUNS_PREFIX)}
 
 
 def get_experiment_by_name(s: Session, name: str) -> Experiment | None:
