@@ -407,7 +407,7 @@ def test_gitexp_run_records_one_child_run_per_block(repo: Path, tmp_path: Path) 
 
 
 def test_parent_delete_run_experiment_tag_and_load_table(repo: Path) -> None:
-    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pandas")
     mlflow.set_experiment("Tables")
     mlflow.set_experiment_tag("drop", "me")
     mlflow.delete_experiment_tag("drop")

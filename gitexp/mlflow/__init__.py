@@ -26,7 +26,8 @@ from gitexp.mlflow.exceptions import MlflowException
 
 __all__ = [
     "ActiveRun", "Experiment", "MlflowClient", "MlflowException", "Run", "RunStatus", "ViewType",
-    "active_run", "autolog", "create_experiment", "data", "delete_experiment_tag", "delete_run", "delete_tag", "end_run", "entities", "flush_artifact_async_logging", "flush_async_logging", "get_parent_run", "load_table",
+    "active_run", "autolog", "create_experiment", "data", "delete_experiment_tag", "delete_run", "delete_tag",
+    "end_run", "entities", "flush_artifact_async_logging", "flush_async_logging", "get_parent_run", "load_table",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run", "get_tracking_uri",
     "is_tracking_uri_set", "last_active_run", "log_artifact", "log_artifacts", "log_dict", "log_figure",
     "log_image", "log_input", "log_metric", "log_metrics", "log_param", "log_params", "log_table", "log_text",
