@@ -214,9 +214,12 @@ def _artifact_path(name: str, artifact_path: str | None) -> str:
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
     """Store a file as an artifact (under `artifact_path`/ if given); return its artifact path."""
     path = Path(local_path)
+    if path.is_dir():
+        raise GitexpError(f"cannot log artifact {str(local_path)!r}: it is a folder",
+                          hint=f"use gitexp.log_artifacts({str(local_path)!r}) to store every file in it")
     if not path.is_file():
         raise GitexpError(f"cannot log artifact {str(local_path)!r}: no such file",
-                          hint="use log_artifacts for a folder")
+                          hint="check the path (relative to the current folder, " + os.getcwd() + ")")
     target = _artifact_path(path.name, artifact_path)
     _current().log_artifact_file(path, target)
     return target

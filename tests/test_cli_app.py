@@ -89,7 +89,7 @@ def test_traceback_option_prints_the_traceback(repo: Path, runner: CliRunner, mo
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.stderr and "ValueError: boom" in result.stderr
     assert stderr_lines(result)[-1] == "hint: please report the traceback above"
-    assert "--traceback" not in cli.get_help(cli.make_context("gitexp", ["--help"], resilient_parsing=True))
+    assert "--traceback" in cli.get_help(cli.make_context("gitexp", ["--help"], resilient_parsing=True))
 
 
 def test_keyboard_interrupt_in_a_command(repo: Path, runner: CliRunner, monkeypatch) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import click
 
-from gitexp.cli.options import CSV, JSON, MD, Output, echo_json, open_db, output_options, terminal_width
+from gitexp.cli.options import (
+    CSV, JSON, MD, Output, complete_runs, echo_json, open_db, output_options, terminal_width,
+)
 
 
 @click.command()
-@click.argument("run_a", metavar="A")
-@click.argument("run_b", metavar="B")
+@click.argument("run_a", metavar="A", shell_complete=complete_runs)
+@click.argument("run_b", metavar="B", shell_complete=complete_runs)
 @click.option("-a", "--all", "all_", is_flag=True,
               help="Also show what is the same (params, metrics, tags, artifacts, run info).")
 @click.option("--code", "code", is_flag=True, help="Add the unified diff of each changed code file.")
@@ -80,7 +82,7 @@ def diff(run_a: str, run_b: str, all_: bool, code: bool, out: Output) -> None:
 
 
 @click.command()
-@click.argument("runs", nargs=-1, metavar="RUN...")
+@click.argument("runs", nargs=-1, metavar="RUN...", shell_complete=complete_runs)
 @click.option("-d", "--diff-only", is_flag=True, help="Only the params and metrics that differ.")
 @output_options
 def compare(runs: tuple[str, ...], diff_only: bool, out: Output) -> None:
