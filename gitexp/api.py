@@ -88,6 +88,8 @@ def _create(run_name: str | None, experiment: str | None, tags: dict | None, par
             parent: str | None) -> tracking.ActiveRun:
     with open_session(_repo_path) as s:
         run = tracking.create_run(s, experiment or _experiment, run_name, params, tags, sys.argv, parent)
+    for line in run.notices:  # e.g. a snapshot of thousands of untracked files
+        print(f"gitexp: {line}", file=sys.stderr)
     _install_exit_hooks()
     return run
 

@@ -70,6 +70,7 @@ class ActiveRun:
         self._counters: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._artifact_paths: set[str] = set()
+        self.notices: list[str] = []  # one-line remarks for the user at the start (snapshot size)
         self.ended = False
         _flusher.register(self)
 
@@ -353,16 +354,18 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
     ref = f"{RUNS_PREFIX}{experiment}/{run_id}"
     folder.write_meta({"ref": ref, "pid": os.getpid(), "host": platform.node()})
     try:
-        info = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {}, command, parent)
+        info, notices = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {}, command, parent)
     except BaseException:
         lock.release()
         folder.remove()
         raise
-    return ActiveRun(db.common_dir, ref, info, params, {k: str(v) for k, v in (tags or {}).items()}, lock, settings)
+    run = ActiveRun(db.common_dir, ref, info, params, {k: str(v) for k, v in (tags or {}).items()}, lock, settings)
+    run.notices = notices
+    return run
 
 
 def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: str, experiment: str,
-                  params: dict, tags: dict, command: list[str] | None, parent: str | None) -> RunInfo:
+                  params: dict, tags: dict, command: list[str] | None, parent: str | None) -> tuple[RunInfo, list[str]]:
     snap = snapshot_worktree(db, settings.snapshot)
     head = db.head()
     info = RunInfo(
@@ -375,7 +378,7 @@ def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: st
     message = f"gitexp: start run {name} in {experiment}\n\nrun id: {run_id}\n"
     commit = write_run_commit(db, None, snap.files, dict(record), [head] if head else [], message)
     db.set_ref(ref, None, commit, f"start run {run_id}")
-    return info
+    return info, snap.notices()
 
 
 def _is_dirty(db: GitDB, head: str | None, files: dict) -> bool:
