@@ -122,7 +122,7 @@ def _launch(s: Session, spec: LaunchSpec, out: IO[bytes], err: IO[bytes], on_sta
         _restore(params_file, lock)
         raise
     if lock is not None:
-        lock.name_run(run.info.name, " ".join(o.shown for o in spec.overrides))
+        lock.name_run(run.info.name, " ".join("-p " + o.shown for o in spec.overrides))
     if on_start:
         on_start(run)
     started = time.monotonic()
@@ -163,7 +163,7 @@ def _lock_params(db: GitDB, spec: LaunchSpec, notify: Notify | None) -> ParamsLo
     if spec.overrides:  # refuse bad overrides now rather than after waiting for the lock
         check_overrides(load_params_file(db.root) or {}, spec.overrides, spec.force)
     lock = ParamsLock(db.local_dir, db.root / PARAMS_FILE, exclusive=rewrites)
-    lock.acquire(spec.wait, notify, " ".join(o.shown for o in spec.overrides))
+    lock.acquire(spec.wait, notify, " ".join("-p " + o.shown for o in spec.overrides))
     if lock.restore_leftover() and notify:
         notify(f"restored {PARAMS_FILE}, which a killed run had left rewritten with its -p overrides")
     return lock
