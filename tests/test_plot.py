@@ -430,6 +430,7 @@ def test_help_does_not_import_matplotlib(repo: Path) -> None:
         assert "matplotlib" not in proc.stderr
 
 
+@pytest.mark.slow  # a timing test: meaningful on an idle machine only
 def test_ten_runs_of_ten_thousand_steps_plot_fast(db, tmp_path: Path) -> None:
     for n in range(10):
         with gitexp.start_run(run_name=f"big{n}"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitexp.errors import WriteFailed
+from gitexp.services.session import Session
 from gitexp.services.tracking import run as tracking
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.repo import open_repo
@@ -124,7 +125,7 @@ def test_real_full_filesystem_loses_no_points(small_disk: Path) -> None:
 
 def test_end_refuses_to_finish_a_run_with_unwritten_points(repo: Path) -> None:
     with open_repo(repo) as db:
-        run = tracking.create_run(db, "disk", "full-disk")
+        run = tracking.create_run(Session(db), "disk", "full-disk")
     for step in range(5):
         run.log_metric("loss", 1.0, step=step)
     run.flush()
@@ -142,7 +143,7 @@ def test_end_refuses_to_finish_a_run_with_unwritten_points(repo: Path) -> None:
 
 def test_background_flush_warns_once_and_keeps_points(repo: Path, capsys: pytest.CaptureFixture) -> None:
     with open_repo(repo) as db:
-        run = tracking.create_run(db, "disk", "warned")
+        run = tracking.create_run(Session(db), "disk", "warned")
     old_interval = tracking._flusher.interval
     tracking._flusher.interval = 0.01
     try:
@@ -189,7 +190,7 @@ def test_loose_write_survives_its_folder_being_removed(repo: Path, monkeypatch: 
 
 def test_refs_under_tolerates_folders_removed_by_pack_refs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with open_repo(repo) as db:
-        tracking.create_run(db, "gc", "a").end()
+        tracking.create_run(Session(db), "gc", "a").end()
         refs = db.refs_under("refs/gitexp/runs/")
         git(repo, "pack-refs", "--all", "--prune")
         real_stat = os.stat
@@ -210,7 +211,7 @@ def test_ref_lock_held_briefly_is_waited_for(repo: Path) -> None:
     from threading import Timer
 
     with open_repo(repo) as db:
-        run = tracking.create_run(db, "gc", "locked")
+        run = tracking.create_run(Session(db), "gc", "locked")
         lock = Path(str(db.common_dir / run.ref) + ".lock")
         lock.write_text("held by git\n")
         Timer(0.2, lock.unlink).start()  # as git pack-refs holds it for a moment
@@ -222,7 +223,7 @@ def test_stale_ref_lock_names_the_file_and_how_to_remove_it(repo: Path) -> None:
     from gitexp.errors import ConcurrentUpdate
 
     with open_repo(repo) as db:
-        run = tracking.create_run(db, "gc", "stale")
+        run = tracking.create_run(Session(db), "gc", "stale")
         tip = db.read_ref(run.ref)
         lock = Path(str(db.common_dir / run.ref) + ".lock")
         lock.write_text("left by a crash\n")
@@ -277,7 +278,7 @@ def test_plain_yaml_with_brackets_in_strings_still_loads() -> None:
 
 def _good_run(repo: Path) -> str:
     with open_repo(repo) as db:
-        run = tracking.create_run(db, "good", "good-run", params={"lr": 0.1})
+        run = tracking.create_run(Session(db), "good", "good-run", params={"lr": 0.1})
         run.log_metric("loss", 0.5)
         run.end()
     return run.ref
@@ -390,7 +391,7 @@ def test_metric_keys_map_injectively_onto_paths(repo: Path) -> None:
     from gitexp.errors import InvalidName
 
     with open_repo(repo) as db:
-        run = tracking.create_run(db, "keys", "clash")
+        run = tracking.create_run(Session(db), "keys", "clash")
     run.log_metric("a", 1.0)
     with pytest.raises(InvalidName, match=".tsv"):
         run.log_metric("a.tsv/b", 1.0)
