@@ -184,7 +184,7 @@ def test_ls_markdown_and_csv_exact(repo: Path, runner: CliRunner) -> None:
                           f"{first},first,0.1,0.5,\n")
     default = invoke(runner, "ls", "--csv").stdout.splitlines()
     assert default[0] == "id,name,status,start,duration,params.lr,metrics.acc"
-    assert default[1].startswith(f"{second},second,FINISHED,20") and default[1].endswith(",0.123456789,0.25")
+    assert default[1].startswith(f"{second},second,FINISHED,20") and default[1].endswith(",0.25,0.123456789")
 
 
 # -- control characters from records are escaped --------------------------------------------------------
