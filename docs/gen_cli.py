@@ -35,6 +35,26 @@ run name, or any git revision that resolves to a run commit (see
 in [Python API](python-api.md#filter-grammar).
 
 Commands: {index}
+
+## Shell completion
+
+gitexp completes commands, options, and run names and ids (wherever a run is
+expected) in bash, zsh and fish, through click's completion. Add one line to
+your shell's start-up file:
+
+```bash
+eval "$(_GITEXP_COMPLETE=bash_source gitexp)"     # ~/.bashrc
+eval "$(_GITEXP_COMPLETE=zsh_source gitexp)"      # ~/.zshrc
+_GITEXP_COMPLETE=fish_source gitexp > ~/.config/fish/completions/gitexp.fish   # fish, once
+```
+
+(Generating the script once into a file and sourcing that file starts shells
+faster.) Run names and ids come from the repository of the current folder.
+
+## Colour
+
+Tables and messages are coloured on a terminal, plain when piped, and never
+coloured when `NO_COLOR` is set (https://no-color.org).
 """
 
 

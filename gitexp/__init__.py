@@ -28,6 +28,11 @@ _API_MLFLOW = [
 __all__ += _API_MLFLOW + ["MlflowClient"]
 
 
+def __dir__() -> list[str]:
+    """The public API too (notebook tab completion), though it loads on first use."""
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     if name in __all__:
         if name == "GitexpError":

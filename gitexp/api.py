@@ -149,6 +149,8 @@ def _create(run_name: str | None, experiment: str | None, tags: dict | None, par
         else:  # set_experiment's, else the parent run's (nested), else the default one
             slug = _experiment or _parent_experiment(parent)
         run = tracking.create_run(s, slug, run_name, params, tags, sys.argv, parent)
+    for line in run.notices:  # e.g. a snapshot of thousands of untracked files
+        print(f"gitexp: {line}", file=sys.stderr)
     _install_exit_hooks()
     return run
 
@@ -364,9 +366,12 @@ def _artifact_path(name: str, artifact_path: str | None) -> str:
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
     """Store a file as an artifact (under `artifact_path`/ if given); return its artifact path."""
     path = Path(local_path)
+    if path.is_dir():
+        raise GitexpError(f"cannot log artifact {str(local_path)!r}: it is a folder",
+                          hint=f"use gitexp.log_artifacts({str(local_path)!r}) to store every file in it")
     if not path.is_file():
         raise GitexpError(f"cannot log artifact {str(local_path)!r}: no such file",
-                          hint="use log_artifacts for a folder")
+                          hint="check the path (relative to the current folder, " + os.getcwd() + ")")
     target = _artifact_path(path.name, artifact_path)
     _current().log_artifact_file(path, target)
     return target

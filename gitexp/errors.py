@@ -52,6 +52,22 @@ class AmbiguousRun(GitexpError):
     """A prefix or name matches more than one run."""
 
 
+class CommandNotFound(GitexpError):
+    """`gitexp run`'s command does not exist (exit 127, as a shell)."""
+
+    exit_code = 127
+
+
+class NotExecutable(GitexpError):
+    """`gitexp run`'s command is not executable (exit 126, as a shell)."""
+
+    exit_code = 126
+
+
+class ReadOnlyRepository(GitexpError):
+    """A write to the repository (or its `.git/gitexp/` folder) was refused by the file system."""
+
+
 class ConcurrentUpdate(GitexpError):
     """A ref changed under us, or another writer holds its lock."""
 

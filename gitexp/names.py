@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import time
+from collections import Counter
 
 from gitexp.errors import InvalidName
 
@@ -185,9 +186,17 @@ _NOUNS = (
 
 
 def new_run_name(taken: set[str] | frozenset[str] = frozenset()) -> str:
-    """A human name like `brisk-otter`, not in `taken` (a number is added if needed)."""
+    """A human name like `brisk-otter`, not in `taken` (a number is added if needed).
+
+    The animal is one that no name in `taken` has yet while there are such animals
+    (then one of the least used), so that a repository's recent runs are told apart
+    by their animal alone.
+    """
+    used = Counter(name.split("-")[1] for name in taken if name.count("-") >= 1)
+    fewest = min(used.get(noun, 0) for noun in _NOUNS)
+    nouns = [noun for noun in _NOUNS if used.get(noun, 0) == fewest]
     for _ in range(20):
-        name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
+        name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(nouns)}"
         if name not in taken:
             return name
     n = 2

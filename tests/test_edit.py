@@ -331,6 +331,7 @@ def test_tag_queued_as_the_run_ends_still_lands(repo):
     assert not folder.path.exists()  # the folder our journal re-created is gone again
 
 
+@pytest.mark.stress  # many processes racing
 def test_concurrent_tag_commands_lose_nothing(repo):
     from concurrent.futures import ThreadPoolExecutor
 

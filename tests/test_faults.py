@@ -135,6 +135,7 @@ def test_dead_owner_with_no_journal_data(repo: Path) -> None:
 
 # -- many writers at once -------------------------------------------------------------------------------
 
+@pytest.mark.stress  # eight gitexp run processes at once
 def test_eight_gitexp_run_processes_at_once(repo: Path, tmp_path: Path) -> None:
     git(repo, "config", "gitexp.flushinterval", "0.05")
     script = tmp_path / "train.py"
@@ -192,6 +193,7 @@ def test_eight_gitexp_run_processes_at_once(repo: Path, tmp_path: Path) -> None:
         assert get_run(db, "w3").metric_history("worker/3")[-1][:2] == (299, 299.0)
 
 
+@pytest.mark.stress  # writers racing readers
 def test_finishing_runs_race_with_readers(repo: Path) -> None:
     """Readers (ls, show, the next run's start) scan active runs while owners end and remove them."""
     errors: list[str] = []

@@ -310,6 +310,7 @@ def test_unopenable_cache_still_lists(repo: Path, runner) -> None:
     assert (cache_file(repo) / "keep").read_text() == "not ours"  # left alone
 
 
+@pytest.mark.stress  # six processes filling one cold cache
 def test_concurrent_cold_loads_agree(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Parallel sweeps all list runs at start: many processes filling one cold cache at once."""
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
@@ -346,6 +347,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow  # a 1,500-run repository (its deterministic twin runs by default)
 def test_slow_cold_load_shows_a_progress_bar_on_stderr(big: Path) -> None:
     drop_cache(big)
     started = time.monotonic()
@@ -412,6 +414,7 @@ def test_dicts_and_json_read_fields_with_the_rows(repo: Path, monkeypatch: pytes
     assert calls == []
 
 
+@pytest.mark.slow  # a 1,500-run repository, loaded three times
 def test_parallel_cold_load_equals_serial_load(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(big)
     monkeypatch.setattr(api, "_repo_path", str(big))

@@ -18,7 +18,7 @@ from gitexp.services import plot as plots
 from gitexp.services.catalog.listing import get_run
 from gitexp.services.session import open_session
 from gitexp.store.record import ms_from_iso
-from tests.helpers import invoke
+from tests.helpers import git, invoke
 
 LOSS = {"a": [1.0, 0.8, 0.6, 0.5, 0.4], "b": [2.0, 1.5, 1.0, 0.9, 0.7], "c": [3.0, 2.0, 1.0, 0.5, 0.25]}
 
@@ -341,15 +341,31 @@ def one_error_line(result, exit_code: int = 1) -> str:
 
 def test_cli_default_output_name_and_no_overwrite(repo: Path, runner) -> None:
     make_runs()
+    plots = ".git/gitexp/plots/"  # outside the working tree: later runs are not dirty with them
     first = invoke(runner, "plot", "a", "b", "-m", "loss")
     assert first.exit_code == 0, first.stderr
-    assert first.stdout.strip() == "gitexp-plot-loss.png"
-    assert (repo / "gitexp-plot-loss.png").read_bytes().startswith(b"\x89PNG")
+    assert first.stdout.strip() == plots + "gitexp-plot-loss.png"
+    assert (repo / plots / "gitexp-plot-loss.png").read_bytes().startswith(b"\x89PNG")
     second = invoke(runner, "plot", "a", "-m", "loss")
-    assert second.stdout.strip() == "gitexp-plot-loss-1.png"
-    assert (repo / "gitexp-plot-loss-1.png").exists()
+    assert second.stdout.strip() == plots + "gitexp-plot-loss-1.png"
+    assert (repo / plots / "gitexp-plot-loss-1.png").exists()
     both = invoke(runner, "plot", "a", "-m", "loss", "-m", "acc")
-    assert both.stdout.strip() == "gitexp-plot-loss-acc.png"
+    assert both.stdout.strip() == plots + "gitexp-plot-loss-acc.png"
+    assert git(repo, "status", "--porcelain") == ""
+    with gitexp.start_run(run_name="after-plots") as run:
+        pass
+    assert gitexp.get_run(run.id).info.dirty is False
+
+
+def test_cli_label_lines_by_a_param(repo: Path, runner) -> None:
+    make_runs()
+    with open_session(repo) as s:
+        fig = plots.plot_metrics(s, ["a", "b"], ["loss"], label="params.lr")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["lr=0.1", "lr=0.01"]
+    result = invoke(runner, "plot", "a", "b", "-m", "loss", "--label", "params.lr", "-o", "l.png")
+    assert result.exit_code == 0, result.stderr
+    bad = invoke(runner, "plot", "--scatter", "params.lr", "metrics.acc", "--label", "params.lr")
+    assert bad.exit_code == 2 and "--label is for metric plots" in bad.stderr
 
 
 def test_cli_output_option_and_modes(repo: Path, runner) -> None:
@@ -365,7 +381,7 @@ def test_cli_output_option_and_modes(repo: Path, runner) -> None:
     parallel = invoke(runner, "plot", "--parallel", "params.lr", "params.opt", "metrics.loss",
                       "--color", "metrics.loss")
     assert parallel.exit_code == 0, parallel.stderr
-    assert parallel.stdout.strip() == "gitexp-plot-parallel-metrics.loss.png"
+    assert parallel.stdout.strip() == ".git/gitexp/plots/gitexp-plot-parallel-metrics.loss.png"
     skipped = invoke(runner, "plot", "a", "c", "-m", "acc", "-o", "acc.png")
     assert skipped.exit_code == 0 and "warning: run c has no metric 'acc'" in skipped.stderr
     selected = invoke(runner, "plot", "-m", "loss", "-f", "params.opt = 'adam'", "-o", "adam.png")
@@ -376,7 +392,7 @@ def test_cli_unknown_metric(repo: Path, runner) -> None:
     make_runs()
     line = one_error_line(invoke(runner, "plot", "a", "-m", "los"))
     assert line == "Error: run a has no metric 'los'"
-    assert not list(repo.glob("gitexp-plot-*"))
+    assert not list(repo.glob("**/gitexp-plot-*"))
 
 
 def test_cli_bad_extension_fails_before_reading_runs(repo: Path, runner) -> None:
@@ -414,6 +430,7 @@ def test_help_does_not_import_matplotlib(repo: Path) -> None:
         assert "matplotlib" not in proc.stderr
 
 
+@pytest.mark.slow  # a timing test: meaningful on an idle machine only
 def test_ten_runs_of_ten_thousand_steps_plot_fast(db, tmp_path: Path) -> None:
     for n in range(10):
         with gitexp.start_run(run_name=f"big{n}"):

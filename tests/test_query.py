@@ -434,7 +434,7 @@ def test_ls_columns_with_nested_params(runs: dict[str, str]) -> None:
     result = invoke(CliRunner(), "ls", "-c", "id,name,params.opt.name,metrics.acc", "-s", "run_name")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["id", "name", "opt.name", "acc"]
+    assert lines[0].split() == ["id", "name", "p.opt.name", "m.acc"]
     rows = [line.split() for line in lines[2:]]
     assert [r[1:] for r in rows] == [["alpha", "adam", "0.9"], ["beta", "sgd", "0.95"], ["delta", "-", "-"],
                                      ["gamma", "adam", "0.5"]]

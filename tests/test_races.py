@@ -136,7 +136,9 @@ def make_run(name: str) -> str:
 
 
 # -- compare-and-swap from one old tip -------------------------------------------------------
-@pytest.mark.parametrize("packed", [False, True], ids=["loose-ref", "packed-ref"])
+# The loose-ref race runs by default (a race where exactly one writer wins); the rest are `stress`.
+@pytest.mark.parametrize("packed", [False, pytest.param(True, marks=pytest.mark.stress)],
+                         ids=["loose-ref", "packed-ref"])
 def test_cas_from_one_old_tip_exactly_one_writer_wins(repo: Path, packed: bool) -> None:
     ref = make_run("contended")
     if packed:  # the old value is then read from packed-refs, the new one written loose
@@ -170,6 +172,7 @@ def test_cas_from_one_old_tip_exactly_one_writer_wins(repo: Path, packed: bool) 
     assert_fsck_clean(repo)
 
 
+@pytest.mark.stress  # many processes racing
 def test_creating_the_same_new_ref_exactly_one_wins(repo: Path) -> None:
     refs = [f"refs/gitexp/runs/race/{new_run_id()}" for _ in range(ROUNDS)]
 
@@ -201,6 +204,7 @@ _TAGGER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.stress  # many processes racing
 def test_concurrent_tag_commands_all_land(repo: Path, tmp_path: Path) -> None:
     ref = make_run("tagged")
     tip = rev_parse(repo, ref)

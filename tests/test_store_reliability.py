@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from gitexp.errors import WriteFailed
+from gitexp.services.session import Session
 from gitexp.services.tracking import run as tracking
 from gitexp.store.journal import JournalWriter, read_journals
-from gitexp.services.session import Session
 from gitexp.store.repo import open_repo
 from tests.helpers import cli, git, record
 

@@ -16,17 +16,20 @@ own usage errors and decides between exiting and returning the code:
 
 from __future__ import annotations
 
+import difflib
+import errno
 import importlib
 import os
 import shlex
 import sys
 import traceback as tb
+from pathlib import Path
 from typing import Any
 
 import click
 
 from gitexp import __version__
-from gitexp.errors import GitexpError
+from gitexp.errors import GitexpError, ReadOnlyRepository
 
 COMMANDS = {
     "run": "gitexp.cli.run_cmd:run",
@@ -74,8 +77,19 @@ class GitexpGroup(click.Group):
         module, _, attr = COMMANDS[name].partition(":")
         return getattr(importlib.import_module(module), attr)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, ...]:
+        """As click's, and a misspelt command gets the closest one suggested."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in self.list_commands(ctx):
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
+
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
+        if os.environ.get("NO_COLOR") and parent is None:  # https://no-color.org: never colour when set
+            extra["color"] = False
         argv = list(args)  # parsing consumes `args`
         ctx = super().make_context(info_name, args, parent, **extra)
         ctx.meta[ARGV] = argv
@@ -126,6 +140,9 @@ def report(exc: BaseException, argv: list[str], show_traceback: bool) -> int:
     if isinstance(exc, BrokenPipeError):
         _silence_stdout()
         return SIGPIPE_EXIT
+    refused = _refused_write(exc)
+    if refused is not None:
+        return report(refused, argv, show_traceback)
     if show_traceback:
         tb.print_exception(type(exc), exc, exc.__traceback__)
         _print_error(f"unexpected {type(exc).__name__}: {exc}", "please report the traceback above")
@@ -135,6 +152,21 @@ def report(exc: BaseException, argv: list[str], show_traceback: bool) -> int:
                  f"rerun as {command!r} and report the output" if argv else
                  "rerun with 'gitexp --traceback …' and report the output")
     return 1
+
+
+def _refused_write(exc: BaseException) -> GitexpError | None:
+    """A write the file system refused, as one line: a read-only repository, or a file without permission."""
+    if not isinstance(exc, OSError) or exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return None
+    name = os.fsdecode(exc.filename) if exc.filename else None
+    reason = (exc.strerror or str(exc)).lower()
+    if exc.errno == errno.EROFS or name is None or ".git" in Path(os.path.abspath(name)).parts:
+        where = name or os.getcwd()
+        return ReadOnlyRepository(
+            f"repository is read-only: cannot write {where} ({reason})",
+            hint="gitexp records runs, tags, notes and its cache under .git: make it writable, "
+                 "or work in a writable clone (git clone)")
+    return GitexpError(f"cannot write {name}: {reason}", hint="check its permissions, or choose another path")
 
 
 def _is_interrupt(exc: BaseException) -> bool:
@@ -165,12 +197,16 @@ def _indent(text: str) -> str:
 
 @click.group(name="gitexp", cls=GitexpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gitexp")
-@click.option("--traceback", is_flag=True, hidden=True, help="Show the full traceback of unexpected errors.")
+@click.option("--traceback", is_flag=True,
+              help="Show the full traceback of unexpected errors (to report them): gitexp --traceback COMMAND …")
 def cli(traceback: bool) -> None:
     """gitexp: track machine-learning experiments in the Git repository your code lives in.
 
     Every run is a commit on a hidden ref (refs/gitexp/runs/<experiment>/<id>)
     holding the exact code, params, metric histories, tags and artifacts.
+
+    Output is plain when NO_COLOR is set. Shell completion (commands,
+    options, run names and ids): see docs/cli.md, "Shell completion".
 
     \b
     Example:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import click
 
-from gitexp.cli.options import CSV, JSON, MD, Output, echo_json, open_db, output_options
+from gitexp.cli.options import (
+    CSV, JSON, MD, Output, complete_runs, echo_json, open_db, output_options, terminal_width,
+)
 
 
 @click.command()
-@click.argument("run_a", metavar="A")
-@click.argument("run_b", metavar="B")
+@click.argument("run_a", metavar="A", shell_complete=complete_runs)
+@click.argument("run_b", metavar="B", shell_complete=complete_runs)
 @click.option("-a", "--all", "all_", is_flag=True,
               help="Also show what is the same (params, metrics, tags, artifacts, run info).")
 @click.option("--code", "code", is_flag=True, help="Add the unified diff of each changed code file.")
@@ -23,9 +25,11 @@ def diff(run_a: str, run_b: str, all_: bool, code: bool, out: Output) -> None:
 
     Params (nested ones by dotted path), metric summaries (last, min, max,
     with absolute and relative change), tags, artifacts (by sha256), the code
-    files that differ between the two snapshots, and run info (status,
-    duration, baseline commit, dirty). Only differences are shown unless
-    --all is given.
+    files that differ between the two snapshots with their +added -removed
+    line counts, and run info (status, duration, baseline commit, dirty).
+    Only differences are shown unless --all is given; durations within 25%
+    (or 1 s) of each other count as the same (timing noise). Tables wider
+    than the terminal are wrapped.
 
     A and B are run ids, id prefixes (4+ characters), run names, or any git
     revision that resolves to a run commit (e.g. a branch made from a run).
@@ -38,7 +42,7 @@ def diff(run_a: str, run_b: str, all_: bool, code: bool, out: Output) -> None:
                     delta: {last|min|max: {abs, rel}}}],
        "artifacts": [{path, change, a: {size, sha256, storage}|null, b: …}],
        "code": {"files": [{path, change, binary, old_mode, new_mode, note?,
-                           added_lines?, removed_lines?, text?}], "unchanged": N}}
+                           added_lines, removed_lines, text?}], "unchanged": N}}
     change is added, removed, changed or unchanged (code files: added,
     removed, modified); rel is (b - a) / |a|, null when a is 0 or nan.
 
@@ -74,12 +78,18 @@ def diff(run_a: str, run_b: str, all_: bool, code: bool, out: Output) -> None:
     elif out.kind == MD:
         click.echo(view.diff_heading_md(d) + "\n\n" + render_markdown(tables) + view.diff_footer(d, md=True))
     else:
-        click.echo(view.diff_heading_text(d) + "\n\n" + render_text(tables, out.fmt)
+        from gitexp.render.fit import fit_tables
+
+        width = terminal_width()
+        heading = view.diff_heading_text(d)
+        if len(click.unstyle(heading)) > width:
+            heading = heading.replace(" -> ", "\n  -> ", 1)
+        click.echo(heading + "\n\n" + render_text(fit_tables(tables, width), out.fmt)
                    + view.diff_footer(d, md=False))
 
 
 @click.command()
-@click.argument("runs", nargs=-1, metavar="RUN...")
+@click.argument("runs", nargs=-1, metavar="RUN...", shell_complete=complete_runs)
 @click.option("-d", "--diff-only", is_flag=True, help="Only the params and metrics that differ.")
 @output_options
 def compare(runs: tuple[str, ...], diff_only: bool, out: Output) -> None:
@@ -89,6 +99,8 @@ def compare(runs: tuple[str, ...], diff_only: bool, out: Output) -> None:
     dotted path) and the last value of every metric; columns are the runs.
     On a colour terminal the values that differ between runs are highlighted
     (bold in Markdown); '-' marks a param or metric a run does not have.
+    Long values are wrapped to the terminal's width, and runs that do not fit
+    next to each other continue in a second table.
 
     RUN is a run id, an id prefix (4+ characters), a run name, or any git
     revision that resolves to a run commit.
@@ -126,4 +138,6 @@ def compare(runs: tuple[str, ...], diff_only: bool, out: Output) -> None:
     elif out.kind == MD:
         click.echo(render_markdown([table]))
     else:
-        click.echo(render_text([table], out.fmt))
+        from gitexp.render.fit import fit_tables
+
+        click.echo(render_text(fit_tables([table], terminal_width()), out.fmt))

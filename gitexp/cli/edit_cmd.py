@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from gitexp.cli.options import open_db
+from gitexp.cli.options import complete_runs, open_db
 from gitexp.render.formats import escape_controls
 
 
@@ -24,7 +24,7 @@ def _commit_note(result: object) -> str:
 
 
 @click.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_runs)
 @click.argument("assignments", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("-d", "--delete", "deletes", multiple=True, metavar="KEY",
               help="Delete the tag KEY (repeat for several).")
@@ -64,7 +64,7 @@ def tag(run: str, assignments: tuple[str, ...], deletes: tuple[str, ...]) -> Non
 
 
 @click.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_runs)
 @click.argument("text", required=False)
 @click.option("--clear", is_flag=True, help="Remove the run's note.")
 def note(run: str, text: str | None, clear: bool) -> None:
@@ -105,7 +105,7 @@ def note(run: str, text: str | None, clear: bool) -> None:
 
 
 @click.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_runs)
 @click.argument("name")
 def rename(run: str, name: str) -> None:
     """Rename RUN to NAME; run names are unique in the repository.
@@ -130,7 +130,7 @@ def rename(run: str, name: str) -> None:
 
 
 @click.command()
-@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...", shell_complete=complete_runs)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Remove runs even if a registry tag (a model version) points at them.")
 def rm(runs: tuple[str, ...], yes: bool, force: bool) -> None:

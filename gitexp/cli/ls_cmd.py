@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import click
@@ -38,10 +39,15 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
     """List runs, newest first.
 
     Without -e or --all, lists the default experiment. Params and metrics that
-    fit the terminal are shown (those that differ between runs first); choose
-    others with --columns. --md prints the same table as Markdown; --csv prints
-    exact values (full ids, ISO 8601 UTC times, duration in seconds) and, by
-    default, every param and metric column.
+    fit the terminal are shown: the params that vary most across the listed
+    runs (a swept param first) and the metrics most runs have, before start
+    and duration; choose others with --columns. Headers name params p.KEY,
+    metrics m.KEY and tags t.KEY. --md prints the same table as Markdown;
+    --csv prints exact values (full ids, ISO 8601 UTC times, duration in
+    seconds) and, by default, every param and metric column.
+
+    When nothing matches, ls says why: a filter or sort key no run has (and
+    the keys it probably meant), or runs in other experiments.
 
     \b
     Example:
@@ -54,6 +60,8 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
     """
     from gitexp.render import runlist
     from gitexp.render.tables import render_csv, render_markdown, render_text
+    from gitexp.errors import FilterSyntaxError
+    from gitexp.services.catalog import hints
     from gitexp.services.catalog.listing import run_refs
     from gitexp.services.catalog.query import search, short_ids
     from gitexp.services.registry.writes import registry_of_run
@@ -63,21 +71,25 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
         exp = selection.experiment_in(db)
         keep = _unpushed(db) if unpushed else None
         registry = registry_of_run(db)
-        if out.kind == JSON:  # every field of every shown run: fetched with the rows, not one at a time
-            rows = search(db, selection.filter, list(sort), exp, None if keep is not None else limit or None,
-                          output="dicts", progress=progress_bar)
-            rows = [r for r in rows if keep is None or r["id"] in keep]
-            # "registry" only on runs that are model versions, as "error" only on corrupt ones
-            rows = [{**r, "registry": registry[r["id"]]} if r.get("id") in registry else r for r in rows]
-            echo_json(rows[:limit] if limit else rows)
-            return
-        runs = search(db, selection.filter, list(sort), exp, progress=progress_bar)
+        try:
+            if out.kind == JSON:  # every field of every shown run: fetched with the rows, not one at a time
+                rows = search(db, selection.filter, list(sort), exp, None if keep is not None else limit or None,
+                              output="dicts", progress=progress_bar)
+                rows = [r for r in rows if keep is None or r["id"] in keep]
+                # "registry" only on runs that are model versions, as "error" only on corrupt ones
+                rows = [{**r, "registry": registry[r["id"]]} if r.get("id") in registry else r for r in rows]
+                echo_json(rows[:limit] if limit else rows)
+                return
+            runs = search(db, selection.filter, list(sort), exp, progress=progress_bar)
+        except FilterSyntaxError as exc:
+            raise hints.explain_unknown_attribute(hints.KeyIndex.of(search(db, None, None, exp)), exc) from None
         runs = [r for r in runs if keep is None or r.id in keep]
         every_id = [ref.rsplit("/", 1)[-1] for ref in run_refs(db)]  # short ids must resolve repo-wide
-    shown = runs[:limit] if limit else runs
-    if not shown:
-        _say_no_runs(selection, exp)
-        return
+        shown = runs[:limit] if limit else runs
+        if not shown:
+            _say_no_runs(db, selection, exp, sort, bool(every_id))
+            return
+        _warn_missing_sort_keys(shown, sort)
     ids = short_ids([s.id for s in shown], among=every_id)
     width = None if out.kind == CSV else terminal_width()
     cols = cols or runlist.default_columns(shown, selection.all or not selection.named and _many(runs), ids, width)
@@ -92,11 +104,44 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
         click.echo(f"({len(runs) - len(shown)} more; use --limit 0 to list all)", err=True)
 
 
-def _say_no_runs(selection: RunSelection, exp: str | None) -> None:
+def _say_no_runs(db: object, selection: RunSelection, exp: str | None, sort: tuple[str, ...],
+                 any_runs: bool) -> None:
+    """Why nothing is listed: keys no run has, runs in other experiments, runs on a remote."""
+    from gitexp.services.catalog import hints
+    from gitexp.services.catalog.query import search
+
     where = "in any experiment" if selection.all else f"in experiment {exp!r}"
     click.echo(f"No runs {where}" + (" match the filter." if selection.filter else "."), err=True)
-    if not selection.all and not selection.filter:
-        click.echo("hint: 'gitexp ls --all' lists every experiment", err=True)
+    if not any_runs:
+        remote = hints.remote_hint(db)
+        if remote:
+            click.echo(f"hint: {remote}", err=True)
+        return
+    if selection.filter:
+        index = hints.KeyIndex.of(search(db, None, None, exp))
+        missing = hints.missing_keys(index, selection.filter, sort)
+        if missing:
+            message, hint = hints.describe_missing(index, missing, where)
+            click.echo(f"{message[:1].upper()}{message[1:]}." + (f" hint: {hint}" if hint else ""), err=True)
+    if exp is not None:
+        more = hints.count_elsewhere(db, exp, selection.filter)
+        if more:
+            runs = f"{more} run" if more == 1 else f"{more} runs"
+            what = ("matches" if more == 1 else "match") + " in" if selection.filter else "in"
+            again = shlex.join(["gitexp", "ls", "--all"] + (["-f", selection.filter] if selection.filter else []))
+            click.echo(f"hint: {runs} {what} other experiments: {again}", err=True)
+
+
+def _warn_missing_sort_keys(runs: list, sort: tuple[str, ...]) -> None:
+    from gitexp.services.catalog import hints
+
+    if not sort:
+        return
+    index = hints.KeyIndex.of(runs)
+    missing = hints.missing_keys(index, None, sort)
+    if missing:
+        message, hint = hints.describe_missing(index, missing, "listed")
+        click.echo(f"warning: {message}, so it does not order them" + (f"; {hint}" if hint else ""), err=True)
 
 
 def _unpushed(db: Any) -> set[str]:

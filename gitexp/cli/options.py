@@ -121,6 +121,31 @@ def open_db() -> Any:
     return session
 
 
+def complete_runs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a run argument: the names and ids of the repository's runs.
+
+    Read from the cache index (no record is parsed when it is fresh); any error (not a
+    repository, a locked cache) completes nothing rather than printing into the shell.
+    """
+    from click.shell_completion import CompletionItem
+
+    try:
+        from gitexp.services.catalog.listing import run_refs
+        from gitexp.services.session import open_session
+
+        with open_session(".") as s:
+            runs = s.cache.summaries(run_refs(s), fields=())
+    except Exception:
+        return []
+    items: dict[str, str] = {}
+    for r in sorted(runs, key=lambda r: r.start_ms or 0, reverse=True):
+        if r.name and r.name.startswith(incomplete):
+            items.setdefault(r.name, f"{r.experiment} {r.status}")
+        if r.id.startswith(incomplete):
+            items.setdefault(r.id, f"{r.name} ({r.experiment})")
+    return [CompletionItem(value, help=help_) for value, help_ in items.items()]
+
+
 def progress_bar(done: int, total: int) -> None:
     """Draw `gitexp: indexing runs [#####     ] 500/1000` on stderr (services call it)."""
     width = 30

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gitexp.cli.options import open_db, selection_options
+from gitexp.cli.options import complete_runs, open_db, selection_options
 from gitexp.services.catalog.selection import RunSelection
 
 if TYPE_CHECKING:
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("args", nargs=-1, metavar="[RUN... | X Y | KEY...]")
+@click.argument("args", nargs=-1, metavar="[RUN... | X Y | KEY...]", shell_complete=complete_runs)
 @click.option("-m", "--metric", "metrics", multiple=True, metavar="KEY",
               help="Metric to plot over time (repeatable: one panel per metric).")
 @click.option("--scatter", is_flag=True, help="Scatter plot of two keys X Y, one point per run.")
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
               help="With --parallel: colour lines by this key (with a colorbar), e.g. metrics.acc.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Image file; .png, .svg or .pdf (overwritten). "
-                   "Default: a new gitexp-plot-….png in the current folder.")
+                   "Default: a new gitexp-plot-….png in .git/gitexp/plots/ (outside the working tree).")
+@click.option("--label", metavar="KEY",
+              help="Metric plots: label each run's line by this key, e.g. params.train.lr.")
 @click.option("--x", "x_mode", type=click.Choice(["step", "time", "elapsed"]), default="step",
               show_default=True, help="Metric plots: x axis is the step, wall-clock time, "
                                       "or seconds since the run started.")
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
 @click.option("--logx", is_flag=True, help="With --scatter: logarithmic x axis.")
 @selection_options
 def plot(args: tuple[str, ...], metrics: tuple[str, ...], scatter: bool, parallel: bool, color: str | None,
-         output: str | None, x_mode: str, smooth: int, logy: bool, logx: bool, selection: RunSelection) -> None:
+         output: str | None, label: str | None, x_mode: str, smooth: int, logy: bool, logx: bool,
+         selection: RunSelection) -> None:
     """Plot runs to an image file (PNG, SVG or PDF) and print its path.
 
     \b
@@ -51,13 +54,17 @@ def plot(args: tuple[str, ...], metrics: tuple[str, ...], scatter: bool, paralle
     categories. --scatter and --parallel take runs from -f/-e/--all (default:
     the default experiment, like 'gitexp ls').
 
-    Without -o the image is a new file in the current folder (an existing file
-    is never overwritten: a counter is added to the name).
+    Without -o the image is a new file in the repository's .git/gitexp/plots/
+    folder, outside the working tree, so that it does not make later runs'
+    snapshots dirty (an existing file is never overwritten: a counter is
+    added to the name); its path is printed. --label params.train.lr names
+    each line by that key's value instead of the run's name.
 
     \b
     Example:
         gitexp plot brisk-otter calm-heron -m loss
         gitexp plot brisk-otter -m loss -m acc --x elapsed --smooth 20 -o curves.svg
+        gitexp plot -m val/acc -e sweep --label params.train.lr
         gitexp plot -m loss -e sweep -f "params.lr > 0.001"
         gitexp plot --scatter params.lr metrics.acc --logx
         gitexp plot --parallel params.lr params.optimizer metrics.acc --color metrics.acc
@@ -66,6 +73,10 @@ def plot(args: tuple[str, ...], metrics: tuple[str, ...], scatter: bool, paralle
 
     mode = _mode(scatter, parallel, metrics, args)
     _check_options(mode, color, x_mode, smooth, logx, logy)
+    if label and mode != "metrics":
+        from gitexp.errors import InvalidUsage
+
+        raise InvalidUsage(f"--label is for metric plots, not --{mode}", hint="see 'gitexp plot --help'")
     if output is not None:
         plots.check_format(output)  # fail before reading any run
     with open_db() as db:
@@ -73,7 +84,7 @@ def plot(args: tuple[str, ...], metrics: tuple[str, ...], scatter: bool, paralle
         filter_ = selection.filter
         if mode == "metrics":
             fig = plots.plot_metrics(db, list(args), list(metrics), x=x_mode, smooth=smooth, logy=logy,
-                                     filter_string=filter_, experiment=exp, warn=_warn)
+                                     filter_string=filter_, experiment=exp, warn=_warn, label=label)
             name = plots.default_name(*metrics)
         elif mode == "scatter":
             fig = plots.plot_scatter(db, args[0], args[1], filter_string=filter_, experiment=exp,
@@ -83,8 +94,26 @@ def plot(args: tuple[str, ...], metrics: tuple[str, ...], scatter: bool, paralle
             fig = plots.plot_parallel(db, list(args), color=color, filter_string=filter_, experiment=exp,
                                       warn=_warn)
             name = plots.default_name("parallel", *([color] if color else []))
-    path = plots.save_figure(fig, output, default=name)
-    click.echo(str(path))
+        folder = plots_folder(db) if output is None else None
+    path = plots.save_figure(fig, output, default=name, folder=folder or ".")
+    click.echo(_shown(str(path)))
+
+
+def _shown(path: str) -> str:
+    """The path as typed (-o), or relative to the current folder when it is below it."""
+    import os
+
+    if not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def plots_folder(s: object) -> str:
+    """Where a plot without -o goes: `.git/gitexp/plots/`, outside the working tree."""
+    folder = s.db.local_dir / "plots"  # type: ignore[attr-defined]
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
 
 
 def _mode(scatter: bool, parallel: bool, metrics: tuple[str, ...], args: tuple[str, ...]) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from gitexp.cli.options import CSV, JSON, MD, Output, echo_json, open_db, output_options
+from gitexp.cli.options import CSV, JSON, MD, Output, complete_runs, echo_json, open_db, output_options
 
 
 @click.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_runs)
 @output_options
 def show(run: str, out: Output) -> None:
     """Show one run: info, params, tags, metric summaries, artifacts and code.

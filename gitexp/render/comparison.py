@@ -68,8 +68,11 @@ def diff_tables(d: Any) -> list[Table]:
     ]
 
 
+VALUE_WIDTH = 400  # longer values are cut; shorter ones are wrapped to the terminal (render/fit.py)
+
+
 def _value_row(v: Any) -> list[Any]:
-    a, b = fmt_values([v.a, v.b], [v.change != "added", v.change != "removed"])
+    a, b = fmt_values([v.a, v.b], [v.change != "added", v.change != "removed"], VALUE_WIDTH)
     return [v.key, _changed(v.change), a, b]
 
 
@@ -157,7 +160,7 @@ def compare_table(cmp: Any, short: dict[str, str], full: bool = False) -> Table:
         elif row.section == "info" and row.key == "duration":
             cells = [fmt_duration(v) if p else "-" for v, p in zip(row.values, row.present)]
         else:
-            cells = fmt_values(row.values, row.present)
+            cells = fmt_values(row.values, row.present, VALUE_WIDTH)
         if row.differs and row.key != "duration" and not full:
             cells = [Styled(c, DIFFERS_STYLE) for c in cells]
         rows.append([row.label] + cells)

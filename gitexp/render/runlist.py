@@ -29,38 +29,63 @@ def runs_table(runs: list, cols: list[str], ids: dict[str, str], exact: bool = F
 
 
 def default_columns(runs: list, with_experiment: bool, ids: dict[str, str], width: int | None) -> list[str]:
-    """Base columns, then varying params and metrics while they fit `width` (None: all of them)."""
-    cols = BASE[:2] + (["experiment"] if with_experiment else []) + BASE[2:]
+    """The columns `gitexp ls` shows when none are asked for, fitted to `width` (None: all of them).
+
+    By priority: id, name, (experiment,) status; then the params that vary most across
+    `runs` (a swept param before one that changed once) alternating with the metrics most
+    runs have; then duration and start; then the rest. Lower priorities are dropped first
+    on a narrow terminal. Shown in the usual order: attributes, params, metrics.
+    """
+    head = BASE[:2] + (["experiment"] if with_experiment else []) + ["status"]
+    main, rest = _ranked_keys(runs)
+    ranked = head + main + ["duration", "start"] + rest
     if width is None:
-        return cols + candidates(runs)
-    used = sum(_col_width(runs, c, ids) for c in cols)
-    for col in candidates(runs):
-        need = _col_width(runs, col, ids)
-        if used + need > width:
-            continue  # a narrower column further down may still fit
-        cols.append(col)
-        used += need
-    return cols
+        chosen = ranked
+    else:
+        chosen, used = [], 0
+        for col in ranked:
+            need = _col_width(runs, col, ids)
+            if col in head or used + need <= width:  # a narrower column further down may still fit
+                chosen.append(col)
+                used += need
+    order = {c: n for n, c in enumerate(head + ["start", "duration"])}
+    attrs = sorted((c for c in chosen if c in order), key=order.__getitem__)
+    return attrs + [c for c in chosen if c.startswith("params.")] + [c for c in chosen if c.startswith("metrics.")]
 
 
 def candidates(runs: list) -> list[str]:
-    """Key columns: metrics and varying params alternately, then the params all runs share."""
+    """Every key column, most telling first (see `default_columns`)."""
+    main, rest = _ranked_keys(runs)
+    return main + rest
+
+
+def _ranked_keys(runs: list) -> tuple[list[str], list[str]]:
+    """(swept params alternating with common metrics, then everything else), each best first.
+
+    A param's rank is how many distinct values it takes across `runs` (absent counts as
+    one); params with one value everywhere come last. Metrics rank by how many runs
+    have them; those in at least half of the runs are "common".
+    """
     from gitexp.store.record import flatten
 
-    params: Counter = Counter()
+    present: Counter = Counter()
     metrics: Counter = Counter()
     values: dict[str, set] = {}
     for s in runs:
         for key, value in flatten(s.params).items():
-            params[key] += 1
+            present[key] += 1
             values.setdefault(key, set()).add(repr(value))
         metrics.update(s.summary.keys())
-    varying = [f"params.{k}" for k in params if len(values[k]) > 1 or params[k] < len(runs)]
-    constant = [f"params.{k}" for k in params if f"params.{k}" not in varying]
-    metric_cols = [f"metrics.{k}" for k, _ in metrics.most_common()]
+    n = len(runs)
+    spread = {k: len(values[k]) + (present[k] < n) for k in present}
+    order = list(present)
+    swept = sorted((k for k in order if spread[k] > 1), key=lambda k: (-spread[k], order.index(k)))
+    constant = [f"params.{k}" for k in order if spread[k] <= 1]
+    common = [f"metrics.{k}" for k, c in metrics.most_common() if 2 * c >= n]
+    rare = [f"metrics.{k}" for k, c in metrics.most_common() if 2 * c < n]
     # Results and what changed between runs, alternately, so a narrow terminal shows both.
-    mixed = [c for pair in zip_longest(metric_cols, varying) for c in pair if c]
-    return mixed + constant
+    mixed = [c for pair in zip_longest(common, [f"params.{k}" for k in swept]) for c in pair if c]
+    return mixed, rare + constant
 
 
 def _col_width(runs: list, col: str, ids: dict[str, str]) -> int:
@@ -68,9 +93,14 @@ def _col_width(runs: list, col: str, ids: dict[str, str]) -> int:
     return 2 + max([len(header(col)) + 2] + [len(cell(s, col, ids)) for s in runs[:50]])
 
 
+HEADER_PREFIX = {"params": "p.", "metrics": "m.", "tags": "t."}
+
+
 def header(col: str) -> str:
-    """A column's header: the key alone for params and metrics."""
-    return col.split(".", 1)[1] if col.startswith(("params.", "metrics.")) else col
+    """A column's header: `p.KEY`, `m.KEY`, `t.KEY` for params, metrics and tags (a param and a
+    metric may share a key), the attribute's name otherwise."""
+    kind, _, key = col.partition(".")
+    return HEADER_PREFIX[kind] + key if key and kind in HEADER_PREFIX else col
 
 
 def value(s: Any, col: str) -> Any:

@@ -6,6 +6,7 @@ pushed by someone else may hold terminal escape sequences in any text field.
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from gitexp.render.formats import escape_all, escape_controls, fmt_duration, fmt_raw, fmt_value
@@ -23,12 +24,14 @@ def info_fields(r: Any) -> list[tuple[str, str]]:
         ("status", i.status + (f" (exit code {i.exit_code})" if i.exit_code is not None else "")),
         ("started", f"{i.start_time}   duration {fmt_duration(r.duration)}"),
         ("user", f"{i.user}@{i.host}"),
-        ("command", " ".join(i.command) or "-"),
+        ("command", shlex.join(i.command) or "-"),
         ("code", f"baseline {i.baseline[:12] if i.baseline else '(no commits)'}"
          + (", dirty (uncommitted changes included)" if i.dirty else ", clean")),
         ("ref", r.ref or "(no ref: read from a commit)"),
         ("commit", r.commit),
     ]
+    if getattr(i, "branch", None):
+        fields.insert(5, ("branch", i.branch))
     if i.parent_run:
         fields.append(("parent run", i.parent_run))
     if i.description:
@@ -93,7 +96,7 @@ def run_csv_table(r: Any) -> Table:
     rows = [["info", k, fmt_raw(v)] for k, v in (
         ("id", r.id), ("name", r.name), ("experiment", i.experiment), ("status", i.status),
         ("exit_code", i.exit_code), ("start_time", i.start_time), ("end_time", i.end_time),
-        ("duration", r.duration), ("user", i.user), ("host", i.host), ("command", " ".join(i.command)),
+        ("duration", r.duration), ("user", i.user), ("host", i.host), ("command", shlex.join(i.command)),
         ("baseline", i.baseline), ("dirty", i.dirty), ("parent_run", i.parent_run),
         ("description", i.description), ("ref", r.ref), ("commit", r.commit))]
     rows += [["params", k, fmt_raw(v)] for k, v in flatten(r.params).items()]

@@ -81,7 +81,9 @@ def tabulate_rows(headers: list[str], rows: list[list[Any]], fmt: str = "simple"
 
     def styled(cell: Any) -> str:
         text = cell_text(cell)
-        return style(text, cell.style) if isinstance(cell, Styled) and text else text
+        if isinstance(cell, Styled) and text:  # each line of a wrapped cell styled on its own
+            return "\n".join(style(line, cell.style) for line in text.split("\n"))
+        return text
 
     return tabulate([[styled(c) for c in row] for row in rows], headers=[escape_controls(h) for h in headers],
                     tablefmt=fmt, disable_numparse=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import shlex
 import stat
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,7 +174,7 @@ class FileDiff:
     new_mode: int | None = None
     binary: bool = False
     note: str | None = None  # "binary files differ", "mode 100644 -> 100755", …
-    added_lines: int | None = None  # only with code_text
+    added_lines: int | None = None  # None for binary files, submodules, files too large to diff
     removed_lines: int | None = None
     text: str | None = None  # unified diff, only with code_text
 
@@ -185,8 +186,9 @@ class FileDiff:
         }
         if self.note:
             out["note"] = self.note
-        if self.added_lines is not None:
-            out.update(added_lines=self.added_lines, removed_lines=self.removed_lines, text=self.text)
+        out.update(added_lines=self.added_lines, removed_lines=self.removed_lines)
+        if self.text is not None:
+            out["text"] = self.text
         return out
 
 
@@ -246,7 +248,8 @@ def diff_records(db: GitDB, ra: Run, rb: Run, include_unchanged: bool = False,
                  code_text: bool = False) -> RunDiff:
     """`diff_runs` on records already loaded."""
     keep = (lambda d: True) if include_unchanged else (lambda d: d.change != UNCHANGED)
-    info = [d for d in _value_diffs(_info_values(ra), _info_values(rb), ordered=True) if keep(d)]
+    info = [_quiet_duration(d) for d in _value_diffs(_info_values(ra), _info_values(rb), ordered=True)]
+    info = [d for d in info if keep(d)]
     params = [d for d in _value_diffs(flatten(ra.params), flatten(rb.params)) if keep(d)]
     tags = [d for d in _value_diffs(ra.tags, rb.tags) if keep(d)]
     metrics = [d for d in _metric_diffs(ra.summary, rb.summary) if keep(d)]
@@ -255,11 +258,28 @@ def diff_records(db: GitDB, ra: Run, rb: Run, include_unchanged: bool = False,
     return RunDiff(ra, rb, info, params, metrics, tags, artifacts, files, unchanged, include_unchanged, code_text)
 
 
+DURATION_NOISE = (1.0, 0.25)  # seconds, fraction: durations closer than both are "the same"
+
+
+def same_duration(a: float | None, b: float | None) -> bool:
+    """Run durations that differ by timing noise only: within 1 s or within 25% of the longer."""
+    if a is None or b is None:
+        return a is b
+    seconds, fraction = DURATION_NOISE
+    return abs(a - b) <= max(seconds, fraction * max(abs(a), abs(b)))
+
+
+def _quiet_duration(d: ValueDiff) -> ValueDiff:
+    if d.key == "duration" and d.change == CHANGED and same_duration(d.a, d.b):
+        d.change = UNCHANGED
+    return d
+
+
 def _info_values(r: Run) -> dict[str, Any]:
     i = r.info
     values = {"experiment": i.experiment, "status": i.status, "exit_code": i.exit_code,
               "duration": r.duration, "baseline": i.baseline, "dirty": bool(i.dirty),
-              "command": " ".join(str(c) for c in i.command) if i.command else None}
+              "command": shlex.join(str(c) for c in i.command) if i.command else None}
     return {k: values[k] for k in INFO_KEYS}
 
 
@@ -334,29 +354,28 @@ def code_diff(db: GitDB, tree_a: str, tree_b: str, text: bool = False) -> tuple[
 
 
 def _file_diff(db: GitDB, path: str, kind: str, ea: Entry | None, eb: Entry | None, text: bool) -> FileDiff:
+    """One changed file: binary or not and +added -removed line counts always, the diff text with `text`."""
     fd = FileDiff(path, kind, ea.mode if ea else None, eb.mode if eb else None)
     if any(e is not None and stat.S_IFMT(e.mode) == GITLINK for e in (ea, eb)):
         fd.note = f"submodule {_short(ea)} -> {_short(eb)}"
         return fd
     if ea is not None and eb is not None and ea.sha == eb.sha:
         fd.note = f"mode {ea.mode:06o} -> {eb.mode:06o}"
+        fd.added_lines = fd.removed_lines = 0
         if text:
-            fd.added_lines = fd.removed_lines = 0
             fd.text = f"diff --git a/{path} b/{path}\nold mode {ea.mode:06o}\nnew mode {eb.mode:06o}"
-        return fd
-    if not text:
         return fd
     old = db.read_blob(ea.sha) if ea else b""
     new = db.read_blob(eb.sha) if eb else b""
     if b"\0" in old[:BINARY_SNIFF] or b"\0" in new[:BINARY_SNIFF]:
         fd.binary, fd.note = True, "binary files differ"
-        fd.added_lines = fd.removed_lines = 0
-        fd.text = f"Binary files {_label('a', path, ea)} and {_label('b', path, eb)} differ"
+        if text:
+            fd.text = f"Binary files {_label('a', path, ea)} and {_label('b', path, eb)} differ"
         return fd
     if len(old) > MAX_DIFF_BYTES or len(new) > MAX_DIFF_BYTES:
         fd.note = f"files too large to diff ({len(old)} and {len(new)} bytes)"
-        fd.added_lines = fd.removed_lines = 0
-        fd.text = f"Large files {_label('a', path, ea)} and {_label('b', path, eb)} differ"
+        if text:
+            fd.text = f"Large files {_label('a', path, ea)} and {_label('b', path, eb)} differ"
         return fd
     lines_a = old.decode("utf-8", "replace").splitlines()
     lines_b = new.decode("utf-8", "replace").splitlines()
@@ -365,7 +384,8 @@ def _file_diff(db: GitDB, path: str, kind: str, ea: Entry | None, eb: Entry | No
         fd.note = "only line endings differ"
     fd.added_lines = sum(1 for line in body[2:] if line.startswith("+"))
     fd.removed_lines = sum(1 for line in body[2:] if line.startswith("-"))
-    fd.text = "\n".join(body)
+    if text:
+        fd.text = "\n".join(body)
     return fd
 
 

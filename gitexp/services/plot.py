@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import GitexpError, RunNotFound
+from gitexp.services.catalog.filterexpr import MISSING
 from gitexp.model import Run
 from gitexp.render.figures import (
     FORMATS, PlotWarning, Warn, _color, _count, _grid, _keys_hint, _warn, check_format, default_name, save_figure,
@@ -95,7 +96,8 @@ def _history(s: Session, commit: str, metrics: Sequence[str]) -> History:
 
 def plot_metrics(s: Session, runs: Sequence[str] | str | None, metrics: Sequence[str] | str,
                  x: str = "step", smooth: int = 1, logy: bool = False, filter_string: str | None = None,
-                 experiment: str | Sequence[str] | None = None, warn: Warn | None = None) -> Figure:
+                 experiment: str | Sequence[str] | None = None, warn: Warn | None = None,
+                 label: str | None = None) -> Figure:
     """Overlay metric histories: one axes per metric, one line per run, run names in the legend.
 
     Args:
@@ -107,8 +109,10 @@ def plot_metrics(s: Session, runs: Sequence[str] | str | None, metrics: Sequence
         smooth: trailing moving average over this many points (1 = raw values).
         logy: logarithmic y axes.
         warn: called with a message for each thing left out (default: `warnings.warn`).
+        label: a key (``params.train.lr``) whose value names each run's line instead of its name.
     """
     warn = warn or _warn
+    label_key = parse_key(label) if label else None
     metrics = [metrics] if isinstance(metrics, str) else list(dict.fromkeys(metrics))
     runs = [runs] if isinstance(runs, str) else list(runs or [])
     if not metrics:
@@ -128,7 +132,7 @@ def plot_metrics(s: Session, runs: Sequence[str] | str | None, metrics: Sequence
 
     import numpy as np
 
-    labels = _labels(histories)
+    labels = _labels(histories) if label_key is None else _labels_by(s, histories, label_key)
     fig, axes = _grid(len(metrics), sharex=x != "time")
     for ax, key in zip(axes, metrics):
         dropped = 0
@@ -253,6 +257,20 @@ def _decorate_metric_axes(ax: Axes, key: str, x: str, smooth: int, logy: bool) -
     ax.grid(True, alpha=0.3)
     if 0 < len(ax.lines) <= MAX_LEGEND:
         ax.legend(fontsize="small", loc="best")
+
+
+def _labels_by(s: Session, histories: list[History], key: Key) -> list[str]:
+    """`train.lr=0.1` per run (its name added when two runs share the value); `?` when it has none."""
+    from gitexp.render.formats import fmt_value
+
+    wanted = {h.run_id for h in histories}
+    runs = {r.id: r for r in s.cache.summaries(run_refs(s), fields=("params", "tags")) if r.id in wanted}
+    texts = []
+    for h in histories:
+        run = runs.get(h.run_id)
+        value = key.value(run.row({key.kind})) if run is not None else MISSING
+        texts.append(f"{key.key}={'?' if value is MISSING else fmt_value(value, 30)}")
+    return [t if texts.count(t) == 1 else f"{t} ({h.name})" for t, h in zip(texts, histories)]
 
 
 def _labels(histories: list[History]) -> list[str]:

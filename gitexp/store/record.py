@@ -34,6 +34,7 @@ class RunInfo:
     command: list[str] = field(default_factory=list)
     exit_code: int | None = None
     baseline: str | None = None
+    branch: str | None = None  # the branch HEAD was on (None: detached, or a record from before)
     dirty: bool = False
     skipped: list[dict[str, Any]] = field(default_factory=list)
     gitexp_version: str = ""
@@ -109,7 +110,7 @@ def _check_format(version: Any) -> None:
 
 
 _TEXT = ("id", "name", "experiment", "status", "start_time", "user", "host", "gitexp_version", "python_version")
-_OPTIONAL_TEXT = ("end_time", "baseline", "parent_run", "description")
+_OPTIONAL_TEXT = ("end_time", "baseline", "branch", "parent_run", "description")
 
 
 def _field(key: str, value: Any) -> Any:

@@ -147,6 +147,16 @@ class RefsMixin:
         except KeyError:
             return None
 
+    def head_branch(self) -> str | None:
+        """The branch HEAD is on (`main`, or `feature/x`), None when detached; linked worktrees have their own."""
+        try:
+            target = self.repo.refs.read_ref(b"HEAD")
+        except Exception:
+            return None
+        if target and target.startswith(b"ref: refs/heads/"):
+            return target[len(b"ref: refs/heads/"):].strip().decode("utf-8", "replace")
+        return None
+
 
 def _read_loose(dirpath: str, rel: str, files: list[str], hex_length: int) -> dict[str, str]:
     found = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,10 +36,40 @@ class SnapshotLimits:
     secrets: list[str] = field(default_factory=list)  # more credential-like names (store/secrets.py)
 
 
+MANY_UNTRACKED_FILES = 1000  # more untracked files than this in a snapshot are worth a word
+MANY_UNTRACKED_BYTES = 10 << 20
+
+
 @dataclass
 class Snapshot:
     files: dict[str, Entry]
     skipped: list[dict]
+    untracked: list[tuple[str, int]] = field(default_factory=list)  # (path, size) of untracked files taken
+
+    def notices(self) -> list[str]:
+        """One line each: many untracked files taken (and how to ignore them); files skipped as too large."""
+        out = []
+        total = sum(size for _, size in self.untracked)
+        if len(self.untracked) > MANY_UNTRACKED_FILES or total > MANY_UNTRACKED_BYTES:
+            folders = Counter(path.split("/", 1)[0] + ("/" if "/" in path else "") for path, _ in self.untracked)
+            top = ", ".join(f"{name} ({n:,})" for name, n in folders.most_common(3))
+            out.append(f"the code snapshot took {len(self.untracked):,} untracked files ({_size(total)}), "
+                       f"mostly {top}; if they are data or outputs, add them to .gitignore "
+                       "(or to snapshot.ignore in .gitexp.yaml)")
+        big = [item for item in self.skipped if str(item.get("reason", "")).startswith(("larger", "snapshot total"))]
+        if big:
+            shown = ", ".join(f"{item['path']} ({_size(item.get('size', 0))})" for item in big[:5])
+            more = f" and {len(big) - 5} more" if len(big) > 5 else ""
+            out.append(f"not in the code snapshot (over its size caps): {shown}{more}; see run.yaml's skipped list")
+        return out
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n:.1f} GiB"
 
 
 def snapshot_worktree(db: GitDB, limits: SnapshotLimits | None = None) -> Snapshot:
@@ -50,10 +81,11 @@ def snapshot_worktree(db: GitDB, limits: SnapshotLimits | None = None) -> Snapsh
     new_blobs: list[Blob] = []
     skipped: list[dict] = []
     tracked = _tracked(db, files, new_blobs, skipped)
-    skipped += _untracked(db, tracked, limits, files, new_blobs)
+    untracked: list[tuple[str, int]] = []
+    skipped += _untracked(db, tracked, limits, files, new_blobs, untracked)
     if new_blobs:
         db.add_objects(new_blobs)
-    return Snapshot(files, skipped)
+    return Snapshot(files, skipped, untracked)
 
 
 def _excluded(path: str) -> bool:
@@ -146,7 +178,7 @@ def _blob_entry(db: GitDB, full: Path, st: os.stat_result, new_blobs: list[Blob]
 
 
 def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
-               files: dict[str, Entry], new_blobs: list[Blob]) -> list[dict]:
+               files: dict[str, Entry], new_blobs: list[Blob], taken: list[tuple[str, int]]) -> list[dict]:
     root = db.root
     assert root is not None
     ignore = IgnoreFilterManager.from_repo(db.repo)
@@ -162,6 +194,7 @@ def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
         else:
             total += st.st_size
             files[rel] = _blob_entry(db, full, st, new_blobs)
+            taken.append((rel, st.st_size))
     return skipped
 
 

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from gitexp.errors import GitexpError
+from gitexp.errors import CommandNotFound, GitexpError, NotExecutable
 from gitexp.services.tracking import run as tracking
-from gitexp.services.tracking.paramsfile import ParamsFile, apply_overrides, load_params_file
+from gitexp.services.tracking.paramsfile import (
+    PARAMS_FILE, Override, ParamsFile, apply_overrides, check_overrides, load_params_file,
+)
+from gitexp.services.tracking.paramslock import Notify, ParamsLock
 from gitexp.services.session import Session
 from gitexp.store.repo import GitDB
 
@@ -33,6 +36,9 @@ class LaunchSpec:
     params: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     restore_params_file: bool = True
+    overrides: list[Override] = field(default_factory=list)  # `-p` as typed; else `params` are plain sets
+    force: bool = False  # `--force`: overrides may add keys and change shapes
+    wait: bool = True  # wait for a run holding params.yaml (False: refuse)
 
 
 @dataclass
@@ -43,6 +49,7 @@ class LaunchResult:
     exit_code: int
     duration: float
     params_file_restored: bool | None = None
+    interrupted_clean_exit: bool = False  # the child caught Ctrl-C/SIGTERM and exited 0
 
 
 class TailFile:
@@ -82,46 +89,101 @@ def check_command(command: list[str]) -> None:
     exe = command[0]
     if os.sep not in exe:
         if shutil.which(exe) is None:
-            raise GitexpError(f"command not found: {exe}", hint="check the spelling, or give its path")
+            if os.path.isfile(exe):  # a script in this folder: a shell needs ./ too
+                raise CommandNotFound(f"command not found: {exe}", hint=f"run it as ./{exe}, or e.g. python {exe}")
+            raise CommandNotFound(f"command not found: {exe}", hint="check the spelling, or give its path")
     elif not os.path.isfile(exe):  # a path: check it here, before a run is started for it
-        raise GitexpError(f"command not found: {exe}", hint="check the path")
+        raise CommandNotFound(f"command not found: {exe}", hint="check the path")
     elif not os.access(exe, os.X_OK):
-        raise GitexpError(f"{exe} is not executable",
-                          hint=f"chmod +x {exe}, or run it through its interpreter (e.g. sh {exe})")
+        raise NotExecutable(f"{exe} is not executable",
+                            hint=f"chmod +x {exe}, or run it through its interpreter (e.g. sh {exe})")
 
 
 def launch(s: Session, spec: LaunchSpec, out: IO[bytes], err: IO[bytes],
-           on_start: Any = None) -> LaunchResult:
-    """Start a run, run the command as its child, end the run with the child's fate."""
+           on_start: Any = None, notify: Notify | None = None) -> LaunchResult:
+    """Start a run, run the command as its child, end the run with the child's fate.
+
+    In a repository with a params.yaml the run holds the file's lock for its whole
+    life (see `paramslock`): `notify` is told, in one line, when it has to wait.
+    """
     check_command(spec.command)
-    params_file = _prepare_params(s.db, spec)
+    lock = _lock_params(s.db, spec, notify)
+    try:
+        return _launch(s, spec, out, err, on_start, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _launch(s: Session, spec: LaunchSpec, out: IO[bytes], err: IO[bytes], on_start: Any,
+            lock: ParamsLock | None) -> LaunchResult:
+    params_file = _prepare_params(s.db, spec, lock)
     try:
         run = tracking.create_run(s, spec.experiment, spec.name, spec.params, spec.tags, spec.command)
     except BaseException:
-        if params_file:
-            params_file.restore()
+        _restore(params_file, lock)
         raise
+    if lock is not None:
+        lock.name_run(run.info.name, " ".join("-p " + o.shown for o in spec.overrides))
     if on_start:
         on_start(run)
     started = time.monotonic()
     status, code = "FAILED", 1
+    caught = False
     try:
         status, code = _supervise(run, spec.command, out, err)
+        # A child that caught the interrupt and exited 0 was still interrupted: the run is
+        # KILLED, and recorded and exited with 130 as a shell reports an interrupted job
+        # (docs/concepts.md, "Exit codes").
+        if status == "KILLED" and code == 0:
+            status, code, caught = "KILLED", INTERRUPTED_EXIT, True
     finally:
         run.end(status, code)
-        restored = params_file.restore() if params_file and spec.restore_params_file else None
-    return LaunchResult(run.id, run.info.name, status, code, time.monotonic() - started, restored)
+        restored = _restore(params_file, lock) if spec.restore_params_file else None
+        if params_file and not spec.restore_params_file and lock is not None:
+            lock.drop_backup()
+    return LaunchResult(run.id, run.info.name, status, code, time.monotonic() - started, restored, caught)
 
 
-def _prepare_params(db: GitDB, spec: LaunchSpec) -> ParamsFile | None:
+INTERRUPTED_EXIT = 130
+
+
+def _restore(params_file: ParamsFile | None, lock: ParamsLock | None) -> bool | None:
+    if params_file is None:
+        return None
+    restored = params_file.restore()
+    if lock is not None:
+        lock.drop_backup()
+    return restored
+
+
+def _lock_params(db: GitDB, spec: LaunchSpec, notify: Notify | None) -> ParamsLock | None:
+    """Hold params.yaml: exclusively to rewrite it, shared to read it as the run's params."""
+    if db.root is None or not (db.root / PARAMS_FILE).is_file():
+        return None
+    rewrites = bool(spec.overrides or spec.params)
+    if spec.overrides:  # refuse bad overrides now rather than after waiting for the lock
+        check_overrides(load_params_file(db.root) or {}, spec.overrides, spec.force)
+    lock = ParamsLock(db.local_dir, db.root / PARAMS_FILE, exclusive=rewrites)
+    lock.acquire(spec.wait, notify, " ".join("-p " + o.shown for o in spec.overrides))
+    if lock.restore_leftover() and notify:
+        notify(f"restored {PARAMS_FILE}, which a killed run had left rewritten with its -p overrides")
+    return lock
+
+
+def _prepare_params(db: GitDB, spec: LaunchSpec, lock: ParamsLock | None = None) -> ParamsFile | None:
     """Fold params.yaml (with -p overrides written into it) into the run's params."""
     existing = load_params_file(db.root)
     if existing is None or db.root is None:
+        if spec.overrides:
+            spec.params = {o.key: o.value for o in spec.overrides}
         return None
-    if not spec.params:
+    if not spec.overrides and not spec.params:
         spec.params = existing
         return None
-    pf = apply_overrides(db.root, spec.params)
+    pf = apply_overrides(db.root, spec.overrides or spec.params, spec.force)
+    if lock is not None:
+        lock.keep_backup(pf.original, pf.written)
     spec.params = pf.params
     return pf
 

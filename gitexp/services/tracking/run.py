@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import math
 import os
 import platform
+import re
 import sys
 import threading
 import time
@@ -68,6 +70,7 @@ class ActiveRun:
         self._counters: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._artifact_paths: set[str] = set()
+        self.notices: list[str] = []  # one-line remarks for the user at the start (snapshot size)
         self.ended = False
         _flusher.register(self)
 
@@ -124,7 +127,7 @@ class ActiveRun:
     def log_param(self, key: str, value: Any) -> None:
         """Record a param; logging it again with a different value is an error."""
         check_key(key, "param key")
-        value = _param_value(value)
+        value = _param_value(value, key)
         with self._lock:
             if key in self.params and not _same(self.params[key], value):
                 raise ParamConflict(
@@ -273,7 +276,23 @@ def _as_float(key: str, value: Any) -> float:
     )
 
 
-def _param_value(value: Any) -> Any:
+MAX_PARAM_BYTES = 64 << 10  # a param is a setting, not data: larger values belong in an artifact
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
+def _param_value(value: Any, key: str = "") -> Any:
+    """A param as plain data; refused if it has no stable text form or is over 64 KB."""
+    value = _plain_param(value, key)
+    if isinstance(value, (str, dict, list)):
+        size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
+        if size > MAX_PARAM_BYTES:
+            raise InvalidValue(f"param {key!r} is {size:,} bytes, over the {MAX_PARAM_BYTES >> 10} KB limit for params",
+                               hint="log it as an artifact (gitexp.log_dict or gitexp.log_text), "
+                                    "and its name or a hash as the param")
+    return value
+
+
+def _plain_param(value: Any, key: str) -> Any:
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         try:
             value = value.item()
@@ -282,10 +301,15 @@ def _param_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, dict):
-        return {str(k): _param_value(v) for k, v in value.items()}
+        return {str(k): _plain_param(v, key) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_param_value(v) for v in value]
-    return str(value)
+        return [_plain_param(v, key) for v in value]
+    text = str(value)
+    if _ADDRESS.search(text):  # `<object at 0x7f…>`: differs in every run, so every run would differ
+        raise InvalidValue(f"param {key!r} is a {type(value).__name__} with no stable text form ({text:.60})",
+                           hint="log the settings it stands for (e.g. its class name or its arguments), "
+                                "or give the class a __repr__")
+    return text
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -431,7 +455,7 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
     `taken_names` defaults to the names of the repository's runs.
     """
     db, settings = s.db, s.settings
-    params = {k: _param_value(v) for k, v in (params or {}).items()}
+    params = {k: _param_value(v, k) for k, v in (params or {}).items()}
     s.recover()  # as every command does: dead runs show as KILLED
     if taken_names is None:
         taken_names = run_names(s)
@@ -450,29 +474,31 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
     ref = f"{RUNS_PREFIX}{experiment}/{run_id}"
     folder.write_meta({"ref": ref, "pid": os.getpid(), "host": platform.node()})
     try:
-        info = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {}, command, parent)
+        info, notices = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {}, command, parent)
     except BaseException:
         lock.release()
         folder.remove()
         raise
-    return ActiveRun(db.common_dir, ref, info, params, {k: str(v) for k, v in (tags or {}).items()}, lock, settings)
+    run = ActiveRun(db.common_dir, ref, info, params, {k: str(v) for k, v in (tags or {}).items()}, lock, settings)
+    run.notices = notices
+    return run
 
 
 def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: str, experiment: str,
-                  params: dict, tags: dict, command: list[str] | None, parent: str | None) -> RunInfo:
+                  params: dict, tags: dict, command: list[str] | None, parent: str | None) -> tuple[RunInfo, list[str]]:
     snap = snapshot_worktree(db, settings.snapshot)
     head = db.head()
     info = RunInfo(
         id=run_id, name=name, experiment=experiment, start_time=iso_from_ms(int(time.time() * 1000)) or "",
         user=current_user(), host=platform.node(), command=list(command or sys.argv),
-        baseline=head, dirty=_is_dirty(db, head, snap.files), skipped=snap.skipped,
+        baseline=head, branch=db.head_branch(), dirty=_is_dirty(db, head, snap.files), skipped=snap.skipped,
         gitexp_version=__version__, python_version=platform.python_version(), parent_run=parent,
     )
     record = encode_record(info, params, tags, {}, [])
     message = f"gitexp: start run {name} in {experiment}\n\nrun id: {run_id}\n"
     commit = write_run_commit(db, None, snap.files, dict(record), [head] if head else [], message)
     db.set_ref(ref, None, commit, f"start run {run_id}")
-    return info
+    return info, snap.notices()
 
 
 def _is_dirty(db: GitDB, head: str | None, files: dict) -> bool:
