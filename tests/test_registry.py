@@ -351,3 +351,46 @@ def test_create_if_absent_never_overwrites(repo):
         before = git(repo, "rev-parse", "x@v1.0.0").strip()
         assert create_tag(s.db, "x@v1.0.0", head, "two") is None
     assert git(repo, "rev-parse", "x@v1.0.0").strip() == before
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_write_reads_only_its_models_tags(repo, runner, monkeypatch, packed):
+    """`models assign` never lists every tag: it reads the model's tags (once, plus the look
+    after creating its tag), never the unrelated ones nor the other models'."""
+    import gitexp.store.tags as st
+
+    make_run("r1")
+    ok(runner, "models", "register", "team/churn", "r1")
+    ok(runner, "models", "assign", "team/churn", "v0.0.1", "--stage", "qa/eu")  # a stage with '/'
+    ok(runner, "models", "register", "team/churn-2", "r1")  # a model whose name extends the first
+    ok(runner, "models", "register", "team", "r1")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo, check=True, text=True,
+                   input="".join(f"create refs/tags/rel-{i} {head}\n" for i in range(50)))
+    if packed:
+        git(repo, "pack-refs", "--all")
+    read: list[str] = []
+    real = st._read_loose_refs
+
+    def counting(dirpath, lead, files, hex_length):
+        found = real(dirpath, lead, files, hex_length)
+        read.extend(found)
+        return found
+
+    def listing_all(*_a, **_k):
+        raise AssertionError("every tag was listed")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(st, "_read_loose_refs", counting)
+        mp.setattr(st, "tag_names", listing_all)
+        mp.setattr(st.TagCache, "tags", listing_all)
+        out = ok(runner, "models", "assign", "team/churn", "v0.0.1", "--stage", "prod")
+    assert "team/churn#prod#2" in out.stderr
+    ours = {"team/churn@v0.0.1", "team/churn#qa/eu#1"}
+    if packed:  # the model's tags come from packed-refs; only the new one is loose
+        assert read == ["team/churn#prod#2"]
+    else:  # once to read the model, once to look for a rival after creating the tag
+        assert sorted(read) == sorted([*ours, *ours, "team/churn#prod#2"])
+    data = {m["name"]: m for m in json.loads(ok(runner, "models", "ls", "--json").stdout)}
+    assert data["team/churn"]["stages"] == {"qa/eu": "v0.0.1", "prod": "v0.0.1"}
+    assert set(data) == {"team/churn", "team/churn-2", "team"}

@@ -234,3 +234,33 @@ def test_malformed_pulled_run_lists_as_corrupt_and_hides_nothing(team) -> None:
     got = gx(b, "artifacts", "get", bad_id, "-o", str(a.parent / "out"))
     assert got.returncode == 1
     assert not (a.parent / "out").exists() or not any((a.parent / "out").rglob("*"))
+
+
+def test_push_reads_each_record_once_and_a_no_op_reads_none(team, monkeypatch) -> None:
+    """Work counts, not times: a push opens each sent run's record once (its name and status,
+    its large artifacts and its secrets check share it); a no-op push compares tips only."""
+    from gitexp.services.session import open_session
+    from gitexp.services.sync import common, push
+    from gitexp.store import runcommit
+
+    _origin, a, _b = team
+    ids = {make_run(a, f"r{i}", artifact=b"x" * 10) for i in range(3)}
+    opened: list[str] = []
+    real = runcommit.RecordReader
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, db, commit):
+            opened.append(commit)
+            super().__init__(db, commit)
+
+    monkeypatch.setattr(push, "RecordReader", Counting)
+    monkeypatch.setattr(common, "RecordReader", Counting)
+    with open_session(a) as s:
+        plan = push.plan_push(s, push.PushOptions(remote="origin"))
+        assert {o.run_id for o in plan.send} == ids
+        assert sorted(opened) == sorted(o.tip for o in plan.send)  # once per run
+        push.execute_push(s, plan)
+    opened.clear()
+    with open_session(a) as s:
+        plan = push.plan_push(s, push.PushOptions(remote="origin"))
+    assert plan.send == [] and plan.up_to_date == 3 and opened == []

@@ -98,6 +98,66 @@ def tag_names(db: GitDB) -> dict[str, str | None]:
     return names
 
 
+def tags_starting(db: GitDB, prefix: str, then: str = "") -> dict[str, str]:
+    """{tag name: sha} of the tags whose name starts with `prefix` followed by one of `then`.
+
+    Reads only those tags: the loose files of one folder whose names match (plus
+    the folders under it that match), and the matching lines of packed-refs; never
+    every tag of a repository that holds thousands of unrelated ones.
+    """
+    head, _, base = prefix.rpartition("/")
+    root = os.path.join(db.common_dir, "refs", "tags", *head.split("/")) if head else \
+        os.path.join(db.common_dir, "refs", "tags")
+    lead = f"{head}/" if head else ""
+
+    def wanted(name: str) -> bool:
+        return name.startswith(base) and (not then or name[len(base):len(base) + 1] in tuple(then))
+
+    # Loose refs first, then packed-refs (as RefsMixin.refs_under: `git pack-refs` writes
+    # packed-refs before it deletes the loose files, so a tag is always seen in one of them).
+    loose: dict[str, str] = {}
+    try:
+        entries = [e for e in os.scandir(root) if wanted(e.name)]
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            for dirpath, _dirs, files in os.walk(entry.path):
+                rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+                loose.update(_read_loose_refs(dirpath, lead + rel + "/", files, db.hex_length))
+        else:
+            loose.update(_read_loose_refs(root, lead, [entry.name], db.hex_length))
+    out: dict[str, str] = {}
+    start = (TAGS + prefix).encode()
+    try:
+        with open(db.common_dir / "packed-refs", "rb") as f:
+            for line in f:
+                sha, _, ref = line.rstrip(b"\n").partition(b" ")
+                if ref.startswith(start) and len(sha) == db.hex_length and line[:1] not in (b"#", b"^"):
+                    name = ref.decode("utf-8", "replace")[len(TAGS):]
+                    if wanted(name[len(lead):]):
+                        out[name] = sha.decode()
+    except FileNotFoundError:
+        pass
+    out.update(loose)
+    return out
+
+
+def _read_loose_refs(dirpath: str, lead: str, files: list[str], hex_length: int) -> dict[str, str]:
+    found = {}
+    for name in files:
+        if name.endswith(".lock"):
+            continue
+        try:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                value = f.read(100).strip()
+        except OSError:
+            continue
+        if len(value) == hex_length:
+            found[lead + name] = value.decode()
+    return found
+
+
 def ref_value(db: GitDB, name: str, known: str | None = None) -> str | None:
     """The sha `refs/tags/<name>` holds: the loose file if there is one, else `known` (packed)."""
     try:

@@ -19,7 +19,7 @@ from gitexp.errors import GitexpError
 from gitexp.services.registry import message as msg
 from gitexp.services.registry.tagnames import SemVer, TagName, looks_like_registry_tag, parse
 from gitexp.store.repo import GitDB
-from gitexp.store.tags import TagCache, TagInfo
+from gitexp.store.tags import TagCache, TagInfo, _read_loose_tag, read_tag, tags_starting
 
 Key = tuple[int, int, int, tuple, str]
 
@@ -117,6 +117,7 @@ class Model:
     holders: dict[str, list[str]] = field(default_factory=dict)  # stage -> versions assigned, oldest first
     deprecated: bool = False
     counter: int = 0  # the highest #<n> of the model's tags
+    tags: list[TagName] = field(default_factory=list, repr=False)  # every tag of its name (writes count them)
 
     @property
     def active(self) -> list[Version]:
@@ -150,6 +151,8 @@ class Registry:
 
     models: dict[str, Model] = field(default_factory=dict)
     ignored: list[tuple[str, str]] = field(default_factory=list)
+    # Every tag whose name parses as one of a model's, kept or not (counters and counts are over these).
+    names: dict[str, list[TagName]] = field(default_factory=dict)
 
     def model(self, name: str) -> Model:
         if name not in self.models:
@@ -185,28 +188,45 @@ def load_registry(db: GitDB, only: str | None = None) -> Registry:
             gc.enable()
 
 
+def model_tags(db: GitDB, model: str) -> dict[str, str]:
+    """{tag name: sha} of the tags that may be `model`'s: read without listing any other tag.
+
+    A registry tag's model is everything before its first `#` or `@` (`path:name` spelled `path=name`).
+    """
+    return tags_starting(db, model.replace(":", "="), "#@")
+
+
 def _load(db: GitDB, only: str | None) -> Registry:
     reg = Registry()
     raw: dict[str, list[Event]] = {}
-    cache = TagCache(db)
-    for tag, sha in sorted(cache.tags().items()):
+    if only is None:
+        cache: TagCache | None = TagCache(db)
+        tags = cache.tags()  # type: ignore[union-attr]
+    else:  # one model: only its tags are listed and read (tags.json is for reading them all)
+        cache, tags = None, model_tags(db, only)
+    for tag, sha in sorted(tags.items()):
         name = parse(tag)
         if name is None:
             if looks_like_registry_tag(tag) and only is None:
                 reg.ignored.append((tag, "not a registry tag name"))
             continue
-        if name.action == "create" or (only is not None and name.model != only):
+        if only is not None and name.model != only:
             continue
-        info = cache.read(tag, sha)
+        reg.names.setdefault(name.model, []).append(name)
+        if name.action == "create":
+            continue
+        info = cache.read(tag, sha) if cache is not None else _read_loose_tag(db, tag, sha) or read_tag(db, tag, sha)
         problem = _problem(info)
         if problem:
             reg.ignored.append((tag, problem))
             continue
         text, fields = msg.parse(info.message)
         raw.setdefault(name.model, []).append(Event(tag, name, info.target, info.tagger, info.time, text, fields))
-    cache.save(prune=only is None)
+    if cache is not None:
+        cache.save(prune=True)
     for model_name, events in raw.items():
         reg.models[model_name] = _build(model_name, events, reg.ignored)
+        reg.models[model_name].tags = reg.names.get(model_name, [])
     return reg
 
 

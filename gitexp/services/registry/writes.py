@@ -18,17 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitexp.errors import GitexpError, InvalidValue
-from gitexp.services.catalog.listing import resolve
 from gitexp.services.registry import message as msg
 from gitexp.services.registry.artifacts import artifact_digest
-from gitexp.services.registry.state import Model, Version, load_registry
+from gitexp.services.registry.state import Model, Version, load_registry, model_tags
 from gitexp.services.registry.tagnames import (
     FIRST_VERSION, SemVer, TagName, build, check_model, check_stage, check_version, parse, run_chain,
 )
 from gitexp.services.session import Session
 from gitexp.store.record import RunInfo
 from gitexp.store.runcommit import RecordReader, read_artifacts
-from gitexp.store.tags import create_tag, delete_tag, tag_names
+from gitexp.store.tags import create_tag, delete_tag
 
 MAX_ATTEMPTS = 40
 
@@ -88,6 +87,8 @@ def register(s: Session, req: RegisterRequest) -> Written:
     if req.version and req.bump:
         raise InvalidValue("give a version or a bump, not both", hint="e.g. --version v1.0.0, or --bump-minor")
     version = check_version(req.version) if req.version else None
+    from gitexp.services.catalog.listing import resolve  # register only: the others need no run lookup
+
     s.recover()
     ref, commit = resolve(s, req.run)
     info = RunInfo.from_yaml(RecordReader(s.db, commit).read("run.yaml") or b"")
@@ -111,7 +112,7 @@ def register(s: Session, req: RegisterRequest) -> Written:
                                 hint=f"pick a greater version, e.g. --version {suggestion}")
         tag = build(TagName(model, "register", version=name))
         summary = f"Register {model} {name} (run {info.name})"
-        text = msg.compose(summary, {**fields, "after": m.counter, "seq": _count(s, model)}, req.message)
+        text = msg.compose(summary, {**fields, "after": m.counter, "seq": len(m.tags)}, req.message)
         sha = create_tag(s.db, tag, commit, text)
         if sha is None:
             if version:
@@ -219,16 +220,19 @@ def deregister(s: Session, model: str, version: str, message: str | None = None)
 def _counted(s: Session, m: Model, v: Version, action: str, stage: str | None, summary: str,
              message: str | None) -> Written:
     """Create a `#<n>` tag with the model's next counter; see the module docstring."""
+    names = m.tags  # as just read with the model: the first attempt lists nothing again
     for attempt in range(MAX_ATTEMPTS):
-        names = tag_names(s.db)
-        n = 1 + max([m.counter] + [t.number or 0 for t in _model_tags(names, m.name)])
+        if attempt:
+            names = _model_tags(s, m.name)
+        n = 1 + max([m.counter] + [t.number or 0 for t in names])
         tag = build(TagName(m.name, action, stage=stage, number=n))
         text = msg.compose(summary, {**_fields(s, v, m, message, names), "after": n - 1}, message)
         sha = create_tag(s.db, tag, v.commit, text)
         if sha is None:
             _pause(attempt)
             continue
-        clash = [t for t in _model_tags(tag_names(s.db), m.name) if t.number == n and t.tag != tag]
+        # Look again (the model's tags only) for another writer's tag with this counter.
+        clash = [t for t in _model_tags(s, m.name) if t.number == n and t.tag != tag]
         if clash:
             delete_tag(s.db, tag, sha)
             _pause(attempt)
@@ -238,23 +242,20 @@ def _counted(s: Session, m: Model, v: Version, action: str, stage: str | None, s
 
 
 def _fields(s: Session, v: Version, m: Model, message: str | None,
-            names: dict[str, str | None] | None = None) -> dict[str, Any]:
+            names: list[TagName] | None = None) -> dict[str, Any]:
     return {"run": v.run_id, "run_name": v.fields.get("run_name"), "description": message,
             "by": s.db.identity().decode("utf-8", "replace"), "after": m.counter,
-            "seq": _count(s, m.name, names)}
+            "seq": len(names if names is not None else m.tags)}
 
 
-def _model_tags(names: dict[str, str | None], model: str) -> list[TagName]:
+def _model_tags(s: Session, model: str) -> list[TagName]:
+    """The parsed names of every tag of `model` now (only its tags are listed)."""
     out = []
-    for tag in names:
+    for tag in model_tags(s.db, model):
         t = parse(tag)
         if t is not None and t.model == model:
             out.append(t)
     return out
-
-
-def _count(s: Session, model: str, names: dict[str, str | None] | None = None) -> int:
-    return len(_model_tags(names if names is not None else tag_names(s.db), model))
 
 
 def _pause(attempt: int) -> None:
@@ -266,7 +267,7 @@ def _model(s: Session, name: str, must_exist: bool = False) -> Model:
     reg = load_registry(s.db, only=name)
     if must_exist:
         return reg.model(name)
-    return reg.models.get(name) or Model(name)
+    return reg.models.get(name) or Model(name, tags=reg.names.get(name, []))
 
 
 def _version(m: Model, version: str) -> Version:

@@ -53,9 +53,9 @@ def run_artifacts(s: Session, commit: str) -> list[Artifact]:
     return read_artifacts(rec)
 
 
-def large_artifacts(s: Session, run_id: str, commit: str) -> list[LargeArtifact]:
-    """The side-store artifacts a run commit lists (cheap when it lists none)."""
-    rec = RecordReader(s.db, commit)
+def large_artifacts(s: Session, run_id: str, commit: str, rec: RecordReader | None = None) -> list[LargeArtifact]:
+    """The side-store artifacts a run commit lists (cheap when it lists none); `rec`: its reader, if open."""
+    rec = rec if rec is not None and rec.commit == commit else RecordReader(s.db, commit)
     data = rec.read("artifacts.yaml")
     if data is None or data.strip() in EMPTY_LISTS:
         return []

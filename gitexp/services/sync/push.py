@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.model import Run
@@ -54,6 +55,7 @@ class Outgoing:
     ref: str
     tip: str
     expect: str | None
+    reader: Any = field(default=None, repr=False, compare=False)  # its RecordReader, read once
 
 
 @dataclass
@@ -117,11 +119,13 @@ class _Local:
         self.ref, self.commit, self.db = ref, commit, db
         self.id = ref.rsplit("/", 1)[-1]
         self._head: tuple[str, str] | None = None
+        self.reader: RecordReader | None = None  # kept for the artifacts and secrets checks: one read
 
     def _read(self) -> tuple[str, str]:
         if self._head is None:
             try:
-                data = (RecordReader(self.db, self.commit).read("run.yaml") or b"").decode("utf-8", "replace")
+                self.reader = RecordReader(self.db, self.commit)  # type: ignore[arg-type]
+                data = (self.reader.read("run.yaml") or b"").decode("utf-8", "replace")
             except Exception:  # an unreadable record is not sendable
                 data = ""
             name = _FIELD_NAME.search(data)
@@ -161,14 +165,14 @@ def _decide(s: Session, plan: PushPlan, run: "_Local", theirs: str | None, opts:
             plan.rejected[label] = (f"edited here and on {plan.remote.name} (diverged); "
                                     f"merge first: gitexp pull {plan.remote.name}")
             return
-    plan.send.append(Outgoing(run.id, run.name, ref, run.commit, theirs))
+    plan.send.append(Outgoing(run.id, run.name, ref, run.commit, theirs, run.reader))
 
 
 def _plan_artifacts(s: Session, plan: PushPlan) -> None:
     """Large artifacts the remote store lacks; fail before sending anything if they cannot go."""
     found: dict[str, LargeArtifact] = {}
     for out in plan.send:
-        for art in large_artifacts(s, out.run_id, out.tip):
+        for art in large_artifacts(s, out.run_id, out.tip, out.reader):
             found.setdefault(art.sha256, art)
     if not found:
         return
@@ -204,7 +208,7 @@ def _secrets(s: Session, send: list[Outgoing], extra: tuple[str, ...]) -> list[t
     found: dict[str, tuple[str, str, str]] = {}
     store = s.db.repo.object_store
     for out in send:
-        tree, _parents = s.db.commit_info(out.tip)
+        tree = out.reader.tree if out.reader is not None else s.db.commit_info(out.tip)[0]
         hits: list[tuple[str, str]] = []
         for item in store[tree.encode()].iteritems():  # the code, not the record: memoised per entry
             name = item.path.decode("utf-8", "surrogateescape")
