@@ -114,3 +114,12 @@ def test_copies_of_constants_match() -> None:
     assert gitlite.ID_LENGTH == names.ID_LENGTH and gitlite._B32 == set(names._B32)
     for text in ("1m8mwb5p9nyj3gq3", "1m8mwb5p9nyj3gqi", "short", "", "1M8MWB5P9NYJ3GQ3"):
         assert gitlite.is_run_id(text) == names.is_run_id(text)
+
+
+def test_id_prefix_is_how_run_ids_begin() -> None:
+    from gitexp.services.hooks.matching import id_prefix, id_time_ms
+
+    for ms in (1, 31, 32, 1_764_460_000_000, 1_764_460_000_001, 10**13):
+        run_id = names.new_run_id(ms)
+        assert run_id[:9] == id_prefix(ms) and id_time_ms(run_id) == ms
+        assert (names.new_run_id(ms + 1) >= id_prefix(ms + 1) > run_id) and names.new_run_id(ms - 1) < id_prefix(ms)

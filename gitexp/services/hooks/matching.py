@@ -55,10 +55,19 @@ def id_time_ms(run_id: str) -> int:
     return number
 
 
+def id_prefix(ms: int) -> str:
+    """The first nine characters of a run id started at `ms`: ids sort as their start times do."""
+    chars = []
+    for _ in range(9):
+        ms, rem = divmod(max(ms, 0), 32)
+        chars.append(_B32[rem])
+    return "".join(reversed(chars))
+
+
 def runs_on_head(db: HookRepo, head: str, since_ms: int) -> Selection:
     """Runs whose baseline is `head`, among those started after `since_ms` (oldest first)."""
     refs = refs_named(db.common_dir, RUNS_PREFIX,
-                      lambda name: is_run_id(name) and id_time_ms(name) >= since_ms)
+                      lambda name: is_run_id(name) and id_time_ms(name) >= since_ms, id_prefix(since_ms))
     # Newest first, so that the cap on unindexed records leaves out the oldest.
     ordered = sorted(refs.items(), key=lambda item: item[0].rsplit("/", 1)[-1], reverse=True)
     known = cached_infos(db, [sha for _, sha in ordered])
