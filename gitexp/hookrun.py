@@ -1,7 +1,9 @@
 """What git's hook scripts run: `gitexp hook <name> …`, kept free of click.
 
 The `gitexp` entry point calls `hook_main` before click is imported: a commit
-waits for every millisecond spent here.
+waits for every millisecond spent here. The hooks read the repository through the
+git command (store.gitlite), not a Session: neither dulwich nor YAML is imported
+(tests/test_hooks.py checks it).
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ def run_hook(name: str, args: list[str]) -> int:
     """
     from gitexp.errors import GitexpError
     from gitexp.services.hooks import commit
-    from gitexp.services.session import open_session
+    from gitexp.store.gitlite import HookRepo
 
     strict = False
     try:
-        with open_session(".") as s:
-            strict = commit.is_strict(s)
-            outcome = _dispatch(commit, s, name, args)
+        with HookRepo(".") as repo:
+            strict = commit.is_strict(repo)
+            outcome = _dispatch(commit, repo, name, args)
     except Exception as exc:  # a hook must never greet a commit with a traceback
         message = exc.message if isinstance(exc, GitexpError) else f"{type(exc).__name__}: {exc}"
         verdict = "commit refused (gitexp.hooks.strict is true)" if strict else "the commit goes on"
@@ -44,16 +46,16 @@ def run_hook(name: str, args: list[str]) -> int:
     return 0
 
 
-def _dispatch(commit, s, name: str, args: list[str]):  # type: ignore[no-untyped-def]
+def _dispatch(commit, repo, name: str, args: list[str]):  # type: ignore[no-untyped-def]
     if name == "pre-commit":
-        return commit.pre_commit(s)
+        return commit.pre_commit(repo)
     if not args:
         from gitexp.errors import GitexpError
 
         raise GitexpError(f"the {name} hook needs the commit message file as its first argument")
     if name == "prepare-commit-msg":
-        return commit.prepare_commit_msg(s, Path(args[0]))
-    return commit.commit_msg(s, Path(args[0]))
+        return commit.prepare_commit_msg(repo, Path(args[0]))
+    return commit.commit_msg(repo, Path(args[0]))
 
 
 def hook_main(argv: list[str]) -> int | None:

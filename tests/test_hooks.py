@@ -244,14 +244,48 @@ def test_show_names_the_recording_commits(repo: Path) -> None:
 def test_hook_path_stays_light_and_in_step() -> None:
     """`gitexp hook` loads neither click nor YAML; its copies of two constants match the originals."""
     from gitexp.services.catalog.cache import SCHEMA
-    from gitexp.services.hooks.matching import CACHE_SCHEMA
+    from gitexp.services.hooks.matching import CACHE_SCHEMA, RUNS_PREFIX as PREFIX_COPY
     from gitexp.store.record import RECORD_DIR
+    from gitexp.store.repo import RUNS_PREFIX
     from gitexp.store.treecmp import RECORD_DIR as COPY
 
-    assert (CACHE_SCHEMA, COPY) == (SCHEMA, RECORD_DIR)
+    assert (CACHE_SCHEMA, COPY, PREFIX_COPY) == (SCHEMA, RECORD_DIR, RUNS_PREFIX)
     code = ("import sys; sys.argv = ['gitexp', 'hook', 'pre-commit']\n"
             "from gitexp import _entry\n"
             "try:\n    _entry.entry()\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'ruamel', 'matplotlib')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+HEAVY = ("dulwich", "click", "ruamel", "yaml", "matplotlib", "gitexp.names", "gitexp.services.session")
+
+
+def hook_imports(repo: Path, *argv: str) -> tuple[list[str], str]:
+    """The heavy modules a `gitexp hook …` process imported, and its stderr."""
+    code = (f"import sys; sys.argv = ['gitexp', 'hook', *{list(argv)!r}]\n"
+            "from gitexp import _entry\n"
+            "try:\n    _entry.entry()\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    return eval(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_hooks_import_neither_dulwich_nor_click_nor_yaml(repo: Path, indexed: bool) -> None:
+    """Every git hook, on a repository with runs to record (from the cache index or read from git)."""
+    make_run("light")
+    cache = repo / ".git" / "gitexp" / "index.sqlite"
+    if indexed:
+        assert cli("ls", cwd=repo).returncode == 0 and cache.exists()
+    else:
+        cache.unlink(missing_ok=True)
+    message = repo / ".git" / "COMMIT_EDITMSG"
+    message.write_text("light\n")
+    loaded, stderr = hook_imports(repo, "prepare-commit-msg", str(message))
+    assert loaded == [], loaded
+    assert "recorded 1 run(s)" in stderr and "Gitexp-Run: " in message.read_text()
+    for argv in (["commit-msg", str(message)], ["pre-commit"]):
+        loaded, stderr = hook_imports(repo, *argv)
+        assert loaded == [] and "failed" not in stderr, (argv, loaded, stderr)

@@ -12,24 +12,33 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def refs_named(common_dir: Path, prefix: str, keep: Callable[[str], bool]) -> dict[str, str]:
-    """{ref: sha} of refs under `prefix` (ending in '/') whose last component passes `keep`."""
+def refs_named(common_dir: Path, prefix: str, keep: Callable[[str], bool], min_name: str = "") -> dict[str, str]:
+    """{ref: sha} of refs under `prefix` (ending in '/') whose last component passes `keep`.
+
+    Names sorting before `min_name` are skipped without calling `keep` (run ids sort by
+    start time, so a hook skips 10,000 old runs by comparing bytes).
+    """
     out: dict[str, str] = {}
+    low, pre = min_name.encode(), prefix.encode()
     try:
         with open(common_dir / "packed-refs", "rb") as f:
-            for line in f:
-                if line[:1] in (b"#", b"^"):
-                    continue
-                sha, _, name = line.rstrip(b"\n").partition(b" ")
-                ref = name.decode("utf-8", "replace")
-                if ref.startswith(prefix) and keep(ref.rsplit("/", 1)[-1]):
-                    out[ref] = sha.decode()
+            data = f.read()
     except FileNotFoundError:
-        pass
+        data = b""
+    for line in data.split(b"\n"):
+        sha, _, name = line.partition(b" ")
+        if not name.startswith(pre) or line[:1] in (b"#", b"^"):
+            continue
+        last = name[name.rfind(b"/") + 1:]
+        if last < low:
+            continue
+        ref = name.decode("utf-8", "replace")
+        if keep(ref.rsplit("/", 1)[-1]):
+            out[ref] = sha.decode()
     for dirpath, _dirs, files in os.walk(common_dir / prefix):
         rel = Path(dirpath).relative_to(common_dir).as_posix()
         for name in files:
-            if name.endswith(".lock") or not keep(name):
+            if name.endswith(".lock") or name < min_name or not keep(name):
                 continue
             try:
                 with open(os.path.join(dirpath, name), "rb") as f:

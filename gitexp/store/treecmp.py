@@ -1,31 +1,20 @@
 """Tree comparisons that stop at equal subtrees: whether a run's snapshot holds the staged code.
 
 Comparing two trees of 10,000 files costs only the folders that differ: a subtree
-with the same id on both sides is equal without being read.
+with the same id on both sides is equal without being read. Objects come from one
+`git cat-file --batch` process (store.gitlite): a git hook must not pay for importing dulwich.
 """
 
 from __future__ import annotations
 
 import stat
 
-from dulwich.objects import Tree
+from gitexp.store.gitlite import ObjectReader
 
-from gitexp.store.repo import GitDB
-
-Items = dict[bytes, tuple[int, bytes]]
 RECORD_DIR = ".gitexp"  # store.record.RECORD_DIR, here without importing YAML (git hooks import this)
 
 
-def _items(db: GitDB, sha: bytes | None) -> Items:
-    if sha is None:
-        return {}
-    tree = db.repo.object_store[sha]
-    if not isinstance(tree, Tree):
-        return {}
-    return {item.path: (item.mode, item.sha) for item in tree.iteritems()}
-
-
-def snapshot_holds(db: GitDB, snapshot: str, staged: str, base: str | None, skip: str) -> bool:
+def snapshot_holds(db: ObjectReader, snapshot: str, staged: str, base: str | None, skip: str) -> bool:
     """True when the snapshot tree holds the staged tree exactly, plus only untracked paths.
 
     Every staged path must have the same mode and blob in `snapshot`; a path only in
@@ -36,10 +25,10 @@ def snapshot_holds(db: GitDB, snapshot: str, staged: str, base: str | None, skip
     return _holds(db, snapshot.encode(), staged.encode(), base.encode() if base else None, skip.encode())
 
 
-def _holds(db: GitDB, snap: bytes, staged: bytes, base: bytes | None, skip: bytes | None) -> bool:
+def _holds(db: ObjectReader, snap: bytes, staged: bytes, base: bytes | None, skip: bytes | None) -> bool:
     if snap == staged and skip is None:
         return True
-    s_items, i_items, b_items = _items(db, snap), _items(db, staged), _items(db, base)
+    s_items, i_items, b_items = db.tree_items(snap), db.tree_items(staged), db.tree_items(base)
     if skip is not None:
         for items in (s_items, i_items, b_items):
             items.pop(skip, None)
@@ -60,15 +49,14 @@ def _holds(db: GitDB, snap: bytes, staged: bytes, base: bytes | None, skip: byte
     return True
 
 
-def _disjoint(db: GitDB, a: tuple[int, bytes], b: tuple[int, bytes]) -> bool:
+def _disjoint(db: ObjectReader, a: tuple[int, bytes], b: tuple[int, bytes]) -> bool:
     """True when two entries of one name share no file path (a folder against a file is disjoint)."""
     if not (stat.S_ISDIR(a[0]) and stat.S_ISDIR(b[0])):
         return stat.S_ISDIR(a[0]) != stat.S_ISDIR(b[0])
-    a_items, b_items = _items(db, a[1]), _items(db, b[1])
+    a_items, b_items = db.tree_items(a[1]), db.tree_items(b[1])
     return all(_disjoint(db, a_items[n], b_items[n]) for n in a_items.keys() & b_items.keys())
 
 
-def commit_tree_and_time(db: GitDB, commit: str) -> tuple[str, int]:
+def commit_tree_and_time(db: ObjectReader, commit: str) -> tuple[str, int]:
     """(tree id, committer time in seconds) of a commit."""
-    obj = db.repo.object_store[commit.encode()]
-    return obj.tree.decode(), int(obj.commit_time)
+    return db.commit_tree_and_time(commit)

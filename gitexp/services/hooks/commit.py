@@ -1,70 +1,66 @@
 """What each git hook does: record runs as trailers, keep empty messages empty, watch `.gitexp/`.
 
-Called by `gitexp hook <name>` with git's own arguments. Nothing here blocks a
-commit on its own: the CLI decides (strict mode) what a failure means.
+Called by `gitexp hook <name>` with git's own arguments, on a `HookRepo` (the
+repository read through the git command: no dulwich, no YAML, no click). Nothing
+here blocks a commit on its own: the caller decides (strict mode) what a failure means.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitexp.errors import ConfigError, GitexpError
 from gitexp.services.hooks import matching
 from gitexp.services.hooks.trailers import add_trailers, drop_if_only_trailers
-from gitexp.services.session import Session
 from gitexp.store import gitcli
+from gitexp.store.gitlite import HookRepo
 from gitexp.store.treecmp import RECORD_DIR
+
+if TYPE_CHECKING:
+    from gitexp.services.session import Session
 
 MODES = ("staged", "finished", "none")
 PENDING_FILE = "gitexp-next-commit-runs.json"
 
 
-@dataclass
 class HookOutcome:
     """What a hook did: run ids it recorded, and lines for the user (stderr)."""
 
-    recorded: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    block: bool = False  # a problem strict mode turns into a refused commit
+    def __init__(self, recorded: list[str] | None = None, notes: list[str] | None = None,
+                 block: bool = False) -> None:
+        self.recorded = recorded or []
+        self.notes = notes or []
+        self.block = block  # a problem strict mode turns into a refused commit
 
 
-def is_strict(s: Session) -> bool:
+def is_strict(repo: HookRepo) -> bool:
     """`git config gitexp.hooks.strict true`: a gitexp failure refuses the commit."""
-    return (_hooks_config(s, "strict") or "").lower() in ("true", "yes", "on", "1")
+    return (repo.config("gitexp.hooks.strict") or "").lower() in ("true", "yes", "on", "1")
 
 
-def selection_mode(s: Session) -> str:
+def selection_mode(repo: HookRepo) -> str:
     """`git config gitexp.hooks.record`: staged (default), finished or none."""
-    mode = (_hooks_config(s, "record") or "staged").lower()
+    mode = (repo.config("gitexp.hooks.record") or "staged").lower()
     if mode not in MODES:
         raise ConfigError(f"gitexp.hooks.record is {mode!r}; use one of: {', '.join(MODES)}",
                           hint="git config gitexp.hooks.record staged")
     return mode
 
 
-def _hooks_config(s: Session, key: str) -> str | None:
-    # dulwich keeps `[gitexp "hooks"]`-style subsections apart from dotted names; git writes the former.
-    try:
-        value = s.db.repo.get_config_stack().get((b"gitexp", b"hooks"), key.encode())
-        return value.decode()
-    except KeyError:
-        return None
-
-
-def _root(s: Session) -> str:
-    if s.db.root is None:
+def _root(repo: HookRepo) -> str:
+    if repo.root is None:
         raise GitexpError("this repository has no working tree to commit from")
-    return str(s.db.root)
+    return str(repo.root)
 
 
-def prepare_commit_msg(s: Session, message_file: Path) -> HookOutcome:
+def prepare_commit_msg(repo: HookRepo, message_file: Path) -> HookOutcome:
     """Add a `Gitexp-Run` trailer for every run the commit records (see matching.select_runs)."""
-    root = _root(s)
-    selection = matching.select_runs(s.db, root, selection_mode(s))
-    ids = [c.id for c in selection.runs] + pending_runs(s)
+    root = _root(repo)
+    selection = matching.select_runs(repo, root, selection_mode(repo))
+    ids = [c.id for c in selection.runs] + pending_runs(repo.git_dir, repo.head)
     outcome = HookOutcome()
     outcome.recorded = add_trailers(root, message_file, ids) if ids else []
     if selection.unchecked:
@@ -73,18 +69,18 @@ def prepare_commit_msg(s: Session, message_file: Path) -> HookOutcome:
     return outcome
 
 
-def commit_msg(s: Session, message_file: Path) -> HookOutcome:
+def commit_msg(repo: HookRepo, message_file: Path) -> HookOutcome:
     """Let git abort a message that holds nothing but gitexp's trailers."""
-    comment = s.db.config("core", "commentChar") or "#"
+    comment = repo.config("core.commentchar") or "#"
     drop_if_only_trailers(message_file, comment if len(comment) == 1 else "#")
     return HookOutcome()
 
 
-def pre_commit(s: Session) -> HookOutcome:
+def pre_commit(repo: HookRepo) -> HookOutcome:
     """Warn when the staged tree adds a run record folder that HEAD does not have."""
-    root = _root(s)
+    root = _root(repo)
     staged = gitcli.git(root, "ls-tree", "--name-only", gitcli.index_tree(root), "--", RECORD_DIR).strip()
-    head = s.db.head()
+    head = repo.head
     in_head = head is not None and gitcli.git(root, "ls-tree", "--name-only", head, "--", RECORD_DIR).strip()
     if not staged or in_head:
         return HookOutcome()
@@ -97,29 +93,31 @@ def pre_commit(s: Session) -> HookOutcome:
 
 # -- runs named for the next commit ------------------------------------------------------------
 
-def _pending_path(s: Session) -> Path:
-    return Path(s.db.repo.controldir()) / PENDING_FILE  # per worktree: each has its own next commit
+def _pending_path(git_dir: str | os.PathLike[str]) -> Path:
+    return Path(git_dir) / PENDING_FILE  # per worktree: each has its own next commit
 
 
 def mark_for_next_commit(s: Session, run_ids: list[str]) -> Path:
     """Name runs that the next commit on the current HEAD records, whatever their code."""
-    path = _pending_path(s)
-    current = pending_runs(s)
-    data = {"head": s.db.head(), "runs": list(dict.fromkeys(current + run_ids))}
+    git_dir, head = s.db.repo.controldir(), s.db.head()
+    path = _pending_path(git_dir)
+    current = pending_runs(git_dir, head)
+    data = {"head": head, "runs": list(dict.fromkeys(current + run_ids))}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data), encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
-def pending_runs(s: Session) -> list[str]:
-    """Runs named for the next commit; forgotten once HEAD has moved (that commit was made)."""
-    path = _pending_path(s)
+def pending_runs(git_dir: str | os.PathLike[str], head: str | None) -> list[str]:
+    """Runs named for the next commit on `head` in the worktree of `git_dir`; forgotten once HEAD
+    has moved (that commit was made)."""
+    path = _pending_path(git_dir)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    if not isinstance(data, dict) or data.get("head") != s.db.head():
+    if not isinstance(data, dict) or data.get("head") != head:
         path.unlink(missing_ok=True)
         return []
     return [str(r) for r in data.get("runs", []) if isinstance(r, str)]

@@ -5,47 +5,46 @@ staged tree comes from `git write-tree`; candidates are picked by run id (ids
 carry their start time, and a run whose baseline is HEAD started after HEAD was
 committed); their baselines come from the cache index read-only when it has them
 and from the run record otherwise; the run cache is never built or written here.
+Everything is read through the git command (store.gitlite): no dulwich, and YAML
+only for a run.yaml outside the subset gitexp writes (store.runyaml_lite).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+import stat
 
-from gitexp.names import ID_LENGTH, is_run_id
 from gitexp.store import gitcli
-from gitexp.store.treecmp import RECORD_DIR
+from gitexp.store.gitlite import HookRepo, is_run_id
 from gitexp.store.refscan import refs_named
-from gitexp.store.repo import RUNS_PREFIX, GitDB
-from gitexp.store.treecmp import commit_tree_and_time, snapshot_holds
+from gitexp.store.treecmp import RECORD_DIR, commit_tree_and_time, snapshot_holds
 
 CLOCK_SLACK_MS = 600_000  # runs from a machine whose clock is up to 10 minutes behind still count
 MAX_UNINDEXED = 500  # records read from git per hook at most; the rest waits for `gitexp ls` to index it
 # catalog.cache.SCHEMA (a test keeps them equal): importing the cache would load YAML in every hook.
 CACHE_SCHEMA = "4"
-_B32 = "0123456789abcdefghjkmnpqrstvwxyz"
+RUNS_PREFIX = "refs/gitexp/runs/"  # store.repo.RUNS_PREFIX (a test keeps them equal)
+_B32 = "0123456789abcdefghjkmnpqrstvwxyz"  # names._B32
 
 
-@dataclass
 class Candidate:
     """A run that may be recorded: its ref tip and what run.yaml says."""
 
-    ref: str
-    commit: str
-    id: str
-    name: str
-    status: str
-    baseline: str | None
-    end_time: str | None = None
+    __slots__ = ("ref", "commit", "id", "name", "status", "baseline", "end_time")
+
+    def __init__(self, ref: str, commit: str, id: str, name: str, status: str, baseline: str | None,
+                 end_time: str | None = None) -> None:
+        self.ref, self.commit, self.id, self.name = ref, commit, id, name
+        self.status, self.baseline, self.end_time = status, baseline, end_time
 
 
-@dataclass
 class Selection:
     """The runs to record, and how many possible ones were not looked at."""
 
-    runs: list[Candidate]
-    unchecked: int = 0
+    def __init__(self, runs: list[Candidate], unchecked: int = 0) -> None:
+        self.runs = runs
+        self.unchecked = unchecked
 
 
 def id_time_ms(run_id: str) -> int:
@@ -56,10 +55,19 @@ def id_time_ms(run_id: str) -> int:
     return number
 
 
-def runs_on_head(db: GitDB, head: str, since_ms: int) -> Selection:
+def id_prefix(ms: int) -> str:
+    """The first nine characters of a run id started at `ms`: ids sort as their start times do."""
+    chars = []
+    for _ in range(9):
+        ms, rem = divmod(max(ms, 0), 32)
+        chars.append(_B32[rem])
+    return "".join(reversed(chars))
+
+
+def runs_on_head(db: HookRepo, head: str, since_ms: int) -> Selection:
     """Runs whose baseline is `head`, among those started after `since_ms` (oldest first)."""
     refs = refs_named(db.common_dir, RUNS_PREFIX,
-                      lambda name: len(name) == ID_LENGTH and is_run_id(name) and id_time_ms(name) >= since_ms)
+                      lambda name: is_run_id(name) and id_time_ms(name) >= since_ms, id_prefix(since_ms))
     # Newest first, so that the cap on unindexed records leaves out the oldest.
     ordered = sorted(refs.items(), key=lambda item: item[0].rsplit("/", 1)[-1], reverse=True)
     known = cached_infos(db, [sha for _, sha in ordered])
@@ -80,18 +88,34 @@ def runs_on_head(db: GitDB, head: str, since_ms: int) -> Selection:
     return Selection(found[::-1], unchecked)
 
 
-def _read_info(db: GitDB, commit: str) -> dict | None:
-    from gitexp.store.record import RunInfo  # YAML: loaded only for runs the cache does not know
-    from gitexp.store.runcommit import RecordReader
+def _read_info(db: HookRepo, commit: str) -> dict | None:
+    """run.yaml's fields of a run commit, as `RecordReader` and `RunInfo.from_yaml` give them; None if
+    it is not a readable run (a malformed pushed record: never recorded, never fatal in a hook)."""
+    from gitexp.store import runyaml_lite
 
     try:
-        rec = RecordReader(db, commit)
-        return dict(RunInfo.from_yaml(rec.read("run.yaml") or b"").__dict__) if rec.is_run else None
-    except Exception:  # a malformed pushed record: never recorded, never fatal in a hook
+        objects = db.objects
+        tree, _ = objects.commit_tree_and_time(commit)
+        record = objects.tree_items(tree.encode()).get(RECORD_DIR.encode())
+        if record is None or not stat.S_ISDIR(record[0]):
+            return None
+        entry = objects.tree_items(record[1]).get(b"run.yaml")
+        if entry is None or not stat.S_ISREG(entry[0]):
+            return None  # absent: not a run; a folder or a link: a corrupt one
+        kind, data = objects.read(entry[1].decode())
+        if kind != "blob":
+            return None
+        fields = runyaml_lite.run_fields(data)
+        if fields is runyaml_lite.FALLBACK:
+            from gitexp.store.record import RunInfo  # YAML: only for a record outside gitexp's own subset
+
+            return dict(RunInfo.from_yaml(data).__dict__)
+        return dict(fields)  # type: ignore[call-overload]
+    except Exception:
         return None
 
 
-def cached_infos(db: GitDB, commits: list[str]) -> dict[str, dict]:
+def cached_infos(db: HookRepo, commits: list[str]) -> dict[str, dict]:
     """{commit: run.yaml fields} the cache index already holds; read-only, {} on any trouble."""
     path = db.local_dir / "index.sqlite"
     if not commits or not path.exists():
@@ -117,21 +141,22 @@ def cached_infos(db: GitDB, commits: list[str]) -> dict[str, dict]:
         return {}
 
 
-def select_runs(db: GitDB, root: str, mode: str = "staged") -> Selection:
+def select_runs(db: HookRepo, root: str, mode: str = "staged") -> Selection:
     """The runs a commit of the staged code on top of HEAD records.
 
     `mode` "staged": runs whose snapshot holds exactly the staged code (plus untracked
     files); "finished": every FINISHED run whose baseline is HEAD; "none": no run.
     """
-    head = db.head()
+    head = db.head
     if head is None or mode == "none":
         return Selection([])
-    head_tree, head_time = commit_tree_and_time(db, head)
+    objects = db.objects
+    head_tree, head_time = commit_tree_and_time(objects, head)
     selection = runs_on_head(db, head, head_time * 1000 - CLOCK_SLACK_MS)
     if mode == "finished":
         selection.runs = [c for c in selection.runs if c.status == "FINISHED"]
         return selection
     staged = gitcli.index_tree(root)
     selection.runs = [c for c in selection.runs
-                      if snapshot_holds(db, commit_tree_and_time(db, c.commit)[0], staged, head_tree, RECORD_DIR)]
+                      if snapshot_holds(objects, commit_tree_and_time(objects, c.commit)[0], staged, head_tree, RECORD_DIR)]
     return selection
