@@ -158,5 +158,6 @@ def select_runs(db: HookRepo, root: str, mode: str = "staged") -> Selection:
         return selection
     staged = gitcli.index_tree(root)
     selection.runs = [c for c in selection.runs
-                      if snapshot_holds(objects, commit_tree_and_time(objects, c.commit)[0], staged, head_tree, RECORD_DIR)]
+                      if snapshot_holds(objects, commit_tree_and_time(objects, c.commit)[0], staged, head_tree,
+                                        RECORD_DIR)]
     return selection
