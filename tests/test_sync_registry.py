@@ -127,6 +127,7 @@ def test_models_get_downloads_a_large_model_from_the_remote_store(team, tmp_path
 
     origin, a = team
     store = tmp_path / "store"
+    store.mkdir()
     ok(gx(a, "store", "set", "origin", str(store)))
     git(a, "add", ".gitexp.yaml")
     git(a, "commit", "-q", "-m", "store")
