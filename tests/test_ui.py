@@ -293,7 +293,7 @@ def test_registry_page_lists_models_versions_stages_history_escaped(repo: Path, 
     assert invoke(runner, "models", "register", "churn", ids["alpha"]).exit_code == 0
     assert invoke(runner, "models", "register", "churn", ids["beta"], "-m", XSS).exit_code == 0
     assert invoke(runner, "models", "assign", "churn", "v0.0.2", "--stage", "production").exit_code == 0
-    alpha = git(repo, "rev-parse", f"refs/tags/churn@v0.0.1^{{commit}}").strip()
+    alpha = git(repo, "rev-parse", "refs/tags/churn@v0.0.1^{commit}").strip()
     evil = git(repo, "rev-parse", f"refs/gitexp/runs/default/{ids['evil']}").strip()
     # Hand-made tags: a valid monorepo name that reads as a URL scheme, a stage message with markup,
     # and malformed names carrying markup (listed in the warning).
