@@ -244,16 +244,89 @@ def test_static_export_embeds_escaped_data(repo: Path, ids: dict[str, str], tmp_
     assert bad.exit_code == 2 and "position" in bad.stderr
 
 
-def test_remote_needs_sharing_and_is_read_only(repo: Path) -> None:
+def test_remote_must_exist_and_the_team_server_is_read_only(repo: Path) -> None:
     from click.testing import CliRunner
 
     result = invoke(CliRunner(), "ui", "--remote", "origin", "--allow-writes")
     assert result.exit_code == 2 and "read-only" in result.output
-    result = invoke(CliRunner(), "ui", "--remote", "origin")
-    try:
-        import gitexp.services.sync as sync  # noqa: F401
-    except ImportError:
-        assert result.exit_code == 1 and "needs sharing" in result.stderr
+    result = invoke(CliRunner(), "ui", "--remote", "nowhere")
+    assert result.exit_code == 1 and "no git remote named 'nowhere'" in result.stderr
+
+
+def test_team_server_refresh_shows_runs_and_models_pushed_by_another_clone(
+        repo: Path, ids: dict[str, str], tmp_path: Path) -> None:
+    from gitexp.services.session import open_session
+    from gitexp.ui.team import refresh
+    from tests.sync_helpers import clone, gx, make_run
+
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "origin", "HEAD:refs/heads/main")
+    other = clone(origin, tmp_path / "other")
+    run_id = make_run(other, "from-other", acc=0.9)
+    assert gx(other, "models", "register", "shared-model", run_id).returncode == 0
+    pushed = gx(other, "push")
+    assert pushed.returncode == 0, pushed.stderr
+
+    web = client(repo, read_only_reason="a team server over origin")
+    assert web.get("/api/runs").json()["total"] == 3
+    with open_session(str(repo)) as s:
+        result, problems = refresh(s, "origin")
+    assert problems == [] and result.integration.created == [run_id]
+    body = web.get("/api/runs").json()
+    assert body["total"] == 4 and "from-other" in {r["name"] for r in body["rows"]}
+    assert [m["name"] for m in web.get("/api/registry").json()["models"]] == ["shared-model"]
+    refused = web.post(f"/api/run/{run_id}/tag", json={"key": "a", "value": "b"})
+    assert refused.status_code == 403 and "team server" in refused.json()["error"]["message"]
+
+
+# -- registry ----------------------------------------------------------------------------------------
+
+HOSTILE_TAGS = ('evil#<img/src=x/onerror=window.__xss=4>#1', 'evil#"><script>window.__xss=5</script>#2')
+
+
+def test_registry_page_lists_models_versions_stages_history_escaped(repo: Path, ids: dict[str, str]) -> None:
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    assert invoke(runner, "models", "register", "churn", ids["alpha"]).exit_code == 0
+    assert invoke(runner, "models", "register", "churn", ids["beta"], "-m", XSS).exit_code == 0
+    assert invoke(runner, "models", "assign", "churn", "v0.0.2", "--stage", "production").exit_code == 0
+    alpha = git(repo, "rev-parse", "refs/tags/churn@v0.0.1^{commit}").strip()
+    evil = git(repo, "rev-parse", f"refs/gitexp/runs/default/{ids['evil']}").strip()
+    # Hand-made tags: a valid monorepo name that reads as a URL scheme, a stage message with markup,
+    # and malformed names carrying markup (listed in the warning).
+    git(repo, "tag", "-a", "-m", XSS, "javascript=alert@v1.0.0", evil)
+    git(repo, "tag", "-a", "-m", XSS, "churn#x-ss#7", alpha)
+    for name in HOSTILE_TAGS:
+        git(repo, "tag", "-a", "-m", XSS, name, alpha)
+
+    web = client(repo)
+    assert 'href="/registry"' in web.get("/").text  # linked from the nav
+    response = web.get("/registry")
+    assert response.status_code == 200, response.text
+    html = response.text
+    for text in ("churn", "v0.0.1", "v0.0.2", "production", "x-ss", "javascript:alert", "register", "assign",
+                 "alpha", "beta", "&lt;img/src=x/onerror=window.__xss=4&gt;",
+                 "&lt;script&gt;window.__xss=2&lt;/script&gt;"):
+        assert text in html, text
+    assert "<script>window" not in html and "<img src=x" not in html and "<img/src" not in html
+    assert 'href="javascript:' not in html
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert tag.startswith('<script type="application/json"') or 'src="/static/' in tag, tag
+    data = web.get("/api/registry").json()
+    models = {m["name"]: m for m in data["models"]}
+    assert set(models) == {"churn", "javascript:alert"}
+    assert models["churn"]["stages"] == {"production": "v0.0.2", "x-ss": "v0.0.1"}
+    assert [v["version"] for v in models["churn"]["versions_list"]] == ["v0.0.2", "v0.0.1"]
+    assert [e["action"] for e in models["churn"]["history"]] == ["register", "register", "assign", "assign"]
+    assert all(name in data["warning"] or name in str(data["ignored"]) for name in HOSTILE_TAGS)
+
+
+def test_registry_page_without_models(web: TestClient) -> None:
+    response = web.get("/registry")
+    assert response.status_code == 200 and "No models registered yet" in response.text
 
 
 def test_help_does_not_import_the_server() -> None:

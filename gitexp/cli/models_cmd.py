@@ -259,11 +259,14 @@ def history_cmd(name: str | None, out: Output) -> None:
 @models.command("get")
 @click.argument("spec", metavar="NAME[@vX.Y.Z|#STAGE]")
 @click.option("-o", "--output", "out", metavar="PATH", help="Where to write the model (default: its file name).")
-def get(spec: str, out: str | None) -> None:
+@click.option("--remote", metavar="REMOTE", help="Whose artifact store has large files missing here "
+              "(default: the branch's upstream remote, else origin).")
+def get(spec: str, out: str | None, remote: str | None) -> None:
     """Download the model artifact of a version, verifying its sha256.
 
     NAME alone is the latest version; NAME@vX.Y.Z a version; NAME#STAGE the
-    version in that stage. This is what a deployment script runs.
+    version in that stage. This is what a deployment script runs. Files come
+    from the run, the local store, or the remote's artifact store.
 
     \b
     Example:
@@ -273,5 +276,5 @@ def get(spec: str, out: str | None) -> None:
     from gitexp.services.registry.deploy import get_model, parse_spec
 
     with open_db() as s:
-        v, fetched = get_model(s, parse_spec(spec), out)
+        v, fetched = get_model(s, parse_spec(spec), out, remote)
     _done(f"wrote {v.model} {v.version} ({fetched.source}, sha256 {fetched.sha256[:12]}) to {fetched.path}")

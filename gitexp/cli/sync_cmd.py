@@ -76,7 +76,7 @@ def push(remote: str | None, runs: tuple[str, ...], experiment: str | None, all_
         if dry_run:
             _show_plan(plan, as_json)
             return
-        result = execute_push(s, plan, _Progress()) if plan.send or plan.deletes else None
+        result = execute_push(s, plan, _Progress()) if plan.send or plan.tags.send or plan.deletes else None
     _report_push(plan, result, as_json)
     if plan.rejected:
         sys.exit(1)
@@ -102,6 +102,7 @@ def _show_plan(plan: Any, as_json: bool) -> None:
         "running": plan.running, "artifacts": [{"run": a.run_id, "path": a.path, "size": a.size}
                                                for a in plan.artifacts],
         "delete": [u.ref for u in plan.deletes],
+        "tags": [u.ref[len("refs/tags/"):] for u in plan.tags.send],
     }
     if as_json:
         echo_json(data)
@@ -112,8 +113,10 @@ def _show_plan(plan: Any, as_json: bool) -> None:
         click.echo(f"artifact  {a.run_id}  {a.path}  {_mib(a.size)}")
     for ref in data["delete"]:
         click.echo(f"delete  {ref}")
-    _say(f"would send {len(plan.send)} run(s) and {len(plan.artifacts)} artifact(s) to {plan.remote.name}; "
-         f"{plan.up_to_date} up to date")
+    for name in data["tags"]:
+        click.echo(f"tag  {name}")
+    _say(f"would send {len(plan.send)} run(s), {len(plan.tags.send)} registry tag(s) and {len(plan.artifacts)} "
+         f"artifact(s) to {plan.remote.name}; {plan.up_to_date} up to date")
     _report_skips(plan)
 
 
@@ -132,13 +135,16 @@ def _report_push(plan: Any, result: Any, as_json: bool) -> None:
                    "deleted": result.deleted if result else [], "up_to_date": plan.up_to_date,
                    "artifacts": result.artifacts_sent if result else 0,
                    "bytes": result.artifact_bytes if result else 0, "rejected": plan.rejected,
+                   "tags": result.tags_sent if result else [],
                    "behind": plan.behind, "running": plan.running})
-    if result is None or not (result.sent or result.deleted):
+    if result is None or not (result.sent or result.deleted or result.tags_sent):
         if not plan.rejected:
-            _say(f"{plan.remote.name} is up to date ({plan.up_to_date} run(s))")
+            tags = f", {plan.tags.up_to_date} registry tag(s)" if plan.tags.up_to_date else ""
+            _say(f"{plan.remote.name} is up to date ({plan.up_to_date} run(s){tags})")
     else:
         deleted = f", deleted {len(result.deleted)}" if result.deleted else ""
-        _say(f"pushed {len(result.sent)} run(s) to {plan.remote.name}{deleted}, {result.artifacts_sent} "
+        tags = f", {len(result.tags_sent)} registry tag(s)" if result.tags_sent else ""
+        _say(f"pushed {len(result.sent)} run(s) to {plan.remote.name}{deleted}{tags}, {result.artifacts_sent} "
              f"artifact(s) ({_mib(result.artifact_bytes)}); {plan.up_to_date} already up to date")
     _report_skips(plan)
 
@@ -162,8 +168,22 @@ def fetch(remote: str | None, as_json: bool) -> None:
         result = do_fetch(s, remote)
     if as_json:
         echo_json({"remote": result.remote.name, "runs": len(result.refs), "updated": result.new,
-                   "pruned": result.pruned})
-    _say(f"{result.remote.name} has {len(result.refs)} run(s); {result.new} new or updated, {result.pruned} gone")
+                   "pruned": result.pruned, "tags": result.tags.created,
+                   "tag_conflicts": result.tags.conflicts})
+    _say(f"{result.remote.name} has {len(result.refs)} run(s); {result.new} new or updated, {result.pruned} gone"
+         + _tags_note(result.tags))
+    if _report_tag_conflicts(result.tags):
+        sys.exit(1)
+
+
+def _tags_note(tags: Any) -> str:
+    return f"; {len(tags.created)} registry tag(s) new" if tags.created else ""
+
+
+def _report_tag_conflicts(tags: Any) -> bool:
+    for name, why in tags.conflicts.items():
+        click.secho(f"conflict: registry tag {name}: {why}", err=True, fg="red")
+    return bool(tags.conflicts)
 
 
 @click.command()
@@ -198,10 +218,12 @@ def pull(remote: str | None, experiment: str | None, artifacts: bool, restore: b
         echo_json({"remote": name, "created": integ.created, "fast_forwarded": integ.fast_forwarded,
                    "merged": integ.merged, "ahead": integ.ahead, "skipped_removed": integ.skipped_removed,
                    "conflicts": {k: [c.describe() for c in v] for k, v in integ.conflicts.items()},
-                   "errors": integ.errors, "artifacts": result.artifacts})
+                   "errors": integ.errors, "artifacts": result.artifacts, "tags": result.fetch.tags.created,
+                   "tag_conflicts": result.fetch.tags.conflicts})
     _say(f"pulled from {name}: {len(integ.created)} new, {len(integ.fast_forwarded)} updated, "
          f"{len(integ.merged)} merged, {len(integ.unchanged) + len(integ.ahead)} unchanged"
-         + (f", {result.artifacts} artifact(s) ({_mib(result.artifact_bytes)})" if artifacts else ""))
+         + (f", {result.artifacts} artifact(s) ({_mib(result.artifact_bytes)})" if artifacts else "")
+         + _tags_note(result.fetch.tags))
     if integ.skipped_removed:
         _say(f"{len(integ.skipped_removed)} run(s) removed here were not brought back (--restore does)")
     if integ.ahead:
@@ -214,7 +236,8 @@ def pull(remote: str | None, experiment: str | None, artifacts: bool, restore: b
                    f"(or --prefer theirs); the other side's commit stays in the run's history", err=True)
     for what, why in {**integ.errors, **{str(i): e for i, e in enumerate(result.artifact_errors)}}.items():
         click.secho(f"error: {what}: {why}", err=True, fg="red")
-    if integ.conflicts or integ.errors or result.artifact_errors:
+    tag_conflicts = _report_tag_conflicts(result.fetch.tags)
+    if integ.conflicts or integ.errors or result.artifact_errors or tag_conflicts:
         sys.exit(1)
 
 

@@ -23,9 +23,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
               help="Address to bind; anything but localhost exposes your runs to the network.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the UI in a web browser.")
 @click.option("--allow-writes", is_flag=True, help="Allow tag, note and rename from the run page (CSRF-protected).")
-@click.option("--remote", metavar="REMOTE", help="Team server: fetch this remote's runs periodically (read-only).")
+@click.option("--remote", metavar="REMOTE",
+              help="Team server: pull this remote's runs and registry tags every --refresh seconds (read-only).")
 @click.option("--refresh", default=60, show_default=True, type=click.IntRange(5, None), metavar="SECONDS",
-              help="With --remote: seconds between fetches.")
+              help="With --remote: seconds between pulls.")
 @click.option("--export", "export_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Write the pages as static HTML + JSON into DIR instead of serving.")
 @click.option("--filter", "filter_string", default="", metavar="EXPR", help="With --export: only runs matching EXPR.")
@@ -42,6 +43,7 @@ def ui(port: int, host: str, open_browser: bool, allow_writes: bool, remote: str
     Example:
         gitexp ui --open
         gitexp ui --port 8080 --allow-writes
+        gitexp ui --host 0.0.0.0 --remote origin --refresh 60
         gitexp ui --export site/ --filter "metrics.acc > 0.9"
     """
     from gitexp.services.session import open_session
@@ -59,9 +61,9 @@ def ui(port: int, host: str, open_browser: bool, allow_writes: bool, remote: str
     _need("starlette", "uvicorn", "jinja2")
     if remote and allow_writes:
         raise click.UsageError("a team server (--remote) is read-only: drop --allow-writes")
-    fetcher = _remote_fetcher(remote) if remote else None
-    with open_session() as s:  # fails early outside a repository
+    with open_session() as s:  # fails early outside a repository, or without that remote
         repo = str(s.db.repo.path)
+        fetcher = _remote_fetcher(s, remote) if remote else None
     serve(repo, host, port, open_browser, allow_writes, remote, refresh, fetcher)
 
 
@@ -73,17 +75,12 @@ def _need(*modules: str) -> None:
         raise GitexpError(f"gitexp ui needs {', '.join(missing)}, which is not installed", hint=INSTALL_HINT)
 
 
-def _remote_fetcher(remote: str) -> Any:
-    """The sharing service's fetch, or a clear error while gitexp has no sharing yet."""
-    try:
-        from gitexp.services import sync  # type: ignore[attr-defined]
-    except ImportError:
-        sync = None
-    fetch = getattr(sync, "fetch", None)
-    if fetch is None:
-        raise GitexpError("--remote needs sharing (gitexp fetch), which this gitexp does not have yet",
-                          hint="fetch by hand and serve locally: gitexp ui")
-    return lambda s: fetch(s, remote)
+def _remote_fetcher(s: Any, remote: str) -> Any:
+    """The team server's refresh of `remote` (a pull without artifacts); the remote is checked now."""
+    from gitexp.ui.team import check_remote, refresh
+
+    name = check_remote(s, remote)
+    return lambda session: refresh(session, name)
 
 
 def serve(repo: str, host: str, port: int, open_browser: bool, allow_writes: bool, remote: str | None,
@@ -137,7 +134,9 @@ def _fetch_loop(repo: str, fetcher: Any, period: int) -> None:
     while True:
         try:
             with open_session(repo) as s:
-                fetcher(s)
+                _result, problems = fetcher(s)
+            for line in problems:
+                click.echo(f"gitexp ui: {line}", err=True)
         except Exception as exc:  # keep serving what we have
-            click.echo(f"gitexp ui: fetch failed: {exc}", err=True)
+            click.echo(f"gitexp ui: refresh failed: {getattr(exc, 'message', None) or exc}", err=True)
         time.sleep(period)

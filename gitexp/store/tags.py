@@ -304,3 +304,18 @@ def _read_loose_tag(db: GitDB, name: str, sha: str) -> TagInfo | None:
     who = parts[0] if len(parts) == 3 else tagger
     return TagInfo(name, sha, fields[b"object"].decode(), True, who.decode("utf-8", "replace"), when,
                    message[:MAX_MESSAGE].decode("utf-8", "replace"))
+
+
+def adopt_tag(db: GitDB, name: str, sha: str, why: str) -> bool:
+    """Create `refs/tags/<name>` at the existing object `sha` unless that name is taken.
+
+    Create-if-absent, as `create_tag`: a tag of that name (or one whose name is a
+    folder of it) is never overwritten; False then.
+    """
+    check_tag_name(name)
+    ref = TAGS + name
+    db._reflog_folder(ref)
+    try:
+        return bool(db.repo.refs.add_if_new(ref.encode(), sha.encode(), message=b"gitexp: " + why.encode()))
+    except (FileLocked, OSError, ValueError):
+        return False

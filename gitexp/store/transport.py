@@ -161,6 +161,52 @@ def _write_tracking(db: GitDB, remote: Remote, found: dict[str, str]) -> None:
             db.delete_ref(ref, sha, f"fetch {remote.name}: pruned")
 
 
+def list_remote_refs(db: GitDB, remote: Remote, prefix: str) -> dict[str, str]:
+    """{ref: sha} of the remote's refs under `prefix` (e.g. `refs/tags/`), peeled lines left out."""
+    if use_git_cli():
+        out = _git(db, remote, ["ls-remote", "--refs", remote.name, prefix + "*"], what="list")
+        refs = {}
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref.startswith(prefix) and len(sha) == 40:
+                refs[ref] = sha
+        return refs
+    client, path = _client(db, remote)
+    try:
+        result = client.get_refs(path.encode() if isinstance(path, str) else path)
+    except Exception as exc:
+        raise _transport_error(remote, str(exc) or type(exc).__name__) from None
+    refs_map = getattr(result, "refs", result)
+    return {ref.decode("utf-8", "replace"): sha.decode() for ref, sha in refs_map.items()
+            if ref.startswith(prefix.encode()) and not ref.endswith(b"^{}") and sha}
+
+
+def fetch_objects(db: GitDB, remote: Remote, refs: dict[str, str]) -> None:
+    """Bring the objects of the remote's `refs` ({ref: sha}) without writing any local ref.
+
+    The caller creates its refs itself (create-if-absent), after checking each object arrived.
+    """
+    wanted = {ref: sha for ref, sha in refs.items() if not db.has_object(sha)}
+    if not wanted:
+        return
+    if use_git_cli():
+        names = sorted(wanted)
+        for start in range(0, len(names), CHUNK_REFS):
+            _git(db, remote, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-gc",
+                              remote.name, *names[start:start + CHUNK_REFS]], what="fetch from")
+        return
+    client, path = _client(db, remote)
+    shas = {sha.encode() for sha in wanted.values()}
+
+    def wants(advertised: dict, depth: int | None = None, **_: object) -> list[bytes]:
+        return [sha for sha in shas if sha in set(advertised.values())]
+
+    try:
+        client.fetch(path.encode() if isinstance(path, str) else path, db.repo, determine_wants=wants)
+    except Exception as exc:
+        raise _transport_error(remote, str(exc) or type(exc).__name__) from None
+
+
 # -- push -----------------------------------------------------------------------------
 def push_refs(db: GitDB, remote: Remote, updates: list[RefUpdate]) -> PushOutcome:
     """Apply `updates` on the remote without force; each ref succeeds or is rejected alone."""

@@ -113,6 +113,7 @@ def create_app(config: UIConfig, warm: bool = False) -> ASGIApp:
         threading.Thread(target=ui.warm, daemon=True, name="gitexp-ui-warm").start()
     routes = [
         Route("/", ui.runs_page), Route("/run/{run}", ui.run_page), Route("/compare", ui.compare_page),
+        Route("/registry", ui.registry_page), Route("/api/registry", ui.api_registry),
         Route("/run/{run}/artifact/{path:path}", ui.artifact),
         Route("/api/runs", ui.api_runs), Route("/api/experiments", ui.api_experiments),
         Route("/api/run/{run}", ui.api_run), Route("/api/histories", ui.api_histories),
@@ -208,6 +209,13 @@ class _Handlers:
                                                           "names": [r["name"] for r in cmp["runs"]],
                                                           "rows": cmp["rows"]})
 
+    async def registry_page(self, request: Request) -> Response:
+        try:
+            reg = await self._call(data.registry)
+        except GitexpError as exc:
+            return self._error_page(exc)
+        return self._page("registry.html", reg=reg, page={"static": False, "registry": True})
+
     async def artifact(self, request: Request) -> Response:
         from gitexp.services.catalog.listing import get_run
         from gitexp.services.runfiles import read_artifact
@@ -234,6 +242,9 @@ class _Handlers:
         except GitexpError as exc:
             return self._json_error(exc)
         return self._json(table, 400 if "error" in table else 200)
+
+    async def api_registry(self, request: Request) -> Response:
+        return await self._api(data.registry)
 
     async def api_experiments(self, request: Request) -> Response:
         return self._json({"experiments": await self._call(data.experiments)})

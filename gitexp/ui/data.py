@@ -284,3 +284,23 @@ def split_runs(text: str | None) -> list[str]:
         raise GitexpError(f"{len(refs)} runs selected; the compare page shows at most 50",
                           hint="select fewer runs")
     return list(dict.fromkeys(refs))
+
+
+def registry(s: Session) -> dict[str, Any]:
+    """The registry page: every model with its versions (run, metrics, stages) and its history.
+
+    Tag names, messages and taggers come from other people's pushes: the page
+    shows them as text only (autoescaped templates, JSON through `clean`).
+    """
+    from gitexp.services.registry.views import history, model_versions, models_table
+
+    rows, reg = models_table(s)
+    events, _ = history(s)
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        by_model.setdefault(e["model"], []).append(e)
+    models = []
+    for row in rows:
+        detail, _ = model_versions(s, row["name"])
+        models.append({**row, "versions_list": detail["versions"], "history": by_model.get(row["name"], [])})
+    return {"models": models, "warning": reg.warning(), "ignored": [list(t) for t in reg.ignored]}

@@ -3,8 +3,9 @@
 A model artifact is one artifact file of the run, or a folder of them (an MLflow
 model directory). Its digest is the file's sha256, or for a folder the sha256 of
 its sorted `path NUL sha256 LF` lines, so one value in the register tag pins the
-whole model. Files come from the run tree (inline) or the local side store, and
-every byte is hashed before it is written.
+whole model. Files come from the run tree (inline), the local side store, or the
+remote's artifact store (copied into the local store first, verified), and every
+byte is hashed before it is written.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitexp.errors import GitexpError
 from gitexp.store.record import Artifact
+from gitexp.store.remotestore import RemoteStore
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader, read_artifacts
 from gitexp.store.sidestore import SideStore
@@ -65,11 +68,13 @@ def run_artifacts(db: GitDB, commit: str) -> list[Artifact]:
     return read_artifacts(RecordReader(db, commit))
 
 
-def fetch(db: GitDB, commit: str, path: str, dest: Path, expect: str | None = None) -> Fetched:
+def fetch(db: GitDB, commit: str, path: str, dest: Path, expect: str | None = None,
+          remote: Callable[[], RemoteStore | None] | None = None) -> Fetched:
     """Write the artifact `path` of the run commit to `dest` (a file, or a folder for a folder).
 
     `expect` is the digest recorded at registration: a model whose bytes differ
-    is refused and nothing is left at `dest`.
+    is refused and nothing is left at `dest`. `remote` gives the remote artifact
+    store (asked only when a file is in neither the run nor the local store).
     """
     arts = run_artifacts(db, commit)
     files = select(arts, path)
@@ -83,6 +88,9 @@ def fetch(db: GitDB, commit: str, path: str, dest: Path, expect: str | None = No
                                f"but {expect[:12]} was registered", hint="the run was changed after registration")
     store = SideStore(db.local_dir / "objects")
     targets = [(dest, files[0][1])] if single else [(dest / rel, a) for rel, a in files]
+    for _target, art in targets:  # bytes missing here come from the remote store first: all or nothing
+        if not (art.inline and art.blob) and not store.has(art.sha256) and remote is not None:
+            _from_remote(store, art, remote)
     for target, art in targets:
         data = db.read_blob(art.blob) if art.inline and art.blob else store.open_verified(art.sha256)
         if hashlib.sha256(data).hexdigest() != art.sha256:
@@ -90,6 +98,15 @@ def fetch(db: GitDB, commit: str, path: str, dest: Path, expect: str | None = No
                                    hint="the repository or the side store is damaged")
         _write(target, data)
     return Fetched(dest, len(targets), digest, path)
+
+
+def _from_remote(store: SideStore, art: Artifact, remote: Callable[[], RemoteStore | None]) -> None:
+    """Copy one object from the remote store into the local one (hash checked before it is named)."""
+    source = remote()
+    if source is None:
+        raise GitexpError(f"artifact {art.path!r} is not in the local store and the remote has no artifact store",
+                          hint="set the team's store: gitexp store set REMOTE LOCATION")
+    source.download(art.sha256, store.path_of(art.sha256))
 
 
 def _write(target: Path, data: bytes) -> None:

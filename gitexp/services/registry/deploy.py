@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from gitexp.services.registry.state import Version, load_registry
 from gitexp.services.registry.tagnames import check_model, check_version
 from gitexp.services.registry.writes import find_version
 from gitexp.services.session import Session
+from gitexp.store.remotestore import RemoteStore
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,30 @@ def resolve_version(s: Session, spec: Spec) -> Version:
     return find_version(reg.model(spec.model), spec.version, spec.stage)
 
 
-def get_model(s: Session, spec: Spec, out: str | Path | None = None) -> tuple[Version, Fetched]:
-    """Download the model artifact of a version to `out` (default: its name in the current folder)."""
+def get_model(s: Session, spec: Spec, out: str | Path | None = None,
+              remote: str | None = None) -> tuple[Version, Fetched]:
+    """Download the model artifact of a version to `out` (default: its name in the current folder).
+
+    Large files missing here come from the artifact store of `remote` (default:
+    the branch's upstream remote, else origin), as `gitexp artifacts get` does.
+    """
     v = resolve_version(s, spec)
     path = v.artifact or _only_artifact(s, v)
     dest = Path(out) if out is not None else Path(Path(path).name or "model")
     if dest.is_dir():
         dest = dest / Path(path).name
-    return v, fetch(s.db, v.commit, path, dest, expect=v.sha256)
+    return v, fetch(s.db, v.commit, path, dest, expect=v.sha256, remote=remote_source(s, remote))
+
+
+def remote_source(s: Session, remote: str | None = None) -> Callable[[], RemoteStore | None]:
+    """The remote artifact store, opened only if a file is asked of it (the sync service's stores)."""
+    def open_it() -> RemoteStore | None:
+        from gitexp.services.sync.common import remote_store
+        from gitexp.store.transport import default_remote_name
+
+        return remote_store(s, remote or default_remote_name(s.db), required=False)
+
+    return open_it
 
 
 def _only_artifact(s: Session, v: Version) -> str:
@@ -84,13 +102,14 @@ def download(s: Session, uri: str, dst: str | Path | None = None) -> Path:
     if uri.startswith("models:/"):
         v = resolve_version(s, parse_models_uri(uri))
         path = v.artifact or _only_artifact(s, v)
-        return fetch(s.db, v.commit, path, base / (Path(path).name or "model"), expect=v.sha256).path
+        return fetch(s.db, v.commit, path, base / (Path(path).name or "model"), expect=v.sha256,
+                     remote=remote_source(s)).path
     if uri.startswith("runs:/"):
         run, _, path = uri[len("runs:/"):].lstrip("/").partition("/")
         s.recover()
         _ref, commit = resolve(s, run)
         if not path:
-            return fetch(s.db, commit, "", base / "artifacts").path
-        return fetch(s.db, commit, path, base / Path(path.rstrip("/")).name).path
+            return fetch(s.db, commit, "", base / "artifacts", remote=remote_source(s)).path
+        return fetch(s.db, commit, path, base / Path(path.rstrip("/")).name, remote=remote_source(s)).path
     raise InvalidName(f"unsupported artifact URI {uri!r}", hint="use models:/NAME/VERSION, models:/NAME@STAGE "
                       "or runs:/RUN/PATH")

@@ -9,6 +9,7 @@ from gitexp.errors import GitexpError
 from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store
 from gitexp.services.sync.integrate import Integration, integrate, mark_seen
+from gitexp.services.sync.tagsync import TagFetch, fetch_tags
 from gitexp.store.transport import Remote, fetch_runs
 
 Progress = Callable[[str, int, int], None]
@@ -20,6 +21,7 @@ class FetchResult:
     refs: dict[str, str]  # the remote's run refs
     new: int  # tracking refs created or moved
     pruned: int
+    tags: TagFetch = field(default_factory=TagFetch)  # registry tags brought (create-if-absent)
 
 
 @dataclass
@@ -39,7 +41,19 @@ def fetch(s: Session, remote: str | None = None) -> FetchResult:
     after = s.db.refs_under(target.tracking_prefix)
     mark_seen(s.db)  # gitexp's own fetch: integrated only by an explicit pull
     moved = sum(1 for r, sha in after.items() if before.get(r) != sha)
-    return FetchResult(target, refs, moved, len(set(before) - set(after)))
+    result = FetchResult(target, refs, moved, len(set(before) - set(after)))
+    _fetch_families(s, result)
+    return result
+
+
+def _fetch_families(s: Session, result: FetchResult) -> None:
+    """The ref families that travel with the runs, brought after them (their commits are then here).
+
+    Today: the registry's tags, created here when absent, never overwritten
+    (`tagsync.py`). Another family (say `refs/gitexp/experiments/*`) is
+    fetched here too, with a field of its own on FetchResult.
+    """
+    result.tags = fetch_tags(s, result.remote)
 
 
 def pull(s: Session, remote: str | None = None, experiment: str | None = None, restore: bool = False,

@@ -22,6 +22,7 @@ from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_st
     store_location
 from gitexp.services.sync.integrate import mark_seen
 from gitexp.services.sync.removed import removed_runs
+from gitexp.services.sync.tagsync import TagPush, plan_tag_push
 from gitexp.store.history import Relation, relate
 from gitexp.store.repo import RUNS_PREFIX
 from gitexp.store.runcommit import RecordReader
@@ -71,6 +72,8 @@ class PushPlan:
     artifacts: list[LargeArtifact] = field(default_factory=list)  # to upload
     secrets: list[tuple[str, str, str]] = field(default_factory=list)  # run label, path, pattern
     deletes: list[RefUpdate] = field(default_factory=list)
+    shared: set[str] = field(default_factory=set)  # ids of the runs the remote has or gets: their tags go
+    tags: TagPush = field(default_factory=TagPush)  # registry tags to send with the runs
 
 
 @dataclass
@@ -80,6 +83,7 @@ class PushResult:
     deleted: list[str] = field(default_factory=list)
     artifact_bytes: int = 0
     artifacts_sent: int = 0
+    tags_sent: list[str] = field(default_factory=list)
 
 
 def plan_push(s: Session, opts: PushOptions) -> PushPlan:
@@ -90,12 +94,30 @@ def plan_push(s: Session, opts: PushOptions) -> PushPlan:
     plan = PushPlan(remote)
     for run in _selected(s, opts):
         _decide(s, plan, run, advertised.get(run.ref or ""), opts)
-    if plan.send and opts.artifacts:
+    _plan_families(s, plan)
+    if (plan.send or plan.tags.send) and opts.artifacts:
         _plan_artifacts(s, plan)
     plan.secrets = _secrets(s, plan.send, opts.secret_patterns)
     if opts.prune:
         _plan_prune(s, plan, advertised)
     return plan
+
+
+def _plan_families(s: Session, plan: PushPlan) -> None:
+    """The ref families that travel with the runs, planned once the runs are decided.
+
+    Today: the registry's tags (`tagsync.py`). Another family (say
+    `refs/gitexp/experiments/*`) is planned here the same way, and its updates
+    join `pending_updates`, so one push sends them all, never forced.
+    """
+    plan.tags = plan_tag_push(s, plan.remote, plan.shared)
+    for name, why in plan.tags.conflicts.items():
+        plan.rejected[f"tag {name}"] = why
+
+
+def pending_updates(plan: PushPlan) -> list[RefUpdate]:
+    """Every ref update a push makes: runs, then the families that travel with them, then deletes."""
+    return [RefUpdate(o.ref, o.tip, o.expect) for o in plan.send] + plan.tags.send + plan.deletes
 
 
 def _selected(s: Session, opts: PushOptions) -> list[Run]:
@@ -151,6 +173,7 @@ def _decide(s: Session, plan: PushPlan, run: "_Local", theirs: str | None, opts:
     ref = run.ref
     if theirs == run.commit:
         plan.up_to_date += 1
+        plan.shared.add(run.id)
         return
     label = f"{run.name} ({run.id})"
     if run.status not in SENDABLE and not opts.include_running:
@@ -160,19 +183,23 @@ def _decide(s: Session, plan: PushPlan, run: "_Local", theirs: str | None, opts:
         relation, _base = relate(s.db, run.commit, theirs)
         if relation is Relation.BEHIND:
             plan.behind.append(label)
+            plan.shared.add(run.id)  # the remote has this commit and more
             return
         if relation is Relation.DIVERGED:
             plan.rejected[label] = (f"edited here and on {plan.remote.name} (diverged); "
                                     f"merge first: gitexp pull {plan.remote.name}")
             return
     plan.send.append(Outgoing(run.id, run.name, ref, run.commit, theirs, run.reader))
+    plan.shared.add(run.id)
 
 
 def _plan_artifacts(s: Session, plan: PushPlan) -> None:
     """Large artifacts the remote store lacks; fail before sending anything if they cannot go."""
     found: dict[str, LargeArtifact] = {}
-    for out in plan.send:
-        for art in large_artifacts(s, out.run_id, out.tip, out.reader):
+    readers = {(out.run_id, out.tip): out.reader for out in plan.send}
+    commits = [(out.run_id, out.tip) for out in plan.send] + plan.tags.targets  # a tag's commit may be older
+    for run_id, commit in dict.fromkeys(commits):
+        for art in large_artifacts(s, run_id, commit, readers.get((run_id, commit))):
             found.setdefault(art.sha256, art)
     if not found:
         return
@@ -249,7 +276,7 @@ def execute_push(s: Session, plan: PushPlan, progress: Progress | None = None) -
             result.artifacts_sent += 1
             if progress:
                 progress("uploading artifacts", n, len(plan.artifacts))
-    updates = [RefUpdate(o.ref, o.tip, o.expect) for o in plan.send] + plan.deletes
+    updates = pending_updates(plan)
     if progress and updates:
         progress("pushing runs", 0, len(updates))
     outcome = push_refs(s.db, plan.remote, updates)
@@ -273,6 +300,12 @@ def _record(s: Session, plan: PushPlan, outcome: PushOutcome, result: PushResult
             moves.append((ref, out.tip, tracking.get(ref)))
         else:
             plan.rejected[label] = outcome.rejected.get(out.ref, "rejected")
+    for upd in plan.tags.send:
+        name = upd.ref[len("refs/tags/"):]
+        if upd.ref in applied:
+            result.tags_sent.append(name)
+        else:
+            plan.rejected[f"tag {name}"] = outcome.rejected.get(upd.ref, "rejected")
     for upd in plan.deletes:
         if upd.ref in applied:
             result.deleted.append(upd.ref.rsplit("/", 1)[-1])

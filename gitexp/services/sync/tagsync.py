@@ -1,0 +1,136 @@
+"""Registry tags travelling with the runs (`refs/tags/<model>@v<semver>`, `<model>#<stage>#<n>`…).
+
+- Push: a registry tag goes with its run. Its commit belongs to the run whose
+  `run.yaml` it holds; the tags of every run the remote has or gets in this
+  push are sent when the remote lacks them. Never forced: a tag the remote has
+  with another value is reported, not overwritten (tags are create-only there).
+- Fetch: every registry tag of the remote that is absent here is created
+  (create-if-absent, after its objects arrived); a local tag of that name with
+  another value is reported and kept.
+Only annotated tags whose names parse as registry tags travel (`tagnames.parse`);
+the registry ignores anything else anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from gitexp.names import is_run_id
+from gitexp.services.registry.tagnames import parse
+from gitexp.services.session import Session
+from gitexp.store.repo import GitDB
+from gitexp.store.runcommit import RecordReader
+from gitexp.store.tags import TAGS, TagCache, TagInfo, adopt_tag, read_tag
+from gitexp.store.transport import Remote, RefUpdate, fetch_objects, list_remote_refs
+
+_RUN_ID = re.compile(r"^id: ['\"]?([0-9a-z]+)['\"]?\s*$", re.M)
+
+
+@dataclass
+class TagPush:
+    """Registry tags to send: updates (create-only), their (run id, commit), what the remote has."""
+
+    send: list[RefUpdate] = field(default_factory=list)
+    targets: list[tuple[str, str]] = field(default_factory=list)  # (run id, commit) of each tag sent
+    up_to_date: int = 0
+    conflicts: dict[str, str] = field(default_factory=dict)  # tag name → why
+
+
+@dataclass
+class TagFetch:
+    """What bringing the remote's registry tags did."""
+
+    created: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    conflicts: dict[str, str] = field(default_factory=dict)  # tag name → why
+
+
+def registry_tags(db: GitDB) -> dict[str, TagInfo]:
+    """{name: tag} of the annotated registry tags here that point at a commit."""
+    cache = TagCache(db)
+    out = {}
+    for name, sha in cache.tags().items():
+        if parse(name) is None:
+            continue
+        info = cache.read(name, sha)
+        if info.annotated and info.target:
+            out[name] = info
+    cache.save(prune=False)
+    return out
+
+
+def run_of_commit(db: GitDB, commit: str) -> str | None:
+    """The id of the run whose record the commit holds, or None."""
+    try:
+        data = RecordReader(db, commit).read("run.yaml") or b""
+    except Exception:  # no record, or not readable: the tag belongs to no run
+        return None
+    m = _RUN_ID.search(data[:64 * 1024].decode("utf-8", "replace"))
+    return m.group(1) if m and is_run_id(m.group(1)) else None
+
+
+def plan_tag_push(s: Session, remote: Remote, runs: set[str]) -> TagPush:
+    """The registry tags of `runs` (ids) that the remote lacks."""
+    plan = TagPush()
+    if not runs:
+        return plan
+    local = registry_tags(s.db)
+    if not local:
+        return plan
+    owners: dict[str, str | None] = {}
+    theirs: dict[str, str] | None = None
+    for name, info in sorted(local.items()):
+        if info.target not in owners:
+            owners[info.target] = run_of_commit(s.db, info.target)
+        run_id = owners[info.target]
+        if run_id not in runs:
+            continue
+        if theirs is None:  # one listing of the remote's tags, only when some tag may go
+            theirs = list_remote_refs(s.db, remote, TAGS)
+        ref = TAGS + name
+        remote_sha = theirs.get(ref)
+        if remote_sha == info.sha:
+            plan.up_to_date += 1
+        elif remote_sha is None:
+            plan.send.append(RefUpdate(ref, info.sha, None))
+            plan.targets.append((run_id, info.target))
+        else:
+            plan.conflicts[name] = (f"{remote.name} has this tag with another value ({remote_sha[:12]}, here "
+                                    f"{info.sha[:12]}); not overwritten")
+    return plan
+
+
+def fetch_tags(s: Session, remote: Remote) -> TagFetch:
+    """Create here every registry tag of the remote that is absent; report the ones that differ."""
+    result = TagFetch()
+    db = s.db
+    mine = TagCache(db).tags()
+    wanted: dict[str, str] = {}
+    for ref, sha in sorted(list_remote_refs(db, remote, TAGS).items()):
+        name = ref[len(TAGS):]
+        if parse(name) is None:
+            continue
+        local = mine.get(name)
+        if local == sha:
+            result.unchanged += 1
+        elif local is not None:
+            result.conflicts[name] = (f"differs here ({local[:12]}) and on {remote.name} ({sha[:12]}); "
+                                      "kept the local one")
+        else:
+            wanted[ref] = sha
+    if not wanted:
+        return result
+    fetch_objects(db, remote, wanted)
+    for ref, sha in wanted.items():
+        name = ref[len(TAGS):]
+        if not db.has_object(sha):
+            result.conflicts[name] = f"changed on {remote.name} while fetching; fetch again"
+            continue
+        if not read_tag(db, name, sha).annotated:
+            continue  # a lightweight tag with a registry name: the registry ignores it, so does the fetch
+        if adopt_tag(db, name, sha, f"fetch {remote.name}"):
+            result.created.append(name)
+        elif (db.read_ref(ref) or "") != sha:
+            result.conflicts[name] = "a local tag took this name meanwhile; kept the local one"
+    return result
