@@ -23,9 +23,10 @@ class Settings:
     flush_interval: float = 1.0
     snapshot: SnapshotLimits = field(default_factory=SnapshotLimits)
     remote_stores: dict[str, str] = field(default_factory=dict)
+    pack_threshold: int = 1000  # loose objects before gitexp packs them (0: never)
 
 
-_INTS = ("artifact_threshold", "output_log_max")
+_INTS = ("artifact_threshold", "output_log_max", "pack_threshold")
 
 
 def load_settings(db: GitDB) -> Settings:

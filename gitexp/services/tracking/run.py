@@ -34,6 +34,7 @@ from gitexp.store.runcommit import read_record
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import RECORD_DIR, Artifact, RunInfo, encode_record, iso_from_ms
 from gitexp.store.runcommit import write_run_commit
+from gitexp.store.packing import maybe_pack
 from gitexp.store.sidestore import SideStore, sha256_file
 from gitexp.store.snapshot import snapshot_worktree
 
@@ -186,6 +187,8 @@ class ActiveRun:
                 tip = db.read_ref(self.ref) or ""
                 write_final(db, self.ref, tip, self.folder, status, exit_code, int(time.time() * 1000))
                 self.folder.remove()
+                # Housekeeping off the logging path: one small folder listing, packing itself detached.
+                maybe_pack(db, self.settings.pack_threshold)
         finally:
             self._owner_lock.release()
 
