@@ -34,19 +34,27 @@ _GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIREC
                  "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR")
 
 
-def estimate_loose(db: GitDB) -> int:
-    """Loose objects in the repository, estimated from one fan-out folder (as `git gc --auto`)."""
-    folder = Path(db.repo.object_store.path) / SAMPLE
-    name_length = db.hex_length - 2
+def estimate_loose(db: GitDB, exact: bool = False) -> int:
+    """Loose objects in the repository, estimated from one fan-out folder (as `git gc --auto`).
+
+    `exact` counts all 256 folders (for thresholds too small for a sample to tell).
+    """
+    root = Path(db.repo.object_store.path)
+    if not exact:
+        return 256 * _count(root / SAMPLE, db.hex_length - 2)
+    return sum(_count(root / f"{n:02x}", db.hex_length - 2) for n in range(256))
+
+
+def _count(folder: Path, name_length: int) -> int:
     try:
         with os.scandir(folder) as entries:
-            return 256 * sum(1 for e in entries if len(e.name) == name_length)
+            return sum(1 for e in entries if len(e.name) == name_length)
     except OSError:
         return 0
 
 
 def needs_packing(db: GitDB, threshold: int = DEFAULT_THRESHOLD) -> bool:
-    return threshold > 0 and estimate_loose(db) > threshold
+    return threshold > 0 and estimate_loose(db, exact=threshold < 256) > threshold
 
 
 def maybe_pack(db: GitDB, threshold: int = DEFAULT_THRESHOLD, detach: bool = True) -> bool:

@@ -32,6 +32,9 @@ _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|(?:\.[0
 # letter or dash (`--lr=0.1`, never a number), no `:` or `#`
 # (mapping or comment indicators), no control characters, YAML line breaks or BOM, no trailing space.
 _PLAIN = re.compile(r"(?:[A-Za-z_/]|-[-A-Za-z_])(?:[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff])?\Z")
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){2,}\Z")  # 3.11.7: not a number in YAML 1.2, a string
+_BODY = re.compile(r"[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff]\Z")
+_NOT_NUMERIC = re.compile(r"[^0-9eE._+\-]")  # a character no YAML 1.2 number (or date) has
 _KEY = re.compile(_PLAIN.pattern.replace("|-[-A-Za-z_]", ""))
 _ODD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")  # in quotes: left to the full loader
 
@@ -151,6 +154,16 @@ def _scalar(text: str) -> Any:
         return float(text)
     if text in ("{}", "[]"):
         return {} if text == "{}" else []
-    if _PLAIN.match(text) is None:
+    if _PLAIN.match(text) is None and _VERSION.match(text) is None and not _digit_word(text):
         raise _Abstain
     return text
+
+
+def _digit_word(text: str) -> bool:
+    """A plain scalar starting with a digit that no YAML 1.2 resolver takes for a number or a date.
+
+    Run ids (`1m8n5bpe…`) and commit ids (`7059…a3…`) start with digits; a character
+    outside digits, `e`, `.`, `_`, signs, and no `0x`/`0o`/`0b` prefix, makes them text.
+    """
+    return (text[0] in "0123456789" and text[:2].lower() not in ("0x", "0o", "0b")
+            and _NOT_NUMERIC.search(text) is not None and _BODY.match(text) is not None)
