@@ -59,27 +59,32 @@ def drop_cache(repo: Path) -> None:
         Path(f"{repo}/.git/gitexp/index.sqlite{suffix}").unlink(missing_ok=True)
 
 
-def peak_rss_mb(args: list[str], repo: Path) -> tuple[float, float, float]:
-    """(wall, CPU, peak RSS MB of the process tree) of one command."""
+def peak_rss_mb(args: list[str], repo: Path) -> tuple[float, float, float, float]:
+    """(wall, CPU, peak RSS MB, peak private (anonymous) RSS MB of the process tree) of one command.
+
+    RSS counts file pages mapped from packs once per worker process; RssAnon is the
+    memory the processes themselves allocated.
+    """
     c, t = _cpu(), time.perf_counter()
     proc = subprocess.Popen(gitexp_cmd() + args, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=user_env())
-    peak = 0
+    peak = anon = 0
     while proc.poll() is None:
         peak = max(peak, _tree_rss(proc.pid))
+        anon = max(anon, _tree_rss(proc.pid, "RssAnon:"))
         time.sleep(0.02)
-    return time.perf_counter() - t, _cpu() - c, peak / 1024
+    return time.perf_counter() - t, _cpu() - c, peak / 1024, anon / 1024
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_rss(pid: int, field: str = "VmRSS:") -> int:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             children = [int(c) for c in f.read().split()]
         with open(f"/proc/{pid}/status") as f:
-            own = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            own = next(int(line.split()[1]) for line in f if line.startswith(field))
     except (OSError, StopIteration, ValueError):
         return 0
-    return own + sum(_tree_rss(c) for c in children)
+    return own + sum(_tree_rss(c, field) for c in children)
 
 
 def start_counts(repo: Path) -> tuple[float, float, int, int]:
@@ -185,8 +190,8 @@ def main() -> None:
         wall, cpu = timed(cold_run, max(1, rep // 2))
         row("gitexp run overhead, cache deleted", wall - bare[0], cpu - bare[1])
     drop_cache(repo)
-    wall, cpu, peak = peak_rss_mb(["ls", "--all", "--limit", "20"], repo)
-    row("gitexp ls --all cold (cache deleted)", wall, cpu, f"peak RSS {peak:.0f} MB")
+    wall, cpu, peak, anon = peak_rss_mb(["ls", "--all", "--limit", "20"], repo)
+    row("gitexp ls --all cold (cache deleted)", wall, cpu, f"peak RSS {peak:.0f} MB (private {anon:.0f} MB)")
     wall, cpu = timed(lambda: run_cli(["ls"], repo), rep)
     row("gitexp ls warm, fresh process", wall, cpu)
     wall, cpu = timed(lambda: run_cli(["run", "--", "true"], repo), rep)
