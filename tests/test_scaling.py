@@ -200,7 +200,8 @@ def test_packing_survives_a_concurrent_git_gc(repo: Path) -> None:
 
     def gc_loop() -> None:
         while not stop.is_set():
-            proc = subprocess.run(["git", "gc", "--prune=now", "-q"], cwd=repo, capture_output=True, text=True)
+            # Not --prune=now: that deletes objects a run is still writing (git's own warning), packing or not.
+            proc = subprocess.run(["git", "gc", "-q"], cwd=repo, capture_output=True, text=True)
             if proc.returncode != 0 and "already running" not in proc.stderr:
                 errors.append(proc.stderr)
 

@@ -41,18 +41,18 @@ def claim_name(s: Session, name: str, ref: str) -> None:
         raise _taken(name, holder)
 
 
-def claim_generated_name(s: Session, ref: str) -> str:
+def claim_generated_name(s: Session, ref: str, avoid: set[str] | frozenset[str] = frozenset()) -> str:
     """Reserve a generated name (`brisk-otter`, or `brisk-otter-2`, …) for the run at `ref`."""
     book = name_book(s)
     name = ""
     for _ in range(RANDOM_TRIES):
         name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
-        if _cached_holder(s, name, ref) is None and book.try_reserve(name, ref) is None:
+        if name not in avoid and _cached_holder(s, name, ref) is None and book.try_reserve(name, ref) is None:
             return name
     base = name
     for n in range(2, MAX_NUMBERED):
         name = f"{base}-{n}"
-        if _cached_holder(s, name, ref) is None and book.try_reserve(name, ref) is None:
+        if name not in avoid and _cached_holder(s, name, ref) is None and book.try_reserve(name, ref) is None:
             return name
     raise GitexpError("no free run name found", hint="give the run a name")
 

@@ -307,11 +307,13 @@ _flusher = _Flusher()
 
 def create_run(s: Session, experiment: str | None = None, name: str | None = None,
                params: dict | None = None, tags: dict | None = None,
-               command: list[str] | None = None, parent: str | None = None) -> ActiveRun:
+               command: list[str] | None = None, parent: str | None = None,
+               taken_names: set[str] | None = None) -> ActiveRun:
     """Snapshot the code, write the RUNNING commit and ref; this process owns the run.
 
     The name is reserved atomically first (one file, whatever the number of runs):
     of many processes starting runs with one name, exactly one gets it.
+    `taken_names` are names to treat as taken on top of the reservations.
     """
     db, settings = s.db, s.settings
     params = {k: _param_value(v) for k, v in (params or {}).items()}
@@ -323,9 +325,12 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
     ref = f"{RUNS_PREFIX}{experiment}/{run_id}"
     if name:
         name = check_run_name(name)
+        if taken_names and name in taken_names:
+            raise InvalidName(f"a run named {name!r} already exists; run names are unique in a repository",
+                              hint="choose another name, or leave the name out for a generated one")
         claim_name(s, name, ref)
     else:
-        name = claim_generated_name(s, ref)
+        name = claim_generated_name(s, ref, taken_names or set())
     try:
         folder = ActiveDir.of(db.local_dir, run_id)
         folder.path.mkdir(parents=True)
