@@ -20,12 +20,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import make_repo  # noqa: E402
 
 from gitexp.names import new_run_id, new_run_name  # noqa: E402
+from gitexp.store.packing import DEFAULT_THRESHOLD, maybe_pack  # noqa: E402
 from gitexp.store.repo import RUNS_PREFIX, open_repo  # noqa: E402
 from gitexp.store.record import RunInfo, encode_record, iso_from_ms  # noqa: E402
 from gitexp.store.runcommit import write_run_commit  # noqa: E402
 
 
-def generate(path: Path, runs: int, params: int, metrics: int, steps: int, seed: int = 0) -> None:
+def generate(path: Path, runs: int, params: int, metrics: int, steps: int, seed: int = 0,
+             pack: bool = True) -> None:
     rng = random.Random(seed)
     with open_repo(path) as db:
         head = db.head()
@@ -35,6 +37,8 @@ def generate(path: Path, runs: int, params: int, metrics: int, steps: int, seed:
         t0 = int(time.time() * 1000) - runs * 1000
         for n in range(runs):
             _one(db, rng, head, code_tree, t0 + n * 1000, taken, params, metrics, steps)
+            if pack:  # as end_run does (there detached): pack loose objects past the threshold
+                maybe_pack(db, DEFAULT_THRESHOLD, detach=False)
             if n % 1000 == 999:
                 print(f"{n + 1} runs", file=sys.stderr)
 
@@ -63,12 +67,13 @@ def main() -> None:
     parser.add_argument("--params", type=int, default=20)
     parser.add_argument("--metrics", type=int, default=5)
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--no-pack", action="store_true", help="leave every object loose (as gitexp < 0.x did)")
     args = parser.parse_args()
     if args.dir:
         Path(args.dir).mkdir(parents=True, exist_ok=True)
     repo = make_repo(args.dir)
     start = time.perf_counter()
-    generate(repo, args.runs, args.params, args.metrics, args.steps)
+    generate(repo, args.runs, args.params, args.metrics, args.steps, pack=not args.no_pack)
     print(f"generated {args.runs} runs in {time.perf_counter() - start:.0f}s", file=sys.stderr)
     print(repo)
 

@@ -24,9 +24,10 @@ class Settings:
     snapshot: SnapshotLimits = field(default_factory=SnapshotLimits)
     remote_stores: dict[str, str] = field(default_factory=dict)
     registry_stages: list[str] | None = None  # allowed registry stages; None: any
+    pack_threshold: int = 1000  # loose objects before gitexp packs them (0: never)
 
 
-_INTS = ("artifact_threshold", "output_log_max")
+_INTS = ("artifact_threshold", "output_log_max", "pack_threshold")
 
 
 def load_settings(db: GitDB) -> Settings:

@@ -490,7 +490,7 @@ def test_same_name_from_a_teammate_is_ambiguous(repo: Path, tmp_path: Path) -> N
     gitexp.set_repository(repo)
     git(repo, "fetch", "-q", str(teammate), "refs/gitexp/*:refs/gitexp/*")
     assert len(run_refs(repo)) == 2
-    with pytest.raises(AmbiguousRun, match="name 'twin' matches 2 runs") as err:
+    with pytest.raises(AmbiguousRun, match="ambiguous name 'twin': 2 runs have it") as err:
         gitexp.get_run("twin")
     assert mine.id in err.value.message and theirs.id in err.value.message
     assert gitexp.get_run(theirs.id).name == "twin"

@@ -27,6 +27,7 @@ class Session:
     def __init__(self, db: GitDB) -> None:
         self.db = db
         self._recovered: list[str] | None = None
+        self._integrated = False
         # Problems worth a line on stderr that do not stop the command (a stale ref lock);
         # the CLI sets `on_warning`, else they become Python warnings.
         self.on_warning: Callable[[str], None] | None = None
@@ -58,10 +59,16 @@ class Session:
             from gitexp.services.tracking.finalize import recover_dead_runs
 
             self._recovered = recover_dead_runs(self.db, int(time.time() * 1000), self.warn)
+        return self._recovered
+
+    def integrate_fetched(self) -> None:
+        """Once per session, before runs are listed: integrate what a plain `git fetch` brought
+        (after `gitexp remote setup`). Not on the run-start path, whose cost must stay flat."""
+        if not self._integrated:
+            self._integrated = True
             from gitexp.services.sync.integrate import auto_integrate
 
-            auto_integrate(self)  # runs a plain `git fetch` brought (after `gitexp remote setup`)
-        return self._recovered
+            auto_integrate(self)
 
     def warn(self, message: str) -> None:
         if self.on_warning is not None:

@@ -11,6 +11,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.resolver import VersionedResolver
 
 from gitexp.errors import CorruptRecord
+from gitexp.store import yamlfast
 
 
 class _Yaml12Resolver(VersionedResolver):
@@ -68,6 +69,7 @@ MAX_YAML_BYTES = 16 << 20
 MAX_DEPTH = 100  # nesting levels (flow brackets, or block indentation steps)
 MAX_ALIASES = 100  # `*alias` references; gitexp itself never writes any
 MAX_NODES = 1_000_000  # values after alias expansion
+FAST_MAX_BYTES = 1 << 20  # records up to this size try the fast reader first (no aliases: no expansion)
 _ALIAS = re.compile(rb"(?:^|[\s\[{,:?-])\*[^\s,\[\]{}]")
 _ANCHOR = re.compile(rb"(?:^|[\s\[{,:?-])&[^\s,\[\]{}]")
 
@@ -93,6 +95,12 @@ def load_record(data: bytes | str, what: str) -> Any:
     Mappings with string keys, lists, strings, numbers, booleans and null;
     anything else (timestamps, sets, complex or non-string keys) is CorruptRecord.
     """
+    if len(data) <= FAST_MAX_BYTES:
+        # What gitexp writes is read by a small strict reader; anything else (or
+        # anything it is unsure of) goes through the full loader and its limits.
+        value = yamlfast.parse(data)
+        if value is not yamlfast.FAIL:
+            return value
     value = load(data, what)
     _check_types(value, what)
     return value

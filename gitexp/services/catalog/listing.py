@@ -19,12 +19,8 @@ from gitexp.store.runcommit import Record, RecordReader, read_record
 
 def run_refs(s: Session, experiment: str | None = None) -> dict[str, str]:
     """{ref: tip commit} of every run, or of one experiment's runs."""
+    s.integrate_fetched()
     return s.cache.refs(RUNS_PREFIX + (f"{experiment}/" if experiment else ""))
-
-
-def run_names(s: Session) -> set[str]:
-    """The name of every run in the repository (from the cache)."""
-    return {r.name for r in s.cache.summaries(run_refs(s), fields=())}
 
 
 def list_runs(s: Session, experiment: str | None = None, progress: Progress | None = None,
@@ -67,13 +63,11 @@ def resolve(s: Session, text: str, runs: list[Run] | None = None) -> tuple[str |
             return hits[0], refs[hits[0]]
         if hits:
             raise _ambiguous(text, "id prefix", hits)
-    if runs is None:
-        runs = s.cache.summaries(refs, fields=())
-    named = [r for r in runs if r.name == text]
+    named = [r for r in runs if r.name == text] if runs is not None else s.cache.with_name(refs, text)
     if len(named) == 1:
         return named[0].ref, named[0].commit
     if named:
-        raise _ambiguous(text, "name", [r.ref or r.commit for r in named])
+        raise _ambiguous(text, "name", sorted(r.ref or r.commit for r in named))
     return _by_revision(s, text, by_id)
 
 
@@ -92,6 +86,10 @@ def _by_revision(s: Session, text: str, by_id: dict[str, str]) -> tuple[str | No
 
 def _ambiguous(text: str, kind: str, refs: list[str]) -> AmbiguousRun:
     shown = ", ".join(r.rsplit("/", 1)[-1] for r in refs[:5]) + (" …" if len(refs) > 5 else "")
+    if kind == "name":  # names are unique per clone, but runs pulled from others may share one
+        return AmbiguousRun(f"ambiguous name {text!r}: {len(refs)} runs have it: {shown}",
+                            hint="name the run by its id (or an id prefix), or give one a new name: "
+                                 f"gitexp rename {refs[0].rsplit('/', 1)[-1]} NEW-NAME")
     return AmbiguousRun(f"{kind} {text!r} matches {len(refs)} runs: {shown}",
                         hint="give more characters of the id")
 

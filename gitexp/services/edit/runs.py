@@ -14,6 +14,7 @@ from gitexp.services.edit.core import (
 from gitexp.services.registry.tagnames import registry_tags
 from gitexp.services.session import Session
 from gitexp.services.sync.removed import remember_removed
+from gitexp.services.tracking.names import NameTaken, claim_name, release_name
 from gitexp.store.runcommit import Record
 
 
@@ -55,23 +56,37 @@ def rename_run(s: Session, run: str, name: str) -> EditResult:
     name = check_run_name(name.strip() if isinstance(name, str) else name)
     target = find_target(s, run)
     _refuse_running(target, "rename")
-    if name != target.info.name:
-        _check_name_free(s, name, target.info.id)
     old_name = target.info.name
+    if name != old_name:
+        _check_not_an_id_prefix(s, name)
+        _claim(s, name, target.ref)
 
     def mutate(state: Record) -> None:
         state.info.name = name
 
-    new = edit_record(s.db, target.ref, target.tip, f"gitexp: rename {old_name} -> {name}", mutate)
+    try:
+        new = edit_record(s.db, target.ref, target.tip, f"gitexp: rename {old_name} -> {name}", mutate)
+    except BaseException:
+        if name != old_name:
+            release_name(s, name, target.ref)
+        raise
+    if name != old_name:
+        release_name(s, old_name, target.ref)
     return EditResult(target.ref, target.info.id, name, target.tip, new, old_name=old_name)
 
 
-def _check_name_free(s: Session, name: str, run_id: str) -> None:
+def _claim(s: Session, name: str, ref: str) -> None:
+    """Reserve the new name atomically (two renames to one name: one wins)."""
+    try:
+        claim_name(s, name, ref)
+    except NameTaken as exc:
+        other = exc.run_id
+        raise InvalidName(f"run name {name!r} is already used by run {other}",
+                          hint=f"pick another name, or rename that run first: gitexp rename {other} NEW-NAME") from None
+
+
+def _check_not_an_id_prefix(s: Session, name: str) -> None:
     refs = run_refs(s)
-    for run in s.cache.summaries(refs, fields=()):
-        if run.name == name and run.id != run_id:
-            raise InvalidName(f"run name {name!r} is already used by run {run.id} in experiment {run.experiment}",
-                              hint=f"pick another name, or rename that run first: gitexp rename {run.id} NEW-NAME")
     if could_be_id_prefix(name):
         clash = sorted(r.rsplit("/", 1)[-1] for r in refs if r.rsplit("/", 1)[-1].startswith(name))
         if clash:
@@ -128,6 +143,7 @@ def remove_runs(s: Session, targets: list[Target],
             tip = with_retries(s.db, target.ref, target.tip, attempt)
         except RunNotFound:
             raise RunNotFound(f"run {target.label} was removed by another process") from None
+        release_name(s, target.info.name, target.ref)
         done = Removed(target.ref, target.info.id, target.info.name, tip,
                        registry_tags(s.db, tip, target.info.baseline))
         removed.append(done)

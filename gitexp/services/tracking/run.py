@@ -25,9 +25,9 @@ from typing import Any
 
 from gitexp import __version__
 from gitexp.errors import InvalidName, InvalidValue, ParamConflict, RunNotFound, WriteFailed
-from gitexp.names import check_experiment, check_key, check_run_name, current_user, new_run_id, new_run_name
+from gitexp.names import check_experiment, check_key, check_run_name, current_user, new_run_id
 from gitexp.services.tracking.localstate import ActiveDir, Flock, attached_lock, finalizing, owner_lock
-from gitexp.services.catalog.listing import run_names
+from gitexp.services.tracking.names import claim_generated_name, claim_name, release_name
 from gitexp.services.session import Session
 from gitexp.services.tracking.finalize import write_final
 from gitexp.settings import Settings
@@ -36,6 +36,7 @@ from gitexp.store.runcommit import read_record
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import RECORD_DIR, Artifact, RunInfo, encode_record, iso_from_ms
 from gitexp.store.runcommit import write_run_commit
+from gitexp.store.packing import maybe_pack
 from gitexp.store.sidestore import SideStore, sha256_file
 from gitexp.store.snapshot import snapshot_worktree
 
@@ -189,6 +190,8 @@ class ActiveRun:
                 tip = db.read_ref(self.ref) or ""
                 write_final(db, self.ref, tip, self.folder, status, exit_code, int(time.time() * 1000))
                 self.folder.remove()
+                # Housekeeping off the logging path: one small folder listing, packing itself detached.
+                maybe_pack(db, self.settings.pack_threshold)
         finally:
             self._owner_lock.release()
 
@@ -452,32 +455,41 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
                taken_names: set[str] | None = None) -> ActiveRun:
     """Snapshot the code, write the RUNNING commit and ref; this process owns the run.
 
-    `taken_names` defaults to the names of the repository's runs.
+    The name is reserved atomically first (one file, whatever the number of runs):
+    of many processes starting runs with one name, exactly one gets it.
+    `taken_names` are names to treat as taken on top of the reservations.
     """
     db, settings = s.db, s.settings
     params = {k: _param_value(v, k) for k, v in (params or {}).items()}
     s.recover()  # as every command does: dead runs show as KILLED
-    if taken_names is None:
-        taken_names = run_names(s)
     experiment = check_experiment(experiment or settings.default_experiment)
     for key in list(params) + list(tags or {}):
         check_key(key)
     run_id = new_run_id()
-    name = check_run_name(name) if name else new_run_name(taken_names)
-    if name in taken_names:
-        raise InvalidName(f"a run named {name!r} already exists; run names are unique in a repository",
-                          hint="choose another name, or leave the name out for a generated one")
-    folder = ActiveDir.of(db.local_dir, run_id)
-    folder.path.mkdir(parents=True)
-    lock = owner_lock(folder.path)
-    lock.try_lock()
     ref = f"{RUNS_PREFIX}{experiment}/{run_id}"
+    if name:
+        name = check_run_name(name)
+        if taken_names and name in taken_names:
+            raise InvalidName(f"a run named {name!r} already exists; run names are unique in a repository",
+                              hint="choose another name, or leave the name out for a generated one")
+        claim_name(s, name, ref)
+    else:
+        name = claim_generated_name(s, ref, taken_names or set())
+    try:
+        folder = ActiveDir.of(db.local_dir, run_id)
+        folder.path.mkdir(parents=True)
+        lock = owner_lock(folder.path)
+        lock.try_lock()
+    except BaseException:
+        release_name(s, name, ref)
+        raise
     folder.write_meta({"ref": ref, "pid": os.getpid(), "host": platform.node()})
     try:
         info, notices = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {}, command, parent)
     except BaseException:
         lock.release()
         folder.remove()
+        release_name(s, name, ref)
         raise
     run = ActiveRun(db.common_dir, ref, info, params, {k: str(v) for k, v in (tags or {}).items()}, lock, settings)
     run.notices = notices

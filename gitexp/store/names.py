@@ -1,0 +1,177 @@
+"""Run-name reservations: one file per name under `.git/gitexp/names/`, created exclusively.
+
+Two processes that start a run with the same name at once both try to create
+the same file; the kernel lets exactly one succeed (`link(2)` of a complete
+temp file, so a reader never sees a half-written reservation). A reservation
+costs one file create however many runs the repository holds.
+
+A reservation says which run ref holds the name. It may outlive its run (the
+run was removed, renamed, or its start failed after a crash): the caller tells
+whether a holder still holds the name, and a stale reservation is taken over
+under `names/.lock`, so two takers never both win.
+
+Reservations are local to a clone (never pushed): runs pulled from others may
+carry a name that is reserved here too; such a name is ambiguous, and ids
+tell the runs apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+SEEDED = ".seeded"  # written once the folder holds the names of the runs that existed before it
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a name: a run ref, and the process that reserved it (for starts in progress)."""
+
+    name: str
+    ref: str
+    pid: int = 0
+    host: str = ""
+
+    def process_alive(self) -> bool | None:
+        """True/False for a process on this machine; None when it ran on another one."""
+        if self.host != socket.gethostname() or self.pid <= 0:
+            return None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+Holds = Callable[[Holder], bool]  # does this holder still hold its name? (its run exists and carries it)
+
+
+class NameBook:
+    """The reservations of one clone."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, name: str) -> Path:
+        # Names are free text (any characters, up to 250): a digest makes a safe, short file name.
+        return self.folder / hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def holder(self, name: str) -> Holder | None:
+        """The reservation of `name`, or None (also for an unreadable one)."""
+        try:
+            raw = json.loads(self.path(name).read_bytes())
+            return Holder(str(raw["name"]), str(raw["ref"]), int(raw.get("pid", 0)), str(raw.get("host", "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def try_reserve(self, name: str, ref: str) -> Holder | None:
+        """Reserve `name` for `ref` if nobody has; None on success, else the current holder.
+
+        An unreadable reservation file counts as held (by nobody known).
+        """
+        mine = Holder(name, ref, os.getpid(), socket.gethostname())
+        if self._create(mine):
+            return None
+        return self.holder(name) or Holder(name, "")
+
+    def reserve(self, name: str, ref: str, holds: Holds) -> Holder | None:
+        """Reserve `name` for `ref`, taking over a stale reservation; None on success, else the holder."""
+        other = self.try_reserve(name, ref)
+        if other is None or other.ref == ref:
+            return None
+        if holds(other):
+            return other
+        with self._locked():
+            current = self.holder(name)
+            if current is not None and current != other and (current.ref == ref or holds(current)):
+                return None if current.ref == ref else current
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path(name))
+            return self.try_reserve(name, ref)  # still exclusive: a lock-free reserver may have come first
+
+    def release(self, name: str, ref: str) -> None:
+        """Drop the reservation of `name` if `ref` holds it (a removed or renamed run, a failed start)."""
+        with self._locked():
+            current = self.holder(name)
+            if current is not None and current.ref == ref:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path(name))
+
+    # -- filling the folder once ---------------------------------------------------
+    @property
+    def seeded(self) -> bool:
+        return (self.folder / SEEDED).exists()
+
+    def seed(self, names: Iterable[tuple[str, str]]) -> int:
+        """Reserve (name, ref) pairs of existing runs where not reserved yet; mark the folder filled."""
+        made = 0
+        with self._locked():
+            if self.seeded:
+                return 0
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for name, ref in names:  # complete-or-absent matters less here: these runs exist already
+                made += _create_exclusive(self.path(name), json.dumps(Holder(name, ref).__dict__).encode())
+            (self.folder / SEEDED).touch()
+        return made
+
+    # -- files -----------------------------------------------------------------------
+    def _create(self, holder: Holder) -> bool:
+        """Create the reservation file if absent, complete or not at all; True if this call made it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.path(holder.name)
+        data = json.dumps(holder.__dict__).encode()
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix="tmp_")
+        try:
+            os.write(fd, data)
+            os.close(fd)
+            fd = -1
+            try:
+                os.link(tmp, target)  # atomic create-if-absent of a complete file
+                return True
+            except FileExistsError:
+                return False
+            except OSError as exc:  # no hard links here (some network or FAT file systems)
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+                    raise
+            return _create_exclusive(target, data)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _create_exclusive(target: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return True

@@ -1,0 +1,169 @@
+"""A fast reader for the block-style YAML subset gitexp itself writes, or FAIL.
+
+Cold listing parses four small YAML files per run; ruamel's constructor was 64 %
+of a cold `gitexp ls --all`. gitexp's writer only emits block mappings and
+sequences, plain scalars, simple quoted strings and `[]`/`{}`: this module reads
+exactly that, ~15x faster, and returns FAIL for anything else (flow collections,
+anchors, tags, comments, escapes, multi-line scalars, duplicate keys, timestamps,
+odd numbers…), which the caller then hands to the full safe loader with its limits
+and typed checks. So its result is always what ruamel's would be, or it abstains
+(tests compare the two on generated records).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+FAIL: Any = object()
+MAX_DEPTH = 100  # as yamlio.MAX_DEPTH: deeper documents go to the full loader, which refuses them
+
+_CONSTANTS: dict[str, Any] = {
+    "null": None, "Null": None, "NULL": None, "~": None,
+    "true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False,
+    ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
+    ".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
+    "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
+    "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf"),
+}
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|(?:\.[0-9]*)?[eE][-+]?[0-9]+)\Z")
+# A plain scalar that can only be a string: starts with an ASCII letter, `_`, `/` or a dash before a
+# letter or dash (`--lr=0.1`, never a number), no `:` or `#`
+# (mapping or comment indicators), no control characters, YAML line breaks or BOM, no trailing space.
+_PLAIN = re.compile(r"(?:[A-Za-z_/]|-[-A-Za-z_])(?:[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff])?\Z")  # noqa: E501 (one character class)
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){2,}\Z")  # 3.11.7: not a number in YAML 1.2, a string
+_BODY = re.compile(r"[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff]\Z")
+_NOT_NUMERIC = re.compile(r"[^0-9eE._+\-]")  # a character no YAML 1.2 number (or date) has
+_KEY = re.compile(_PLAIN.pattern.replace("|-[-A-Za-z_]", ""))
+_ODD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")  # in quotes: left to the full loader
+
+
+def parse(data: bytes | str) -> Any:
+    """The document's value, or FAIL if it is outside the subset."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        return FAIL
+    if "\t" in text or "\r" in text:
+        return FAIL
+    lines: list[tuple[int, str]] = []
+    for raw in text.split("\n"):
+        if not raw:
+            continue
+        content = raw.lstrip(" ")
+        if not content or content[0] in "#%" or content.startswith(("---", "...")):
+            return FAIL
+        lines.append((len(raw) - len(content), content))
+    if not lines:
+        return None
+    if len(lines) == 1 and lines[0][1] in ("{}", "[]"):
+        return {} if lines[0][1] == "{}" else []
+    if lines[0][0] != 0:
+        return FAIL
+    try:
+        value, end = _node(lines, 0, 0, 0)
+    except _Abstain:
+        return FAIL
+    return value if end == len(lines) else FAIL
+
+
+class _Abstain(Exception):
+    pass
+
+
+def _node(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[Any, int]:
+    if depth > MAX_DEPTH:
+        raise _Abstain
+    content = lines[i][1]
+    if content[:2] == "- " or content == "-":
+        return _sequence(lines, i, indent, depth)
+    return _mapping(lines, i, indent, depth)
+
+
+def _mapping(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[dict, int]:
+    out: dict[str, Any] = {}
+    n = len(lines)
+    while i < n and lines[i][0] == indent:
+        content = lines[i][1]
+        key, sep, rest = content.partition(": ")
+        if not sep:
+            if content[-1:] != ":":
+                raise _Abstain
+            key, rest = content[:-1], ""
+        if key in out or _KEY.match(key) is None or key in _CONSTANTS:
+            raise _Abstain
+        i += 1
+        if rest:
+            out[key] = _scalar(rest)
+        elif i < n and lines[i][0] > indent:
+            out[key], i = _node(lines, i, lines[i][0], depth + 1)
+        elif i < n and lines[i][0] == indent and (lines[i][1][:2] == "- " or lines[i][1] == "-"):
+            out[key], i = _sequence(lines, i, indent, depth + 1)
+        else:
+            out[key] = None
+    if i < n and lines[i][0] > indent:
+        raise _Abstain
+    return out, i
+
+
+def _sequence(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[list, int]:
+    out: list[Any] = []
+    n = len(lines)
+    while i < n and lines[i][0] == indent and (lines[i][1][:2] == "- " or lines[i][1] == "-"):
+        item = lines[i][1][2:]
+        if not item:
+            i += 1
+            if i < n and lines[i][0] > indent:
+                value, i = _node(lines, i, lines[i][0], depth + 1)
+            else:
+                value = None
+            out.append(value)
+        elif item[0] not in "'\"" and (": " in item or item[-1] == ":"):
+            # `- key: value`: a mapping whose first line starts after the dash
+            lines[i] = (indent + 2, item)
+            value, i = _mapping(lines, i, indent + 2, depth + 1)
+            out.append(value)
+        elif item[:2] == "- " or item == "-":
+            raise _Abstain  # a list in a list: rare, left to the full loader
+        else:
+            out.append(_scalar(item))
+            i += 1
+    if i < n and lines[i][0] > indent:
+        raise _Abstain
+    return out, i
+
+
+def _scalar(text: str) -> Any:
+    first = text[0]
+    if first == "'":
+        inner = text[1:-1]
+        if len(text) < 2 or text[-1] != "'" or "'" in inner.replace("''", "") or _ODD.search(inner):
+            raise _Abstain
+        return inner.replace("''", "'")
+    if first == '"':
+        inner = text[1:-1]
+        if len(text) < 2 or text[-1] != '"' or '"' in inner or "\\" in inner or _ODD.search(inner):
+            raise _Abstain
+        return inner
+    if text in _CONSTANTS:
+        return _CONSTANTS[text]
+    if _INT.match(text):
+        return int(text)
+    if _FLOAT.match(text):
+        return float(text)
+    if text in ("{}", "[]"):
+        return {} if text == "{}" else []
+    if _PLAIN.match(text) is None and _VERSION.match(text) is None and not _digit_word(text):
+        raise _Abstain
+    return text
+
+
+def _digit_word(text: str) -> bool:
+    """A plain scalar starting with a digit that no YAML 1.2 resolver takes for a number or a date.
+
+    Run ids (`1m8n5bpe…`) and commit ids (`7059…a3…`) start with digits; a character
+    outside digits, `e`, `.`, `_`, signs, and no `0x`/`0o`/`0b` prefix, makes them text.
+    """
+    return (text[0] in "0123456789" and text[:2].lower() not in ("0x", "0o", "0b")
+            and _NOT_NUMERIC.search(text) is not None and _BODY.match(text) is not None)

@@ -1,0 +1,223 @@
+"""Costs that must not grow with history: run names, run starts, resolving names, packing.
+
+Behaviour only (no timings): a run start reads no other run, never builds the
+cache; one of 16 processes gets a contested name; packing keeps `git fsck`
+clean, takes git's gc lock and survives a concurrent `git gc`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import gitexp
+from gitexp.errors import AmbiguousRun, InvalidName
+from gitexp.services.catalog import cache as cache_mod
+from gitexp.services.session import Session
+from gitexp.store import packing
+from gitexp.store.names import NameBook
+from gitexp.store.repo import GitDB, open_repo
+from tests.helpers import git
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, cls: type, name: str) -> list[int]:
+    calls: list[int] = []
+    original = getattr(cls, name)
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, counted)
+    return calls
+
+
+def test_a_run_start_reads_no_other_run_and_never_builds_the_cache(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(5):
+        with gitexp.start_run(run_name=f"r{n}"):
+            pass
+    index = repo / ".git" / "gitexp" / "index.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{index}{suffix}").unlink(missing_ok=True)  # a fresh clone has no cache
+    listings = _count_calls(monkeypatch, GitDB, "refs_under")
+    summaries = _count_calls(monkeypatch, cache_mod.RunIndex, "summaries")
+    with gitexp.start_run(run_name="new"):
+        pass
+    with gitexp.start_run():
+        pass
+    assert listings == [] and summaries == []  # no ref listing, no run record read
+    assert not index.exists()
+    assert {r.name for r in gitexp.search_runs()} >= {"r0", "r4", "new"}
+
+
+def test_names_freed_by_removal_and_rename_can_be_taken_again(repo: Path) -> None:
+    with gitexp.start_run(run_name="first") as one:
+        pass
+    gitexp.rename_run(one.id, "renamed")
+    with gitexp.start_run(run_name="first"):  # the old name was released by the rename
+        pass
+    with pytest.raises(InvalidName, match="already exists"):
+        gitexp.start_run(run_name="renamed")
+    gitexp.remove_run("renamed")
+    with gitexp.start_run(run_name="renamed") as again:
+        pass
+    assert gitexp.get_run("renamed").id == again.id
+
+
+def test_a_reservation_left_by_a_crashed_start_is_taken_over(repo: Path) -> None:
+    book = NameBook(repo / ".git" / "gitexp" / "names")
+    book.folder.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    holder = {"name": "orphan", "ref": "refs/gitexp/runs/default/0000000000000000",
+              "pid": int(dead.stdout), "host": __import__("socket").gethostname()}
+    book.path("orphan").write_text(json.dumps(holder))
+    with gitexp.start_run(run_name="orphan") as run:
+        pass
+    assert gitexp.get_run("orphan").id == run.id
+
+
+def test_names_are_seeded_once_from_the_cache(repo: Path) -> None:
+    for n in range(3):
+        with gitexp.start_run(run_name=f"old{n}"):
+            pass
+    names = repo / ".git" / "gitexp" / "names"
+    import shutil
+
+    shutil.rmtree(names)  # runs made before reservations existed
+    gitexp.search_runs()  # the cache knows them
+    with pytest.raises(InvalidName, match="'old1' already exists"):
+        gitexp.start_run(run_name="old1")
+    assert (names / ".seeded").exists()
+    assert len([p for p in names.iterdir() if not p.name.startswith(".")]) >= 3
+
+
+def test_sixteen_processes_one_explicit_name_exactly_one_wins(repo: Path) -> None:
+    go = time.time() + 4
+    child = textwrap.dedent(f"""
+        import sys, time
+        import gitexp
+        from gitexp.errors import GitexpError
+        gitexp.set_repository({str(repo)!r})
+        time.sleep(max(0, {go} - time.time()))
+        try:
+            with gitexp.start_run(run_name="contested"):
+                pass
+            print("OK")
+        except GitexpError as exc:
+            print("REFUSED", exc)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(16)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    results = [out.strip() for out, _ in outs]
+    assert sum(r == "OK" for r in results) == 1, [o for o in outs]
+    assert all(r == "OK" or "already exists" in r for r in results), results
+    assert [r.name for r in gitexp.search_runs()] == ["contested"]
+
+
+def test_a_name_pulled_twice_is_ambiguous_and_lists_the_ids(repo: Path, tmp_path: Path) -> None:
+    with gitexp.start_run(run_name="twin") as mine:
+        pass
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo), str(other))
+    gitexp.set_repository(other)
+    with gitexp.start_run(run_name="twin") as theirs:
+        pass
+    gitexp.set_repository(repo)
+    git(repo, "fetch", "-q", str(other), "refs/gitexp/runs/*:refs/gitexp/runs/*")
+    with pytest.raises(AmbiguousRun, match="ambiguous name 'twin'") as err:
+        gitexp.get_run("twin")
+    assert mine.id in err.value.message and theirs.id in err.value.message
+
+
+# -- packing ------------------------------------------------------------------------------
+def _loose(repo: Path) -> int:
+    out = git(repo, "count-objects", "-v")
+    return int(next(line.split()[1] for line in out.splitlines() if line.startswith("count:")))
+
+
+def _make_runs(n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        with gitexp.start_run(params={"i": i}) as run:
+            gitexp.log_metric("acc", i / 10)
+        ids.append(run.id)
+    return ids
+
+
+def test_packing_packs_loose_objects_and_keeps_fsck_clean(repo: Path) -> None:
+    ids = _make_runs(6)
+    before = _loose(repo)
+    assert before > 30
+    with open_repo(repo) as db:
+        assert packing.estimate_loose(db) >= 0
+        assert packing.maybe_pack(db, threshold=0, detach=False) is False  # 0: never
+        assert packing.pack_loose_objects(db)
+    assert _loose(repo) == 0
+    assert len(list((repo / ".git" / "objects" / "pack").glob("*.pack"))) >= 1
+    git(repo, "fsck", "--strict", "--no-progress")
+    assert {r.id for r in gitexp.search_runs()} == set(ids)
+    for _ in range(3):  # more rounds: packs are rolled up, not one more each time
+        _make_runs(2)
+        with open_repo(repo) as db:
+            packing.pack_loose_objects(db)
+    assert len(list((repo / ".git" / "objects" / "pack").glob("*.pack"))) <= 3
+    assert not (repo / ".git" / "gc.pid").exists()
+
+
+def test_packing_steps_aside_for_a_running_git_gc(repo: Path) -> None:
+    _make_runs(2)
+    pid_file = repo / ".git" / "gc.pid"
+    pid_file.write_text(f"{os.getpid()} {__import__('socket').gethostname()}")  # a live gc
+    with open_repo(repo) as db:
+        assert packing.pack_loose_objects(db) is False
+    assert _loose(repo) > 0
+    pid_file.unlink()
+
+
+def test_run_end_starts_packing_past_the_threshold(repo: Path) -> None:
+    git(repo, "config", "gitexp.packThreshold", "1")
+    _make_runs(3)
+    deadline = time.time() + 60
+    while _loose(repo) > 0 and time.time() < deadline:  # the packer runs detached
+        time.sleep(0.2)
+    assert _loose(repo) == 0 or len(list((repo / ".git" / "objects" / "pack").glob("*.pack"))) >= 1
+    git(repo, "fsck", "--strict", "--no-progress")
+
+
+def test_packing_survives_a_concurrent_git_gc(repo: Path) -> None:
+    ids = _make_runs(4)
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def gc_loop() -> None:
+        while not stop.is_set():
+            # Not --prune=now: that deletes objects a run is still writing (git's own warning), packing or not.
+            proc = subprocess.run(["git", "gc", "-q"], cwd=repo, capture_output=True, text=True)
+            if proc.returncode != 0 and "already running" not in proc.stderr:
+                errors.append(proc.stderr)
+
+    thread = threading.Thread(target=gc_loop)
+    thread.start()
+    try:
+        for _ in range(4):
+            ids += _make_runs(2)
+            with open_repo(repo) as db:
+                packing.pack_loose_objects(db)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    git(repo, "fsck", "--strict", "--no-progress")
+    with Session.open(repo) as s:
+        s.cache.clear()
+    runs = gitexp.search_runs()
+    assert {r.id for r in runs} == set(ids) and all(r.status == "FINISHED" for r in runs)

@@ -1,0 +1,114 @@
+"""The fast record reader returns what ruamel returns, or abstains (FAIL)."""
+
+from __future__ import annotations
+
+import math
+import random
+import string
+
+import pytest
+
+from gitexp.errors import CorruptRecord
+from gitexp.store import yamlfast, yamlio
+from gitexp.store.record import RunInfo, encode_record, summarize
+
+ODD_STRINGS = [
+    "", " ", "a ", " a", "true", "True", "yes", "no", "on", "off", "y", "n", "null", "Null", "~", "-", "- a", "a: b",
+    "a:b", "a #b", "#a", "a#b", "'", "''", '"', "a'b", 'a"b', "0", "007", "0x1f", "1e5", "1.5", "-1", "+1", ".5",
+    ".nan", ".inf", "-.inf", "1_000", "2024-01-01", "2024-01-01T00:00:00Z", "12:30", "<<", "=", "&a", "*a", "!x",
+    "|", ">", "%", "@a", "`a", "a\nb", "a\tb", "\x85", "a\u2028b", "\ufeffa", "é", "日本", "a[0]", "{a}", "a, b",
+    "?", "? a", "a?", "[]", "{}", "a\\b", "C:\\x", "/abs/path", "_x", "x" * 300, "NaN", "inf", "1.0e+20",
+    "0.1.0", "3.11.7", "1.2.3.4", "1.2.", "1..2", "--lr=0.1", "-x", "--", "-1_0", "-.5",
+    "1m8n5bpej0k1qvk7", "705921a3e2476f582932de3514d6fe176c22ac87", "1234e5678", "0x1a", "0b1", "0o7", "1 2",
+    "2002-12-14", "2002-12-14 21:59:43", "12e", "1_000a", "1e", "0e0", "9f", "1-2-3", "1.2e+3x",
+]
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> object:
+    kind = rng.randrange(9 if depth < 4 else 6)
+    if kind == 0:
+        return rng.choice(ODD_STRINGS)
+    if kind == 1:
+        return "".join(rng.choice(string.printable) for _ in range(rng.randrange(12)))
+    if kind == 2:
+        return rng.choice([0, 1, -5, 10 ** 30, True, False, None])
+    if kind == 3:
+        return rng.choice([0.0, -0.0, 1e-7, 1e20, 3.14, -2.5e-300, math.inf, -math.inf, math.nan, rng.random()])
+    if kind == 4:
+        tail = "".join(rng.choice(string.ascii_letters + "_-./ ") for _ in range(8))
+        return (rng.choice(string.ascii_letters) + tail).rstrip()
+    if kind == 5:
+        return rng.random() * 10 ** rng.randrange(-20, 20)
+    if kind == 6:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    keys = [rng.choice(ODD_STRINGS + ["lr", "model", "a/b", "train loss", "x.y"]) for _ in range(rng.randrange(5))]
+    return {k: _random_value(rng, depth + 1) for k in keys}
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)  # type: ignore[index]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))  # type: ignore[arg-type]
+    return a == b
+
+
+def _full(data: bytes) -> object:
+    try:
+        return yamlio.load(data)
+    except CorruptRecord:
+        return CorruptRecord
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_reader_agrees_with_ruamel_on_what_gitexp_writes(seed: int) -> None:
+    rng = random.Random(seed)
+    read = abstained = 0
+    for _ in range(500):
+        value = {rng.choice(["lr", "model", "a/b", "x.y", "p1"]): _random_value(rng) for _ in range(3)}
+        data = yamlio.dump(value)
+        fast = yamlfast.parse(data)
+        if fast is yamlfast.FAIL:
+            abstained += 1
+            continue
+        read += 1
+        assert _same(fast, _full(data)), data
+    assert read > 100  # the subset covers much of even this odd data
+
+
+def test_fast_reader_reads_whole_records() -> None:
+    info = RunInfo(id="0" * 16, name="brisk-otter", experiment="default", status="FINISHED",
+                   start_time="2024-01-01T00:00:00.000Z", command=["python", "train.py", "--lr=0.1"],
+                   baseline="ab" * 20, skipped=[{"path": "big.bin", "reason": "over 10 MiB"}])
+    files = encode_record(info, {"lr": 0.01, "model": {"depth": 4, "act": "relu"}, "seed": 7},
+                          {"stage": "dev", "note": "it's 'quoted'"},
+                          {"acc": [(0, 0.5, 1), (1, math.nan, 2)], "loss": [(0, 1.0, 1)]}, [])
+    for name in ("run.yaml", "params.yaml", "tags.yaml", "summary.yaml", "artifacts.yaml"):
+        fast = yamlfast.parse(files[name])
+        assert fast is not yamlfast.FAIL, files[name]
+        assert _same(fast, _full(files[name])), files[name]
+    assert _same(yamlfast.parse(files["summary.yaml"])["acc"], summarize([(0, 0.5, 1), (1, math.nan, 2)]))
+
+
+@pytest.mark.parametrize("doc", [
+    b"a: 1\na: 2\n", b"a: &x 1\nb: *x\n", b"a: !!python/object x\n", b"a: [1, 2]\n", b"a: {b: 1}\n",
+    b"a: |\n  text\n", b"a: 2024-01-01\n", b"# comment\na: 1\n", b"a: 1 # comment\n", b"---\na: 1\n",
+    b"a:\n   b: 1\n  c: 2\n", b"a: b\n  c\n", b"? a\n: 1\n", b"1: a\n", b"true: a\n", b"a: 'x\n  y'\n",
+    b"a:\n- - 1\n  - 2\n", b"a: \"x\\ty\"\n", b"a:\tb\n", b"\xff: 1\n", b"a: 0o17\n", b"a: 1_000\n",
+])
+def test_fast_reader_abstains_outside_the_subset(doc: bytes) -> None:
+    fast = yamlfast.parse(doc)
+    assert fast is yamlfast.FAIL or _same(fast, _full(doc)), doc
+
+
+def test_records_still_go_through_the_limits() -> None:
+    with pytest.raises(CorruptRecord, match="nested more than"):
+        yamlio.load_record(b"a:\n" + b"".join(b"  " * n + b"b:\n" for n in range(1, 150)), "params.yaml")
+    with pytest.raises(CorruptRecord, match="aliases"):
+        yamlio.load_record(b"a: &x [1]\n" + b"".join(b"b%d: *x\n" % n for n in range(150)), "params.yaml")
+    with pytest.raises(CorruptRecord, match="timestamp|quote dates|datetime|date"):
+        yamlio.load_record(b"a: 2024-01-01\n", "params.yaml")
