@@ -23,6 +23,7 @@ command:
 - train.py
 exit_code: 0
 baseline: 8652f8f5d9970cb7dab0e6e88c028de4e6699936
+branch: null
 dirty: false
 skipped: []
 gitexp_version: ''

@@ -23,7 +23,7 @@ FORMAT = 1  # record.FORMAT
 MAX_YAML_BYTES = 16 << 20  # yamlio.MAX_YAML_BYTES
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")  # record.STATUSES
 _TEXT = ("id", "name", "experiment", "status", "start_time", "user", "host", "gitexp_version", "python_version")
-_OPTIONAL_TEXT = ("end_time", "baseline", "parent_run", "description")
+_OPTIONAL_TEXT = ("end_time", "baseline", "branch", "parent_run", "description")
 FIELDS = _TEXT + _OPTIONAL_TEXT + ("command", "exit_code", "dirty", "skipped")  # RunInfo's fields
 
 _KEY = re.compile(r"([a-z_][a-z0-9_]*):(?: (.*))?")

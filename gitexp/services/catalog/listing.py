@@ -23,6 +23,11 @@ def run_refs(s: Session, experiment: str | None = None) -> dict[str, str]:
     return s.cache.refs(RUNS_PREFIX + (f"{experiment}/" if experiment else ""))
 
 
+def run_names(s: Session) -> set[str]:
+    """The name of every listed run (from the cache; builds it if need be: not for run starts)."""
+    return {r.name for r in s.cache.summaries(run_refs(s), fields=())}
+
+
 def list_runs(s: Session, experiment: str | None = None, progress: Progress | None = None,
               fields: Iterable[str] = LAZY_FIELDS) -> list[Run]:
     """Every run (or one experiment's), newest first; dead local runs are finalised first.
