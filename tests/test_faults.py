@@ -22,6 +22,10 @@ from gitexp.services.session import open_session
 from gitexp.store.journal import read_journals
 from tests.helpers import cli, git, metric_rows, record, run_refs, show
 
+# Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
+# 90-second selection; .ci/run runs them with -m "slow or interop".
+pytestmark = pytest.mark.slow
+
 PY = sys.executable
 
 

@@ -248,6 +248,10 @@ def test_stale_ref_lock_is_named_with_how_to_remove_it(repo: Path) -> None:
 CHILD = """\
 import os, signal, sys, time
 import gitexp
+
+# Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
+# 90-second selection; .ci/run runs them with -m "slow or interop".
+pytestmark = pytest.mark.slow
 side = sys.argv[1]
 def note(text):
     with open(side, "a") as f:

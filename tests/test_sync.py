@@ -9,6 +9,10 @@ import pytest
 from tests.helpers import git
 from tests.sync_helpers import by_id, clone, gx, ls_json, make_run
 
+# Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
+# 90-second selection; .ci/run runs them with -m "slow or interop".
+pytestmark = pytest.mark.slow
+
 RUNS = "refs/gitexp/runs/"
 
 

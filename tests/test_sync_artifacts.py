@@ -13,6 +13,10 @@ import gitexp
 from tests.helpers import git
 from tests.sync_helpers import clone, gx, inside, make_run
 
+# Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
+# 90-second selection; .ci/run runs them with -m "slow or interop".
+pytestmark = pytest.mark.slow
+
 BIG = os.urandom(3000)  # over the 1000-byte threshold set below
 SHA = hashlib.sha256(BIG).hexdigest()
 

@@ -12,6 +12,10 @@ import pytest
 from tests.helpers import git
 from tests.sync_helpers import clone, gx, inside, make_run
 
+# Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
+# 90-second selection; .ci/run runs them with -m "slow or interop".
+pytestmark = pytest.mark.slow
+
 TAGS = "refs/tags/"
 
 
