@@ -20,6 +20,10 @@ import gitexp
 from gitexp.services.tracking.localstate import active_dirs
 from tests.helpers import cli, git, init_repo, run_refs, show
 
+# Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
+# 90-second selection; .ci/run runs them with -m "slow or interop".
+pytestmark = pytest.mark.slow
+
 PY = sys.executable
 LINUX = sys.platform.startswith("linux")
 
@@ -249,9 +253,6 @@ CHILD = """\
 import os, signal, sys, time
 import gitexp
 
-# Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
-# 90-second selection; .ci/run runs them with -m "slow or interop".
-pytestmark = pytest.mark.slow
 side = sys.argv[1]
 def note(text):
     with open(side, "a") as f:
