@@ -223,6 +223,7 @@ def fingerprint(repo: Path) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow  # seconds of real processes: in the slow set
 def test_user_repo_untouched_and_no_hook_fires(repo: Path, tmp_path: Path) -> None:
     (repo / "train.py").write_text("print('work in progress')\n")  # a dirty tree, unstaged
     (repo / "new.py").write_text("untracked\n")

@@ -374,6 +374,7 @@ def test_slow_cold_load_shows_a_progress_bar_on_stderr(big: Path) -> None:
     assert len(json.loads(warm.stdout)) == 50
 
 
+@pytest.mark.slow  # seconds of real processes: in the slow set
 def test_progress_bar_with_a_slow_clock(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Deterministic twin of the test above: a clock that runs 0.4 s per loaded chunk."""
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))

@@ -99,6 +99,7 @@ def test_names_are_seeded_once_from_the_cache(repo: Path) -> None:
     assert len([p for p in names.iterdir() if not p.name.startswith(".")]) >= 3
 
 
+@pytest.mark.slow  # seconds of real processes: in the slow set
 def test_sixteen_processes_one_explicit_name_exactly_one_wins(repo: Path) -> None:
     go = time.time() + 4
     child = textwrap.dedent(f"""

@@ -30,6 +30,7 @@ def _can_mount_read_only() -> bool:
 
 
 @pytest.mark.skipif(not _can_mount_read_only(), reason="needs unshare -rm (user and mount namespaces)")
+@pytest.mark.slow  # seconds of real processes: in the slow set
 def test_every_write_to_a_read_only_repository_is_one_line(repo: Path) -> None:
     with gitexp.start_run(run_name="done"):
         gitexp.log_metric("acc", 0.5)
@@ -50,6 +51,7 @@ def test_every_write_to_a_read_only_repository_is_one_line(repo: Path) -> None:
 
 # -- 8: snapshots that take too much -------------------------------------------------------------------
 
+@pytest.mark.slow  # seconds of real processes: in the slow set
 def test_many_untracked_files_are_mentioned_in_one_line(repo: Path) -> None:
     data = repo / "data"
     data.mkdir()
