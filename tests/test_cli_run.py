@@ -18,6 +18,9 @@ import gitexp
 from gitexp.errors import GitexpError
 from tests.helpers import cli, git, invoke, metric_rows, record, run_refs, show
 
+# `gitexp run` through real subprocesses, dozens of them: in the slow set, run by .ci/run.
+pytestmark = pytest.mark.slow
+
 _yaml = YAML(typ="safe")
 PY = sys.executable
 
@@ -317,7 +320,6 @@ def test_ls_empty_and_unknown_column(repo: Path) -> None:
 
 # -- gitexp show --------------------------------------------------------------------------------------
 
-@pytest.mark.slow  # seconds of real processes: in the slow set
 def test_show_by_id_prefix_name_and_git_revision(repo: Path, tmp_path: Path) -> None:
     art = tmp_path / "model.txt"
     art.write_text("weights")
@@ -501,7 +503,6 @@ def test_error_missing_command(repo: Path, args: list[str]) -> None:
     assert run_refs(repo) == []
 
 
-@pytest.mark.slow  # seconds of real processes: in the slow set
 def test_error_command_not_found_or_not_executable(repo: Path) -> None:
     message, hint = error_lines(cli("run", "--", "no-such-command-xyz", cwd=repo), codes=(127,))
     assert message == "command not found: no-such-command-xyz"
