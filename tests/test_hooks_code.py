@@ -126,6 +126,10 @@ def test_reproduce_refuses_without_a_command_and_asks_for_foreign_runs(repo: Pat
 
 @pytest.mark.slow
 def test_reproduce_cleans_up_after_a_failure(repo: Path) -> None:
+    # An ignored input the original run had and a fresh worktree lacks: the reproduction fails.
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "exclude").write_text("flag\n")
+    (repo / "flag").write_text("")
     original = started_id(cli("run", "--", PY, "-c", "import os,sys; sys.exit(0 if os.path.exists('flag') else 3)",
                               cwd=repo))
     proc = cli("reproduce", original, cwd=repo)
