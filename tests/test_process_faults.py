@@ -384,7 +384,8 @@ def test_one_ctrl_c_reaches_the_child_once_and_its_clean_up_finishes(repo: Path,
 @pytest.mark.skipif(not LINUX, reason="pseudo-terminal job control as on Linux")
 def test_repeated_ctrl_c_escalates_to_sigterm_then_sigkill(repo: Path, tmp_path: Path) -> None:
     code, out, fate = _in_terminal(repo, tmp_path, [0.4, 0.4, 0.4], "ignore-term")
-    assert fate.count("signal 2") == 2 and fate.count("signal 15") == 1, fate  # TERM caught and ignored ...
+    # The terminal's own SIGINT of the third Ctrl-C may reach the child just before gitexp's SIGKILL.
+    assert fate.count("signal 2") in (2, 3) and fate.count("signal 15") == 1, fate  # TERM caught and ignored ...
     assert "interrupted again: sending SIGTERM" in out and "interrupted a third time: sending SIGKILL" in out
     assert code == 137  # ... so the third Ctrl-C killed it
     run = gitexp.get_run("interrupted")
