@@ -28,10 +28,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from gitexp.store.flock import exclusive
+
 
 SEEDED = ".seeded"  # written once the folder holds the names of the runs that existed before it
 
@@ -158,13 +156,8 @@ class NameBook:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive(self.folder / ".lock"):
             yield
-        finally:
-            os.close(fd)
 
 
 def _create_exclusive(target: Path, data: bytes) -> bool:

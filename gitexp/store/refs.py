@@ -117,7 +117,7 @@ class RefsMixin:
                 continue
             found = dir_cache.get(rel, mtime) if dir_cache is not None else None
             if found is None:
-                found = _read_loose(dirpath, rel, files, self.hex_length)
+                found = read_loose_refs(dirpath, rel + "/", files, self.hex_length)
                 if dir_cache is not None:
                     dir_cache.put(rel, mtime, found)
             loose.update(found)
@@ -158,7 +158,8 @@ class RefsMixin:
         return None
 
 
-def _read_loose(dirpath: str, rel: str, files: list[str], hex_length: int) -> dict[str, str]:
+def read_loose_refs(dirpath: str, lead: str, files: list[str], hex_length: int) -> dict[str, str]:
+    """{lead + file name: id} of the loose ref files `files` in `dirpath` (locks and junk skipped)."""
     found = {}
     for name in files:
         if name.endswith(".lock"):
@@ -169,5 +170,5 @@ def _read_loose(dirpath: str, rel: str, files: list[str], hex_length: int) -> di
         except OSError:
             continue
         if len(value) == hex_length:
-            found[f"{rel}/{name}"] = value.decode()
+            found[lead + name] = value.decode()
     return found

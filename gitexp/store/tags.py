@@ -20,6 +20,7 @@ from dulwich.objects import Commit, Tag
 from dulwich.refs import check_ref_format
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName
+from gitexp.store.refs import read_loose_refs as _read_loose_refs
 from gitexp.store.repo import GitDB
 
 TAGS = "refs/tags/"
@@ -141,21 +142,6 @@ def tags_starting(db: GitDB, prefix: str, then: str = "") -> dict[str, str]:
         pass
     out.update(loose)
     return out
-
-
-def _read_loose_refs(dirpath: str, lead: str, files: list[str], hex_length: int) -> dict[str, str]:
-    found = {}
-    for name in files:
-        if name.endswith(".lock"):
-            continue
-        try:
-            with open(os.path.join(dirpath, name), "rb") as f:
-                value = f.read(100).strip()
-        except OSError:
-            continue
-        if len(value) == hex_length:
-            found[lead + name] = value.decode()
-    return found
 
 
 def ref_value(db: GitDB, name: str, known: str | None = None) -> str | None:

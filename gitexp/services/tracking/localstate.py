@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gitexp.errors import CorruptRecord
 from gitexp.names import is_run_id
+from gitexp.store.flock import exclusive
 from gitexp.store.sidestore import SideStore
 
 try:
@@ -130,13 +131,8 @@ def claim_abandoned(folder: Path) -> Flock | None:
 @contextmanager
 def finalizing(folder: ActiveDir) -> Iterator[None]:
     """Exclusive: no other process appends to the run's journals meanwhile."""
-    fd = os.open(folder.path / "finalize.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive(folder.path / "finalize.lock"):
         yield
-    finally:
-        os.close(fd)
 
 
 @contextmanager
