@@ -353,6 +353,26 @@ def test_small_blob_inflating_past_the_cap_is_refused_unread(repo: Path) -> None
         assert isinstance(RecordReader, type)
 
 
+def test_blob_reads_survive_gc_replacing_the_pack_they_were_found_in(repo: Path, monkeypatch) -> None:
+    """The stress storm's failure: `git gc` deleted a pack between dulwich listing the packs
+    and reading that pack's index. The race is pinned by handing out the pack list as it was
+    before the repack (the window is otherwise microseconds wide)."""
+    with open_repo(repo) as db:
+        big = db.add_blob(b"#" * (2 << 20))
+    git(repo, "update-ref", "refs/test/big", big)  # referenced, so gc packs it (no loose copy left)
+    git(repo, "gc", "-q")
+    with open_repo(repo) as db:
+        store = db.repo.object_store
+        listed_before = list(store.packs)  # Pack objects whose index is not read yet
+        other = db.add_blob(b"another object, so the repack writes a pack of another name")
+        git(repo, "update-ref", "refs/test/other", other)
+        git(repo, "repack", "-a", "-d", "-q")
+        with monkeypatch.context() as m:
+            m.setattr(type(store), "packs", property(lambda self: listed_before))
+            assert db.object_size(big) is None  # cannot tell: not an error
+        assert db.read_blob(big, 16 << 20) == b"#" * (2 << 20)
+
+
 # -- 5. SHA-256 repositories -------------------------------------------------------------------
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from typing import TypeVar
 from dulwich.errors import NotGitRepository
 from dulwich.objects import Blob, Commit, ShaFile, Tree
 from dulwich.object_store import tree_lookup_path
+from dulwich.pack import PackFileDisappeared
 from dulwich.repo import Repo, get_user_identity
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
@@ -342,8 +343,8 @@ class GitDB(RefsMixin, RevisionsMixin):
                 except KeyError:
                     continue
                 return _packed_size(pack.data.filename, offset, self.hex_length // 2)
-        except (ValueError, OSError, zlib.error, AttributeError):
-            return None
+        except (ValueError, OSError, zlib.error, AttributeError, PackFileDisappeared):
+            return None  # e.g. `git gc` replaced the pack meanwhile: the caller reads the object whole
         return None
 
     def read_blob(self, sha: str, limit: int | None = None) -> bytes:
