@@ -65,7 +65,7 @@ def push(remote: str | None, runs: tuple[str, ...], experiment: str | None, all_
         gitexp push origin brisk-otter
         gitexp push origin -e baseline --dry-run
     """
-    from gitexp.services.sync.push import PushOptions, execute_push, plan_push
+    from gitexp.services.sync.push import PushOptions, execute_push, pending_updates, plan_push
 
     with open_db() as s:
         opts = PushOptions(remote, runs, experiment, include_running, dry_run, not no_artifacts, prune,
@@ -76,7 +76,7 @@ def push(remote: str | None, runs: tuple[str, ...], experiment: str | None, all_
         if dry_run:
             _show_plan(plan, as_json)
             return
-        result = execute_push(s, plan, _Progress()) if plan.send or plan.tags.send or plan.deletes else None
+        result = execute_push(s, plan, _Progress()) if pending_updates(plan) else None
     _report_push(plan, result, as_json)
     if plan.rejected:
         sys.exit(1)
@@ -103,6 +103,7 @@ def _show_plan(plan: Any, as_json: bool) -> None:
                                                for a in plan.artifacts],
         "delete": [u.ref for u in plan.deletes],
         "tags": [u.ref[len("refs/tags/"):] for u in plan.tags.send],
+        "experiments": [u.ref.rsplit("/", 1)[-1] for u in plan.experiments.send],
     }
     if as_json:
         echo_json(data)
@@ -115,8 +116,11 @@ def _show_plan(plan: Any, as_json: bool) -> None:
         click.echo(f"delete  {ref}")
     for name in data["tags"]:
         click.echo(f"tag  {name}")
-    _say(f"would send {len(plan.send)} run(s), {len(plan.tags.send)} registry tag(s) and {len(plan.artifacts)} "
-         f"artifact(s) to {plan.remote.name}; {plan.up_to_date} up to date")
+    for slug in data["experiments"]:
+        click.echo(f"experiment  {slug}")
+    _say(f"would send {len(plan.send)} run(s), {len(plan.experiments.send)} experiment record(s), "
+         f"{len(plan.tags.send)} registry tag(s) and {len(plan.artifacts)} artifact(s) to {plan.remote.name}; "
+         f"{plan.up_to_date} up to date")
     _report_skips(plan)
 
 
@@ -125,6 +129,9 @@ def _report_skips(plan: Any) -> None:
         _say(f"{len(plan.running)} running run(s) not sent (--include-running sends them)")
     if plan.behind:
         _say(f"{len(plan.behind)} run(s) are newer on {plan.remote.name}: gitexp pull {plan.remote.name}")
+    if plan.experiments.behind:
+        _say(f"{len(plan.experiments.behind)} experiment record(s) are newer on {plan.remote.name}: "
+             f"gitexp pull {plan.remote.name}")
     for label, why in plan.rejected.items():
         click.secho(f"rejected: {label}: {why}", err=True, fg="red")
 
@@ -136,14 +143,16 @@ def _report_push(plan: Any, result: Any, as_json: bool) -> None:
                    "artifacts": result.artifacts_sent if result else 0,
                    "bytes": result.artifact_bytes if result else 0, "rejected": plan.rejected,
                    "tags": result.tags_sent if result else [],
+                   "experiments": result.experiments_sent if result else [],
                    "behind": plan.behind, "running": plan.running})
-    if result is None or not (result.sent or result.deleted or result.tags_sent):
+    if result is None or not (result.sent or result.deleted or result.tags_sent or result.experiments_sent):
         if not plan.rejected:
             tags = f", {plan.tags.up_to_date} registry tag(s)" if plan.tags.up_to_date else ""
             _say(f"{plan.remote.name} is up to date ({plan.up_to_date} run(s){tags})")
     else:
         deleted = f", deleted {len(result.deleted)}" if result.deleted else ""
         tags = f", {len(result.tags_sent)} registry tag(s)" if result.tags_sent else ""
+        tags += f", {len(result.experiments_sent)} experiment record(s)" if result.experiments_sent else ""
         _say(f"pushed {len(result.sent)} run(s) to {plan.remote.name}{deleted}{tags}, {result.artifacts_sent} "
              f"artifact(s) ({_mib(result.artifact_bytes)}); {plan.up_to_date} already up to date")
     _report_skips(plan)
@@ -169,8 +178,10 @@ def fetch(remote: str | None, as_json: bool) -> None:
     if as_json:
         echo_json({"remote": result.remote.name, "runs": len(result.refs), "updated": result.new,
                    "pruned": result.pruned, "tags": result.tags.created,
-                   "tag_conflicts": result.tags.conflicts})
+                   "tag_conflicts": result.tags.conflicts, "experiments": len(result.experiments),
+                   "experiments_updated": result.experiments_new})
     _say(f"{result.remote.name} has {len(result.refs)} run(s); {result.new} new or updated, {result.pruned} gone"
+         + (f"; {result.experiments_new} experiment record(s) new or updated" if result.experiments_new else "")
          + _tags_note(result.tags))
     if _report_tag_conflicts(result.tags):
         sys.exit(1)
@@ -213,17 +224,23 @@ def pull(remote: str | None, experiment: str | None, artifacts: bool, restore: b
 
     with open_db() as s:
         result = do_pull(s, remote, experiment, restore, prefer, artifacts, _Progress())
-    integ, name = result.integration, result.fetch.remote.name
+    integ, name, exps = result.integration, result.fetch.remote.name, result.experiments
     if as_json:
         echo_json({"remote": name, "created": integ.created, "fast_forwarded": integ.fast_forwarded,
                    "merged": integ.merged, "ahead": integ.ahead, "skipped_removed": integ.skipped_removed,
                    "conflicts": {k: [c.describe() for c in v] for k, v in integ.conflicts.items()},
                    "errors": integ.errors, "artifacts": result.artifacts, "tags": result.fetch.tags.created,
-                   "tag_conflicts": result.fetch.tags.conflicts})
+                   "tag_conflicts": result.fetch.tags.conflicts,
+                   "experiments": {"created": exps.created, "fast_forwarded": exps.fast_forwarded,
+                                   "merged": exps.merged, "ahead": exps.ahead, "same_name": exps.same_name,
+                                   "conflicts": {k: [c.describe() for c in v] for k, v in exps.conflicts.items()},
+                                   "errors": exps.errors}})
     _say(f"pulled from {name}: {len(integ.created)} new, {len(integ.fast_forwarded)} updated, "
          f"{len(integ.merged)} merged, {len(integ.unchanged) + len(integ.ahead)} unchanged"
          + (f", {result.artifacts} artifact(s) ({_mib(result.artifact_bytes)})" if artifacts else "")
+         + (f"; {exps.changed} experiment record(s) new, updated or merged" if exps.changed else "")
          + _tags_note(result.fetch.tags))
+    bad_experiments = _report_experiments(exps, name)
     if integ.skipped_removed:
         _say(f"{len(integ.skipped_removed)} run(s) removed here were not brought back (--restore does)")
     if integ.ahead:
@@ -237,8 +254,26 @@ def pull(remote: str | None, experiment: str | None, artifacts: bool, restore: b
     for what, why in {**integ.errors, **{str(i): e for i, e in enumerate(result.artifact_errors)}}.items():
         click.secho(f"error: {what}: {why}", err=True, fg="red")
     tag_conflicts = _report_tag_conflicts(result.fetch.tags)
-    if integ.conflicts or integ.errors or result.artifact_errors or tag_conflicts:
+    if integ.conflicts or integ.errors or result.artifact_errors or tag_conflicts or bad_experiments:
         sys.exit(1)
+
+
+def _report_experiments(exps: Any, remote: str) -> bool:
+    """Say what pulling the experiment records left to do; True when something needs the user."""
+    if exps.ahead:
+        _say(f"{len(exps.ahead)} experiment record(s) have local edits to send: gitexp push {remote}")
+    for name, slugs in exps.same_name.items():
+        _say(f"experiments {', '.join(slugs)} are all named {name!r}: both kept; a lookup by that name picks "
+             f"{slugs[0]} (the oldest), the others by their slug or id")
+    for slug, conflicts in exps.conflicts.items():
+        for c in conflicts:
+            click.secho(f"conflict: experiment {slug}: {c.describe()}", err=True, fg="red")
+    if exps.conflicts:
+        click.echo(f"hint: keep one side's values with: gitexp pull {remote} --prefer ours  (or --prefer theirs); "
+                   "the other side's record stays in the experiment's history", err=True)
+    for slug, why in exps.errors.items():
+        click.secho(f"error: experiment {slug}: {why}", err=True, fg="red")
+    return bool(exps.conflicts or exps.errors)
 
 
 @click.group()

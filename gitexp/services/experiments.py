@@ -153,8 +153,9 @@ def find_experiment(s: Session, ident: str, by: Sequence[str] = ("name", "id", "
             found = _by_slug(s, ident)
             if found is not None:
                 return found
-        elif kind == "name":
-            hits = [e for e in all_records().values() if e.name == ident]
+        elif kind == "name":  # two clones may have made one name under two slugs (a pull keeps both): oldest
+            hits = sorted((e for e in all_records().values() if e.name == ident),
+                          key=lambda e: (e.creation_time is None, e.creation_time or 0, e.slug))
             if hits:
                 return hits[0]
             if ident == DEFAULT_NAME and DEFAULT_EXPERIMENT not in all_records():

@@ -120,17 +120,19 @@ def read_experiment(db: GitDB, slug: str, tip: str | None = None) -> tuple[Exper
     return ExperimentRecord.from_yaml(db.read_blob(entry.sha, yamlio.MAX_YAML_BYTES), slug), tip
 
 
-def write_experiment(db: GitDB, record: ExperimentRecord, old: str | None, message: str, now_ms: int) -> str:
+def write_experiment(db: GitDB, record: ExperimentRecord, old: str | None, message: str, now_ms: int,
+                     merged: str | None = None) -> str:
     """Commit `record` on its ref with compare-and-swap from `old` (None: create it); the new tip.
 
-    Raises ConcurrentUpdate when the ref moved (or, for a create, exists): the
-    caller re-reads and retries.
+    `merged`: a second parent (a pull's merge of another clone's record: both
+    histories stay in `git log`). Raises ConcurrentUpdate when the ref moved (or,
+    for a create, exists): the caller re-reads and retries.
     """
     record.updated = iso_from_ms(now_ms) or ""
     if not record.created:
         record.created = record.updated
     blob = db.add_blob(record.to_yaml())
     tree = db.write_tree({FILENAME: Entry(FILE, blob)})
-    commit = db.write_commit(tree, [old] if old else [], message)
+    commit = db.write_commit(tree, [p for p in (old, merged) if p], message)
     db.set_ref(experiment_ref(record.slug), old, commit, message.splitlines()[0].removeprefix("gitexp: "))
     return commit

@@ -3,6 +3,8 @@
 A run's history is short (its commits and later edits), but its first-parent
 chain ends at the baseline, which leads into the whole project history: walks
 stop at the first commit that is not a run commit (no `.gitexp/` in its tree).
+An experiment record's history is walked the same way, its commits marked by
+`experiment.yaml` (`marker`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ class Relation(Enum):
     DIVERGED = "diverged"
 
 
-def run_history(db: GitDB, tip: str) -> list[str]:
-    """The run commits reachable from `tip`, breadth first (tip first)."""
+def run_history(db: GitDB, tip: str, marker: str = RECORD_DIR) -> list[str]:
+    """The run commits (trees holding `marker`) reachable from `tip`, breadth first (tip first)."""
     seen: dict[str, None] = {}
     queue = deque([tip])
     store = db.repo.object_store
@@ -38,23 +40,23 @@ def run_history(db: GitDB, tip: str) -> list[str]:
             commit = store[sha.encode()]
         except KeyError:
             continue  # not here (a shallow or partial history): stop on this path
-        if not isinstance(commit, Commit) or RECORD_DIR.encode() not in store[commit.tree]:
+        if not isinstance(commit, Commit) or marker.encode() not in store[commit.tree]:
             continue
         seen[sha] = None
         queue.extend(p.decode() for p in commit.parents)
     return list(seen)
 
 
-def relate(db: GitDB, local: str, other: str) -> tuple[Relation, str | None]:
+def relate(db: GitDB, local: str, other: str, marker: str = RECORD_DIR) -> tuple[Relation, str | None]:
     """(relation of `local` to `other`, their merge base when diverged or None)."""
     if local == other:
         return Relation.SAME, local
     if not db.has_object(other):
         return Relation.DIVERGED, None
-    mine = run_history(db, local)
+    mine = run_history(db, local, marker)
     if other in set(mine):
         return Relation.AHEAD, other
-    theirs = run_history(db, other)
+    theirs = run_history(db, other, marker)
     if local in set(theirs):
         return Relation.BEHIND, local
     mine_set = set(mine)

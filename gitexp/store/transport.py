@@ -8,7 +8,8 @@ or `=dulwich` forces one (tests use it to cover both).
 Refs are always expanded by gitexp (no glob refspecs), pushes are never forced:
 each update names the remote value it expects (a lease), and a ref that moved
 meanwhile is rejected by the remote, not overwritten. Fetches only write the
-remote-tracking namespace `refs/gitexp/remotes/<remote>/runs/…`.
+remote-tracking namespace `refs/gitexp/remotes/<remote>/…`: `runs/…` for the run
+refs and `experiments/<slug>` for the experiment records (`SHARED`), in one round trip.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from gitexp.store.repo import GitDB
 
 ZERO = "0" * 40
 CHUNK_REFS = 400  # refspecs per `git push` (command lines stay far under ARG_MAX)
+GITEXP_REFS = "refs/gitexp/"
+SHARED = ("refs/gitexp/runs/", "refs/gitexp/experiments/")  # the families fetched into tracking refs
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,20 @@ class Remote:
     url: str
 
     @property
+    def tracking_root(self) -> str:
+        return f"refs/gitexp/remotes/{self.name}/"
+
+    @property
     def tracking_prefix(self) -> str:
-        return f"refs/gitexp/remotes/{self.name}/runs/"
+        return self.tracking_root + "runs/"
+
+    def tracking_ref(self, ref: str) -> str:
+        """`refs/gitexp/<family>/…` as its remote-tracking copy `refs/gitexp/remotes/<name>/<family>/…`."""
+        return self.tracking_root + ref[len(GITEXP_REFS):]
+
+    def tracking_refs(self, db: GitDB) -> dict[str, str]:
+        """{tracking ref: sha} of every shared family, as the last fetch left them."""
+        return {r: s for family in SHARED for r, s in db.refs_under(self.tracking_ref(family)).items()}
 
 
 @dataclass
@@ -96,11 +111,12 @@ def use_git_cli() -> bool:
 
 
 # -- fetch ----------------------------------------------------------------------------
-def fetch_runs(db: GitDB, remote: Remote) -> dict[str, str]:
-    """Bring the remote's run refs into `refs/gitexp/remotes/<name>/runs/…` (stale ones pruned).
+def fetch_shared(db: GitDB, remote: Remote) -> dict[str, str]:
+    """Bring the remote's run refs and experiment records into the tracking namespace (stale ones pruned).
 
-    Returns {remote run ref: sha} as the remote has them now. Local run refs are
-    never touched; on any failure nothing local changes except objects.
+    Returns {remote ref: sha} as the remote has them now (`refs/gitexp/runs/…` and
+    `refs/gitexp/experiments/…`). Local refs are never touched; on any failure
+    nothing local changes except objects.
     """
     if use_git_cli():
         return _git_fetch(db, remote)
@@ -109,23 +125,22 @@ def fetch_runs(db: GitDB, remote: Remote) -> dict[str, str]:
 
 def _git_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
     advertised = _git_ls_remote(db, remote)
-    spec = f"+refs/gitexp/runs/*:{remote.tracking_prefix}*"
-    # The glob is git's own expansion of exactly the refs just listed; --prune drops
-    # tracking refs of runs deleted on the remote (never a local run ref).
-    tracking = db.refs_under(remote.tracking_prefix)
-    same = {remote.tracking_prefix + r[len("refs/gitexp/runs/"):]: s for r, s in advertised.items()} == tracking
+    # The globs are git's own expansion of exactly the refs just listed; --prune drops
+    # tracking refs of runs deleted on the remote (never a local ref).
+    specs = [f"+{family}*:{remote.tracking_ref(family)}*" for family in SHARED]
+    same = {remote.tracking_ref(r): s for r, s in advertised.items()} == remote.tracking_refs(db)
     if not same:  # nothing moved since the last fetch: no second round trip
         _git(db, remote, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", "--no-auto-gc",
-                          remote.name, spec], what="fetch from")
+                          remote.name, *specs], what="fetch from")
     return advertised
 
 
 def _git_ls_remote(db: GitDB, remote: Remote) -> dict[str, str]:
-    out = _git(db, remote, ["ls-remote", "--refs", remote.name, "refs/gitexp/runs/*"], what="list")
+    out = _git(db, remote, ["ls-remote", "--refs", remote.name, *(f + "*" for f in SHARED)], what="list")
     refs = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/gitexp/runs/") and len(sha) == 40:
+        if ref.startswith(SHARED) and len(sha) == 40:
             refs[ref] = sha
     return refs
 
@@ -133,16 +148,17 @@ def _git_ls_remote(db: GitDB, remote: Remote) -> dict[str, str]:
 def _dulwich_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
     client, path = _client(db, remote)
     found: dict[str, str] = {}
+    families = tuple(f.encode() for f in SHARED)
 
     def wants(refs: dict, depth: int | None = None, **_: object) -> list[bytes]:
         for ref, sha in refs.items():
-            if ref.startswith(b"refs/gitexp/runs/") and not ref.endswith(b"^{}"):
+            if ref.startswith(families) and not ref.endswith(b"^{}"):
                 found[ref.decode()] = sha.decode()
         return [s.encode() for s in set(found.values()) if not db.has_object(s)]
 
     try:
         client.fetch(path.encode() if isinstance(path, str) else path, db.repo, determine_wants=wants,
-                     ref_prefix=[b"refs/gitexp/runs/"])
+                     ref_prefix=list(families))
     except Exception as exc:  # dulwich raises many kinds: map every one to one line
         raise _transport_error(remote, str(exc) or type(exc).__name__) from None
     _write_tracking(db, remote, found)
@@ -151,8 +167,8 @@ def _dulwich_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
 
 def _write_tracking(db: GitDB, remote: Remote, found: dict[str, str]) -> None:
     """Mirror `found` into the tracking namespace (written only by fetch: a plain set)."""
-    current = db.refs_under(remote.tracking_prefix)
-    wanted = {remote.tracking_prefix + r[len("refs/gitexp/runs/"):]: s for r, s in found.items()}
+    current = remote.tracking_refs(db)
+    wanted = {remote.tracking_ref(r): s for r, s in found.items()}
     for ref, sha in wanted.items():
         if current.get(ref) != sha:
             db.set_ref(ref, current.get(ref), sha, f"fetch {remote.name}")

@@ -17,6 +17,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gitexp.errors import ConcurrentUpdate, CorruptRecord, GitexpError, InvalidName
 from gitexp.names import check_experiment, is_run_id
@@ -87,23 +88,25 @@ def integrate(s: Session, remote: str, experiment: str | None = None, restore: b
             result.errors[run_id] = "changed here while pulling; run the pull again"
         if restore and run_id in removed:
             forget_removed(db, run_id)
-    _apply(db, pending, remote, result)
+    apply_pending(db, pending, remote, result)
     return result
 
 
-def _apply(db: GitDB, pending: list[tuple[str, str, str | None]], remote: str, result: Integration) -> None:
-    """One transaction for every simple move; if any ref moved meanwhile, ref by ref."""
+def apply_pending(db: GitDB, pending: list[tuple[str, str, str | None]], remote: str, result: Any) -> None:
+    """Creations and fast-forwards (ref, new, old): one transaction; if any ref moved meanwhile, ref
+    by ref, and those are taken out of `result`'s created/fast_forwarded lists (its keys: the last
+    part of the ref, a run id or an experiment slug) into its errors."""
     if update_refs(db, pending, f"pull {remote}"):
         return
     for ref, new, old in pending:
         try:
             db.set_ref(ref, old, new, f"pull {remote}")
         except ConcurrentUpdate:
-            run_id = ref.rsplit("/", 1)[-1]
+            key = ref.rsplit("/", 1)[-1]
             for done in (result.created, result.fast_forwarded):
-                if run_id in done:
-                    done.remove(run_id)
-            result.errors[run_id] = "changed here while pulling; run the pull again"
+                if key in done:
+                    done.remove(key)
+            result.errors[key] = "changed here while pulling; run the pull again"
 
 
 def _one(db: GitDB, local_ref: str, theirs: str, run_id: str, remote: str, prefer: str | None,
@@ -181,8 +184,11 @@ def auto_integrate(s: Session) -> Integration | None:
     changed = {r for r, sha in current.items() if seen.get(r) != sha}
     if not changed:
         return None
+    from gitexp.services.sync.expsync import integrate_experiments  # it builds on this module
+
     total = Integration()
     for remote in sorted({r[len(TRACKING_ROOT):].split("/", 1)[0] for r in changed}):
+        integrate_experiments(s, remote, only=changed)  # records first: the runs' experiments have names
         part = integrate(s, remote, only=changed)
         for name in ("created", "fast_forwarded", "merged"):
             getattr(total, name).extend(getattr(part, name))

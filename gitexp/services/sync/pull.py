@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store
+from gitexp.services.sync.expsync import ExperimentPull, integrate_experiments
 from gitexp.services.sync.integrate import Integration, integrate, mark_seen
 from gitexp.services.sync.tagsync import TagFetch, fetch_tags
-from gitexp.store.transport import Remote, fetch_runs
+from gitexp.store.repo import RUNS_PREFIX
+from gitexp.store.transport import Remote, fetch_shared
 
 Progress = Callable[[str, int, int], None]
 
@@ -19,40 +21,47 @@ Progress = Callable[[str, int, int], None]
 class FetchResult:
     remote: Remote
     refs: dict[str, str]  # the remote's run refs
-    new: int  # tracking refs created or moved
+    new: int  # tracking refs of runs created or moved
     pruned: int
     tags: TagFetch = field(default_factory=TagFetch)  # registry tags brought (create-if-absent)
+    experiments: dict[str, str] = field(default_factory=dict)  # the remote's experiment records
+    experiments_new: int = 0  # their tracking refs created or moved
 
 
 @dataclass
 class PullResult:
     fetch: FetchResult
     integration: Integration
+    experiments: ExperimentPull = field(default_factory=ExperimentPull)
     artifacts: int = 0
     artifact_bytes: int = 0
     artifact_errors: list[str] = field(default_factory=list)
 
 
 def fetch(s: Session, remote: str | None = None) -> FetchResult:
-    """Update `refs/gitexp/remotes/<remote>/runs/…`; local run refs are never touched."""
+    """Update `refs/gitexp/remotes/<remote>/…` (runs, experiment records); local refs are never touched."""
     target = pick_remote(s, remote)
-    before = s.db.refs_under(target.tracking_prefix)
-    refs = fetch_runs(s.db, target)
-    after = s.db.refs_under(target.tracking_prefix)
+    before = target.tracking_refs(s.db)
+    refs = fetch_shared(s.db, target)
+    after = target.tracking_refs(s.db)
     mark_seen(s.db)  # gitexp's own fetch: integrated only by an explicit pull
-    moved = sum(1 for r, sha in after.items() if before.get(r) != sha)
-    result = FetchResult(target, refs, moved, len(set(before) - set(after)))
-    _fetch_families(s, result)
+    moved = {r for r, sha in after.items() if before.get(r) != sha}
+    runs = {r: sha for r, sha in refs.items() if r.startswith(RUNS_PREFIX)}
+    prefix = target.tracking_prefix
+    result = FetchResult(target, runs, sum(1 for r in moved if r.startswith(prefix)),
+                         sum(1 for r in set(before) - set(after) if r.startswith(prefix)))
+    _fetch_families(s, result, {r: sha for r, sha in refs.items() if r not in runs}, len(moved) - result.new)
     return result
 
 
-def _fetch_families(s: Session, result: FetchResult) -> None:
+def _fetch_families(s: Session, result: FetchResult, records: dict[str, str], records_moved: int) -> None:
     """The ref families that travel with the runs, brought after them (their commits are then here).
 
-    Today: the registry's tags, created here when absent, never overwritten
-    (`tagsync.py`). Another family (say `refs/gitexp/experiments/*`) is
-    fetched here too, with a field of its own on FetchResult.
+    The registry's tags, created here when absent, never overwritten
+    (`tagsync.py`); the experiment records came with the runs into their
+    tracking refs (`transport.fetch_shared`), and pull integrates them (`expsync.py`).
     """
+    result.experiments, result.experiments_new = records, records_moved
     result.tags = fetch_tags(s, result.remote)
 
 
@@ -60,7 +69,9 @@ def pull(s: Session, remote: str | None = None, experiment: str | None = None, r
          prefer: str | None = None, artifacts: bool = False, progress: Progress | None = None) -> PullResult:
     """Fetch, then integrate each run: create, fast-forward, merge, or report a conflict."""
     fetched = fetch(s, remote)
-    result = PullResult(fetched, integrate(s, fetched.remote.name, experiment, restore, prefer))
+    name = fetched.remote.name
+    records = integrate_experiments(s, name, experiment, prefer)  # first: the runs' experiments then have names
+    result = PullResult(fetched, integrate(s, name, experiment, restore, prefer), records)
     if artifacts:
         _download_artifacts(s, result, experiment, progress)
     return result

@@ -20,14 +20,14 @@ from gitexp.services.catalog.listing import resolve, run_refs
 from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store, \
     store_location
+from gitexp.services.sync.expsync import ExperimentPush, plan_experiment_push
 from gitexp.services.sync.integrate import mark_seen
 from gitexp.services.sync.removed import removed_runs
 from gitexp.services.sync.tagsync import TagPush, plan_tag_push
 from gitexp.store.history import Relation, relate
-from gitexp.store.repo import RUNS_PREFIX
 from gitexp.store.runcommit import RecordReader
 from gitexp.store.secrets import secret_pattern
-from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_runs, push_refs, update_refs
+from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_shared, push_refs, update_refs
 
 Progress = Callable[[str, int, int], None]
 SENDABLE = ("FINISHED", "FAILED", "KILLED")
@@ -74,6 +74,7 @@ class PushPlan:
     deletes: list[RefUpdate] = field(default_factory=list)
     shared: set[str] = field(default_factory=set)  # ids of the runs the remote has or gets: their tags go
     tags: TagPush = field(default_factory=TagPush)  # registry tags to send with the runs
+    experiments: ExperimentPush = field(default_factory=ExperimentPush)  # experiment records to send
 
 
 @dataclass
@@ -84,17 +85,20 @@ class PushResult:
     artifact_bytes: int = 0
     artifacts_sent: int = 0
     tags_sent: list[str] = field(default_factory=list)
+    experiments_sent: list[str] = field(default_factory=list)  # slugs
 
 
 def plan_push(s: Session, opts: PushOptions) -> PushPlan:
     """Fetch the remote's run refs, then decide run by run; nothing is sent yet."""
     remote = pick_remote(s, opts.remote)
-    advertised = fetch_runs(s.db, remote)
+    advertised = fetch_shared(s.db, remote)
     mark_seen(s.db)
     plan = PushPlan(remote)
-    for run in _selected(s, opts):
+    selected = _selected(s, opts)
+    for run in selected:
         _decide(s, plan, run, advertised.get(run.ref or ""), opts)
-    _plan_families(s, plan)
+    slugs = {r.ref.split("/")[3] for r in selected} if opts.runs else {opts.experiment} if opts.experiment else None
+    _plan_families(s, plan, advertised, slugs)
     if (plan.send or plan.tags.send) and opts.artifacts:
         _plan_artifacts(s, plan)
     plan.secrets = _secrets(s, plan.send, opts.secret_patterns)
@@ -103,21 +107,25 @@ def plan_push(s: Session, opts: PushOptions) -> PushPlan:
     return plan
 
 
-def _plan_families(s: Session, plan: PushPlan) -> None:
+def _plan_families(s: Session, plan: PushPlan, advertised: dict[str, str], slugs: set[str] | None) -> None:
     """The ref families that travel with the runs, planned once the runs are decided.
 
-    Today: the registry's tags (`tagsync.py`). Another family (say
-    `refs/gitexp/experiments/*`) is planned here the same way, and its updates
-    join `pending_updates`, so one push sends them all, never forced.
+    The registry's tags of the runs shared (`tagsync.py`) and the experiment
+    records of `slugs` (None: all; `expsync.py`). Their updates join
+    `pending_updates`, so one push sends them all, never forced.
     """
     plan.tags = plan_tag_push(s, plan.remote, plan.shared)
     for name, why in plan.tags.conflicts.items():
         plan.rejected[f"tag {name}"] = why
+    plan.experiments = plan_experiment_push(s, plan.remote, advertised, slugs)
+    for slug, why in plan.experiments.rejected.items():
+        plan.rejected[f"experiment {slug}"] = why
 
 
 def pending_updates(plan: PushPlan) -> list[RefUpdate]:
-    """Every ref update a push makes: runs, then the families that travel with them, then deletes."""
-    return [RefUpdate(o.ref, o.tip, o.expect) for o in plan.send] + plan.tags.send + plan.deletes
+    """Every ref update a push makes: experiment records and runs, the tags that travel with them, deletes."""
+    return plan.experiments.send + [RefUpdate(o.ref, o.tip, o.expect) for o in plan.send] + plan.tags.send \
+        + plan.deletes
 
 
 def _selected(s: Session, opts: PushOptions) -> list[Run]:
@@ -289,17 +297,23 @@ def execute_push(s: Session, plan: PushPlan, progress: Progress | None = None) -
 def _record(s: Session, plan: PushPlan, outcome: PushOutcome, result: PushResult) -> None:
     """Report per run, and move the tracking refs as git does after a push."""
     applied = set(outcome.applied)
-    prefix = plan.remote.tracking_prefix
-    tracking = s.db.refs_under(prefix)
+    remote = plan.remote
+    tracking = remote.tracking_refs(s.db)
     moves = []
     for out in plan.send:
         label = f"{out.name} ({out.run_id})"
         if out.ref in applied:
             result.sent.append(out.run_id)
-            ref = prefix + out.ref[len(RUNS_PREFIX):]
-            moves.append((ref, out.tip, tracking.get(ref)))
+            moves.append((remote.tracking_ref(out.ref), out.tip, tracking.get(remote.tracking_ref(out.ref))))
         else:
             plan.rejected[label] = outcome.rejected.get(out.ref, "rejected")
+    for upd in plan.experiments.send:
+        slug = upd.ref.rsplit("/", 1)[-1]
+        if upd.ref in applied:
+            result.experiments_sent.append(slug)
+            moves.append((remote.tracking_ref(upd.ref), upd.new, tracking.get(remote.tracking_ref(upd.ref))))
+        else:
+            plan.rejected[f"experiment {slug}"] = outcome.rejected.get(upd.ref, "rejected")
     for upd in plan.tags.send:
         name = upd.ref[len("refs/tags/"):]
         if upd.ref in applied:

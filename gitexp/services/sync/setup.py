@@ -3,12 +3,14 @@
 `remote setup` adds to `.git/config`, for remote NAME:
 
     remote.NAME.fetch = +refs/gitexp/runs/*:refs/gitexp/remotes/NAME/runs/*
+    remote.NAME.fetch = +refs/gitexp/experiments/*:refs/gitexp/remotes/NAME/experiments/*
     remote.NAME.push  = HEAD
     remote.NAME.push  = refs/gitexp/runs/*:refs/gitexp/runs/*
+    remote.NAME.push  = refs/gitexp/experiments/*:refs/gitexp/experiments/*
 
-The fetch line fills the remote-tracking namespace only (the `+` is safe there:
-it is a copy of the remote); local run refs are integrated by gitexp on its next
-command. The push lines have no `+`, so a diverged run is rejected, not
+The fetch lines fill the remote-tracking namespace only (the `+` is safe there:
+it is a copy of the remote); local run refs and experiment records are
+integrated by gitexp on its next command. The push lines have no `+`, so a diverged run is rejected, not
 clobbered; `HEAD` keeps a bare `git push` pushing the current branch (once any
 push line exists, git pushes only those). `--undo` removes exactly these lines.
 """
@@ -35,8 +37,10 @@ class ConfigChange:
 def setup_lines(name: str) -> list[tuple[str, str]]:
     return [
         (f"remote.{name}.fetch", f"+refs/gitexp/runs/*:refs/gitexp/remotes/{name}/runs/*"),
+        (f"remote.{name}.fetch", f"+refs/gitexp/experiments/*:refs/gitexp/remotes/{name}/experiments/*"),
         (f"remote.{name}.push", "HEAD"),
         (f"remote.{name}.push", "refs/gitexp/runs/*:refs/gitexp/runs/*"),
+        (f"remote.{name}.push", "refs/gitexp/experiments/*:refs/gitexp/experiments/*"),
     ]
 
 
