@@ -54,6 +54,8 @@ def push(remote: str | None, runs: tuple[str, ...], experiment: str | None, all_
          dry_run: bool, no_artifacts: bool, prune: bool, yes: bool, as_json: bool) -> None:
     """Send runs to REMOTE: the ones it lacks or has older, with their large artifacts.
 
+    Experiment records and the runs' registry tags go with them.
+
     REMOTE defaults to the current branch's upstream remote, else origin.
     Large artifacts go to the remote's artifact store first (gitexp store set),
     then the run refs. Nothing is forced: a run edited both here and on the
@@ -162,7 +164,7 @@ def _report_push(plan: Any, result: Any, as_json: bool) -> None:
 @click.argument("remote", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def fetch(remote: str | None, as_json: bool) -> None:
-    """Fetch REMOTE's runs into refs/gitexp/remotes/REMOTE/; local runs are not touched.
+    """Fetch REMOTE's runs and experiment records into refs/gitexp/remotes/REMOTE/; local ones are not touched.
 
     `gitexp pull` then integrates them; `gitexp ls --unpushed` compares.
 
@@ -293,10 +295,10 @@ def remote() -> None:
 def remote_setup(name: str, undo: bool) -> None:
     """Make plain `git fetch` / `git push` of NAME carry runs too (opt-in).
 
-    Adds to .git/config: a fetch refspec into refs/gitexp/remotes/NAME/runs/
-    (never onto local runs), and push refspecs HEAD and
-    refs/gitexp/runs/*:refs/gitexp/runs/* (no +, so diverged runs are
-    rejected). Note: with push lines set, a bare `git push` pushes only those
+    Adds to .git/config: fetch refspecs into refs/gitexp/remotes/NAME/runs/
+    and .../experiments/ (never onto local refs), and push refspecs HEAD,
+    refs/gitexp/runs/*:refs/gitexp/runs/* and the same for
+    refs/gitexp/experiments/* (no +, so diverged runs are rejected). Note: with push lines set, a bare `git push` pushes only those
     (HEAD keeps the current branch going to its same-named branch).
 
     \b
