@@ -298,8 +298,9 @@ def remote_setup(name: str, undo: bool) -> None:
     Adds to .git/config: fetch refspecs into refs/gitexp/remotes/NAME/runs/
     and .../experiments/ (never onto local refs), and push refspecs HEAD,
     refs/gitexp/runs/*:refs/gitexp/runs/* and the same for
-    refs/gitexp/experiments/* (no +, so diverged runs are rejected). Note: with push lines set, a bare `git push` pushes only those
-    (HEAD keeps the current branch going to its same-named branch).
+    refs/gitexp/experiments/* (no +, so diverged runs are rejected). Note:
+    with push lines set, a bare `git push` pushes only those (HEAD keeps the
+    current branch going to its same-named branch).
 
     \b
     Example:
