@@ -9,25 +9,23 @@ remote value just fetched, and the remote itself refuses it if that moved.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from gitexp.errors import GitexpError
-from gitexp.model import Run
 from gitexp.services.catalog.listing import resolve, run_refs
 from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store, \
     store_location
 from gitexp.services.sync.expsync import ExperimentPush, plan_experiment_push
 from gitexp.services.sync.integrate import mark_seen
+from gitexp.services.sync.localruns import LocalRun, read_heads
 from gitexp.services.sync.removed import removed_runs
 from gitexp.services.sync.tagsync import TagPush, plan_tag_push
 from gitexp.store.history import Relation, relate
-from gitexp.store.runcommit import RecordReader
+from gitexp.store.record import RECORD_DIR
 from gitexp.store.secrets import secret_pattern
-from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_shared, push_refs, update_refs
+from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_shared, push_refs
 
 Progress = Callable[[str, int, int], None]
 SENDABLE = ("FINISHED", "FAILED", "KILLED")
@@ -56,7 +54,7 @@ class Outgoing:
     ref: str
     tip: str
     expect: str | None
-    reader: Any = field(default=None, repr=False, compare=False)  # its RecordReader, read once
+    source: LocalRun | None = field(default=None, repr=False, compare=False)  # what was read of it
 
 
 @dataclass
@@ -95,6 +93,7 @@ def plan_push(s: Session, opts: PushOptions) -> PushPlan:
     mark_seen(s.db)
     plan = PushPlan(remote)
     selected = _selected(s, opts)
+    read_heads(s.db, [r for r in selected if advertised.get(r.ref) != r.commit])  # the ones that may go
     for run in selected:
         _decide(s, plan, run, advertised.get(run.ref or ""), opts)
     slugs = {r.ref.split("/")[3] for r in selected} if opts.runs else {opts.experiment} if opts.experiment else None
@@ -128,7 +127,7 @@ def pending_updates(plan: PushPlan) -> list[RefUpdate]:
         + plan.deletes
 
 
-def _selected(s: Session, opts: PushOptions) -> list[Run]:
+def _selected(s: Session, opts: PushOptions) -> list[LocalRun]:
     s.recover()
     refs = run_refs(s, opts.experiment)
     if opts.runs:
@@ -139,45 +138,10 @@ def _selected(s: Session, opts: PushOptions) -> list[Run]:
                 raise GitexpError(f"{text!r} is not a run with a ref here; nothing to push")
             chosen[ref] = s.db.read_ref(ref) or _commit
         refs = chosen
-    return [_Local(ref, tip, s.db) for ref, tip in refs.items()]
+    return [LocalRun(ref, tip, s.db) for ref, tip in refs.items()]
 
 
-class _Local:
-    """A local run to consider: id from its ref; name and status read only if it may be sent."""
-
-    def __init__(self, ref: str, commit: str, db: object) -> None:
-        self.ref, self.commit, self.db = ref, commit, db
-        self.id = ref.rsplit("/", 1)[-1]
-        self._head: tuple[str, str] | None = None
-        self.reader: RecordReader | None = None  # kept for the artifacts and secrets checks: one read
-
-    def _read(self) -> tuple[str, str]:
-        if self._head is None:
-            try:
-                self.reader = RecordReader(self.db, self.commit)  # type: ignore[arg-type]
-                data = (self.reader.read("run.yaml") or b"").decode("utf-8", "replace")
-            except Exception:  # an unreadable record is not sendable
-                data = ""
-            name = _FIELD_NAME.search(data)
-            status = _FIELD_STATUS.search(data)
-            self._head = (name.group(1).strip("'\"") if name else "?", status.group(1) if status else "CORRUPT")
-        return self._head
-
-    @property
-    def name(self) -> str:
-        return self._read()[0]
-
-    @property
-    def status(self) -> str:
-        return self._read()[1]
-
-
-# run.yaml is written by gitexp as block YAML: its top-level scalar lines are enough here.
-_FIELD_NAME = re.compile(r"^name: (.+)$", re.M)
-_FIELD_STATUS = re.compile(r"^status: ([A-Z]+)$", re.M)
-
-
-def _decide(s: Session, plan: PushPlan, run: "_Local", theirs: str | None, opts: PushOptions) -> None:
+def _decide(s: Session, plan: PushPlan, run: LocalRun, theirs: str | None, opts: PushOptions) -> None:
     ref = run.ref
     if theirs == run.commit:
         plan.up_to_date += 1
@@ -197,17 +161,20 @@ def _decide(s: Session, plan: PushPlan, run: "_Local", theirs: str | None, opts:
             plan.rejected[label] = (f"edited here and on {plan.remote.name} (diverged); "
                                     f"merge first: gitexp pull {plan.remote.name}")
             return
-    plan.send.append(Outgoing(run.id, run.name, ref, run.commit, theirs, run.reader))
+    plan.send.append(Outgoing(run.id, run.name, ref, run.commit, theirs, run))
     plan.shared.add(run.id)
 
 
 def _plan_artifacts(s: Session, plan: PushPlan) -> None:
     """Large artifacts the remote store lacks; fail before sending anything if they cannot go."""
     found: dict[str, LargeArtifact] = {}
-    readers = {(out.run_id, out.tip): out.reader for out in plan.send}
+    sources = {(out.run_id, out.tip): out.source for out in plan.send}
     commits = [(out.run_id, out.tip) for out in plan.send] + plan.tags.targets  # a tag's commit may be older
     for run_id, commit in dict.fromkeys(commits):
-        for art in large_artifacts(s, run_id, commit, readers.get((run_id, commit))):
+        source = sources.get((run_id, commit))
+        if source is not None and source.lists_no_artifacts:
+            continue
+        for art in large_artifacts(s, run_id, commit, source.reader if source else None):
             found.setdefault(art.sha256, art)
     if not found:
         return
@@ -241,17 +208,15 @@ def _secrets(s: Session, send: list[Outgoing], extra: tuple[str, ...]) -> list[t
     """Files in the code snapshots to send whose names look like credentials (each listed once)."""
     seen_trees: dict[str, list[tuple[str, str]]] = {}
     found: dict[str, tuple[str, str, str]] = {}
-    store = s.db.repo.object_store
     for out in send:
-        tree = out.reader.tree if out.reader is not None else s.db.commit_info(out.tip)[0]
+        source = out.source or LocalRun(out.ref, out.tip, s.db)
         hits: list[tuple[str, str]] = []
-        for item in store[tree.encode()].iteritems():  # the code, not the record: memoised per entry
-            name = item.path.decode("utf-8", "surrogateescape")
-            if name == ".gitexp":
+        for name, (mode, sha) in source.items().items():  # the code, not the record: memoised per entry
+            if name == RECORD_DIR:
                 continue
-            key = item.sha.decode() + name
+            key = sha + name
             if key not in seen_trees:
-                paths = s.db.list_tree(item.sha.decode(), name + "/") if item.mode == 0o040000 else {name: None}
+                paths = s.db.list_tree(sha, name + "/") if mode == 0o040000 else {name: None}
                 seen_trees[key] = [(p, pat) for p in paths if (pat := secret_pattern(p, extra))]
             hits += seen_trees[key]
         for path, pattern in hits:
@@ -295,23 +260,17 @@ def execute_push(s: Session, plan: PushPlan, progress: Progress | None = None) -
 
 
 def _record(s: Session, plan: PushPlan, outcome: PushOutcome, result: PushResult) -> None:
-    """Report per run, and move the tracking refs as git does after a push."""
+    """Report per run, record and tag (the transport moved the tracking refs, as git does after a push)."""
     applied = set(outcome.applied)
-    remote = plan.remote
-    tracking = remote.tracking_refs(s.db)
-    moves = []
     for out in plan.send:
-        label = f"{out.name} ({out.run_id})"
         if out.ref in applied:
             result.sent.append(out.run_id)
-            moves.append((remote.tracking_ref(out.ref), out.tip, tracking.get(remote.tracking_ref(out.ref))))
         else:
-            plan.rejected[label] = outcome.rejected.get(out.ref, "rejected")
+            plan.rejected[f"{out.name} ({out.run_id})"] = outcome.rejected.get(out.ref, "rejected")
     for upd in plan.experiments.send:
         slug = upd.ref.rsplit("/", 1)[-1]
         if upd.ref in applied:
             result.experiments_sent.append(slug)
-            moves.append((remote.tracking_ref(upd.ref), upd.new, tracking.get(remote.tracking_ref(upd.ref))))
         else:
             plan.rejected[f"experiment {slug}"] = outcome.rejected.get(upd.ref, "rejected")
     for upd in plan.tags.send:
@@ -325,6 +284,4 @@ def _record(s: Session, plan: PushPlan, outcome: PushOutcome, result: PushResult
             result.deleted.append(upd.ref.rsplit("/", 1)[-1])
         else:
             plan.rejected[upd.ref.rsplit("/", 1)[-1]] = outcome.rejected.get(upd.ref, "rejected")
-    # A concurrent fetch may have moved a tracking ref: it is only a copy of the remote, the next fetch fixes it.
-    update_refs(s.db, moves, f"push {plan.remote.name}")
     mark_seen(s.db)
