@@ -241,10 +241,11 @@ def test_malformed_pulled_run_lists_as_corrupt_and_hides_nothing(team) -> None:
 
 
 def test_push_reads_each_record_once_and_a_no_op_reads_none(team, monkeypatch) -> None:
-    """Work counts, not times: a push opens each sent run's record once (its name and status,
-    its large artifacts and its secrets check share it); a no-op push compares tips only."""
+    """Work counts, not times: a push opens each sent run's record at most once (name, status, code
+    tree and artifact list come from one git cat-file; runs listing artifacts are opened for them
+    once); a no-op push compares tips only."""
     from gitexp.services.session import open_session
-    from gitexp.services.sync import common, push
+    from gitexp.services.sync import common, localruns, push
     from gitexp.store import runcommit
 
     _origin, a, _b = team
@@ -257,7 +258,7 @@ def test_push_reads_each_record_once_and_a_no_op_reads_none(team, monkeypatch) -
             opened.append(commit)
             super().__init__(db, commit)
 
-    monkeypatch.setattr(push, "RecordReader", Counting)
+    monkeypatch.setattr(localruns, "RecordReader", Counting)
     monkeypatch.setattr(common, "RecordReader", Counting)
     with open_session(a) as s:
         plan = push.plan_push(s, push.PushOptions(remote="origin"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -77,16 +78,51 @@ def check_table_format(fmt: str) -> bool:
 
 def tabulate_rows(headers: list[str], rows: list[list[Any]], fmt: str = "simple", style: Style = plain) -> str:
     """One tabulate table; numbers are kept as written (no re-alignment or re-formatting)."""
-    from tabulate import tabulate
-
     def styled(cell: Any) -> str:
         text = cell_text(cell)
         if isinstance(cell, Styled) and text:  # each line of a wrapped cell styled on its own
             return "\n".join(style(line, cell.style) for line in text.split("\n"))
         return text
 
-    return tabulate([[styled(c) for c in row] for row in rows], headers=[escape_controls(h) for h in headers],
-                    tablefmt=fmt, disable_numparse=True)
+    cells, heads = [[styled(c) for c in row] for row in rows], [escape_controls(h) for h in headers]
+    fast = simple_table(heads, cells) if fmt == "simple" else None
+    if fast is not None:
+        return fast
+    from tabulate import tabulate
+
+    return tabulate(cells, headers=heads, tablefmt=fmt, disable_numparse=True)
+
+
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def simple_table(headers: list[str], rows: list[list[str]]) -> str | None:
+    """tabulate's "simple" format (cells as text), for the common case of ASCII cells and one-line
+    headers over rows of their length: what most commands print, without importing tabulate
+    (its import reads package metadata). None for anything else: tabulate renders it."""
+    texts = headers + [c for row in rows for c in row]
+    if not headers or any(len(r) != len(headers) for r in rows) or any("\n" in h for h in headers) \
+            or not all(_plain_ascii(_SGR.sub("", text)) for text in texts):
+        return None
+
+    def width(text: str) -> int:
+        return len(_SGR.sub("", text))
+
+    multiline = any("\n" in cell for cell in texts)  # then tabulate gives a row as many lines as it has
+    lines = [[cell.strip().splitlines() if multiline else [cell.strip()] for cell in row] for row in rows]
+    widths = [max([width(h) + 2] + [width(part) for row in lines for part in row[i]]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c + " " * (w - width(c)) for c, w in zip(cells, widths)).rstrip()
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    for row in lines:
+        out += [line([cell[k] if k < len(cell) else "" for cell in row]) for k in range(max(map(len, row)))]
+    return "\n".join(out)
+
+
+def _plain_ascii(text: str) -> bool:
+    return text.isascii() and text.replace("\n", "").isprintable()
 
 
 def render_text(tables: list[Table], fmt: str = "simple", style: Style = ansi) -> str:

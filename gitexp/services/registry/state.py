@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from gitexp.errors import GitexpError
@@ -94,7 +95,7 @@ class Version:
         """Where the model is, as a `runs:/RUN/PATH` URI (None without an artifact or run id)."""
         return f"runs:/{self.run_id}/{self.artifact}" if self.run_id and self.artifact else None
 
-    @property
+    @cached_property
     def semver(self) -> SemVer:
         return SemVer(self.version)
 
@@ -278,7 +279,7 @@ def _order(model: Model, events: list[Event]) -> None:
             first_use[e.version] = min(first_use.get(e.version, e.name.number), e.name.number)
             last_use[e.version] = max(last_use.get(e.version, 0), e.name.number)
     for e in events:
-        sv = SemVer(e.version)._key() if e.version else ()
+        sv = model.versions[e.version].semver.key if e.version in model.versions else ()
         n = e.name.number
         if n is not None:
             e.key = (n, 0, 0, sv, e.tag)

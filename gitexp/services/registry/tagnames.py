@@ -66,6 +66,8 @@ class TagName:
 
 def parse(tag: str) -> TagName | None:
     """The registry meaning of a tag name, or None for any other tag."""
+    if "@" not in tag and "#" not in tag:  # most tags of a repository (release-1.2): no regex needed
+        return None
     m = _TAG.match(tag)
     if m is None:
         return None
@@ -82,7 +84,7 @@ def parse(tag: str) -> TagName | None:
 
 def looks_like_registry_tag(tag: str) -> bool:
     """True for a tag that was probably meant as a registry tag but breaks the grammar."""
-    return parse(tag) is None and _LOOKS_LIKE.match(tag) is not None
+    return ("@" in tag or "#" in tag) and parse(tag) is None and _LOOKS_LIKE.match(tag) is not None
 
 
 def build(t: TagName) -> str:
@@ -166,11 +168,12 @@ class SemVer:
         main, _, pre = core.partition("-")
         self.major, self.minor, self.patch = (int(x) for x in main.split("."))
         self.pre = tuple(int(p) if p.isdigit() else p for p in pre.split(".")) if pre else ()
+        # A release sorts after its pre-releases; numeric identifiers before alphanumeric ones.
+        ranked = tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in self.pre)
+        self.key = (self.major, self.minor, self.patch, 0 if self.pre else 1, ranked)
 
     def _key(self) -> tuple:
-        # A release sorts after its pre-releases; numeric identifiers before alphanumeric ones.
-        pre = tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in self.pre)
-        return (self.major, self.minor, self.patch, 0 if self.pre else 1, pre)
+        return self.key
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SemVer) and self._key() == other._key()
