@@ -111,19 +111,19 @@ def use_git_cli() -> bool:
 
 
 # -- fetch ----------------------------------------------------------------------------
-def fetch_shared(db: GitDB, remote: Remote) -> dict[str, str]:
+def fetch_shared(db: GitDB, remote: Remote) -> tuple[dict[str, str], bool]:
     """Bring the remote's run refs and experiment records into the tracking namespace (stale ones pruned).
 
-    Returns {remote ref: sha} as the remote has them now (`refs/gitexp/runs/…` and
-    `refs/gitexp/experiments/…`). Local refs are never touched; on any failure
-    nothing local changes except objects.
+    Returns ({remote ref: sha} as the remote has them now, `refs/gitexp/runs/…` and
+    `refs/gitexp/experiments/…`; whether any tracking ref moved). Local refs are
+    never touched; on any failure nothing local changes except objects.
     """
     if use_git_cli():
         return _git_fetch(db, remote)
     return _dulwich_fetch(db, remote)
 
 
-def _git_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
+def _git_fetch(db: GitDB, remote: Remote) -> tuple[dict[str, str], bool]:
     advertised = _git_ls_remote(db, remote)
     # The globs are git's own expansion of exactly the refs just listed; --prune drops
     # tracking refs of runs deleted on the remote (never a local ref).
@@ -132,7 +132,7 @@ def _git_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
     if not same:  # nothing moved since the last fetch: no second round trip
         _git(db, remote, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", "--no-auto-gc",
                           remote.name, *specs], what="fetch from")
-    return advertised
+    return advertised, not same
 
 
 def _git_ls_remote(db: GitDB, remote: Remote) -> dict[str, str]:
@@ -145,7 +145,7 @@ def _git_ls_remote(db: GitDB, remote: Remote) -> dict[str, str]:
     return refs
 
 
-def _dulwich_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
+def _dulwich_fetch(db: GitDB, remote: Remote) -> tuple[dict[str, str], bool]:
     client, path = _client(db, remote)
     found: dict[str, str] = {}
     families = tuple(f.encode() for f in SHARED)
@@ -161,20 +161,22 @@ def _dulwich_fetch(db: GitDB, remote: Remote) -> dict[str, str]:
                      ref_prefix=list(families))
     except Exception as exc:  # dulwich raises many kinds: map every one to one line
         raise _transport_error(remote, str(exc) or type(exc).__name__) from None
-    _write_tracking(db, remote, found)
-    return found
+    return found, _write_tracking(db, remote, found)
 
 
-def _write_tracking(db: GitDB, remote: Remote, found: dict[str, str]) -> None:
-    """Mirror `found` into the tracking namespace (written only by fetch: a plain set)."""
+def _write_tracking(db: GitDB, remote: Remote, found: dict[str, str]) -> bool:
+    """Mirror `found` into the tracking namespace (written only by fetch: a plain set); whether any moved."""
     current = remote.tracking_refs(db)
     wanted = {remote.tracking_ref(r): s for r, s in found.items()}
+    if wanted == current:
+        return False
     for ref, sha in wanted.items():
         if current.get(ref) != sha:
             db.set_ref(ref, current.get(ref), sha, f"fetch {remote.name}")
     for ref, sha in current.items():
         if ref not in wanted:
             db.delete_ref(ref, sha, f"fetch {remote.name}: pruned")
+    return True
 
 
 def list_remote_refs(db: GitDB, remote: Remote, prefix: str) -> dict[str, str]:

@@ -42,7 +42,7 @@ def fetch(s: Session, remote: str | None = None) -> FetchResult:
     """Update `refs/gitexp/remotes/<remote>/…` (runs, experiment records); local refs are never touched."""
     target = pick_remote(s, remote)
     before = target.tracking_refs(s.db)
-    refs = fetch_shared(s.db, target)
+    refs, _moved = fetch_shared(s.db, target)
     after = target.tracking_refs(s.db)
     mark_seen(s.db)  # gitexp's own fetch: integrated only by an explicit pull
     moved = {r for r, sha in after.items() if before.get(r) != sha}

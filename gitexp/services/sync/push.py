@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitexpError
-from gitexp.services.catalog.listing import resolve, run_refs
 from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store, \
     store_location
@@ -24,6 +23,7 @@ from gitexp.services.sync.removed import removed_runs
 from gitexp.services.sync.tagsync import TagPush, plan_tag_push
 from gitexp.store.history import Relation, relate
 from gitexp.store.record import RECORD_DIR
+from gitexp.store.repo import RUNS_PREFIX
 from gitexp.store.secrets import secret_pattern
 from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_shared, push_refs
 
@@ -89,8 +89,9 @@ class PushResult:
 def plan_push(s: Session, opts: PushOptions) -> PushPlan:
     """Fetch the remote's run refs, then decide run by run; nothing is sent yet."""
     remote = pick_remote(s, opts.remote)
-    advertised = fetch_shared(s.db, remote)
-    mark_seen(s.db)
+    advertised, moved = fetch_shared(s.db, remote)
+    if moved:
+        mark_seen(s.db)  # gitexp's own fetch: what it brought is integrated by pull only
     plan = PushPlan(remote)
     selected = _selected(s, opts)
     read_heads(s.db, [r for r in selected if advertised.get(r.ref) != r.commit])  # the ones that may go
@@ -129,8 +130,10 @@ def pending_updates(plan: PushPlan) -> list[RefUpdate]:
 
 def _selected(s: Session, opts: PushOptions) -> list[LocalRun]:
     s.recover()
-    refs = run_refs(s, opts.experiment)
+    refs = s.cache.refs(RUNS_PREFIX + (f"{opts.experiment}/" if opts.experiment else ""))
     if opts.runs:
+        from gitexp.services.catalog.listing import resolve
+
         chosen = {}
         for text in opts.runs:
             ref, _commit = resolve(s, text)
