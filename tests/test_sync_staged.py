@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import gitexp.store.transport as transport
+from gitexp.errors import GitexpError
 from gitexp.services.edit.tags import set_tags
 from gitexp.services.session import open_session
 from gitexp.services.sync.push import PushOptions, execute_push, plan_push
@@ -87,3 +88,18 @@ def test_refused_staged_refs_get_their_tracking_value_back(team) -> None:
     assert after[key] == before[key]  # set back: the remote did not take our tip
     for run_id in ids[1:]:
         assert after[f"{TRACKING}default/{run_id}"] == mine[f"{RUNS}default/{run_id}"]
+
+
+def test_a_failed_staged_push_leaves_the_tracking_refs_as_they_were(team) -> None:
+    origin, a, _b = team
+    first = make_run(a, "first")
+    with open_session(a) as s:
+        execute_push(s, plan_push(s, PushOptions("origin")))
+    [make_run(a, f"new-{i}") for i in range(3)]
+    before = refs(a, TRACKING)
+    with open_session(a) as s:
+        plan = plan_push(s, PushOptions("origin"))
+        origin.rename(origin.with_name("moved.git"))  # the remote goes away before the refs are sent
+        with pytest.raises(GitexpError, match="not a Git repository"):
+            execute_push(s, plan)
+    assert refs(a, TRACKING) == before == {f"{TRACKING}default/{first}": refs(a, RUNS)[f"{RUNS}default/{first}"]}
