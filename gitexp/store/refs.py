@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from dulwich.file import FileLocked
 
 from gitexp.errors import ConcurrentUpdate
+from gitexp.store.ids import to_oid, to_ref
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
@@ -43,19 +44,19 @@ class RefsMixin:
 
     def read_ref(self, ref: str) -> str | None:
         try:
-            return self.repo.refs[ref.encode()].decode()
+            return self.repo.refs[to_ref(ref)].decode()
         except KeyError:
             return None
 
     def set_ref(self, ref: str, old: str | None, new: str, message: str) -> None:
         """Compare-and-swap `ref` from `old` (None: must not exist) to `new`."""
-        name, msg = ref.encode(), b"gitexp: " + message.encode()
+        name, msg = to_ref(ref), b"gitexp: " + message.encode()
         self._reflog_folder(ref)
         if old is None:
-            ok = self._retry_locked(ref, lambda: self.repo.refs.add_if_new(name, new.encode(), message=msg))
+            ok = self._retry_locked(ref, lambda: self.repo.refs.add_if_new(name, to_oid(new), message=msg))
         else:
             ok = self._retry_locked(
-                ref, lambda: self.repo.refs.set_if_equals(name, old.encode(), new.encode(), message=msg))
+                ref, lambda: self.repo.refs.set_if_equals(name, to_oid(old), to_oid(new), message=msg))
         if not ok and self.read_ref(ref) != new:  # (== new: an attempt that raised had moved it)
             raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
 
@@ -101,7 +102,7 @@ class RefsMixin:
         """Compare-and-delete `ref` (it must still point at `old`)."""
         self._reflog_folder(ref)
         msg = b"gitexp: " + message.encode()
-        ok = self._retry_locked(ref, lambda: self.repo.refs.remove_if_equals(ref.encode(), old.encode(), message=msg))
+        ok = self._retry_locked(ref, lambda: self.repo.refs.remove_if_equals(to_ref(ref), to_oid(old), message=msg))
         if not ok:
             raise ConcurrentUpdate(f"{ref} changed while gitexp was removing it", hint="retry the command")
 
@@ -157,7 +158,7 @@ class RefsMixin:
     def head_branch(self) -> str | None:
         """The branch HEAD is on (`main`, or `feature/x`), None when detached; linked worktrees have their own."""
         try:
-            target = self.repo.refs.read_ref(b"HEAD")
+            target = self.repo.refs.read_ref(to_ref("HEAD"))
         except Exception:
             return None
         if target and target.startswith(b"ref: refs/heads/"):
