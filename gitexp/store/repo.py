@@ -413,13 +413,18 @@ class GitDB(RefsMixin, RevisionsMixin):
     def list_tree(self, tree_sha: str, prefix: str = "") -> dict[str, Entry]:
         """Flatten a tree into {path: Entry} (files, links and gitlinks)."""
         out: dict[str, Entry] = {}
-        for item in self.read_object(tree_sha, Tree).iteritems():
-            path = prefix + item.path.decode("utf-8", "surrogateescape")
-            if stat.S_ISDIR(item.mode):
-                out.update(self.list_tree(item.sha.decode(), path + "/"))
+        for name, mode, sha in self.tree_entries(tree_sha):
+            path = prefix + name
+            if stat.S_ISDIR(mode):
+                out.update(self.list_tree(sha, path + "/"))
             else:
-                out[path] = Entry(item.mode, item.sha.decode())
+                out[path] = Entry(mode, sha)
         return out
+
+    def tree_entries(self, tree_sha: str) -> list[tuple[str, int, str]]:
+        """(name, mode, id) of each direct entry of a tree."""
+        return [(item.path.decode("utf-8", "surrogateescape"), item.mode, item.sha.decode())
+                for item in self.read_object(tree_sha, Tree).iteritems()]
 
     def subtree(self, tree_sha: str, path: str) -> str | None:
         """The id of the tree at `path` inside `tree_sha`, or None."""
@@ -454,6 +459,10 @@ class GitDB(RefsMixin, RevisionsMixin):
         """(tree id, parent ids) of a commit."""
         commit = self.read_object(sha, Commit)
         return commit.tree.decode(), [p.decode() for p in commit.parents]
+
+    def commit_author(self, sha: str) -> str:
+        """A commit's author, `Name <email>`."""
+        return self.read_object(sha, Commit).author.decode("utf-8", "replace")
 
     def read_object(self, sha: str, kind: type[T]) -> T:
         """The object `sha`, which must be a `kind` (Tree, Commit…); KeyError when it is absent."""
