@@ -28,7 +28,7 @@ class _Yaml12Resolver(VersionedResolver):
     @property
     def versioned_resolver(self) -> Any:
         table = self.__dict__.get("_table")
-        if table is None:
+        if table is None:  # ruamel's property is annotated as a plain method, so mypy sees no fget
             table = self.__dict__["_table"] = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
         return table
 
