@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gitexp.errors import AmbiguousRun, GitexpError, RunNotFound
 from gitexp.services.session import Session, open_session
 from gitexp.ui import data, writes
+from gitexp.ui.runpool import RunPool
 from gitexp.ui.templating import templates
 
 STATIC = Path(__file__).parent / "static"
@@ -133,12 +134,12 @@ class _Handlers:
 
     def __init__(self, config: UIConfig, env: Environment) -> None:
         self.config, self.env = config, env
-        self.results = data.ResultCache()
+        self.pool = RunPool()
 
     def warm(self) -> None:
         try:
             with self._session() as s:
-                data.runs_table(s, cache=self.results)
+                data.runs_table(s, pool=self.pool)
         except Exception:  # noqa: BLE001 - the requests will report it
             pass
 
@@ -238,7 +239,7 @@ class _Handlers:
         try:
             table = await self._call(lambda s: data.runs_table(
                 s, q.get("filter", ""), q.get("sort") or None, q.get("experiment") or None, offset, limit, columns,
-                cache=self.results))
+                pool=self.pool))
         except GitexpError as exc:
             return self._json_error(exc)
         return self._json(table, 400 if "error" in table else 200)
@@ -257,7 +258,11 @@ class _Handlers:
         q = request.query_params
         refs = [r for r in q.get("runs", "").split(",") if r]
         metrics = [m for m in q.get("metrics", "").split(",") if m] or None
-        return await self._api(lambda s: data.histories(s, refs, metrics))
+        try:
+            points = max(0, int(q.get("points", data.CHART_POINTS)))
+        except ValueError:
+            return self._json({"error": {"message": "points must be a whole number (0: every point)"}}, 400)
+        return await self._api(lambda s: data.histories(s, refs, metrics, points))
 
     async def api_compare(self, request: Request) -> Response:
         return await self._api(lambda s: data.comparison(s, data.split_runs(request.query_params.get("runs"))))

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gitexp.errors import FilterSyntaxError, GitexpError
 from gitexp.model import Run, experiment_of
-from gitexp.model import LAZY_FIELDS
-from gitexp.services.catalog.listing import _overlay_live, get_run, run_refs
+from gitexp.services.catalog.listing import get_run, run_refs
 from gitexp.services.catalog.query import search
 from gitexp.services.compare import compare_runs, diff_runs
 from gitexp.services.plot import load_histories, min_max_decimate
 from gitexp.services.runfiles import code_changes, read_output_log
 from gitexp.services.session import Session
-from gitexp.store.record import flatten
+from gitexp.store.record import Columns, flatten
+from gitexp.ui.runpool import RunPool
 
 PAGE_SIZE = 50
 MAX_PAGE = 500
@@ -77,83 +75,50 @@ def sort_key(text: str | None) -> str | None:
     return f"{key} {'DESC' if descending else 'ASC'}"
 
 
-class ResultCache:
-    """The last few searches of a server, by the state of the run refs: paging, live refresh and
-    the column chooser then cost one read of the refs and of a page of cached rows, not a search."""
-
-    def __init__(self, size: int = 16) -> None:
-        self._items: OrderedDict[tuple, tuple[list[tuple[str, str]], dict, list[str]]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.size = size
-
-    def get(self, key: tuple) -> tuple[list[tuple[str, str]], dict, list[str]] | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key: tuple, value: tuple[list[tuple[str, str]], dict, list[str]]) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+Result = tuple[list[Run], dict[str, list[str]], list[str]]  # runs, column-chooser keys, default columns
 
 
 def runs_table(s: Session, filter_string: str = "", sort: str | None = None, experiment: str | None = None,
                offset: int = 0, limit: int = PAGE_SIZE, columns: Sequence[str] | None = None,
-               everything: bool = False, cache: ResultCache | None = None) -> dict[str, Any]:
+               everything: bool = False, pool: RunPool | None = None) -> dict[str, Any]:
     """One page of runs matching `filter_string`, with the values of `columns`.
 
     Args:
         sort: a column (`name`, `start`, `metrics.acc`), `-` in front for descending.
         columns: `params.x`, `metrics.y`, `tags.z`; None picks a few that vary.
         everything: every run and every key's value (the static export).
-        cache: a server's ResultCache (results are reused while no run ref moves).
+        pool: a server's RunPool (runs decoded once, results reused while no run ref moves).
     Returns:
         {total, offset, limit, rows, columns, keys, running} or, for a filter
         that does not parse, {error: {message, pointer, position}}.
     """
-    key = (_fingerprint(s), filter_string or "", sort or "", experiment or "") if cache is not None else None
-    hit = cache.get(key) if cache is not None and key is not None else None
-    if hit is None:
-        try:
-            runs = search(s, filter_string or None, order_by=sort_key(sort), experiment=experiment or None)
-        except FilterSyntaxError as exc:
-            return {"error": {"message": exc.message, "pointer": exc.pointer, "position": exc.position}}
-        pairs = [(r.ref or "", r.commit) for r in runs]
-        sample = runs if everything else _bulk(s, pairs[:KEY_SAMPLE])
-        keys = available_keys(sample)
-        hit = (pairs, keys, default_columns(sample, keys))
-        if cache is not None and key is not None:
-            cache.put(key, hit)
-    else:
-        runs = []
-    pairs, keys, defaults = hit
+    try:
+        if pool is None:
+            runs, keys, defaults = _result(s, filter_string, sort, experiment, None, everything)
+        else:
+            version, known = pool.runs(s)
+            runs, keys, defaults = pool.memo(version, (filter_string or "", sort or "", experiment or ""),
+                                             lambda: _result(s, filter_string, sort, experiment, known, False))
+    except FilterSyntaxError as exc:
+        return {"error": {"message": exc.message, "pointer": exc.pointer, "position": exc.position}}
     if everything:
-        columns, offset, limit = keys["params"] + keys["metrics"] + keys["tags"], 0, len(pairs)
+        columns, offset, limit = keys["params"] + keys["metrics"] + keys["tags"], 0, len(runs)
     elif not columns:
         columns = defaults
-    limit = max(1, min(int(limit), len(pairs) if everything else MAX_PAGE))
-    offset = max(0, min(int(offset), max(len(pairs) - 1, 0)))
-    page = runs[offset:offset + limit] if runs else _bulk(s, pairs[offset:offset + limit])
-    return {"total": len(pairs), "offset": offset, "limit": limit, "columns": list(columns), "keys": keys,
+    limit = max(1, min(int(limit), len(runs) if everything else MAX_PAGE))
+    offset = max(0, min(int(offset), max(len(runs) - 1, 0)))
+    page = runs[offset:offset + limit]
+    return {"total": len(runs), "offset": offset, "limit": limit, "columns": list(columns), "keys": keys,
             "rows": [table_row(r, columns) for r in page],
             "running": sum(1 for r in page if r.status == "RUNNING")}
 
 
-def _fingerprint(s: Session) -> int:
-    return hash(frozenset(run_refs(s).items()))
-
-
-def _bulk(s: Session, pairs: Sequence[tuple[str, str]]) -> list[Run]:
-    """Runs of (ref, commit) pairs in order, their cached fields read in one query; a run still
-    running here shows its journals' latest values, as listing does."""
-    runs = s.cache.summaries(dict(pairs), fields=LAZY_FIELDS)
-    for run in runs:
-        if run.status == "RUNNING":
-            _overlay_live(s, run)
-    return runs
+def _result(s: Session, filter_string: str, sort: str | None, experiment: str | None,
+            runs: list[Run] | None, everything: bool) -> Result:
+    found = search(s, filter_string or None, order_by=sort_key(sort), experiment=experiment or None, runs=runs)
+    sample = found if everything else found[:KEY_SAMPLE]
+    keys = available_keys(sample)
+    return found, keys, default_columns(sample, keys)
 
 
 def table_row(run: Run, columns: Iterable[str]) -> dict[str, Any]:
@@ -239,28 +204,29 @@ def histories(s: Session, runs: Sequence[str], metrics: Sequence[str] | None = N
     """Metric histories of `runs` (all their metrics when `metrics` is None), thinned for drawing.
 
     Each line keeps the lowest and highest point of each of `points` buckets
-    (so spikes stay visible) as [step, value, timestamp_ms] triples.
+    (so spikes stay visible, and every point drawn is a recorded one) as
+    [step, value, timestamp_ms] triples; `points=0` keeps every point.
     """
+    loaded = load_histories(s, runs, metrics)
     if metrics is None:
-        metrics = sorted({k for h in load_histories(s, runs, ()) for k in h.available})
-    out = []
-    for h in load_histories(s, runs, list(metrics)):
-        out.append({"id": h.run_id, "name": h.name, "start_ms": h.start_ms,
-                    "metrics": {k: thin(p, points) for k, p in h.metrics.items()}})
+        metrics = sorted({k for h in loaded for k in h.available})
+    out = [{"id": h.run_id, "name": h.name, "start_ms": h.start_ms,
+            "metrics": {k: thin(c, points) for k, c in h.columns.items()}} for h in loaded]
     return {"metrics": list(metrics), "runs": out}
 
 
-def thin(points: Sequence[tuple], buckets: int) -> list[list[Any]]:
-    """Min-max decimation of (step, value, timestamp) points; non-finite values become None."""
+def thin(columns: Columns, buckets: int) -> list[list[Any]]:
+    """Min-max decimation of (steps, values, timestamps) columns; non-finite values become None."""
     import numpy as np
 
-    if len(points) > 4 * buckets:
-        values = np.array([p[1] for p in points], dtype=np.float64)
-        finite = np.where(np.isfinite(values), values, np.nan)
-        filled = np.where(np.isnan(finite), np.nanmean(finite) if np.isfinite(finite).any() else 0.0, finite)
-        keep, _ = min_max_decimate(np.arange(len(points)), filled, buckets)
-        points = [points[i] for i in keep.tolist()]
-    return [[p[0], p[1] if math.isfinite(p[1]) else None, p[2]] for p in points]
+    steps, values, times = (np.asarray(c, dtype=d) for c, d in zip(columns, ("int64", "float64", "int64")))
+    if buckets and len(values) > 4 * buckets:
+        finite = np.isfinite(values)
+        filled = np.where(finite, values, values[finite].mean() if finite.any() else 0.0)
+        keep, _ = min_max_decimate(np.arange(len(values)), filled, buckets)
+        steps, values, times = steps[keep], values[keep], times[keep]
+    ys = [v if math.isfinite(v) else None for v in values.tolist()]
+    return [list(p) for p in zip(steps.tolist(), ys, times.tolist())]
 
 
 # ------------------------------------------------------------------------------ compare
