@@ -7,7 +7,6 @@ of reading runs (the services) and one shape of each page's data.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from gitexp.services.plot import load_histories, min_max_decimate
 from gitexp.services.runfiles import code_changes, read_output_log
 from gitexp.services.session import Session
 from gitexp.store.record import Columns, flatten
+from gitexp.ui.jsonsafe import clean, to_json  # noqa: F401 - part of this module's interface
 from gitexp.ui.runpool import RunPool
 
 PAGE_SIZE = 50
@@ -32,30 +32,6 @@ MAX_LOG = 256 << 10  # the run page shows the end of a longer output log
 ATTRIBUTE_SORTS = {"name": "attributes.run_name", "status": "attributes.status", "start": "attributes.start_time",
                    "duration": "attributes.duration", "user": "attributes.user",
                    "experiment": "attributes.experiment", "id": "attributes.run_id"}
-
-
-def clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become the strings 'NaN', 'Infinity', '-Infinity'."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    return value
-
-
-def to_json(data: Any) -> str:
-    """JSON text of `data` (cleaned), safe to put inside a <script> element of an HTML page.
-
-    `<`, `>` and `&` are written as \\u escapes, so no value can end the element
-    (`</script>`) or open a comment (`<!--`); U+2028/9 likewise.
-    """
-    text = json.dumps(clean(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, escape)
-    return text
 
 
 # ------------------------------------------------------------------------------ runs table
