@@ -20,7 +20,7 @@ with warnings.catch_warnings():  # starlette 1.x suggests httpx2 for its TestCli
     from starlette.testclient import TestClient  # noqa: E402
 
 from gitexp.ui.app import UIConfig, create_app  # noqa: E402
-from gitexp.ui.data import to_json  # noqa: E402
+from gitexp.ui.data import CHART_POINTS, to_json  # noqa: E402
 from tests.helpers import git, invoke  # noqa: E402
 from tests.uihelpers import XSS, build_in_subprocess_env, isolated_env  # noqa: E402
 
@@ -140,9 +140,14 @@ def test_histories_are_thinned_for_drawing(repo: Path, ids: dict[str, str]) -> N
         for step in range(1, 20_000):
             gitexp.log_metric("x", float(step % 97), step=step)
     body = client(repo).get("/api/histories", params={"runs": run.id}).json()
-    points = body["runs"][0]["metrics"]["x"]
-    assert 1000 < len(points) <= 2002 and points[0][0] == 0 and points[-1][0] == 19_999
-    assert max(p[1] for p in points) == 96.0
+    line = body["runs"][0]["metrics"]["x"]
+    steps, values = line["step"], line["value"]
+    assert CHART_POINTS < len(steps) <= 2 * CHART_POINTS + 2 and steps[0] == 0 and steps[-1] == 19_999
+    assert max(values) == 96.0 and min(values) == 0.0 and len(line["time"]) == len(steps)
+    assert all(v == float(s % 97) for s, v in zip(steps, values))  # recorded points, not averages
+    exact = client(repo).get("/api/histories", params={"runs": run.id, "points": 0}).json()["runs"][0]["metrics"]["x"]
+    assert exact["step"] == list(range(20_000)) and exact["value"][1:] == [float(s % 97) for s in range(1, 20_000)]
+    assert len(exact["time"]) == 20_000 and exact["time"] == sorted(exact["time"])
 
 
 def test_compare_json_and_code_diff(web: TestClient, ids: dict[str, str]) -> None:

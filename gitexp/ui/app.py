@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from urllib.parse import urlencode
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment
@@ -220,9 +221,12 @@ class _Handlers:
             cmp = await self._call(lambda s: _data().comparison(s, refs))
         except GitexpError as exc:
             return self._error_page(exc)
-        return self._page("compare.html", cmp=cmp, page={"static": False, "runs": [r["id"] for r in cmp["runs"]],
-                                                          "names": [r["name"] for r in cmp["runs"]],
-                                                          "rows": cmp["rows"]})
+        ids = [r["id"] for r in cmp["runs"]]
+        metrics = [r["key"] for r in cmp["rows"] if r["section"] == "metrics"]
+        url = f"/api/histories?{urlencode({'runs': ','.join(ids), 'metrics': ','.join(metrics)})}" if metrics else None
+        return self._page("compare.html", cmp=cmp, preload=url, page={
+            "static": False, "runs": ids, "names": [r["name"] for r in cmp["runs"]], "rows": cmp["rows"],
+            "histories": url})
 
     async def registry_page(self, request: Request) -> Response:
         try:

@@ -27,7 +27,7 @@ PAGE_SIZE = 50
 MAX_PAGE = 500
 KEY_SAMPLE = 1000  # the column chooser offers the keys of the first runs of a result
 DEFAULT_PARAMS, DEFAULT_METRICS = 4, 4
-CHART_POINTS = 1000  # buckets per line: min and max of each are kept, so ~2,000 points drawn
+CHART_POINTS = 600  # buckets per line (about one per pixel of a chart): min and max of each are kept
 MAX_LOG = 256 << 10  # the run page shows the end of a longer output log
 ATTRIBUTE_SORTS = {"name": "attributes.run_name", "status": "attributes.status", "start": "attributes.start_time",
                    "duration": "attributes.duration", "user": "attributes.user",
@@ -179,20 +179,22 @@ def histories(s: Session, runs: Sequence[str], metrics: Sequence[str] | None = N
               points: int = CHART_POINTS) -> dict[str, Any]:
     """Metric histories of `runs` (all their metrics when `metrics` is None), thinned for drawing.
 
-    Each line keeps the lowest and highest point of each of `points` buckets
-    (so spikes stay visible, and every point drawn is a recorded one) as
-    [step, value, timestamp_ms] triples; `points=0` keeps every point.
+    Each line is columns {t0, step, value, time}: `time` in ms after `t0` (the
+    run's start, or its first point), non-finite values as None. Lines longer
+    than 4 x `points` keep the lowest and highest point of each of `points`
+    buckets, so spikes stay visible and every point drawn is a recorded one;
+    `points=0` keeps every point.
     """
     loaded = load_histories(s, runs, metrics)
     if metrics is None:
         metrics = sorted({k for h in loaded for k in h.available})
     out = [{"id": h.run_id, "name": h.name, "start_ms": h.start_ms,
-            "metrics": {k: thin(c, points) for k, c in h.columns.items()}} for h in loaded]
+            "metrics": {k: thin(c, points, h.start_ms) for k, c in h.columns.items()}} for h in loaded]
     return {"metrics": list(metrics), "runs": out}
 
 
-def thin(columns: Columns, buckets: int) -> list[list[Any]]:
-    """Min-max decimation of (steps, values, timestamps) columns; non-finite values become None."""
+def thin(columns: Columns, buckets: int, start_ms: int | None = None) -> dict[str, Any]:
+    """Min-max decimation of (steps, values, timestamps) columns, as JSON-ready columns."""
     import numpy as np
 
     steps, values, times = (np.asarray(c, dtype=d) for c, d in zip(columns, ("int64", "float64", "int64")))
@@ -201,8 +203,9 @@ def thin(columns: Columns, buckets: int) -> list[list[Any]]:
         filled = np.where(finite, values, values[finite].mean() if finite.any() else 0.0)
         keep, _ = min_max_decimate(np.arange(len(values)), filled, buckets)
         steps, values, times = steps[keep], values[keep], times[keep]
-    ys = [v if math.isfinite(v) else None for v in values.tolist()]
-    return [list(p) for p in zip(steps.tolist(), ys, times.tolist())]
+    t0 = start_ms if start_ms is not None else (int(times[0]) if len(times) else 0)
+    return {"t0": t0, "step": steps.tolist(), "value": [v if math.isfinite(v) else None for v in values.tolist()],
+            "time": (times - t0).tolist()}
 
 
 # ------------------------------------------------------------------------------ compare
