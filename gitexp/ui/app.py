@@ -236,12 +236,12 @@ class _Handlers:
         return self._page("registry.html", reg=reg, page={"static": False, "registry": True})
 
     async def artifact(self, request: Request) -> Response:
-        from gitexp.services.catalog.listing import get_run
+        from gitexp.services.compare import load_run
         from gitexp.services.runfiles import read_artifact
 
         ref, path = request.path_params["run"], request.path_params["path"]
         try:
-            artifact, body = await self._call(lambda s: read_artifact(s, get_run(s, ref), path))
+            artifact, body = await self._call(lambda s: read_artifact(s, load_run(s, ref), path))
         except GitexpError as exc:
             return PlainTextResponse(f"{exc.message}\n", status_code=_status(exc))
         return artifact_response(artifact.path, body, request.query_params.get("view", ""))

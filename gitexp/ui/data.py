@@ -13,9 +13,9 @@ from typing import Any
 
 from gitexp.errors import FilterSyntaxError, GitexpError
 from gitexp.model import Run, experiment_of
-from gitexp.services.catalog.listing import get_run, run_refs
+from gitexp.services.catalog.listing import run_refs
 from gitexp.services.catalog.query import search
-from gitexp.services.compare import compare_runs, diff_runs
+from gitexp.services.compare import compare_runs, diff_runs, load_run
 from gitexp.services.plot import load_histories, min_max_decimate
 from gitexp.services.runfiles import code_changes, read_output_log
 from gitexp.services.session import Session
@@ -144,14 +144,14 @@ def default_columns(runs: Sequence[Run], keys: dict[str, list[str]]) -> list[str
 # ------------------------------------------------------------------------------ one run
 
 def run_page(s: Session, ref: str, code_text: bool = True) -> dict[str, Any]:
-    """Everything the run page shows, but metric histories (fetched by the charts)."""
-    run = get_run(s, ref)
+    """Everything the run page shows, but metric histories (fetched by the charts, so not read here)."""
+    run = load_run(s, ref)
     files, unchanged, baseline = code_changes(s, run, code_text)
     log = read_output_log(s, run)
     cut = log is not None and len(log) > MAX_LOG
     return {
         "run": clean(run.to_dict()), "params": clean(flatten(run.params)),
-        "metric_keys": sorted(run.history), "note": run.info.description,
+        "metric_keys": sorted(run.summary), "note": run.info.description,
         "artifacts": [{**a.to_dict(), "preview": preview_kind(a.path)}
                       for a in sorted(run.artifacts, key=lambda a: a.path)],
         "log": None if log is None else log[-MAX_LOG:].decode("utf-8", "replace"), "log_cut": cut,

@@ -126,7 +126,7 @@ const GXCharts = (() => {
     const nums = colorIndex >= 0 ? runs.map((r) => r.values[colorIndex]).filter((v) => typeof v === "number") : [];
     if (nums.length) {
       option.visualMap = {type: "continuous", dimension: colorIndex, min: Math.min(...nums), max: Math.max(...nums),
-                          right: 0, top: "middle", calculable: true, inRange: {color: ["#3b4cc0", "#dddddd", "#b40426"]},
+                          precision: 3, right: 0, top: "middle", calculable: true, inRange: {color: ["#3b4cc0", "#dddddd", "#b40426"]},
                           text: [keys[colorIndex], ""], textStyle: {fontSize: 11}};
     }
     make(node).setOption(option, true);
