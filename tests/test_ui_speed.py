@@ -152,5 +152,5 @@ def test_pool_results_are_memoised_per_version(repo: Path) -> None:
 
 def test_the_server_module_loads_without_the_services() -> None:
     services = ("gitexp.ui.data", "gitexp.ui.writes", "gitexp.services.catalog.query", "gitexp.services.compare",
-                "gitexp.services.plot", "numpy")
+                "gitexp.services.plot", "numpy", "jinja2")
     assert loaded_by("import gitexp.ui.app", services) == []

@@ -100,7 +100,7 @@ def serve(repo: str, host: str, port: int, open_browser: bool, allow_writes: boo
                     fg="yellow", err=True)
     started = threading.Event()
     server = _Server(uvicorn.Config(create_app(config, warm=started), log_level="warning", lifespan="off",
-                                    timeout_graceful_shutdown=2), started)
+                                    ws="none", timeout_graceful_shutdown=2), started)
     if fetcher is not None:
         threading.Thread(target=_fetch_loop, args=(repo, fetcher, refresh), daemon=True).start()
     click.echo(f"gitexp ui: serving {repo} at {url} ({'writes allowed' if allow_writes else 'read-only'}); "

@@ -26,7 +26,6 @@ from types import ModuleType
 from urllib.parse import urlencode
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -37,9 +36,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gitexp.errors import AmbiguousRun, GitexpError, RunNotFound
 from gitexp.services.session import Session, open_session
 from gitexp.ui.jsonsafe import clean
-from gitexp.ui.templating import templates
 
 if TYPE_CHECKING:  # pragma: no cover
+    from jinja2 import Environment
+
     from gitexp.ui.runpool import RunPool
 
 STATIC = Path(__file__).parent / "static"
@@ -113,7 +113,7 @@ def create_app(config: UIConfig, warm: threading.Event | None = None) -> ASGIApp
     listens, so start-up does not share the CPU with it), then fills the cache
     index and the runs pool, so the first table a browser asks for is ready.
     """
-    ui = _Handlers(config, templates())
+    ui = _Handlers(config)
     if warm is not None:
         threading.Thread(target=ui.warm, args=(warm,), daemon=True, name="gitexp-ui-warm").start()
     routes = [
@@ -136,22 +136,34 @@ Handler = Callable[[Request], Awaitable[Response]]
 class _Handlers:
     """Route handlers; the blocking work of each runs in a worker thread with its own Session."""
 
-    def __init__(self, config: UIConfig, env: Environment) -> None:
-        self.config, self.env = config, env
+    def __init__(self, config: UIConfig) -> None:
+        self.config = config
         self._pool: RunPool | None = None
-        self._pool_lock = threading.Lock()
+        self._env: Environment | None = None
+        self._lock = threading.Lock()
 
     @property
     def pool(self) -> RunPool:
-        with self._pool_lock:
+        with self._lock:
             if self._pool is None:
                 from gitexp.ui.runpool import RunPool
 
                 self._pool = RunPool()
             return self._pool
 
+    @property
+    def env(self) -> Environment:
+        """The page templates (Jinja2 is loaded on first use, not before the server listens)."""
+        with self._lock:
+            if self._env is None:
+                from gitexp.ui.templating import templates
+
+                self._env = templates()
+            return self._env
+
     def warm(self, started: threading.Event) -> None:
         started.wait()
+        _ = self.env
         try:
             with self._session() as s:
                 _data().runs_table(s, pool=self.pool)
