@@ -92,9 +92,8 @@ def runs_table(s: Session, filter_string: str = "", sort: str | None = None, exp
 def _result(s: Session, filter_string: str, sort: str | None, experiment: str | None,
             runs: list[Run] | None, everything: bool) -> Result:
     found = search(s, filter_string or None, order_by=sort_key(sort), experiment=experiment or None, runs=runs)
-    sample = found if everything else found[:KEY_SAMPLE]
-    keys = available_keys(sample)
-    return found, keys, default_columns(sample, keys)
+    keys, defaults = columns_of(found if everything else found[:KEY_SAMPLE])
+    return found, keys, defaults
 
 
 def table_row(run: Run, columns: Iterable[str]) -> dict[str, Any]:
@@ -120,25 +119,18 @@ def value_of(run: Run, column: str) -> Any:
     return None
 
 
-def available_keys(runs: Sequence[Run]) -> dict[str, list[str]]:
-    """Every params./metrics./tags. column of `runs`, for the column chooser."""
-    params: set[str] = set()
-    metrics: set[str] = set()
-    tags: set[str] = set()
-    for run in runs:
-        if run.error is None:
-            params.update(flatten(run.params))
-            metrics.update(run.summary)
-            tags.update(run.tags)
-    return {"params": [f"params.{k}" for k in sorted(params)], "metrics": [f"metrics.{k}" for k in sorted(metrics)],
-            "tags": [f"tags.{k}" for k in sorted(tags)]}
-
-
-def default_columns(runs: Sequence[Run], keys: dict[str, list[str]]) -> list[str]:
-    """A few params whose values vary (all params when none varies), then the first metrics."""
-    flat = [flatten(r.params) for r in runs if r.error is None]
-    varying = [c for c in keys["params"] if len({repr(f.get(c[7:])) for f in flat}) > 1]
-    return (varying or keys["params"])[:DEFAULT_PARAMS] + keys["metrics"][:DEFAULT_METRICS]
+def columns_of(runs: Sequence[Run]) -> tuple[dict[str, list[str]], list[str]]:
+    """The column chooser's params./metrics./tags. keys of `runs`, and the default columns:
+    a few params whose values vary (all params when none varies), then the first metrics."""
+    readable = [r for r in runs if r.error is None]
+    flat = [flatten(r.params) for r in readable]
+    params = sorted({k for f in flat for k in f})
+    metrics = sorted({k for r in readable for k in r.summary})
+    tags = sorted({k for r in readable for k in r.tags})
+    keys = {"params": [f"params.{k}" for k in params], "metrics": [f"metrics.{k}" for k in metrics],
+            "tags": [f"tags.{k}" for k in tags]}
+    varying = [f"params.{k}" for k in params if len({repr(f.get(k)) for f in flat}) > 1]
+    return keys, (varying or keys["params"])[:DEFAULT_PARAMS] + keys["metrics"][:DEFAULT_METRICS]
 
 
 # ------------------------------------------------------------------------------ one run
