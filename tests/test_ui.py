@@ -18,7 +18,7 @@ with warnings.catch_warnings():  # starlette 1.x suggests httpx2 for its TestCli
     from starlette.testclient import TestClient  # noqa: E402
 
 from gitexp.ui.app import UIConfig, create_app  # noqa: E402
-from gitexp.ui.data import CHART_POINTS, to_json  # noqa: E402
+from gitexp.ui.data import LINE_BUCKETS, to_json  # noqa: E402
 from tests.helpers import git, invoke, loaded_by  # noqa: E402
 from tests.uihelpers import XSS, build_in_subprocess_env, isolated_env  # noqa: E402
 
@@ -140,7 +140,7 @@ def test_histories_are_thinned_for_drawing(repo: Path, ids: dict[str, str]) -> N
     body = client(repo).get("/api/histories", params={"runs": run.id}).json()
     line = body["runs"][0]["metrics"]["x"]
     steps, values = line["step"], line["value"]
-    assert CHART_POINTS < len(steps) <= 2 * CHART_POINTS + 2 and steps[0] == 0 and steps[-1] == 19_999
+    assert LINE_BUCKETS[1] < len(steps) <= 2 * LINE_BUCKETS[1] + 2 and steps[0] == 0 and steps[-1] == 19_999
     assert max(values) == 96.0 and min(values) == 0.0 and len(line["time"]) == len(steps)
     assert all(v == float(s % 97) for s, v in zip(steps, values))  # recorded points, not averages
     exact = client(repo).get("/api/histories", params={"runs": run.id, "points": 0}).json()["runs"][0]["metrics"]["x"]

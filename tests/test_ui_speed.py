@@ -154,3 +154,19 @@ def test_the_server_module_loads_without_the_services() -> None:
     services = ("gitexp.ui.data", "gitexp.ui.writes", "gitexp.services.catalog.query", "gitexp.services.compare",
                 "gitexp.services.plot", "numpy", "jinja2")
     assert loaded_by("import gitexp.ui.app", services) == []
+
+
+def test_lines_share_a_charts_point_budget(repo: Path) -> None:
+    ids = []
+    for n in range(4):
+        with gitexp.start_run(run_name=f"long{n}") as run:
+            for step in range(4000):
+                gitexp.log_metric("loss", float((step * 7919 + n) % 1000), step=step)
+        ids.append(run.id)
+    with open_session(repo) as s:
+        one = data.histories(s, ids[:1])["runs"][0]["metrics"]["loss"]
+        four = data.histories(s, ids)["runs"]
+    budget = data.CHART_POINTS // 8  # buckets per line for four lines
+    assert len(one["step"]) == 4000  # one line within its bucket limit: every point
+    for line in (r["metrics"]["loss"] for r in four):
+        assert budget < len(line["step"]) <= 2 * budget + 2 and max(line["value"]) == 999.0

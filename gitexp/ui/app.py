@@ -289,7 +289,7 @@ class _Handlers:
         refs = [r for r in q.get("runs", "").split(",") if r]
         metrics = [m for m in q.get("metrics", "").split(",") if m] or None
         try:
-            points = max(0, int(q.get("points", _data().CHART_POINTS)))
+            points = max(0, int(q["points"])) if "points" in q else None
         except ValueError:
             return self._json({"error": {"message": "points must be a whole number (0: every point)"}}, 400)
         return await self._api(lambda s: _data().histories(s, refs, metrics, points))

@@ -27,7 +27,8 @@ PAGE_SIZE = 50
 MAX_PAGE = 500
 KEY_SAMPLE = 1000  # the column chooser offers the keys of the first runs of a result
 DEFAULT_PARAMS, DEFAULT_METRICS = 4, 4
-CHART_POINTS = 600  # buckets per line (about one per pixel of a chart): min and max of each are kept
+CHART_POINTS = 6000  # points drawn per chart, shared by its lines: what keeps a chart of many runs quick to draw
+LINE_BUCKETS = (150, 1000)  # the least and most buckets a line gets (min and max of each are kept)
 MAX_LOG = 256 << 10  # the run page shows the end of a longer output log
 ATTRIBUTE_SORTS = {"name": "attributes.run_name", "status": "attributes.status", "start": "attributes.start_time",
                    "duration": "attributes.duration", "user": "attributes.user",
@@ -168,18 +169,22 @@ def preview_kind(path: str) -> str | None:
 # ------------------------------------------------------------------------------ charts
 
 def histories(s: Session, runs: Sequence[str], metrics: Sequence[str] | None = None,
-              points: int = CHART_POINTS) -> dict[str, Any]:
+              points: int | None = None) -> dict[str, Any]:
     """Metric histories of `runs` (all their metrics when `metrics` is None), thinned for drawing.
 
     Each line is columns {t0, step, value, time}: `time` in ms after `t0` (the
-    run's start, or its first point), non-finite values as None. Lines longer
-    than 4 x `points` keep the lowest and highest point of each of `points`
-    buckets, so spikes stay visible and every point drawn is a recorded one;
+    run's start, or its first point), non-finite values as None. A line longer
+    than 4 x its buckets keeps the lowest and highest point of each bucket, so
+    spikes stay visible and every point drawn is a recorded one. The buckets of
+    a line (`points`, or CHART_POINTS / 2 shared by the lines, within
+    LINE_BUCKETS) keep a chart of many runs as quick to draw as one of a few;
     `points=0` keeps every point.
     """
     loaded = load_histories(s, runs, metrics)
     if metrics is None:
         metrics = sorted({k for h in loaded for k in h.available})
+    if points is None:
+        points = max(LINE_BUCKETS[0], min(LINE_BUCKETS[1], CHART_POINTS // (2 * max(len(loaded), 1))))
     out = [{"id": h.run_id, "name": h.name, "start_ms": h.start_ms,
             "metrics": {k: thin(c, points, h.start_ms) for k, c in h.columns.items()}} for h in loaded]
     return {"metrics": list(metrics), "runs": out}
