@@ -170,3 +170,18 @@ def test_lines_share_a_charts_point_budget(repo: Path) -> None:
     assert len(one["step"]) == 4000  # one line within its bucket limit: every point
     for line in (r["metrics"]["loss"] for r in four):
         assert budget < len(line["step"]) <= 2 * budget + 2 and max(line["value"]) == 999.0
+
+
+def test_pool_reads_a_damaged_cache_row_again_from_git(repo: Path) -> None:
+    import sqlite3
+
+    with gitexp.start_run(run_name="a"):
+        gitexp.log_params({"lr": 0.5})
+    with open_session(repo) as s:
+        search(s)  # the cache index now has the run
+    with sqlite3.connect(repo / ".git" / "gitexp" / "index.sqlite") as conn:
+        assert conn.execute("UPDATE runs SET params = '{not json'").rowcount == 1
+    pool = RunPool()
+    with open_session(repo) as s:
+        _version, runs = pool.runs(s)
+    assert runs[0].params == {"lr": 0.5}  # decoded after that session closed: read from git in its own

@@ -111,7 +111,8 @@ def create_app(config: UIConfig, warm: threading.Event | None = None) -> ASGIApp
 
     With `warm`, a background thread waits for that event (set once the server
     listens, so start-up does not share the CPU with it), then fills the cache
-    index and the runs pool, so the first table a browser asks for is ready.
+    index and the runs pool, so the first table a browser asks for is ready,
+    and then decodes every run's fields, so the first filter is quick too.
     """
     ui = _Handlers(config)
     if warm is not None:
@@ -167,6 +168,7 @@ class _Handlers:
         try:
             with self._session() as s:
                 _data().runs_table(s, pool=self.pool)
+            self.pool.decode()
         except Exception:  # noqa: BLE001 - the requests will report it
             pass
 

@@ -1,9 +1,10 @@
 """A server's runs, decoded once, and its last few searches.
 
 The CLI lists runs once per command; a server answers the same table many
-times. The pool keeps every run with its params, tags and summary decoded, keyed
-by (ref, commit): commits are immutable, so a run is read again only when its
-ref moves, and only the runs whose refs moved are read (from the cache index).
+times. The pool keeps every run (params, tags and summary decoded on first use,
+then kept), keyed by (ref, commit): commits are immutable, so a run is read
+again only when its ref moves, and only the runs whose refs moved are read
+(from the cache index).
 A search then filters these runs in memory with the same filter language
 (`search(..., runs=...)`); its result is kept until a run ref moves.
 
@@ -52,6 +53,15 @@ class RunPool:
                 _overlay_live(s, run)
         return version, runs
 
+    def decode(self) -> None:
+        """Decode every run's params, tags and metrics now (the warm-up, after the first page),
+        so the first filter does not pay for it."""
+        with self._lock:
+            runs = self._runs
+        for run in runs:
+            if run.error is None:
+                _ = run.params, run.tags, run.metrics
+
     def memo(self, version: int, key: tuple, make: Callable[[], T]) -> T:
         """`make()`, remembered under `key` while the pool stays at `version`."""
         full = (version, *key)
@@ -69,11 +79,26 @@ class RunPool:
 
 
 def _refreshed(s: Session, refs: dict[str, str], known: dict[tuple[str | None, str], Run]) -> list[Run]:
-    """The runs of `refs`: known ones reused, the others read from the cache index and decoded."""
+    """The runs of `refs`: known ones reused, the others read from the cache index.
+
+    Their fields stay JSON text until first used (a search decodes only the fields it
+    reads, the column chooser only its sample's); a damaged cache row is then read
+    again from git in a session of its own, as this one will be closed.
+    """
     missing = {ref: sha for ref, sha in refs.items() if (ref, sha) not in known}
     fresh = s.cache.summaries(missing, fields=LAZY_FIELDS) if missing else []
+    loader = _own_session_loader(s.db.repo.path)
     for run in fresh:
-        if run.error is None:  # decoded now, while the session is open: requests only read them
-            _ = run.params, run.tags, run.metrics
+        if run.error is None:
+            run.loader = loader
     runs = [known[(ref, sha)] for ref, sha in refs.items() if (ref, sha) in known] + fresh
     return sorted(runs, key=lambda r: (r.start_ms or 0, r.ref or ""), reverse=True)
+
+
+def _own_session_loader(repo: str) -> Callable[[Run, str, bool], Any]:
+    def load(run: Run, field: str, from_git: bool) -> Any:
+        from gitexp.services.session import open_session
+
+        with open_session(repo) as s:
+            return s.cache.load_field(run, field, from_git)
+    return load
