@@ -70,7 +70,7 @@ const GXCharts = (() => {
         tooltip: {trigger: "axis", confine: true, formatter: axisTooltip(opts.x)},
         xAxis: {type: opts.x === "time" ? "time" : "value", name: opts.x === "elapsed" ? "elapsed (s)" : opts.x, nameLocation: "middle", nameGap: 28, scale: true},
         yAxis: {type: opts.logy ? "log" : "value", scale: true},
-        dataZoom: [{type: "inside"}, {type: "slider", height: 16, bottom: 4}],
+        dataZoom: [{type: "inside"}, {type: "slider", height: 16, bottom: 4, showDataShadow: false}],  // the shadow costs a redraw of every line
         series});
     });
   }
