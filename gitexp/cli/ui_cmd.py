@@ -99,8 +99,9 @@ def serve(repo: str, host: str, port: int, open_browser: bool, allow_writes: boo
         click.secho(f"warning: serving on {host}: anyone who can reach this address can read your runs",
                     fg="yellow", err=True)
     started = threading.Event()
-    server = _Server(uvicorn.Config(create_app(config, warm=started), log_level="warning", lifespan="off",
-                                    ws="none", timeout_graceful_shutdown=2), started)
+    app = create_app(config, warm=started)
+    server = _notifying_server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="none",
+                                              timeout_graceful_shutdown=2), started)
     if fetcher is not None:
         threading.Thread(target=_fetch_loop, args=(repo, fetcher, refresh), daemon=True).start()
     click.echo(f"gitexp ui: serving {repo} at {url} ({'writes allowed' if allow_writes else 'read-only'}); "
@@ -114,7 +115,7 @@ def serve(repo: str, host: str, port: int, open_browser: bool, allow_writes: boo
     server.run(sockets=[sock])
 
 
-def _Server(config: Any, started: threading.Event) -> Any:
+def _notifying_server(config: Any, started: threading.Event) -> Any:
     """A uvicorn server that sets `started` once it listens (the UI then warms its caches)."""
     import uvicorn
 
