@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import operator
 import stat
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +15,8 @@ from gitexp.errors import CorruptRecord
 from gitexp.store.ids import to_oid
 from gitexp.store.journal import JournalData
 from gitexp.store.record import (
-    RECORD_DIR, Artifact, Point, RunInfo, encode_record, parse_artifacts, parse_mapping, parse_metric,
+    RECORD_DIR, Artifact, Columns, Point, RunInfo, encode_record, parse_artifacts, parse_mapping, parse_metric,
+    parse_metric_columns,
 )
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
 from gitexp.store.yamlio import MAX_YAML_BYTES
@@ -62,6 +65,38 @@ def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
     return db.oid(tree)
 
 
+class ColumnCache:
+    """Decoded metric histories by blob id, least recently used dropped past `max_points`.
+
+    Blobs are immutable, so an entry is never stale; a long-lived process (the web
+    UI) then decodes each history once. Columns are arrays: 24 bytes a point.
+    """
+
+    def __init__(self, max_points: int = 2_000_000) -> None:
+        self.max_points = max_points
+        self._items: OrderedDict[str, Columns] = OrderedDict()
+        self._points = 0
+        self._lock = threading.Lock()
+
+    def get(self, sha: str) -> Columns | None:
+        with self._lock:
+            value = self._items.get(sha)
+            if value is not None:
+                self._items.move_to_end(sha)
+            return value
+
+    def put(self, sha: str, columns: Columns) -> None:
+        with self._lock:
+            if sha in self._items or len(columns[0]) > self.max_points:
+                return
+            self._items[sha] = columns
+            self._points += len(columns[0])
+            while self._points > self.max_points:
+                _, old = self._items.popitem(last=False)
+                self._points -= len(old[0])
+
+
+METRIC_CACHE = ColumnCache()
 MAX_FILE_BYTES = 256 << 20  # any other record file (metrics, output.log): a 300 KB blob may inflate to GBs
 
 
@@ -119,6 +154,20 @@ class RecordReader:
             return self.db.read_blob(entry.sha, MAX_FILE_BYTES)
         except CorruptRecord as exc:
             raise CorruptRecord(f"metric {key!r}: {exc.message}") from None
+
+    def metric_columns(self, key: str) -> Columns | None:
+        """One metric's history as columns, decoded once per process (cached by blob id)."""
+        entry = self.files_under("metrics").get(f"{key}.tsv")
+        if entry is None:
+            return None
+        cached = METRIC_CACHE.get(entry.sha)
+        if cached is None:
+            try:
+                cached = parse_metric_columns(self.read_metric(key) or b"")
+            except CorruptRecord as exc:
+                raise CorruptRecord(f"metric {key!r}: {exc.message}") from None
+            METRIC_CACHE.put(entry.sha, cached)
+        return cached
 
     def code_root(self) -> str:
         return self.tree
