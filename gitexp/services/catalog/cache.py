@@ -29,12 +29,14 @@ from typing import Any
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.model import LAZY_FIELDS, Run, Status, scalars_of
 from gitexp.store.record import RunInfo, parse_mapping
+from gitexp.store import catfile
 from gitexp.store.repo import GitDB
-from gitexp.store.runcommit import RecordReader
+from gitexp.store.runcommit import RecordReader, read_files_bulk
 
 SCHEMA = "4"
 Progress = Callable[[int, int], None]
 PARALLEL_FROM = 400  # commits to load before worker processes pay for their start-up
+BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its start-up
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
             " info, params, tags, summary, last")
@@ -45,27 +47,49 @@ def read_fields(db: GitDB, commit: str, ref: str | None = None) -> dict[str, Any
 
     The record's id must match `ref`'s: ids come from ref names, never from the record alone.
     """
-    rec = RecordReader(db, commit)
-    tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
-    summary = parse_mapping(rec.read("summary.yaml"), "summary.yaml")
+    return fields_from(RecordReader(db, commit).read, ref)
+
+
+def fields_from(read: Callable[[str], bytes | None], ref: str | None = None) -> dict[str, Any]:
+    """`read_fields` from a record's top-level files (`read(name)`: bytes, or None when absent)."""
+    tags = parse_mapping(read("tags.yaml"), "tags.yaml")
+    summary = parse_mapping(read("summary.yaml"), "summary.yaml")
     return {
-        "info": RunInfo.from_yaml(rec.read("run.yaml") or b"", ref),
-        "params": parse_mapping(rec.read("params.yaml"), "params.yaml"),
+        "info": RunInfo.from_yaml(read("run.yaml") or b"", ref),
+        "params": parse_mapping(read("params.yaml"), "params.yaml"),
         "tags": {str(k): str(v) for k, v in tags.items()},
         "summary": {str(k): v for k, v in summary.items() if isinstance(v, dict)},
     }
 
 
-def load_summary(db: GitDB, ref: str, commit: str) -> Run:
-    """Read one run commit's record, metric histories aside (never raises for a malformed record)."""
+def load_summary(db: GitDB, ref: str, commit: str, files: dict[str, bytes] | None = None) -> Run:
+    """Read one run commit's record, metric histories aside (never raises for a malformed record).
+
+    `files` are the record's top-level files when already read (in bulk); else they are read here.
+    """
     try:
-        fields = read_fields(db, commit, ref)
+        fields = fields_from(files.get, ref) if files is not None else read_fields(db, commit, ref)
         return Run(ref, commit, scalars_of(fields["info"], ref), fields)
     except (CorruptRecord, GitexpError, KeyError, ValueError, TypeError) as exc:
         message = exc.message if isinstance(exc, GitexpError) else f"unreadable record ({exc})"
         # A newer format is not damage: this gitexp is too old to read it.
         status = Status.NEWER if isinstance(exc, NewerFormat) else Status.CORRUPT
         return Run.unreadable(ref, commit, message, status)
+
+
+def load_summaries(db: GitDB, pairs: list[tuple[str, str]]) -> Iterator[Run]:
+    """`load_summary` of many (ref, commit) pairs: files read in bulk through `git cat-file`
+    where it can serve, one run at a time through dulwich otherwise (and for what it declines)."""
+    done = 0
+    if len(pairs) >= BULK_FROM and catfile.available():
+        try:
+            for (ref, _), (commit, files) in zip(pairs, read_files_bulk(db, [c for _, c in pairs])):
+                yield load_summary(db, ref, commit, files)
+                done += 1
+        except catfile.CatFileError:
+            pass  # no usable git here: dulwich reads the rest
+    for ref, commit in pairs[done:]:
+        yield load_summary(db, ref, commit)
 
 
 @contextmanager
@@ -150,8 +174,7 @@ class RunIndex:
                 return self._load_parallel(missing, workers, progress)
             except Exception:  # no worker processes to be had here: read them in this one
                 pass
-        chunks = ([load_summary(self.db, r, s)] for r, s in missing)
-        return _collect(chunks, len(missing), progress)
+        return _collect(([run] for run in load_summaries(self.db, missing)), len(missing), progress)
 
     def _load_parallel(self, missing: list[tuple[str, str]], workers: int,
                        progress: Progress | None) -> list[Run]:
@@ -331,7 +354,7 @@ def _load_part(common_dir: str, pairs: list[tuple[str, str]]) -> list[Run]:
     from gitexp.store.repo import open_repo
 
     with open_repo(common_dir) as db:
-        summaries = [load_summary(db, ref, sha) for ref, sha in pairs]
+        summaries = list(load_summaries(db, pairs))
     for s in summaries:  # decoded, so they pickle as plain data
         s.loader = None
     return summaries
