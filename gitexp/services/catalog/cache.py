@@ -35,6 +35,7 @@ from gitexp.store.runcommit import RecordReader, read_files_bulk
 
 SCHEMA = "4"
 Progress = Callable[[int, int], None]
+FEW_ROWS = 500  # rows wanted below which a temporary table beats scanning every row
 PARALLEL_FROM = 400  # commits to load before worker processes pay for their start-up
 BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its start-up
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
@@ -273,18 +274,19 @@ class RunIndex:
                              *(f"typeof({c}) IN ('text', 'null')" for c in ("user", "last", *LAZY_FIELDS))])
         query = f"SELECT {_COLUMNS[:_COLUMNS.index(' info')]} last, {', '.join(wanted)} FROM runs WHERE {sane}"
         try:
-            rows = conn.execute(query).fetchall() if complete else _rows_of(conn, query, shas)
+            # A few rows through a temporary table; many (an experiment of a big repository) in one scan.
+            few = not complete and len(shas) < FEW_ROWS
+            rows = _rows_of(conn, query, shas) if few else conn.execute(query).fetchall()
         except sqlite3.DatabaseError:
             return {}  # unreadable: load everything from git this time
         out: dict[str, Run] = {}
-        stale = []
+        names = ("last", *LAZY_FIELDS)
         with paused_gc():
-            for r in rows:
-                if r[0] not in shas:
-                    stale.append(r[0])
-                    continue
-                lazy = {f: v for f, v in zip(("last", *LAZY_FIELDS), r[9:14]) if v is not None}
-                out[r[0]] = Run(r[1], r[0], _row_scalars(r), lazy, loader=self.load_field)
+            stale = [r[0] for r in rows if r[0] not in shas]
+            loader = self.load_field
+            for r in rows if not stale else [r for r in rows if r[0] in shas]:
+                lazy = {f: v for f, v in zip(names, r[9:14]) if v is not None}
+                out[r[0]] = Run(r[1], r[0], r[2:9], lazy, loader=loader)
         if complete and stale:
             self._prune(conn, stale)
         return out
@@ -410,11 +412,6 @@ def _encode(s: Run) -> tuple:
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
             json.dumps(dict(s.info.__dict__)), json.dumps(s.params), json.dumps(s.tags), json.dumps(s.summary),
             json.dumps(dict(s.metrics)))
-
-
-def _row_scalars(r: tuple) -> tuple:
-    """Scalars of a cached row; the experiment always comes from the ref being listed."""
-    return (r[2], r[3], r[4], r[5], r[6], r[7], r[8])
 
 
 def _unlink(path: Path) -> None:
