@@ -164,8 +164,13 @@ def test_packing_packs_loose_objects_and_keeps_fsck_clean(repo: Path) -> None:
         assert packing.pack_loose_objects(db)
     assert _loose(repo) == 0
     assert len(list((repo / ".git" / "objects" / "pack").glob("*.pack"))) >= 1
+    # run refs packed too: lines of packed-refs, no loose files left
+    assert not [p for p in (repo / ".git" / "refs" / "gitexp").rglob("*") if p.is_file()]
+    assert len(git(repo, "for-each-ref", "refs/gitexp/runs/").splitlines()) == 6
     git(repo, "fsck", "--strict", "--no-progress")
     assert {r.id for r in gitexp.search_runs()} == set(ids)
+    gitexp.tag_run(ids[0], {"after": "packing"})  # a packed ref still moves by compare-and-swap
+    assert gitexp.get_run(ids[0]).tags["after"] == "packing"
     for _ in range(3):  # more rounds: packs are rolled up, not one more each time
         _make_runs(2)
         with open_repo(repo) as db:
