@@ -23,7 +23,7 @@ from gitexp.errors import AmbiguousRun, InvalidName
 from gitexp.services.catalog import cache as cache_mod
 from gitexp.services.session import Session
 from gitexp.store import packing
-from gitexp.store.names import NameBook
+from gitexp.store.names import Holder, NameBook
 from gitexp.store.repo import GitDB, open_repo
 from tests.helpers import git
 
@@ -82,6 +82,28 @@ def test_a_reservation_left_by_a_crashed_start_is_taken_over(repo: Path) -> None
     with gitexp.start_run(run_name="orphan") as run:
         pass
     assert gitexp.get_run("orphan").id == run.id
+
+
+def test_a_reservation_is_a_link_in_the_inode_or_a_file_where_links_fail(repo: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    book = NameBook(repo / ".git" / "gitexp" / "names")
+    ref = "refs/gitexp/runs/default/1m8n5czkvmkb4zze"
+    assert book.try_reserve("brisk-otter", ref) is None
+    path = book.path("brisk-otter")
+    assert path.is_symlink() and os.lstat(path).st_blocks == 0  # no disk block of its own
+    assert book.holder("brisk-otter") == Holder("brisk-otter", ref, os.getpid(), __import__("socket").gethostname())
+    assert book.try_reserve("brisk-otter", ref.replace("czk", "aaa")).ref == ref  # taken: the holder says who
+
+    def no_links(*_: object) -> None:
+        raise OSError(errno.EPERM, "no symbolic links here")
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    assert book.try_reserve("calm-heron", ref) is None and not book.path("calm-heron").is_symlink()
+    assert book.holder("calm-heron").ref == ref and book.try_reserve("calm-heron", "x") is not None
+    book.release("brisk-otter", ref)
+    assert book.holder("brisk-otter") is None
 
 
 def test_names_are_seeded_once_from_the_cache(repo: Path) -> None:
