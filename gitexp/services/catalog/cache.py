@@ -36,7 +36,6 @@ from gitexp.store.runcommit import RecordReader, read_files_bulk
 SCHEMA = "4"
 Progress = Callable[[int, int], None]
 FEW_ROWS = 500  # rows wanted below which a temporary table beats scanning every row
-PARALLEL_FROM = 400  # commits to load before worker processes pay for their start-up
 BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its start-up
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
@@ -164,31 +163,12 @@ class RunIndex:
         return [by_sha[sha].at_ref(ref) for ref, sha in refs.items()]
 
     def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[Run]:
-        """Read records of commits not in the cache, on every core when there are many."""
+        """Read records of commits not in the cache (in bulk: one process, no workers to start)."""
         with running_gc():
             return self._load_records(missing, progress)
 
     def _load_records(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[Run]:
-        workers = min(os.cpu_count() or 1, 8)
-        if len(missing) >= PARALLEL_FROM and workers > 1 and _can_fork():
-            try:
-                return self._load_parallel(missing, workers, progress)
-            except Exception:  # no worker processes to be had here: read them in this one
-                pass
         return _collect(([run] for run in load_summaries(self.db, missing)), len(missing), progress)
-
-    def _load_parallel(self, missing: list[tuple[str, str]], workers: int,
-                       progress: Progress | None) -> list[Run]:
-        """Forked workers only: a spawned one would re-import the user's `__main__`
-        (a script without a main guard would start its runs again)."""
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        size = max(50, len(missing) // (workers * 8))
-        parts = [missing[i:i + size] for i in range(0, len(missing), size)]
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            chunks = pool.map(_load_part, [str(self.db.common_dir)] * len(parts), parts)
-            return _collect(chunks, len(missing), progress)
 
     def with_name(self, refs: dict[str, str], name: str) -> list[Run]:
         """The runs among `refs` named `name`: one indexed lookup, loading only uncached commits.
@@ -339,27 +319,11 @@ def _rows_of(conn: sqlite3.Connection, query: str, shas: set[str]) -> list[tuple
     return conn.execute(query + " AND commit_id IN (SELECT sha FROM wanted)").fetchall()
 
 
-def _can_fork() -> bool:
-    """fork is safe only while this process runs no other thread (a flusher, a server)."""
-    return os.name == "posix" and threading.active_count() == 1
-
-
 def _rollback(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("ROLLBACK")
     except sqlite3.DatabaseError:
         pass
-
-
-def _load_part(common_dir: str, pairs: list[tuple[str, str]]) -> list[Run]:
-    """Worker: load summaries from a repository opened in this process."""
-    from gitexp.store.repo import open_repo
-
-    with open_repo(common_dir) as db:
-        summaries = list(load_summaries(db, pairs))
-    for s in summaries:  # decoded, so they pickle as plain data
-        s.loader = None
-    return summaries
 
 
 def _collect(chunks: Iterable[list[Run]], total: int, progress: Progress | None) -> list[Run]:
