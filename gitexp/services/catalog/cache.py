@@ -40,6 +40,7 @@ BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its s
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
             " info, params, tags, summary, last")
+_STORED = ("info", "params", "tags", "summary", "last")  # the JSON columns, in _COLUMNS order
 
 
 def read_fields(db: GitDB, commit: str, ref: str | None = None) -> dict[str, Any]:
@@ -153,22 +154,27 @@ class RunIndex:
         wanted = set(refs.values())
         cached = self._fetch(conn, wanted, set(fields), complete) if conn else {}
         missing = [(ref, sha) for ref, sha in refs.items() if sha not in cached]
-        fresh = self._load(missing, progress)
-        for run in fresh:
-            if run.error is None:
-                run.loader = self.load_field
-        if conn and fresh:
-            self._store(conn, fresh)
+        fresh, rows = self._load(missing, progress)
+        if conn and rows:
+            self._store_rows(conn, rows)
         by_sha = {**cached, **{s.commit: s for s in fresh}}
         return [by_sha[sha].at_ref(ref) for ref, sha in refs.items()]
 
-    def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[Run]:
-        """Read records of commits not in the cache (in bulk: one process, no workers to start)."""
-        with running_gc():
-            return self._load_records(missing, progress)
+    def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> tuple[list[Run], list[tuple]]:
+        """Read records of commits not in the cache (in bulk, in this process); their rows to store.
 
-    def _load_records(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[Run]:
-        return _collect(([run] for run in load_summaries(self.db, missing)), len(missing), progress)
+        A run read keeps its fields as the JSON of its row, decoded on first use as a
+        cached run's are: 10,000 decoded records would hold ~150 MB at once.
+        """
+        runs, rows = [], []
+        with running_gc():
+            for run in _progressed(load_summaries(self.db, missing), len(missing), progress):
+                if run.error is None:
+                    rows.append(_encode(run))
+                    run = Run(run.ref, run.commit, rows[-1][2:9], dict(zip(_STORED, rows[-1][9:])),
+                              loader=self.load_field)
+                runs.append(run)
+        return runs, rows
 
     def with_name(self, refs: dict[str, str], name: str) -> list[Run]:
         """The runs among `refs` named `name`: one indexed lookup, loading only uncached commits.
@@ -297,11 +303,13 @@ class RunIndex:
             raise CorruptRecord(fresh.error)
         return dict(fresh.metrics) if field == "last" else fresh.raw(field)
 
-    def _store(self, conn: sqlite3.Connection, rows: Iterable[Run]) -> None:
+    def _store(self, conn: sqlite3.Connection, runs: Iterable[Run]) -> None:
+        self._store_rows(conn, [_encode(r) for r in runs if not r.error])
+
+    def _store_rows(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
         try:
             conn.execute("BEGIN")
-            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                             [_encode(r) for r in rows if not r.error])
+            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", rows)
             conn.execute("COMMIT")
         except sqlite3.DatabaseError:
             _rollback(conn)  # another process holds the lock too long: the cache just stays colder
@@ -326,15 +334,14 @@ def _rollback(conn: sqlite3.Connection) -> None:
         pass
 
 
-def _collect(chunks: Iterable[list[Run]], total: int, progress: Progress | None) -> list[Run]:
-    out: list[Run] = []
+def _progressed(runs: Iterable[Run], total: int, progress: Progress | None) -> Iterator[Run]:
+    """`runs`, reporting progress every 100 once loading has taken over a second."""
     started, shown = time.monotonic(), 0
-    for chunk in chunks:
-        out.extend(chunk)
-        if progress and time.monotonic() - started > 1.0 and (len(out) - shown >= 100 or len(out) == total):
-            progress(len(out), total)
-            shown = len(out)
-    return out
+    for done, run in enumerate(runs, 1):
+        yield run
+        if progress and time.monotonic() - started > 1.0 and (done - shown >= 100 or done == total):
+            progress(done, total)
+            shown = done
 
 
 class _DirCache:
