@@ -35,6 +35,9 @@ def cat(git_dir: str | os.PathLike[str], requests: Iterable[str],
     An absent object answers (MISSING, 0, b""). Requests are written by a thread
     while answers are read, so neither side waits on a full pipe.
     """
+    wanted = list(requests)
+    if not wanted:
+        return []
     mode = "--batch" if contents else "--batch-check"
     try:
         proc = subprocess.Popen(["git", "--git-dir", os.fspath(git_dir), "cat-file", mode, "--buffer"],
@@ -42,7 +45,6 @@ def cat(git_dir: str | os.PathLike[str], requests: Iterable[str],
     except OSError as exc:
         raise CatFileError(f"cannot run git: {exc}") from None
     assert proc.stdin is not None and proc.stdout is not None
-    wanted = list(requests)
     writer = threading.Thread(target=_write, args=(proc.stdin, wanted), daemon=True)
     writer.start()
     try:
