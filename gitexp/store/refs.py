@@ -31,6 +31,7 @@ class DirCache(Protocol):
 # How long a ref lock held by someone else is waited for before giving up, as git's
 # core.filesRefLockTimeout does (git waits 100 ms for refs, 1 s for packed-refs).
 LOCK_TIMEOUT = 1.0
+_VANISHED_ATTEMPTS = 5  # a ref folder removed by a concurrent `git pack-refs` is created again
 
 
 class RefsMixin:
@@ -55,7 +56,7 @@ class RefsMixin:
         else:
             ok = self._retry_locked(
                 ref, lambda: self.repo.refs.set_if_equals(name, old.encode(), new.encode(), message=msg))
-        if not ok:
+        if not ok and self.read_ref(ref) != new:  # (== new: an attempt that raised had moved it)
             raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
 
     def _reflog_folder(self, ref: str) -> None:
@@ -68,16 +69,22 @@ class RefsMixin:
         """Run a ref update, waiting (with backoff) a short while for a lock someone holds.
 
         git itself holds `<ref>.lock` or `packed-refs.lock` for a moment during
-        `git gc`, `git pack-refs` or a fetch: that is no reason to fail a run.
+        `git gc`, `git pack-refs` or a fetch: that is no reason to fail a run. Nor is
+        a folder that `git pack-refs` removed (emptied) just as the update created it.
         """
         deadline = time.monotonic() + LOCK_TIMEOUT
         delay = 0.002
+        vanished = 0
         while True:
             try:
                 return update()
             except FileLocked as exc:
                 if time.monotonic() >= deadline:
                     raise self._locked(ref, exc) from None
+            except FileNotFoundError:
+                vanished += 1
+                if vanished == _VANISHED_ATTEMPTS:
+                    raise
             time.sleep(random.uniform(delay, 2 * delay))
             delay = min(delay * 2, 0.1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -209,9 +210,12 @@ class Record:
         return record_files(self.info, self.params, self.tags, self.metrics, self.artifacts, output)
 
 
+_STEP_TIME = operator.itemgetter(0, 2)
+
+
 def merge_points(committed: list[Point], journal: list[Point]) -> list[Point]:
     """Committed points plus newer journal points, ordered by (step, timestamp)."""
-    return sorted([*committed, *journal], key=lambda p: (p[0], p[2]))
+    return sorted([*committed, *journal], key=_STEP_TIME)
 
 
 def read_record(db: GitDB, commit: str, ref: str | None = None) -> Record:
