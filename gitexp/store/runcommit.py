@@ -6,12 +6,14 @@ import operator
 import stat
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dulwich.objects import Blob, Tree
 
 from gitexp.errors import CorruptRecord
+from gitexp.store import catfile
 from gitexp.store.ids import to_oid
 from gitexp.store.journal import JournalData
 from gitexp.store.record import (
@@ -171,6 +173,61 @@ class RecordReader:
 
     def code_root(self) -> str:
         return self.tree
+
+
+SUMMARY_FILES = ("run.yaml", "params.yaml", "tags.yaml", "summary.yaml")
+BULK_CHUNK = 5000  # commits per round of `git cat-file` passes: bounds the bytes held at once
+
+
+def read_files_bulk(db: GitDB, commits: Sequence[str],
+                    names: Sequence[str] = SUMMARY_FILES) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+    """Top-level record files of many run commits, read through `git cat-file` in three pipelined passes.
+
+    Yields (commit, {name: bytes}) in order, absent files left out as `RecordReader.read`
+    leaves them, or (commit, None) for a commit this reader declines (not a commit, a
+    file that is not a regular file, a wrong type or over the size limit): `RecordReader`
+    reads that one and says what is wrong. Raises CatFileError when `git` cannot serve.
+    """
+    for start in range(0, len(commits), BULK_CHUNK):
+        yield from _bulk_chunk(db, commits[start:start + BULK_CHUNK], names)
+
+
+def _bulk_chunk(db: GitDB, commits: Sequence[str],
+                names: Sequence[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+    git_dir = db.common_dir
+    answers = iter(catfile.cat(git_dir, [r for c in commits for r in (c, f"{c}:{RECORD_DIR}")]))
+    plans = [_plan(next(answers), next(answers), names, db.hex_length // 2) for _ in commits]
+    wanted = sorted({sha for plan in plans if plan for sha in plan.values()})
+    checked = catfile.cat(git_dir, wanted, contents=False)
+    fits = [sha for sha, (kind, size, _) in zip(wanted, checked) if kind == "blob" and size <= MAX_YAML_BYTES]
+    data = {sha: content for sha, (_, _, content) in zip(fits, catfile.cat(git_dir, fits))}
+    for commit, plan in zip(commits, plans):
+        if plan is None or any(sha not in data for sha in plan.values()):
+            yield commit, None
+        else:
+            yield commit, {name: data[sha] for name, sha in plan.items()}
+
+
+def _plan(commit: tuple[str, int, bytes], folder: tuple[str, int, bytes], names: Sequence[str],
+          hash_bytes: int) -> dict[str, str] | None:
+    """{name: blob id} of the wanted files in a commit's record folder; None to decline it."""
+    if commit[0] != "commit":
+        return None
+    if folder[0] != "tree":  # no record folder (or a file by that name): no files, as RecordReader sees it
+        return {}
+    try:
+        entries = catfile.tree_entries(folder[2], hash_bytes)
+    except ValueError:
+        return None
+    plan = {}
+    for name in names:
+        mode, sha = entries.get(name, (stat.S_IFDIR, ""))
+        if stat.S_ISDIR(mode):
+            continue  # absent
+        if not stat.S_ISREG(mode):
+            return None
+        plan[name] = sha
+    return plan
 
 
 @dataclass

@@ -36,9 +36,10 @@ def list_runs(s: Session, experiment: str | None = None, progress: Progress | No
     """
     s.recover()
     runs = s.cache.summaries(run_refs(s, experiment), progress, fields, complete=experiment is None)
+    loader = _loader(s, s.cache.load_field)
     for run in runs:
         if run.error is None:
-            run.loader = _loader(s, run.loader)
+            run.loader = loader
         if run.status == "RUNNING":
             _overlay_live(s, run)
     return sorted(runs, key=lambda r: (r.start_ms or 0, r.ref or ""), reverse=True)
