@@ -174,11 +174,12 @@ def main() -> None:
     repo = fresh_clone(args.repo, None) if args.clone else args.repo
     import gitexp
 
-    total = len(list(Path(repo, ".git", "refs", "gitexp", "runs").rglob("*"))) or "?"
+    total = len(subprocess.run(["git", "for-each-ref", "refs/gitexp/runs/"], cwd=repo, capture_output=True,
+                               text=True).stdout.splitlines())  # loose and packed
     print(f"{args.label} gitexp from {os.path.dirname(gitexp.__file__)}; repo {repo} "
           f"({'fresh clone, ' if args.clone else ''}load {os.getloadavg()[0]:.1f})", flush=True)
     size, loose, packs = git_size(repo)
-    print(f"  .git {size:.0f} MB, {loose} loose objects, {packs} packs; run ref entries {total}", flush=True)
+    print(f"  .git {size:.0f} MB, {loose} loose objects, {packs} packs; {total} run refs", flush=True)
     rep = args.repeat
 
     # Cold first (a fresh clone has no cache), then everything warm.

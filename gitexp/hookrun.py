@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gitexp.services.hooks.commit import HookOutcome
+    from gitexp.store.gitlite import HookRepo
 
 GIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg")
 
@@ -46,7 +52,7 @@ def run_hook(name: str, args: list[str]) -> int:
     return 0
 
 
-def _dispatch(commit, repo, name: str, args: list[str]):  # type: ignore[no-untyped-def]
+def _dispatch(commit: ModuleType, repo: HookRepo, name: str, args: list[str]) -> HookOutcome:
     if name == "pre-commit":
         return commit.pre_commit(repo)
     if not args:

@@ -497,14 +497,10 @@ def test_diff_reads_summaries_not_metric_histories(repo: Path, monkeypatch: pyte
 
 
 def test_command_module_imports_stay_light() -> None:
-    import subprocess
-    import sys
+    from tests.helpers import loaded_by
 
-    code = ("import sys, gitexp.cli.diff_cmd; "
-            "heavy = [m for m in ('gitexp.services.compare', 'dulwich', 'tabulate', 'matplotlib', 'pandas') "
-            "if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert loaded_by("import gitexp.cli.diff_cmd",
+                     ("gitexp.services.compare", "dulwich", "tabulate", "matplotlib", "pandas")) == []
 
 
 def test_git_diff_agrees_when_params_are_logged_in_another_order(repo: Path, runner) -> None:

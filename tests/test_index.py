@@ -331,7 +331,7 @@ def test_concurrent_cold_loads_agree(repo: Path, monkeypatch: pytest.MonkeyPatch
     assert query(repo, "SELECT count(*) FROM runs") == [(120,)]
 
 
-# -- progress and parallel loading on many runs --------------------------------------------------------
+# -- progress and bulk loading on many runs --------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -416,43 +416,23 @@ def test_dicts_and_json_read_fields_with_the_rows(repo: Path, monkeypatch: pytes
 
 
 @pytest.mark.slow  # a 1,500-run repository, loaded three times
-def test_parallel_cold_load_equals_serial_load(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bulk_cold_load_equals_warm_and_one_by_one_loads(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(big)
     monkeypatch.setattr(api, "_repo_path", str(big))
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # worker processes even on a one-core machine
-    calls: list[int] = []
-    original = index.RunIndex._load_parallel
-
-    def spy(self, missing, workers, progress):
-        calls.append(len(missing))
-        return original(self, missing, workers, progress)  # a failure here would fail the test
-
-    monkeypatch.setattr(index.RunIndex, "_load_parallel", spy)
-    monkeypatch.setattr(index.RunIndex, "_load", _strict_load)
-
     drop_cache(big)
-    parallel = gitexp.search_runs(output="dicts")
-    assert calls == [1500]
+    bulk = gitexp.search_runs(output="dicts")  # records read through git cat-file
     warm = gitexp.search_runs(output="dicts")  # from the cache just written
     drop_cache(big)
-    monkeypatch.setattr(index, "PARALLEL_FROM", 10**9)
-    serial = gitexp.search_runs(output="dicts")
-    assert calls == [1500]
-    assert len(parallel) == 1500 and parallel == serial and warm == serial
-    assert {r["experiment"] for r in parallel} == {"default", "sweep"}
+    monkeypatch.setattr(index, "BULK_FROM", 10**9)
+    one_by_one = gitexp.search_runs(output="dicts")  # each record through dulwich
+    assert len(bulk) == 1500 and bulk == one_by_one and warm == one_by_one
+    assert {r["experiment"] for r in bulk} == {"default", "sweep"}
     assert all(r["status"] == "FINISHED" and len(r["params"]) == 5 and set(r["metrics"]) == {"acc", "loss"}
-               and r["metrics"]["acc"]["count"] == 10 for r in parallel)
-    one = gitexp.get_run(parallel[700]["id"])
-    assert one.params == parallel[700]["params"] and one.metrics["acc"] == parallel[700]["metrics"]["acc"]["last"]
+               and r["metrics"]["acc"]["count"] == 10 for r in bulk)
+    one = gitexp.get_run(bulk[700]["id"])
+    assert one.params == bulk[700]["params"] and one.metrics["acc"] == bulk[700]["metrics"]["acc"]["last"]
     assert sorted(names(gitexp.search_runs("params.lr = 0.01", output="dicts"))) \
-        == sorted(r["name"] for r in serial if r["params"]["lr"] == 0.01)
-
-
-def _strict_load(self, missing, progress):
-    """RunIndex._load without the silent fallback to a serial load (so the test sees worker errors)."""
-    if len(missing) >= index.PARALLEL_FROM:
-        return self._load_parallel(missing, min(os.cpu_count() or 1, 8), progress)
-    return index._collect(([index.load_summary(self.db, r, s)] for r, s in missing), len(missing), progress)
+        == sorted(r["name"] for r in one_by_one if r["params"]["lr"] == 0.01)
 
 
 # -- short ids ------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from gitexp.errors import AmbiguousRun, InvalidName
 from gitexp.services.catalog import cache as cache_mod
 from gitexp.services.session import Session
 from gitexp.store import packing
-from gitexp.store.names import NameBook
+from gitexp.store.names import Holder, NameBook
 from gitexp.store.repo import GitDB, open_repo
 from tests.helpers import git
 
@@ -82,6 +82,28 @@ def test_a_reservation_left_by_a_crashed_start_is_taken_over(repo: Path) -> None
     with gitexp.start_run(run_name="orphan") as run:
         pass
     assert gitexp.get_run("orphan").id == run.id
+
+
+def test_a_reservation_is_a_link_in_the_inode_or_a_file_where_links_fail(repo: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    book = NameBook(repo / ".git" / "gitexp" / "names")
+    ref = "refs/gitexp/runs/default/1m8n5czkvmkb4zze"
+    assert book.try_reserve("brisk-otter", ref) is None
+    path = book.path("brisk-otter")
+    assert path.is_symlink() and os.lstat(path).st_blocks == 0  # no disk block of its own
+    assert book.holder("brisk-otter") == Holder("brisk-otter", ref, os.getpid(), __import__("socket").gethostname())
+    assert book.try_reserve("brisk-otter", ref.replace("czk", "aaa")).ref == ref  # taken: the holder says who
+
+    def no_links(*_: object) -> None:
+        raise OSError(errno.EPERM, "no symbolic links here")
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    assert book.try_reserve("calm-heron", ref) is None and not book.path("calm-heron").is_symlink()
+    assert book.holder("calm-heron").ref == ref and book.try_reserve("calm-heron", "x") is not None
+    book.release("brisk-otter", ref)
+    assert book.holder("brisk-otter") is None
 
 
 def test_names_are_seeded_once_from_the_cache(repo: Path) -> None:
@@ -164,8 +186,13 @@ def test_packing_packs_loose_objects_and_keeps_fsck_clean(repo: Path) -> None:
         assert packing.pack_loose_objects(db)
     assert _loose(repo) == 0
     assert len(list((repo / ".git" / "objects" / "pack").glob("*.pack"))) >= 1
+    # run refs packed too: lines of packed-refs, no loose files left
+    assert not [p for p in (repo / ".git" / "refs" / "gitexp").rglob("*") if p.is_file()]
+    assert len(git(repo, "for-each-ref", "refs/gitexp/runs/").splitlines()) == 6
     git(repo, "fsck", "--strict", "--no-progress")
     assert {r.id for r in gitexp.search_runs()} == set(ids)
+    gitexp.tag_run(ids[0], {"after": "packing"})  # a packed ref still moves by compare-and-swap
+    assert gitexp.get_run(ids[0]).tags["after"] == "packing"
     for _ in range(3):  # more rounds: packs are rolled up, not one more each time
         _make_runs(2)
         with open_repo(repo) as db:

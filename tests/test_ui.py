@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -20,8 +18,8 @@ with warnings.catch_warnings():  # starlette 1.x suggests httpx2 for its TestCli
     from starlette.testclient import TestClient  # noqa: E402
 
 from gitexp.ui.app import UIConfig, create_app  # noqa: E402
-from gitexp.ui.data import to_json  # noqa: E402
-from tests.helpers import git, invoke  # noqa: E402
+from gitexp.ui.data import LINE_BUCKETS, to_json  # noqa: E402
+from tests.helpers import git, invoke, loaded_by  # noqa: E402
 from tests.uihelpers import XSS, build_in_subprocess_env, isolated_env  # noqa: E402
 
 BASE = "http://127.0.0.1:5050"
@@ -140,9 +138,14 @@ def test_histories_are_thinned_for_drawing(repo: Path, ids: dict[str, str]) -> N
         for step in range(1, 20_000):
             gitexp.log_metric("x", float(step % 97), step=step)
     body = client(repo).get("/api/histories", params={"runs": run.id}).json()
-    points = body["runs"][0]["metrics"]["x"]
-    assert 1000 < len(points) <= 2002 and points[0][0] == 0 and points[-1][0] == 19_999
-    assert max(p[1] for p in points) == 96.0
+    line = body["runs"][0]["metrics"]["x"]
+    steps, values = line["step"], line["value"]
+    assert LINE_BUCKETS[1] < len(steps) <= 2 * LINE_BUCKETS[1] + 2 and steps[0] == 0 and steps[-1] == 19_999
+    assert max(values) == 96.0 and min(values) == 0.0 and len(line["time"]) == len(steps)
+    assert all(v == float(s % 97) for s, v in zip(steps, values))  # recorded points, not averages
+    exact = client(repo).get("/api/histories", params={"runs": run.id, "points": 0}).json()["runs"][0]["metrics"]["x"]
+    assert exact["step"] == list(range(20_000)) and exact["value"][1:] == [float(s % 97) for s in range(1, 20_000)]
+    assert len(exact["time"]) == 20_000 and exact["time"] == sorted(exact["time"])
 
 
 def test_compare_json_and_code_diff(web: TestClient, ids: dict[str, str]) -> None:
@@ -330,10 +333,8 @@ def test_registry_page_without_models(web: TestClient) -> None:
 
 
 def test_help_does_not_import_the_server() -> None:
-    code = ("import sys; from gitexp.cli import main; main(['--help']); "
-            "print(sorted(m for m in ('starlette', 'uvicorn', 'jinja2', 'gitexp.ui') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
-    assert out.strip().endswith("[]"), out
+    code = "from gitexp.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    assert loaded_by(code, ("starlette", "uvicorn", "jinja2", "gitexp.ui")) == []
 
 
 def test_missing_extra_says_how_to_install(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,8 +98,10 @@ def serve(repo: str, host: str, port: int, open_browser: bool, allow_writes: boo
     if host not in LOOPBACK:
         click.secho(f"warning: serving on {host}: anyone who can reach this address can read your runs",
                     fg="yellow", err=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(config, warm=True), log_level="warning", lifespan="off",
-                                           timeout_graceful_shutdown=2))
+    started = threading.Event()
+    app = create_app(config, warm=started)
+    server = _notifying_server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="none",
+                                              timeout_graceful_shutdown=2), started)
     if fetcher is not None:
         threading.Thread(target=_fetch_loop, args=(repo, fetcher, refresh), daemon=True).start()
     click.echo(f"gitexp ui: serving {repo} at {url} ({'writes allowed' if allow_writes else 'read-only'}); "
@@ -111,6 +113,18 @@ def serve(repo: str, host: str, port: int, open_browser: bool, allow_writes: boo
 
         threading.Timer(0.3, webbrowser.open, args=(url,)).start()
     server.run(sockets=[sock])
+
+
+def _notifying_server(config: Any, started: threading.Event) -> Any:
+    """A uvicorn server that sets `started` once it listens (the UI then warms its caches)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            started.set()
+
+    return Server(config)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -23,7 +23,7 @@ from typing import Any
 from gitexp.errors import CorruptRecord, GitexpError
 from gitexp.model import Run, scalars_of
 from gitexp.services.catalog.cache import read_fields
-from gitexp.services.catalog.listing import live_record, resolve, run_from_record
+from gitexp.services.catalog.listing import live_record, resolve, run_from_record, run_refs
 from gitexp.services.session import Session
 from gitexp.store.record import RECORD_DIR, RunInfo, flatten
 from gitexp.store.repo import GITLINK, Entry, GitDB
@@ -42,16 +42,17 @@ MAX_DIFF_BYTES = 4 << 20  # larger files are reported, not diffed line by line
 def load_runs(s: Session, texts: list[str]) -> list[Run]:
     """Runs without metric histories (as a listing holds them), artifacts included."""
     s.recover()
-    return [load_run(s, t) for t in texts]
+    refs = run_refs(s)
+    return [load_run(s, t, refs) for t in texts]
 
 
-def load_run(s: Session, text: str) -> Run:
-    """Resolve `text` (id, prefix, name or git revision) and read its record.
+def load_run(s: Session, text: str, refs: dict[str, str] | None = None) -> Run:
+    """Resolve `text` (id, prefix, name or git revision; among `refs` if given) and read its record.
 
     A run still running here, or a record without summary.yaml, is read whole
     (journals merged) so its summary is right.
     """
-    ref, commit = resolve(s, text)
+    ref, commit = resolve(s, text, refs=refs)
     try:
         fields = read_fields(s.db, commit, ref)
         info: RunInfo = fields["info"]

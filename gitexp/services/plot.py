@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import GitexpError, RunNotFound
@@ -33,7 +34,7 @@ from gitexp.services.plot_keys import Key, parse_key, plot_parallel, plot_scatte
 from gitexp.services.session import Session
 from gitexp.services.tracking.localstate import ActiveDir
 from gitexp.store.journal import read_journals
-from gitexp.store.record import Point, RunInfo, ms_from_iso, parse_metric
+from gitexp.store.record import Columns, Point, RunInfo, ms_from_iso
 from gitexp.store.runcommit import RecordReader, merge_points
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,17 +61,26 @@ class History:
     name: str
     run_id: str
     start_ms: int | None
-    metrics: dict[str, list[Point]]  # only the requested keys the run has
+    columns: dict[str, Columns]  # only the requested keys the run has: steps, values, timestamps (read-only)
     available: list[str]  # every metric key the run has
 
+    @cached_property
+    def metrics(self) -> dict[str, list[Point]]:
+        """The same histories as (step, value, timestamp) points."""
+        return {k: list(zip(*c)) for k, c in self.columns.items()}
 
-def load_histories(s: Session, runs: Sequence[str], metrics: Sequence[str]) -> list[History]:
-    """Read only `metrics` of each run (not every metric, unlike `get_run`); duplicates dropped."""
+
+def load_histories(s: Session, runs: Sequence[str], metrics: Sequence[str] | None) -> list[History]:
+    """Read only `metrics` (every metric when None) of each run; duplicates dropped.
+
+    Runs are resolved by id, prefix, name or revision without listing every run,
+    and each metric file is decoded once per process (`RecordReader.metric_columns`).
+    """
     s.recover()
-    listed = s.cache.summaries(run_refs(s), fields=())
+    refs = run_refs(s)
     out, seen = [], set()
     for text in runs:
-        _ref, commit = resolve(s, text, listed)
+        _ref, commit = resolve(s, text, refs=refs)
         if commit in seen:
             continue
         seen.add(commit)
@@ -78,20 +88,22 @@ def load_histories(s: Session, runs: Sequence[str], metrics: Sequence[str]) -> l
     return out
 
 
-def _history(s: Session, commit: str, metrics: Sequence[str]) -> History:
+def _history(s: Session, commit: str, metrics: Sequence[str] | None) -> History:
     db = s.db
     rec = RecordReader(db, commit)
     info = RunInfo.from_yaml(rec.read("run.yaml") or b"")
     available = rec.metric_keys()
-    points = {k: parse_metric(data) for k in metrics if (data := rec.read_metric(k)) is not None}
+    wanted = available if metrics is None else metrics
+    columns = {k: c for k in wanted if (c := rec.metric_columns(k)) is not None}
     folder = ActiveDir.of(db.local_dir, info.id)
     if info.status == "RUNNING" and folder.path.is_dir():  # newer points are still in the journals
         journal = read_journals(folder.path).metrics
         available = sorted(set(available) | set(journal))
-        for key in metrics:
+        for key in available if metrics is None else metrics:
             if key in journal:
-                points[key] = merge_points(points.get(key, []), journal[key])
-    return History(info.name or info.id, info.id, ms_from_iso(info.start_time), points, available)
+                merged = merge_points(list(zip(*columns.get(key, ((), (), ())))), journal[key])
+                columns[key] = ([p[0] for p in merged], [p[1] for p in merged], [p[2] for p in merged])
+    return History(info.name or info.id, info.id, ms_from_iso(info.start_time), columns, available)
 
 
 def plot_metrics(s: Session, runs: Sequence[str] | str | None, metrics: Sequence[str] | str,

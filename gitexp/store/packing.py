@@ -7,6 +7,10 @@ of 256), they are packed into one pack, and small packs are rolled up
 geometrically (`git repack --geometric=2 -d`), so the number of packs stays
 logarithmic and every read searches few of them.
 
+Run refs are packed in the same pass (`git pack-refs --all`, as `git gc` does):
+a loose ref is a 41-byte file in a 4 KiB block, and 2,000 of them made a listing
+open 2,000 files; packed, they are lines of one `packed-refs` file.
+
 Never on a hot path: the check is one small directory listing, made when a run
 ends; the packing itself runs in a detached process. It takes git's own
 `gc.pid` lock (the protocol of `git gc`): a `git gc` already running makes
@@ -78,17 +82,19 @@ def pack_loose_objects(db: GitDB) -> bool:
         if not held:
             return False
         git = shutil.which("git")
-        if git is not None and _git_repack(git, db.common_dir):
+        if git is not None and _git(git, db.common_dir, "repack", "-q", "-d", "--geometric=2"):
+            _git(git, db.common_dir, "pack-refs", "--all")
             return True
         # No git (or it failed): dulwich packs the loose objects into one pack.
         db.repo.object_store.pack_loose_objects()
         return True
 
 
-def _git_repack(git: str, common_dir: Path) -> bool:
-    """`git repack --geometric=2 -d`: loose objects and small packs into one pack; packs kept few."""
+def _git(git: str, common_dir: Path, *args: str) -> bool:
+    """Run a housekeeping git command (`repack`: loose objects and small packs into one pack,
+    packs kept few; `pack-refs`: loose refs into packed-refs); True if it succeeded."""
     env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
-    proc = subprocess.run([git, f"--git-dir={common_dir}", "repack", "-q", "-d", "--geometric=2"],
+    proc = subprocess.run([git, f"--git-dir={common_dir}", *args],
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     return proc.returncode == 0
 

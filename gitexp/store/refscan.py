@@ -26,13 +26,13 @@ def refs_named(common_dir: Path, prefix: str, keep: Callable[[str], bool], min_n
     except FileNotFoundError:
         data = b""
     for line in data.split(b"\n"):
-        sha, _, name = line.partition(b" ")
-        if not name.startswith(pre) or line[:1] in (b"#", b"^"):
+        sha, _, raw = line.partition(b" ")
+        if not raw.startswith(pre) or line[:1] in (b"#", b"^"):
             continue
-        last = name[name.rfind(b"/") + 1:]
+        last = raw[raw.rfind(b"/") + 1:]
         if last < low:
             continue
-        ref = name.decode("utf-8", "replace")
+        ref = raw.decode("utf-8", "replace")
         if keep(ref.rsplit("/", 1)[-1]):
             out[ref] = sha.decode()
     for dirpath, _dirs, files in os.walk(common_dir / prefix):

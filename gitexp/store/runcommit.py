@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import operator
 import stat
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dulwich.objects import Blob, Tree
 
 from gitexp.errors import CorruptRecord
+from gitexp.store import catfile
+from gitexp.store.ids import to_oid
 from gitexp.store.journal import JournalData
 from gitexp.store.record import (
-    RECORD_DIR, Artifact, Point, RunInfo, encode_record, parse_artifacts, parse_mapping, parse_metric,
+    RECORD_DIR, Artifact, Columns, Point, RunInfo, encode_record, parse_artifacts, parse_mapping, parse_metric,
+    parse_metric_columns,
 )
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
 from gitexp.store.yamlio import MAX_YAML_BYTES
@@ -52,14 +59,46 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
 def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
     tree = db.new(Tree())
     if root is not None:
-        for item in db.repo.object_store[root.encode()].iteritems():
+        for item in db.read_object(root, Tree).iteritems():
             if item.path != name.encode():
                 tree.add(item.path, item.mode, item.sha)
-    tree.add(name.encode(), DIR, subtree.encode())
+    tree.add(name.encode(), DIR, to_oid(subtree))
     db.add_objects([tree])
     return db.oid(tree)
 
 
+class ColumnCache:
+    """Decoded metric histories by blob id, least recently used dropped past `max_points`.
+
+    Blobs are immutable, so an entry is never stale; a long-lived process (the web
+    UI) then decodes each history once. Columns are arrays: 24 bytes a point.
+    """
+
+    def __init__(self, max_points: int = 2_000_000) -> None:
+        self.max_points = max_points
+        self._items: OrderedDict[str, Columns] = OrderedDict()
+        self._points = 0
+        self._lock = threading.Lock()
+
+    def get(self, sha: str) -> Columns | None:
+        with self._lock:
+            value = self._items.get(sha)
+            if value is not None:
+                self._items.move_to_end(sha)
+            return value
+
+    def put(self, sha: str, columns: Columns) -> None:
+        with self._lock:
+            if sha in self._items or len(columns[0]) > self.max_points:
+                return
+            self._items[sha] = columns
+            self._points += len(columns[0])
+            while self._points > self.max_points:
+                _, old = self._items.popitem(last=False)
+                self._points -= len(old[0])
+
+
+METRIC_CACHE = ColumnCache()
 MAX_FILE_BYTES = 256 << 20  # any other record file (metrics, output.log): a 300 KB blob may inflate to GBs
 
 
@@ -82,7 +121,7 @@ class RecordReader:
         if self._top is None:
             self._top = {}
             if self.record_tree is not None:
-                tree = self.db.repo.object_store[self.record_tree.encode()]
+                tree = self.db.read_object(self.record_tree, Tree)
                 self._top = {i.path.decode(): (i.mode, i.sha.decode()) for i in tree.iteritems()}
         return self._top
 
@@ -118,8 +157,77 @@ class RecordReader:
         except CorruptRecord as exc:
             raise CorruptRecord(f"metric {key!r}: {exc.message}") from None
 
+    def metric_columns(self, key: str) -> Columns | None:
+        """One metric's history as columns, decoded once per process (cached by blob id)."""
+        entry = self.files_under("metrics").get(f"{key}.tsv")
+        if entry is None:
+            return None
+        cached = METRIC_CACHE.get(entry.sha)
+        if cached is None:
+            try:
+                cached = parse_metric_columns(self.read_metric(key) or b"")
+            except CorruptRecord as exc:
+                raise CorruptRecord(f"metric {key!r}: {exc.message}") from None
+            METRIC_CACHE.put(entry.sha, cached)
+        return cached
+
     def code_root(self) -> str:
         return self.tree
+
+
+SUMMARY_FILES = ("run.yaml", "params.yaml", "tags.yaml", "summary.yaml")
+BULK_CHUNK = 5000  # commits per round of `git cat-file` passes: bounds the bytes held at once
+
+
+def read_files_bulk(db: GitDB, commits: Sequence[str],
+                    names: Sequence[str] = SUMMARY_FILES) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+    """Top-level record files of many run commits, read through `git cat-file` in three pipelined passes.
+
+    Yields (commit, {name: bytes}) in order, absent files left out as `RecordReader.read`
+    leaves them, or (commit, None) for a commit this reader declines (not a commit, a
+    file that is not a regular file, a wrong type or over the size limit): `RecordReader`
+    reads that one and says what is wrong. Raises CatFileError when `git` cannot serve.
+    """
+    for start in range(0, len(commits), BULK_CHUNK):
+        yield from _bulk_chunk(db, commits[start:start + BULK_CHUNK], names)
+
+
+def _bulk_chunk(db: GitDB, commits: Sequence[str],
+                names: Sequence[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+    git_dir = db.common_dir
+    answers = iter(catfile.cat(git_dir, [r for c in commits for r in (c, f"{c}:{RECORD_DIR}")]))
+    plans = [_plan(next(answers), next(answers), names, db.hex_length // 2) for _ in commits]
+    wanted = sorted({sha for plan in plans if plan for sha in plan.values()})
+    checked = catfile.cat(git_dir, wanted, contents=False)
+    fits = [sha for sha, (kind, size, _) in zip(wanted, checked) if kind == "blob" and size <= MAX_YAML_BYTES]
+    data = {sha: content for sha, (_, _, content) in zip(fits, catfile.cat(git_dir, fits))}
+    for commit, plan in zip(commits, plans):
+        if plan is None or any(sha not in data for sha in plan.values()):
+            yield commit, None
+        else:
+            yield commit, {name: data[sha] for name, sha in plan.items()}
+
+
+def _plan(commit: tuple[str, int, bytes], folder: tuple[str, int, bytes], names: Sequence[str],
+          hash_bytes: int) -> dict[str, str] | None:
+    """{name: blob id} of the wanted files in a commit's record folder; None to decline it."""
+    if commit[0] != "commit":
+        return None
+    if folder[0] != "tree":  # no record folder (or a file by that name): no files, as RecordReader sees it
+        return {}
+    try:
+        entries = catfile.tree_entries(folder[2], hash_bytes)
+    except ValueError:
+        return None
+    plan = {}
+    for name in names:
+        mode, sha = entries.get(name, (stat.S_IFDIR, ""))
+        if stat.S_ISDIR(mode):
+            continue  # absent
+        if not stat.S_ISREG(mode):
+            return None
+        plan[name] = sha
+    return plan
 
 
 @dataclass
@@ -152,9 +260,12 @@ class Record:
         return record_files(self.info, self.params, self.tags, self.metrics, self.artifacts, output)
 
 
+_STEP_TIME = operator.itemgetter(0, 2)
+
+
 def merge_points(committed: list[Point], journal: list[Point]) -> list[Point]:
     """Committed points plus newer journal points, ordered by (step, timestamp)."""
-    return sorted([*committed, *journal], key=lambda p: (p[0], p[2]))
+    return sorted([*committed, *journal], key=_STEP_TIME)
 
 
 def read_record(db: GitDB, commit: str, ref: str | None = None) -> Record:

@@ -21,6 +21,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitexpError, RemoteRejected
+from gitexp.store.ids import to_ref
 from gitexp.store.repo import GitDB
 
 ZERO = "0" * 40
@@ -89,7 +90,7 @@ def _config_subsection(db: GitDB, name: str) -> str | None:
 def default_remote_name(db: GitDB) -> str:
     """The current branch's upstream remote, else `origin`."""
     try:
-        head = db.repo.refs.read_ref(b"HEAD") or b""
+        head = db.repo.refs.read_ref(to_ref("HEAD")) or b""
     except Exception:
         head = b""
     if head.startswith(b"ref: refs/heads/"):
@@ -324,7 +325,7 @@ def _track(db: GitDB, remote: Remote, updates: list[RefUpdate], outcome: PushOut
     moves = [(remote.tracking_ref(u.ref), u.new, tracking.get(remote.tracking_ref(u.ref))) for u in updates
              if u.new and u.ref in applied and u.ref.startswith(SHARED)]
     # A concurrent fetch may have moved a tracking ref: it is only a copy of the remote, the next fetch fixes it.
-    update_refs(db, moves, f"push {remote.name}")  # type: ignore[arg-type]
+    update_refs(db, moves, f"push {remote.name}")
 
 
 def _git_push(db: GitDB, remote: Remote, updates: list[RefUpdate], globs: list[str] | None = None) -> PushOutcome:

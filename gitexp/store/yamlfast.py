@@ -26,8 +26,16 @@ _CONSTANTS: dict[str, Any] = {
     "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
     "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf"),
 }
-_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
-_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|(?:\.[0-9]*)?[eE][-+]?[0-9]+)\Z")
+# An int, or (with its group) a float.
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+(?:[eE][-+]?[0-9]+)?|(?:\.[0-9]*)?[eE][-+]?[0-9]+)?\Z")
+_NUMBER_STARTS = frozenset("-0123456789")
+_NONE: Any = object()
+# Records repeat themselves (`count: 100`, `status: FINISHED`, the same keys): what a line
+# or key read as is remembered, up to a bound, and only for short immutable values (a
+# measured float like 0.6682583860975598 is rarely seen twice).
+MAX_REMEMBERED = 50_000
+_GOOD_KEYS: set[str] = set()  # keys seen to pass _good_key
+_PAIRS: dict[str, tuple[str, Any]] = {}  # `key: scalar` line -> (key, value)
 # A plain scalar that can only be a string: starts with an ASCII letter, `_`, `/` or a dash before a
 # letter or dash (`--lr=0.1`, never a number), no `:` or `#`
 # (mapping or comment indicators), no control characters, YAML line breaks or BOM, no trailing space.
@@ -52,7 +60,7 @@ def parse(data: bytes | str) -> Any:
         if not raw:
             continue
         content = raw.lstrip(" ")
-        if not content or content[0] in "#%" or content.startswith(("---", "...")):
+        if not content or content[0] in "#%-." and (content[0] in "#%" or content.startswith(("---", "..."))):
             return FAIL
         lines.append((len(raw) - len(content), content))
     if not lines:
@@ -86,16 +94,25 @@ def _mapping(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> t
     n = len(lines)
     while i < n and lines[i][0] == indent:
         content = lines[i][1]
+        known = _PAIRS.get(content)
+        if known is not None:  # a `key: scalar` line read before
+            if known[0] in out:
+                raise _Abstain
+            out[known[0]] = known[1]
+            i += 1
+            continue
         key, sep, rest = content.partition(": ")
         if not sep:
             if content[-1:] != ":":
                 raise _Abstain
             key, rest = content[:-1], ""
-        if key in out or _KEY.match(key) is None or key in _CONSTANTS:
+        if key in out or key not in _GOOD_KEYS and not _good_key(key):
             raise _Abstain
         i += 1
         if rest:
-            out[key] = _scalar(rest)
+            out[key] = value = _scalar(rest)
+            if len(_PAIRS) < MAX_REMEMBERED and not isinstance(value, (dict, list)) and len(rest) < 12:
+                _PAIRS[content] = (key, value)
         elif i < n and lines[i][0] > indent:
             out[key], i = _node(lines, i, lines[i][0], depth + 1)
         elif i < n and lines[i][0] == indent and (lines[i][1][:2] == "- " or lines[i][1] == "-"):
@@ -134,7 +151,19 @@ def _sequence(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> 
     return out, i
 
 
+def _good_key(key: str) -> bool:
+    """A plain key that reads back as this string; remembered (records repeat their keys)."""
+    if _KEY.match(key) is None or key in _CONSTANTS:
+        return False
+    if len(_GOOD_KEYS) < MAX_REMEMBERED:
+        _GOOD_KEYS.add(key)
+    return True
+
+
 def _scalar(text: str) -> Any:
+    value = _CONSTANTS.get(text, _NONE)
+    if value is not _NONE:
+        return value
     first = text[0]
     if first == "'":
         inner = text[1:-1]
@@ -146,12 +175,10 @@ def _scalar(text: str) -> Any:
         if len(text) < 2 or text[-1] != '"' or '"' in inner or "\\" in inner or _ODD.search(inner):
             raise _Abstain
         return inner
-    if text in _CONSTANTS:
-        return _CONSTANTS[text]
-    if _INT.match(text):
-        return int(text)
-    if _FLOAT.match(text):
-        return float(text)
+    if first in _NUMBER_STARTS:
+        number = _NUMBER.match(text)
+        if number:
+            return int(text) if number.lastindex is None else float(text)
     if text in ("{}", "[]"):
         return {} if text == "{}" else []
     if _PLAIN.match(text) is None and _VERSION.match(text) is None and not _digit_word(text):

@@ -18,23 +18,29 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from jinja2 import Environment
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gitexp.errors import AmbiguousRun, GitexpError, RunNotFound
 from gitexp.services.session import Session, open_session
-from gitexp.ui import data, writes
-from gitexp.ui.templating import templates
+from gitexp.ui.jsonsafe import clean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jinja2 import Environment
+
+    from gitexp.ui.runpool import RunPool
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -91,7 +97,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + self.HEADERS
@@ -100,17 +106,17 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
-def create_app(config: UIConfig, warm: bool = False) -> ASGIApp:
+def create_app(config: UIConfig, warm: threading.Event | None = None) -> ASGIApp:
     """The ASGI application serving the repository at `config.repo`.
 
-    `warm` fills the cache index and the default view of the runs table in a
-    background thread, so the first page a browser asks for is ready.
+    With `warm`, a background thread waits for that event (set once the server
+    listens, so start-up does not share the CPU with it), then fills the cache
+    index and the runs pool, so the first table a browser asks for is ready,
+    and then decodes every run's fields, so the first filter is quick too.
     """
-    ui = _Handlers(config, templates())
-    if warm:
-        import threading
-
-        threading.Thread(target=ui.warm, daemon=True, name="gitexp-ui-warm").start()
+    ui = _Handlers(config)
+    if warm is not None:
+        threading.Thread(target=ui.warm, args=(warm,), daemon=True, name="gitexp-ui-warm").start()
     routes = [
         Route("/", ui.runs_page), Route("/run/{run}", ui.run_page), Route("/compare", ui.compare_page),
         Route("/registry", ui.registry_page), Route("/api/registry", ui.api_registry),
@@ -131,14 +137,38 @@ Handler = Callable[[Request], Awaitable[Response]]
 class _Handlers:
     """Route handlers; the blocking work of each runs in a worker thread with its own Session."""
 
-    def __init__(self, config: UIConfig, env: Environment) -> None:
-        self.config, self.env = config, env
-        self.results = data.ResultCache()
+    def __init__(self, config: UIConfig) -> None:
+        self.config = config
+        self._pool: RunPool | None = None
+        self._env: Environment | None = None
+        self._lock = threading.Lock()
 
-    def warm(self) -> None:
+    @property
+    def pool(self) -> RunPool:
+        with self._lock:
+            if self._pool is None:
+                from gitexp.ui.runpool import RunPool
+
+                self._pool = RunPool()
+            return self._pool
+
+    @property
+    def env(self) -> Environment:
+        """The page templates (Jinja2 is loaded on first use, not before the server listens)."""
+        with self._lock:
+            if self._env is None:
+                from gitexp.ui.templating import templates
+
+                self._env = templates()
+            return self._env
+
+    def warm(self, started: threading.Event) -> None:
+        started.wait()
+        _ = self.env
         try:
             with self._session() as s:
-                data.runs_table(s, cache=self.results)
+                _data().runs_table(s, pool=self.pool)
+            self.pool.decode()
         except Exception:  # noqa: BLE001 - the requests will report it
             pass
 
@@ -168,7 +198,7 @@ class _Handlers:
 
     @staticmethod
     def _json(payload: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(data.clean(payload), status_code=status)
+        return JSONResponse(clean(payload), status_code=status)
 
     def _json_error(self, exc: GitexpError) -> JSONResponse:
         return self._json({"error": {"message": exc.message, "hint": exc.hint}}, _status(exc))
@@ -184,7 +214,7 @@ class _Handlers:
     # -- pages ---------------------------------------------------------------------------------
     async def runs_page(self, request: Request) -> Response:
         try:
-            exps = await self._call(data.experiments)
+            exps = await self._call(_data().experiments)
         except GitexpError as exc:
             return self._error_page(exc)
         return self._page("runs.html", experiments=exps, page={"static": False, "experiments": exps})
@@ -192,7 +222,7 @@ class _Handlers:
     async def run_page(self, request: Request) -> Response:
         ref = request.path_params["run"]
         try:
-            page = await self._call(lambda s: data.run_page(s, ref))
+            page = await self._call(lambda s: _data().run_page(s, ref))
         except GitexpError as exc:
             return self._error_page(exc)
         return self._page("run.html", d=page, page={"static": False, "run": page["run"]["id"],
@@ -201,28 +231,31 @@ class _Handlers:
 
     async def compare_page(self, request: Request) -> Response:
         try:
-            refs = data.split_runs(request.query_params.get("runs"))
-            cmp = await self._call(lambda s: data.comparison(s, refs))
+            refs = _data().split_runs(request.query_params.get("runs"))
+            cmp = await self._call(lambda s: _data().comparison(s, refs))
         except GitexpError as exc:
             return self._error_page(exc)
-        return self._page("compare.html", cmp=cmp, page={"static": False, "runs": [r["id"] for r in cmp["runs"]],
-                                                          "names": [r["name"] for r in cmp["runs"]],
-                                                          "rows": cmp["rows"]})
+        ids = [r["id"] for r in cmp["runs"]]
+        metrics = [r["key"] for r in cmp["rows"] if r["section"] == "metrics"]
+        url = f"/api/histories?{urlencode({'runs': ','.join(ids), 'metrics': ','.join(metrics)})}" if metrics else None
+        return self._page("compare.html", cmp=cmp, preload=url, page={
+            "static": False, "runs": ids, "names": [r["name"] for r in cmp["runs"]], "rows": cmp["rows"],
+            "histories": url})
 
     async def registry_page(self, request: Request) -> Response:
         try:
-            reg = await self._call(data.registry)
+            reg = await self._call(_data().registry)
         except GitexpError as exc:
             return self._error_page(exc)
         return self._page("registry.html", reg=reg, page={"static": False, "registry": True})
 
     async def artifact(self, request: Request) -> Response:
-        from gitexp.services.catalog.listing import get_run
+        from gitexp.services.compare import load_run
         from gitexp.services.runfiles import read_artifact
 
         ref, path = request.path_params["run"], request.path_params["path"]
         try:
-            artifact, body = await self._call(lambda s: read_artifact(s, get_run(s, ref), path))
+            artifact, body = await self._call(lambda s: read_artifact(s, load_run(s, ref), path))
         except GitexpError as exc:
             return PlainTextResponse(f"{exc.message}\n", status_code=_status(exc))
         return artifact_response(artifact.path, body, request.query_params.get("view", ""))
@@ -232,39 +265,43 @@ class _Handlers:
         q = request.query_params
         columns = [c for c in q.get("columns", "").split(",") if c] or None
         try:
-            offset, limit = int(q.get("offset", 0)), int(q.get("limit", data.PAGE_SIZE))
+            offset, limit = int(q.get("offset", 0)), int(q.get("limit", _data().PAGE_SIZE))
         except ValueError:
             return self._json({"error": {"message": "offset and limit must be whole numbers"}}, 400)
         try:
-            table = await self._call(lambda s: data.runs_table(
+            table = await self._call(lambda s: _data().runs_table(
                 s, q.get("filter", ""), q.get("sort") or None, q.get("experiment") or None, offset, limit, columns,
-                cache=self.results))
+                pool=self.pool))
         except GitexpError as exc:
             return self._json_error(exc)
         return self._json(table, 400 if "error" in table else 200)
 
     async def api_registry(self, request: Request) -> Response:
-        return await self._api(data.registry)
+        return await self._api(_data().registry)
 
     async def api_experiments(self, request: Request) -> Response:
-        return self._json({"experiments": await self._call(data.experiments)})
+        return self._json({"experiments": await self._call(_data().experiments)})
 
     async def api_run(self, request: Request) -> Response:
         ref = request.path_params["run"]
-        return await self._api(lambda s: data.run_page(s, ref))
+        return await self._api(lambda s: _data().run_page(s, ref))
 
     async def api_histories(self, request: Request) -> Response:
         q = request.query_params
         refs = [r for r in q.get("runs", "").split(",") if r]
         metrics = [m for m in q.get("metrics", "").split(",") if m] or None
-        return await self._api(lambda s: data.histories(s, refs, metrics))
+        try:
+            points = max(0, int(q["points"])) if "points" in q else None
+        except ValueError:
+            return self._json({"error": {"message": "points must be a whole number (0: every point)"}}, 400)
+        return await self._api(lambda s: _data().histories(s, refs, metrics, points))
 
     async def api_compare(self, request: Request) -> Response:
-        return await self._api(lambda s: data.comparison(s, data.split_runs(request.query_params.get("runs"))))
+        return await self._api(lambda s: _data().comparison(s, _data().split_runs(request.query_params.get("runs"))))
 
     async def api_codediff(self, request: Request) -> Response:
         q = request.query_params
-        return await self._api(lambda s: data.code_diff(s, q.get("a", ""), q.get("b", "")))
+        return await self._api(lambda s: _data().code_diff(s, q.get("a", ""), q.get("b", "")))
 
     async def _api(self, fn: Callable[[Session], Any]) -> Response:
         try:
@@ -281,7 +318,7 @@ class _Handlers:
         except ValueError:
             return self._json({"error": {"message": "the request body is not JSON"}}, 400)
         ref, action = request.path_params["run"], request.path_params["action"]
-        return await self._api(lambda s: writes.apply(s, ref, action, body))
+        return await self._api(lambda s: _writes().apply(s, ref, action, body))
 
     def _refuse_write(self, request: Request) -> Response | None:
         if not self.config.allow_writes:
@@ -298,13 +335,27 @@ class _Handlers:
         return None
 
 
+def _data() -> ModuleType:
+    """`gitexp.ui.data`, imported on first use: the services it reads runs with cost a few
+    tenths of a second of imports, which the server pays after it starts answering."""
+    from gitexp.ui import data
+
+    return data
+
+
+def _writes() -> ModuleType:
+    from gitexp.ui import writes
+
+    return writes
+
+
 def artifact_response(path: str, body: bytes, view: str) -> Response:
     """Raster images may be shown inline, text as text/plain; everything else is a download."""
     suffix = Path(path).suffix.lower()
     name = Path(path).name
     if view == "inline" and suffix in INLINE_TYPES:
         return Response(body, media_type=INLINE_TYPES[suffix])
-    if view == "text" and data.preview_kind(path) == "text":
+    if view == "text" and _data().preview_kind(path) == "text":
         return PlainTextResponse(body.decode("utf-8", "replace"))
     quoted = name.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "artifact"
     from urllib.parse import quote

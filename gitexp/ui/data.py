@@ -7,57 +7,32 @@ of reading runs (the services) and one shape of each page's data.
 
 from __future__ import annotations
 
-import json
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gitexp.errors import FilterSyntaxError, GitexpError
 from gitexp.model import Run, experiment_of
-from gitexp.model import LAZY_FIELDS
-from gitexp.services.catalog.listing import _overlay_live, get_run, run_refs
+from gitexp.services.catalog.listing import run_refs
 from gitexp.services.catalog.query import search
-from gitexp.services.compare import compare_runs, diff_runs
+from gitexp.services.compare import compare_runs, diff_runs, load_run
 from gitexp.services.plot import load_histories, min_max_decimate
 from gitexp.services.runfiles import code_changes, read_output_log
 from gitexp.services.session import Session
-from gitexp.store.record import flatten
+from gitexp.store.record import Columns, flatten
+from gitexp.ui.jsonsafe import clean, to_json  # noqa: F401 - part of this module's interface
+from gitexp.ui.runpool import RunPool
 
 PAGE_SIZE = 50
 MAX_PAGE = 500
 KEY_SAMPLE = 1000  # the column chooser offers the keys of the first runs of a result
 DEFAULT_PARAMS, DEFAULT_METRICS = 4, 4
-CHART_POINTS = 1000  # buckets per line: min and max of each are kept, so ~2,000 points drawn
+CHART_POINTS = 6000  # points drawn per chart, shared by its lines: what keeps a chart of many runs quick to draw
+LINE_BUCKETS = (150, 1000)  # the least and most buckets a line gets (min and max of each are kept)
 MAX_LOG = 256 << 10  # the run page shows the end of a longer output log
 ATTRIBUTE_SORTS = {"name": "attributes.run_name", "status": "attributes.status", "start": "attributes.start_time",
                    "duration": "attributes.duration", "user": "attributes.user",
                    "experiment": "attributes.experiment", "id": "attributes.run_id"}
-
-
-def clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become the strings 'NaN', 'Infinity', '-Infinity'."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    return value
-
-
-def to_json(data: Any) -> str:
-    """JSON text of `data` (cleaned), safe to put inside a <script> element of an HTML page.
-
-    `<`, `>` and `&` are written as \\u escapes, so no value can end the element
-    (`</script>`) or open a comment (`<!--`); U+2028/9 likewise.
-    """
-    text = json.dumps(clean(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, escape)
-    return text
 
 
 # ------------------------------------------------------------------------------ runs table
@@ -77,83 +52,49 @@ def sort_key(text: str | None) -> str | None:
     return f"{key} {'DESC' if descending else 'ASC'}"
 
 
-class ResultCache:
-    """The last few searches of a server, by the state of the run refs: paging, live refresh and
-    the column chooser then cost one read of the refs and of a page of cached rows, not a search."""
-
-    def __init__(self, size: int = 16) -> None:
-        self._items: OrderedDict[tuple, tuple[list[tuple[str, str]], dict, list[str]]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.size = size
-
-    def get(self, key: tuple) -> tuple[list[tuple[str, str]], dict, list[str]] | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key: tuple, value: tuple[list[tuple[str, str]], dict, list[str]]) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+Result = tuple[list[Run], dict[str, list[str]], list[str]]  # runs, column-chooser keys, default columns
 
 
 def runs_table(s: Session, filter_string: str = "", sort: str | None = None, experiment: str | None = None,
                offset: int = 0, limit: int = PAGE_SIZE, columns: Sequence[str] | None = None,
-               everything: bool = False, cache: ResultCache | None = None) -> dict[str, Any]:
+               everything: bool = False, pool: RunPool | None = None) -> dict[str, Any]:
     """One page of runs matching `filter_string`, with the values of `columns`.
 
     Args:
         sort: a column (`name`, `start`, `metrics.acc`), `-` in front for descending.
         columns: `params.x`, `metrics.y`, `tags.z`; None picks a few that vary.
         everything: every run and every key's value (the static export).
-        cache: a server's ResultCache (results are reused while no run ref moves).
+        pool: a server's RunPool (runs decoded once, results reused while no run ref moves).
     Returns:
         {total, offset, limit, rows, columns, keys, running} or, for a filter
         that does not parse, {error: {message, pointer, position}}.
     """
-    key = (_fingerprint(s), filter_string or "", sort or "", experiment or "") if cache is not None else None
-    hit = cache.get(key) if cache is not None and key is not None else None
-    if hit is None:
-        try:
-            runs = search(s, filter_string or None, order_by=sort_key(sort), experiment=experiment or None)
-        except FilterSyntaxError as exc:
-            return {"error": {"message": exc.message, "pointer": exc.pointer, "position": exc.position}}
-        pairs = [(r.ref or "", r.commit) for r in runs]
-        sample = runs if everything else _bulk(s, pairs[:KEY_SAMPLE])
-        keys = available_keys(sample)
-        hit = (pairs, keys, default_columns(sample, keys))
-        if cache is not None and key is not None:
-            cache.put(key, hit)
-    else:
-        runs = []
-    pairs, keys, defaults = hit
+    try:
+        if pool is None:
+            runs, keys, defaults = _result(s, filter_string, sort, experiment, None, everything)
+        else:
+            version, known = pool.runs(s)
+            runs, keys, defaults = pool.memo(version, (filter_string or "", sort or "", experiment or ""),
+                                             lambda: _result(s, filter_string, sort, experiment, known, False))
+    except FilterSyntaxError as exc:
+        return {"error": {"message": exc.message, "pointer": exc.pointer, "position": exc.position}}
     if everything:
-        columns, offset, limit = keys["params"] + keys["metrics"] + keys["tags"], 0, len(pairs)
+        columns, offset, limit = keys["params"] + keys["metrics"] + keys["tags"], 0, len(runs)
     elif not columns:
         columns = defaults
-    limit = max(1, min(int(limit), len(pairs) if everything else MAX_PAGE))
-    offset = max(0, min(int(offset), max(len(pairs) - 1, 0)))
-    page = runs[offset:offset + limit] if runs else _bulk(s, pairs[offset:offset + limit])
-    return {"total": len(pairs), "offset": offset, "limit": limit, "columns": list(columns), "keys": keys,
+    limit = max(1, min(int(limit), len(runs) if everything else MAX_PAGE))
+    offset = max(0, min(int(offset), max(len(runs) - 1, 0)))
+    page = runs[offset:offset + limit]
+    return {"total": len(runs), "offset": offset, "limit": limit, "columns": list(columns), "keys": keys,
             "rows": [table_row(r, columns) for r in page],
             "running": sum(1 for r in page if r.status == "RUNNING")}
 
 
-def _fingerprint(s: Session) -> int:
-    return hash(frozenset(run_refs(s).items()))
-
-
-def _bulk(s: Session, pairs: Sequence[tuple[str, str]]) -> list[Run]:
-    """Runs of (ref, commit) pairs in order, their cached fields read in one query; a run still
-    running here shows its journals' latest values, as listing does."""
-    runs = s.cache.summaries(dict(pairs), fields=LAZY_FIELDS)
-    for run in runs:
-        if run.status == "RUNNING":
-            _overlay_live(s, run)
-    return runs
+def _result(s: Session, filter_string: str, sort: str | None, experiment: str | None,
+            runs: list[Run] | None, everything: bool) -> Result:
+    found = search(s, filter_string or None, order_by=sort_key(sort), experiment=experiment or None, runs=runs)
+    keys, defaults = columns_of(found if everything else found[:KEY_SAMPLE])
+    return found, keys, defaults
 
 
 def table_row(run: Run, columns: Iterable[str]) -> dict[str, Any]:
@@ -179,38 +120,31 @@ def value_of(run: Run, column: str) -> Any:
     return None
 
 
-def available_keys(runs: Sequence[Run]) -> dict[str, list[str]]:
-    """Every params./metrics./tags. column of `runs`, for the column chooser."""
-    params: set[str] = set()
-    metrics: set[str] = set()
-    tags: set[str] = set()
-    for run in runs:
-        if run.error is None:
-            params.update(flatten(run.params))
-            metrics.update(run.summary)
-            tags.update(run.tags)
-    return {"params": [f"params.{k}" for k in sorted(params)], "metrics": [f"metrics.{k}" for k in sorted(metrics)],
-            "tags": [f"tags.{k}" for k in sorted(tags)]}
-
-
-def default_columns(runs: Sequence[Run], keys: dict[str, list[str]]) -> list[str]:
-    """A few params whose values vary (all params when none varies), then the first metrics."""
-    flat = [flatten(r.params) for r in runs if r.error is None]
-    varying = [c for c in keys["params"] if len({repr(f.get(c[7:])) for f in flat}) > 1]
-    return (varying or keys["params"])[:DEFAULT_PARAMS] + keys["metrics"][:DEFAULT_METRICS]
+def columns_of(runs: Sequence[Run]) -> tuple[dict[str, list[str]], list[str]]:
+    """The column chooser's params./metrics./tags. keys of `runs`, and the default columns:
+    a few params whose values vary (all params when none varies), then the first metrics."""
+    readable = [r for r in runs if r.error is None]
+    flat = [flatten(r.params) for r in readable]
+    params = sorted({k for f in flat for k in f})
+    metrics = sorted({k for r in readable for k in r.summary})
+    tags = sorted({k for r in readable for k in r.tags})
+    keys = {"params": [f"params.{k}" for k in params], "metrics": [f"metrics.{k}" for k in metrics],
+            "tags": [f"tags.{k}" for k in tags]}
+    varying = [f"params.{k}" for k in params if len({repr(f.get(k)) for f in flat}) > 1]
+    return keys, (varying or keys["params"])[:DEFAULT_PARAMS] + keys["metrics"][:DEFAULT_METRICS]
 
 
 # ------------------------------------------------------------------------------ one run
 
 def run_page(s: Session, ref: str, code_text: bool = True) -> dict[str, Any]:
-    """Everything the run page shows, but metric histories (fetched by the charts)."""
-    run = get_run(s, ref)
+    """Everything the run page shows, but metric histories (fetched by the charts, so not read here)."""
+    run = load_run(s, ref)
     files, unchanged, baseline = code_changes(s, run, code_text)
     log = read_output_log(s, run)
     cut = log is not None and len(log) > MAX_LOG
     return {
         "run": clean(run.to_dict()), "params": clean(flatten(run.params)),
-        "metric_keys": sorted(run.history), "note": run.info.description,
+        "metric_keys": sorted(run.summary), "note": run.info.description,
         "artifacts": [{**a.to_dict(), "preview": preview_kind(a.path)}
                       for a in sorted(run.artifacts, key=lambda a: a.path)],
         "log": None if log is None else log[-MAX_LOG:].decode("utf-8", "replace"), "log_cut": cut,
@@ -235,32 +169,40 @@ def preview_kind(path: str) -> str | None:
 # ------------------------------------------------------------------------------ charts
 
 def histories(s: Session, runs: Sequence[str], metrics: Sequence[str] | None = None,
-              points: int = CHART_POINTS) -> dict[str, Any]:
+              points: int | None = None) -> dict[str, Any]:
     """Metric histories of `runs` (all their metrics when `metrics` is None), thinned for drawing.
 
-    Each line keeps the lowest and highest point of each of `points` buckets
-    (so spikes stay visible) as [step, value, timestamp_ms] triples.
+    Each line is columns {t0, step, value, time}: `time` in ms after `t0` (the
+    run's start, or its first point), non-finite values as None. A line longer
+    than 4 x its buckets keeps the lowest and highest point of each bucket, so
+    spikes stay visible and every point drawn is a recorded one. The buckets of
+    a line (`points`, or CHART_POINTS / 2 shared by the lines, within
+    LINE_BUCKETS) keep a chart of many runs as quick to draw as one of a few;
+    `points=0` keeps every point.
     """
+    loaded = load_histories(s, runs, metrics)
     if metrics is None:
-        metrics = sorted({k for h in load_histories(s, runs, ()) for k in h.available})
-    out = []
-    for h in load_histories(s, runs, list(metrics)):
-        out.append({"id": h.run_id, "name": h.name, "start_ms": h.start_ms,
-                    "metrics": {k: thin(p, points) for k, p in h.metrics.items()}})
+        metrics = sorted({k for h in loaded for k in h.available})
+    if points is None:
+        points = max(LINE_BUCKETS[0], min(LINE_BUCKETS[1], CHART_POINTS // (2 * max(len(loaded), 1))))
+    out = [{"id": h.run_id, "name": h.name, "start_ms": h.start_ms,
+            "metrics": {k: thin(c, points, h.start_ms) for k, c in h.columns.items()}} for h in loaded]
     return {"metrics": list(metrics), "runs": out}
 
 
-def thin(points: Sequence[tuple], buckets: int) -> list[list[Any]]:
-    """Min-max decimation of (step, value, timestamp) points; non-finite values become None."""
+def thin(columns: Columns, buckets: int, start_ms: int | None = None) -> dict[str, Any]:
+    """Min-max decimation of (steps, values, timestamps) columns, as JSON-ready columns."""
     import numpy as np
 
-    if len(points) > 4 * buckets:
-        values = np.array([p[1] for p in points], dtype=np.float64)
-        finite = np.where(np.isfinite(values), values, np.nan)
-        filled = np.where(np.isnan(finite), np.nanmean(finite) if np.isfinite(finite).any() else 0.0, finite)
-        keep, _ = min_max_decimate(np.arange(len(points)), filled, buckets)
-        points = [points[i] for i in keep.tolist()]
-    return [[p[0], p[1] if math.isfinite(p[1]) else None, p[2]] for p in points]
+    steps, values, times = (np.asarray(c, dtype=d) for c, d in zip(columns, ("int64", "float64", "int64")))
+    if buckets and len(values) > 4 * buckets:
+        finite = np.isfinite(values)
+        filled = np.where(finite, values, values[finite].mean() if finite.any() else 0.0)
+        keep, _ = min_max_decimate(np.arange(len(values)), filled, buckets)
+        steps, values, times = steps[keep], values[keep], times[keep]
+    t0 = start_ms if start_ms is not None else (int(times[0]) if len(times) else 0)
+    return {"t0": t0, "step": steps.tolist(), "value": [v if math.isfinite(v) else None for v in values.tolist()],
+            "time": (times - t0).tolist()}
 
 
 # ------------------------------------------------------------------------------ compare

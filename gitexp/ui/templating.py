@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jinja2 import Environment, PackageLoader
 
-from gitexp.ui.data import to_json
+from gitexp.ui.jsonsafe import to_json
 
 
 def templates() -> Environment:

@@ -29,15 +29,18 @@ from typing import Any
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.model import LAZY_FIELDS, Run, Status, scalars_of
 from gitexp.store.record import RunInfo, parse_mapping
+from gitexp.store import catfile
 from gitexp.store.repo import GitDB
-from gitexp.store.runcommit import RecordReader
+from gitexp.store.runcommit import RecordReader, read_files_bulk
 
 SCHEMA = "4"
 Progress = Callable[[int, int], None]
-PARALLEL_FROM = 400  # commits to load before worker processes pay for their start-up
+FEW_ROWS = 500  # rows wanted below which a temporary table beats scanning every row
+BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its start-up
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
             " info, params, tags, summary, last")
+_STORED = ("info", "params", "tags", "summary", "last")  # the JSON columns, in _COLUMNS order
 
 
 def read_fields(db: GitDB, commit: str, ref: str | None = None) -> dict[str, Any]:
@@ -45,27 +48,49 @@ def read_fields(db: GitDB, commit: str, ref: str | None = None) -> dict[str, Any
 
     The record's id must match `ref`'s: ids come from ref names, never from the record alone.
     """
-    rec = RecordReader(db, commit)
-    tags = parse_mapping(rec.read("tags.yaml"), "tags.yaml")
-    summary = parse_mapping(rec.read("summary.yaml"), "summary.yaml")
+    return fields_from(RecordReader(db, commit).read, ref)
+
+
+def fields_from(read: Callable[[str], bytes | None], ref: str | None = None) -> dict[str, Any]:
+    """`read_fields` from a record's top-level files (`read(name)`: bytes, or None when absent)."""
+    tags = parse_mapping(read("tags.yaml"), "tags.yaml")
+    summary = parse_mapping(read("summary.yaml"), "summary.yaml")
     return {
-        "info": RunInfo.from_yaml(rec.read("run.yaml") or b"", ref),
-        "params": parse_mapping(rec.read("params.yaml"), "params.yaml"),
+        "info": RunInfo.from_yaml(read("run.yaml") or b"", ref),
+        "params": parse_mapping(read("params.yaml"), "params.yaml"),
         "tags": {str(k): str(v) for k, v in tags.items()},
         "summary": {str(k): v for k, v in summary.items() if isinstance(v, dict)},
     }
 
 
-def load_summary(db: GitDB, ref: str, commit: str) -> Run:
-    """Read one run commit's record, metric histories aside (never raises for a malformed record)."""
+def load_summary(db: GitDB, ref: str, commit: str, files: dict[str, bytes] | None = None) -> Run:
+    """Read one run commit's record, metric histories aside (never raises for a malformed record).
+
+    `files` are the record's top-level files when already read (in bulk); else they are read here.
+    """
     try:
-        fields = read_fields(db, commit, ref)
+        fields = fields_from(files.get, ref) if files is not None else read_fields(db, commit, ref)
         return Run(ref, commit, scalars_of(fields["info"], ref), fields)
     except (CorruptRecord, GitexpError, KeyError, ValueError, TypeError) as exc:
         message = exc.message if isinstance(exc, GitexpError) else f"unreadable record ({exc})"
         # A newer format is not damage: this gitexp is too old to read it.
         status = Status.NEWER if isinstance(exc, NewerFormat) else Status.CORRUPT
         return Run.unreadable(ref, commit, message, status)
+
+
+def load_summaries(db: GitDB, pairs: list[tuple[str, str]]) -> Iterator[Run]:
+    """`load_summary` of many (ref, commit) pairs: files read in bulk through `git cat-file`
+    where it can serve, one run at a time through dulwich otherwise (and for what it declines)."""
+    done = 0
+    if len(pairs) >= BULK_FROM and catfile.available():
+        try:
+            for (ref, _), (commit, files) in zip(pairs, read_files_bulk(db, [c for _, c in pairs])):
+                yield load_summary(db, ref, commit, files)
+                done += 1
+        except catfile.CatFileError:
+            pass  # no usable git here: dulwich reads the rest
+    for ref, commit in pairs[done:]:
+        yield load_summary(db, ref, commit)
 
 
 @contextmanager
@@ -129,42 +154,27 @@ class RunIndex:
         wanted = set(refs.values())
         cached = self._fetch(conn, wanted, set(fields), complete) if conn else {}
         missing = [(ref, sha) for ref, sha in refs.items() if sha not in cached]
-        fresh = self._load(missing, progress)
-        for run in fresh:
-            if run.error is None:
-                run.loader = self.load_field
-        if conn and fresh:
-            self._store(conn, fresh)
+        fresh, rows = self._load(missing, progress)
+        if conn and rows:
+            self._store_rows(conn, rows)
         by_sha = {**cached, **{s.commit: s for s in fresh}}
         return [by_sha[sha].at_ref(ref) for ref, sha in refs.items()]
 
-    def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[Run]:
-        """Read records of commits not in the cache, on every core when there are many."""
+    def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> tuple[list[Run], list[tuple]]:
+        """Read records of commits not in the cache (in bulk, in this process); their rows to store.
+
+        A run read keeps its fields as the JSON of its row, decoded on first use as a
+        cached run's are: 10,000 decoded records would hold ~150 MB at once.
+        """
+        runs, rows = [], []
         with running_gc():
-            return self._load_records(missing, progress)
-
-    def _load_records(self, missing: list[tuple[str, str]], progress: Progress | None) -> list[Run]:
-        workers = min(os.cpu_count() or 1, 8)
-        if len(missing) >= PARALLEL_FROM and workers > 1 and _can_fork():
-            try:
-                return self._load_parallel(missing, workers, progress)
-            except Exception:  # no worker processes to be had here: read them in this one
-                pass
-        chunks = ([load_summary(self.db, r, s)] for r, s in missing)
-        return _collect(chunks, len(missing), progress)
-
-    def _load_parallel(self, missing: list[tuple[str, str]], workers: int,
-                       progress: Progress | None) -> list[Run]:
-        """Forked workers only: a spawned one would re-import the user's `__main__`
-        (a script without a main guard would start its runs again)."""
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        size = max(50, len(missing) // (workers * 8))
-        parts = [missing[i:i + size] for i in range(0, len(missing), size)]
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            chunks = pool.map(_load_part, [str(self.db.common_dir)] * len(parts), parts)
-            return _collect(chunks, len(missing), progress)
+            for run in _progressed(load_summaries(self.db, missing), len(missing), progress):
+                if run.error is None:
+                    rows.append(_encode(run))
+                    run = Run(run.ref, run.commit, rows[-1][2:9], dict(zip(_STORED, rows[-1][9:])),
+                              loader=self.load_field)
+                runs.append(run)
+        return runs, rows
 
     def with_name(self, refs: dict[str, str], name: str) -> list[Run]:
         """The runs among `refs` named `name`: one indexed lookup, loading only uncached commits.
@@ -250,18 +260,19 @@ class RunIndex:
                              *(f"typeof({c}) IN ('text', 'null')" for c in ("user", "last", *LAZY_FIELDS))])
         query = f"SELECT {_COLUMNS[:_COLUMNS.index(' info')]} last, {', '.join(wanted)} FROM runs WHERE {sane}"
         try:
-            rows = conn.execute(query).fetchall() if complete else _rows_of(conn, query, shas)
+            # A few rows through a temporary table; many (an experiment of a big repository) in one scan.
+            few = not complete and len(shas) < FEW_ROWS
+            rows = _rows_of(conn, query, shas) if few else conn.execute(query).fetchall()
         except sqlite3.DatabaseError:
             return {}  # unreadable: load everything from git this time
         out: dict[str, Run] = {}
-        stale = []
+        names = ("last", *LAZY_FIELDS)
         with paused_gc():
-            for r in rows:
-                if r[0] not in shas:
-                    stale.append(r[0])
-                    continue
-                lazy = {f: v for f, v in zip(("last", *LAZY_FIELDS), r[9:14]) if v is not None}
-                out[r[0]] = Run(r[1], r[0], _row_scalars(r), lazy, loader=self.load_field)
+            stale = [r[0] for r in rows if r[0] not in shas]
+            loader = self.load_field
+            for r in rows if not stale else [r for r in rows if r[0] in shas]:
+                lazy = {f: v for f, v in zip(names, r[9:14]) if v is not None}
+                out[r[0]] = Run(r[1], r[0], r[2:9], lazy, loader=loader)
         if complete and stale:
             self._prune(conn, stale)
         return out
@@ -292,11 +303,13 @@ class RunIndex:
             raise CorruptRecord(fresh.error)
         return dict(fresh.metrics) if field == "last" else fresh.raw(field)
 
-    def _store(self, conn: sqlite3.Connection, rows: Iterable[Run]) -> None:
+    def _store(self, conn: sqlite3.Connection, runs: Iterable[Run]) -> None:
+        self._store_rows(conn, [_encode(r) for r in runs if not r.error])
+
+    def _store_rows(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
         try:
             conn.execute("BEGIN")
-            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                             [_encode(r) for r in rows if not r.error])
+            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", rows)
             conn.execute("COMMIT")
         except sqlite3.DatabaseError:
             _rollback(conn)  # another process holds the lock too long: the cache just stays colder
@@ -314,11 +327,6 @@ def _rows_of(conn: sqlite3.Connection, query: str, shas: set[str]) -> list[tuple
     return conn.execute(query + " AND commit_id IN (SELECT sha FROM wanted)").fetchall()
 
 
-def _can_fork() -> bool:
-    """fork is safe only while this process runs no other thread (a flusher, a server)."""
-    return os.name == "posix" and threading.active_count() == 1
-
-
 def _rollback(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("ROLLBACK")
@@ -326,26 +334,14 @@ def _rollback(conn: sqlite3.Connection) -> None:
         pass
 
 
-def _load_part(common_dir: str, pairs: list[tuple[str, str]]) -> list[Run]:
-    """Worker: load summaries from a repository opened in this process."""
-    from gitexp.store.repo import open_repo
-
-    with open_repo(common_dir) as db:
-        summaries = [load_summary(db, ref, sha) for ref, sha in pairs]
-    for s in summaries:  # decoded, so they pickle as plain data
-        s.loader = None
-    return summaries
-
-
-def _collect(chunks: Iterable[list[Run]], total: int, progress: Progress | None) -> list[Run]:
-    out: list[Run] = []
+def _progressed(runs: Iterable[Run], total: int, progress: Progress | None) -> Iterator[Run]:
+    """`runs`, reporting progress every 100 once loading has taken over a second."""
     started, shown = time.monotonic(), 0
-    for chunk in chunks:
-        out.extend(chunk)
-        if progress and time.monotonic() - started > 1.0 and (len(out) - shown >= 100 or len(out) == total):
-            progress(len(out), total)
-            shown = len(out)
-    return out
+    for done, run in enumerate(runs, 1):
+        yield run
+        if progress and time.monotonic() - started > 1.0 and (done - shown >= 100 or done == total):
+            progress(done, total)
+            shown = done
 
 
 class _DirCache:
@@ -387,11 +383,6 @@ def _encode(s: Run) -> tuple:
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
             json.dumps(dict(s.info.__dict__)), json.dumps(s.params), json.dumps(s.tags), json.dumps(s.summary),
             json.dumps(dict(s.metrics)))
-
-
-def _row_scalars(r: tuple) -> tuple:
-    """Scalars of a cached row; the experiment always comes from the ref being listed."""
-    return (r[2], r[3], r[4], r[5], r[6], r[7], r[8])
 
 
 def _unlink(path: Path) -> None:

@@ -36,9 +36,10 @@ def list_runs(s: Session, experiment: str | None = None, progress: Progress | No
     """
     s.recover()
     runs = s.cache.summaries(run_refs(s, experiment), progress, fields, complete=experiment is None)
+    loader = _loader(s, s.cache.load_field)
     for run in runs:
         if run.error is None:
-            run.loader = _loader(s, run.loader)
+            run.loader = loader
         if run.status == "RUNNING":
             _overlay_live(s, run)
     return sorted(runs, key=lambda r: (r.start_ms or 0, r.ref or ""), reverse=True)
@@ -55,13 +56,19 @@ def _overlay_live(s: Session, run: Run) -> None:
     run.summary = {**run.summary, **{k: summarize(p) for k, p in live.metrics.items()}}
 
 
-def resolve(s: Session, text: str, runs: list[Run] | None = None) -> tuple[str | None, str]:
-    """Find a run by id, id prefix, name or git revision; return (ref or None, commit)."""
+def resolve(s: Session, text: str, runs: list[Run] | None = None,
+            refs: dict[str, str] | None = None) -> tuple[str | None, str]:
+    """Find a run by id, id prefix, name or git revision; return (ref or None, commit).
+
+    `runs` (for names) and `refs` (`run_refs(s)`) save re-reading them when resolving many.
+    """
     text = text.strip()
-    refs = run_refs(s)
+    refs = run_refs(s) if refs is None else refs
+    if is_run_id(text):  # the common case, without building the id map
+        exact = [ref for ref in refs if ref.endswith("/" + text)]
+        if exact:
+            return exact[-1], refs[exact[-1]]
     by_id = {ref.rsplit("/", 1)[-1]: ref for ref in refs}
-    if is_run_id(text) and text in by_id:
-        return by_id[text], refs[by_id[text]]
     if could_be_id_prefix(text):
         hits = sorted(r for i, r in by_id.items() if i.startswith(text))
         if len(hits) == 1:

@@ -19,7 +19,7 @@ from gitexp.store.record import flatten
 
 def search(s: Session, filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
            experiment: str | Sequence[str] | None = None, max_results: int | None = None,
-           output: str = "list", progress: Progress | None = None) -> Any:
+           output: str = "list", progress: Progress | None = None, runs: Sequence[Run] | None = None) -> Any:
     """Runs matching `filter_string`, sorted by `order_by` (newest first by default).
 
     Args:
@@ -28,6 +28,7 @@ def search(s: Session, filter_string: str | None = None, order_by: Sequence[str]
         experiment: one name, several, or None for every experiment.
         max_results: cut the result after sorting.
         output: ``"list"`` (Run objects), ``"dicts"`` or ``"pandas"``.
+        runs: search these runs (listed before, fields decoded) instead of listing them.
     """
     if output not in ("list", "dicts", "pandas"):
         raise GitexpError(f"unknown output {output!r}", hint="use 'list', 'dicts' or 'pandas'")
@@ -41,7 +42,7 @@ def search(s: Session, filter_string: str | None = None, order_by: Sequence[str]
     # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
     fields: list[str] = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
     with paused_gc():  # the index turns it back on while it parses records
-        runs = _runs(s, experiment, progress, fields)
+        runs = _runs(s, experiment, progress, fields) if runs is None else _in_experiments(runs, experiment)
         matched = [pair for pair in ((r, r.row(kinds)) for r in runs) if predicate(pair[1])]
         if keys:
             matched = _sorted(matched, keys)
@@ -61,6 +62,13 @@ def _runs(s: Session, experiment: str | Sequence[str] | None, progress: Progress
         return list_runs(s, check_experiment(names[0]), progress, fields)
     wanted = {check_experiment(n) for n in names}
     return [r for r in list_runs(s, None, progress, fields) if r.experiment in wanted]
+
+
+def _in_experiments(runs: Sequence[Run], experiment: str | Sequence[str] | None) -> Sequence[Run]:
+    if experiment is None:
+        return runs
+    wanted = {check_experiment(n) for n in ([experiment] if isinstance(experiment, str) else experiment)}
+    return [r for r in runs if r.experiment in wanted]
 
 
 def _sorted(pairs: list[tuple[Run, dict]], keys: list[SortKey]) -> list[tuple[Run, dict]]:

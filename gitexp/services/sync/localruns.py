@@ -13,7 +13,6 @@ from gitexp.store.runcommit import RecordReader
 # run.yaml is written by gitexp as block YAML: its top-level scalar lines are enough here.
 _FIELD_NAME = re.compile(r"^name: (.+)$", re.M)
 _FIELD_STATUS = re.compile(r"^status: ([A-Z]+)$", re.M)
-_NOT_READ = object()
 
 
 class LocalRun:
@@ -25,14 +24,15 @@ class LocalRun:
         self._head: tuple[str, str] | None = None
         self._reader: RecordReader | None = None
         self._items: dict[str, tuple[int, str]] | None = None
-        self.artifacts_yaml: bytes | None | object = _NOT_READ  # `artifacts.yaml` when read in a batch
+        self.artifacts_read = False  # whether `artifacts_yaml` was read in a batch
+        self.artifacts_yaml: bytes | None = None
 
     def preload(self, tree: bytes | None, run_yaml: bytes | None, artifacts_yaml: bytes | None) -> None:
         """What `read_heads` read: the raw top-level tree, run.yaml and artifacts.yaml (None: absent)."""
         self._head = _head((run_yaml or b"").decode("utf-8", "replace"))
         if tree is not None:
             self._items = tree_entries(tree, self.db.hex_length // 2)
-        self.artifacts_yaml = artifacts_yaml
+        self.artifacts_yaml, self.artifacts_read = artifacts_yaml, True
 
     @property
     def reader(self) -> RecordReader:
@@ -43,9 +43,7 @@ class LocalRun:
     def items(self) -> dict[str, tuple[int, str]]:
         """{name: (mode, id)} of the top-level entries of the run's tree (the code, and `.gitexp`)."""
         if self._items is None:
-            tree = self.db.repo.object_store[self.reader.tree.encode()]
-            self._items = {i.path.decode("utf-8", "surrogateescape"): (i.mode, i.sha.decode())
-                           for i in tree.iteritems()}
+            self._items = {name: (mode, sha) for name, mode, sha in self.db.tree_entries(self.reader.tree)}
         return self._items
 
     def _read(self) -> tuple[str, str]:
@@ -69,7 +67,7 @@ class LocalRun:
     def lists_no_artifacts(self) -> bool:
         """True when the batch read showed an empty (or no) artifacts.yaml: nothing to upload."""
         data = self.artifacts_yaml
-        return data is not _NOT_READ and (data is None or data.strip() in (b"", b"[]"))  # type: ignore[union-attr]
+        return self.artifacts_read and (data is None or data.strip() in (b"", b"[]"))
 
 
 def _head(run_yaml: str) -> tuple[str, str]:

@@ -44,7 +44,12 @@ const GXCharts = (() => {
     };
   }
 
-  /** One chart per metric, one line per run. histories: {runs: [{name, id, start_ms, metrics: {k: [[step, v, ts]]}}]} */
+  /** A line's columns {t0, step, value, time (ms after t0)} as [step, value, timestamp] points. */
+  function points(c) {
+    return c.step.map((s, i) => [s, c.value[i], c.t0 + c.time[i]]);
+  }
+
+  /** One chart per metric, one line per run. histories: {runs: [{name, id, start_ms, metrics: {k: columns}}]} */
   function metricCharts(container, histories, metrics, opts) {
     const nodes = metrics.map((key) => {
       const node = el("div", {class: "chart", "data-metric": key});
@@ -54,7 +59,7 @@ const GXCharts = (() => {
     metrics.forEach((key, i) => {
       const series = histories.runs.map((run, n) => [run, n]).filter(([r]) => r.metrics[key]).map(([run, n]) => {
         const x = xOf(opts.x, run);
-        let data = smooth(run.metrics[key].map((p) => [x(p), p[1]]), opts.smooth || 1);
+        let data = smooth(points(run.metrics[key]).map((p) => [x(p), p[1]]), opts.smooth || 1);
         if (opts.logy) data = data.map(([a, b]) => [a, b !== null && b > 0 ? b : null]);
         return {name: run.name, type: "line", color: PALETTE[n % PALETTE.length], showSymbol: data.length < 60, symbolSize: 4, sampling: "lttb", data,
                 connectNulls: false, emphasis: {focus: "series"}};
@@ -65,7 +70,7 @@ const GXCharts = (() => {
         tooltip: {trigger: "axis", confine: true, formatter: axisTooltip(opts.x)},
         xAxis: {type: opts.x === "time" ? "time" : "value", name: opts.x === "elapsed" ? "elapsed (s)" : opts.x, nameLocation: "middle", nameGap: 28, scale: true},
         yAxis: {type: opts.logy ? "log" : "value", scale: true},
-        dataZoom: [{type: "inside"}, {type: "slider", height: 16, bottom: 4}],
+        dataZoom: [{type: "inside"}, {type: "slider", height: 16, bottom: 4, showDataShadow: false}],  // the shadow costs a redraw of every line
         series});
     });
   }
@@ -121,7 +126,7 @@ const GXCharts = (() => {
     const nums = colorIndex >= 0 ? runs.map((r) => r.values[colorIndex]).filter((v) => typeof v === "number") : [];
     if (nums.length) {
       option.visualMap = {type: "continuous", dimension: colorIndex, min: Math.min(...nums), max: Math.max(...nums),
-                          right: 0, top: "middle", calculable: true, inRange: {color: ["#3b4cc0", "#dddddd", "#b40426"]},
+                          precision: 3, right: 0, top: "middle", calculable: true, inRange: {color: ["#3b4cc0", "#dddddd", "#b40426"]},
                           text: [keys[colorIndex], ""], textStyle: {fontSize: 11}};
     }
     make(node).setOption(option, true);

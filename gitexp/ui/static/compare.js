@@ -14,8 +14,8 @@
   async function histories() {
     const metrics = page.rows.filter((r) => r.section === "metrics").map((r) => r.key);
     if (!metrics.length) { $("charts").replaceChildren(el("p", {class: "muted", text: "no metrics"})); return; }
-    const data = await getJSON("/api/histories?runs=" + page.runs.map(encodeURIComponent).join(",") +
-                               "&metrics=" + metrics.map(encodeURIComponent).join(","));
+    // The server names the URL, and the page preloads it while the scripts load.
+    const data = await getJSON(page.histories);
     const state = GXCharts.controls($("chart-controls"), metrics, (s) => GXCharts.metricCharts($("charts"), data, s.metrics, s));
     GXCharts.metricCharts($("charts"), data, state.metrics, state);
   }
@@ -83,7 +83,9 @@
            : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "ctx", text: line})));
   }
 
-  histories().catch((e) => $("charts").replaceChildren(el("p", {class: "error", text: e.message})));
-  if (keyed.length) { scatter(); parallel(); }
-  if (page.runs.length >= 2) codeDiff();
+  // The metric histories first (they are what a comparison is opened for), then the rest.
+  histories().catch((e) => $("charts").replaceChildren(el("p", {class: "error", text: e.message}))).finally(() => {
+    if (keyed.length) { scatter(); parallel(); }
+    if (page.runs.length >= 2) codeDiff();
+  });
 })();
