@@ -37,8 +37,7 @@ class GitexpArtifactRepository(ArtifactRepository):
 
         target = self._join(artifact_path)
         path = f"{target}/{Path(local_file).name}" if target else Path(local_file).name
-        with self._session() as s:
-            _errors(writes.log_artifact)(s, self.run_id, local_file, path)
+        _errors(writes.log_artifact)(self._session, self.run_id, local_file, path)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         for dirpath, _dirs, files in os.walk(local_dir):

@@ -50,8 +50,8 @@ def create(s: Session, root: str, experiment: str, name: str | None, run_id: str
     meta = {"model_id": model_id, "name": name, "source_run_id": None if holder else run_id,
             "status": str(LoggedModelStatus.PENDING), "model_type": model_type, "creation_timestamp": now,
             "last_updated_timestamp": now, "tags": dict(tags), "params": dict(params), "holder_run_id": run_id}
-    writes.write_file(s, run_id, _meta_path(model_id), yamlio.dump(meta))
-    writes.log(s, run_id, [], [], [RunTag(TAG + model_id, name)])
+    writes.write_file(writes.reuse(s), run_id, _meta_path(model_id), yamlio.dump(meta))
+    writes.log(writes.reuse(s), run_id, [], [], [RunTag(TAG + model_id, name)])
     return _entity(root, _run(s, run_id), meta)
 
 
@@ -68,7 +68,7 @@ def update(s: Session, root: str, model_id: str, change: Any) -> LoggedModel:
     change(meta)
     meta["last_updated_timestamp"] = int(time.time() * 1000)
     run_id = meta.get("holder_run_id") or run.id
-    writes.write_file(s, run_id, _meta_path(model_id), yamlio.dump(meta))
+    writes.write_file(writes.reuse(s), run_id, _meta_path(model_id), yamlio.dump(meta))
     if meta.get("source_run_id") is None and LoggedModelStatus.is_finalized(meta.get("status")):
         _end_holder(s, run_id, meta["status"])
     return _entity(root, _run(s, run_id), meta)

@@ -183,12 +183,12 @@ class GitexpTrackingStore(AbstractStore):
     @_errors
     def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
         tags = list(tags or [])
-        with self._session() as s:
-            for t in tags:
-                if t.key == "mlflow.runName":
+        for t in tags:
+            if t.key == "mlflow.runName":
+                with self._session() as s:
                     self._rename(s, str(run_id), t.value)
-            writes.log(s, str(run_id), list(metrics or []), list(params or []),
-                       [t for t in tags if t.key not in _RECORD_TAGS])
+        writes.log(self._session, str(run_id), list(metrics or []), list(params or []),
+                   [t for t in tags if t.key not in _RECORD_TAGS])
 
     @_errors
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -224,7 +224,7 @@ class GitexpTrackingStore(AbstractStore):
                 entry = {"name": d.dataset.name, "digest": d.dataset.digest, "source_type": d.dataset.source_type,
                          "source": d.dataset.source, "schema": d.dataset.schema, "profile": d.dataset.profile,
                          "tags": {t.key: t.value for t in d.tags or []}}
-                writes.write_file(s, str(run_id), *dataset_artifact(entry))
+                writes.write_file(writes.reuse(s), str(run_id), *dataset_artifact(entry))
 
     def log_outputs(self, run_id: str, models: Any) -> None:
         return None  # a model's record names its source run (`models`)

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from gitexp.errors import GitexpError
@@ -30,9 +30,15 @@ from gitexp.services.tracking.localstate import ActiveDir, appending, owner_lock
 from gitexp.services.tracking.run import ActiveRun, attach
 from gitexp.store.record import RunInfo
 
+Opener = Callable[[], AbstractContextManager[Session]]  # opens the repository's session when needed
 _joined: dict[str, ActiveRun] = {}  # run id -> this process's journal of a run that is still running
 _lock = threading.Lock()
 END_WAIT = 10.0  # seconds to wait for another process that is ending the same run
+
+
+def reuse(s: Session) -> Opener:
+    """An opener handing out a session that is open already."""
+    return lambda: nullcontext(s)
 
 
 def create(s: Session, experiment: str, name: str | None, tags: dict[str, str], parent: str | None) -> str:
@@ -57,16 +63,18 @@ def _adopt(s: Session, active: ActiveRun) -> str:
     return active.id
 
 
-def _join(s: Session, run_id: str) -> ActiveRun | None:
-    """This process's journal of run `run_id` if it is running here, else None."""
+def _join(opener: Opener, run_id: str) -> ActiveRun | None:
+    """This process's journal of run `run_id` if it is running here, else None (no repository
+    is opened for a run joined already: the hot path of `log_metric`)."""
     with _lock:
         joined = _joined.get(run_id)
     if joined is not None:
         return joined
-    target = find_target(s, run_id)
-    if live_folder(s.db, target.info) is None:
-        return None
-    joined = attach(target.info.id, target.ref, str(s.db.common_dir))
+    with opener() as s:
+        target = find_target(s, run_id)
+        if live_folder(s.db, target.info) is None:
+            return None
+        joined = attach(target.info.id, target.ref, str(s.db.common_dir))
     with _lock:
         return _joined.setdefault(target.info.id, joined)
 
@@ -79,9 +87,9 @@ def _forget(run_id: str) -> None:
 
 
 @contextmanager
-def _live(s: Session, run_id: str) -> Iterator[ActiveRun | None]:
+def _live(opener: Opener, run_id: str) -> Iterator[ActiveRun | None]:
     """This process's journal of the run while it takes entries (flushed on exit), else None."""
-    joined = _join(s, run_id)
+    joined = _join(opener, run_id)
     if joined is None:
         yield None
         return
@@ -96,11 +104,11 @@ def _live(s: Session, run_id: str) -> Iterator[ActiveRun | None]:
     yield None
 
 
-def log(s: Session, run_id: str, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
+def log(opener: Opener, run_id: str, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
     """MLflow's `log_batch`: journaled while the run runs, else one commit on the ended run."""
     from gitexp.services.edit.log import log_to_run
 
-    with _live(s, run_id) as run:
+    with _live(opener, run_id) as run:
         if run is not None:
             for p in params:
                 run.log_param(p.key, p.value)
@@ -109,13 +117,14 @@ def log(s: Session, run_id: str, metrics: list[Any], params: list[Any], tags: li
             for m in metrics:
                 run.log_metric(m.key, m.value, m.step, m.timestamp)
             return
-    log_to_run(s, run_id, [(m.key, m.value, m.step, m.timestamp) for m in metrics],
-               {p.key: p.value for p in params}, {t.key: t.value for t in tags})
+    with opener() as s:
+        log_to_run(s, run_id, [(m.key, m.value, m.step, m.timestamp) for m in metrics],
+                   {p.key: p.value for p in params}, {t.key: t.value for t in tags})
 
 
-def log_artifact(s: Session, run_id: str, local_file: str, path: str) -> None:
+def log_artifact(opener: Opener, run_id: str, local_file: str, path: str) -> None:
     """One file as artifact `path` of a running run."""
-    with _live(s, run_id) as run:
+    with _live(opener, run_id) as run:
         if run is not None:
             run.log_artifact_file(local_file, path)
             return
@@ -123,13 +132,14 @@ def log_artifact(s: Session, run_id: str, local_file: str, path: str) -> None:
                       hint="log artifacts while the run runs")
 
 
-def write_file(s: Session, run_id: str, path: str, data: bytes) -> None:
+def write_file(opener: Opener, run_id: str, path: str, data: bytes) -> None:
     """Small file `path` as an artifact of the run: journaled while it runs, else a commit."""
-    with _live(s, run_id) as run:
+    with _live(opener, run_id) as run:
         if run is not None:
             _log_bytes(run, path, data)
             return
-    _commit_file(s, run_id, path, data)
+    with opener() as s:
+        _commit_file(s, run_id, path, data)
 
 
 def _log_bytes(run: ActiveRun, path: str, data: bytes) -> None:
