@@ -11,6 +11,7 @@ needs, and constructing it opens nothing.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mlflow.entities import (
@@ -66,6 +67,24 @@ def to_mlflow_run(ml: E.Run) -> Run:
                                    d.dataset.schema, d.dataset.profile), [InputTag(t.key, t.value) for t in d.tags])
               for d in ml.inputs.dataset_inputs]
     return Run(info, data, RunInputs(dataset_inputs=inputs))
+
+
+class RunSearch(SearchUtils):
+    """MLflow's in-memory run search plus `RLIKE` (a regular expression), which MLflow's UI sends
+    for the run-name box and only MLflow's SQL store understands."""
+
+    @classmethod
+    def _does_run_match_clause(cls, run: Run, sed: dict) -> bool:
+        if str(sed.get("comparator", "")).upper() != "RLIKE":
+            return super()._does_run_match_clause(run, sed)
+        key = cls.translate_key_alias(sed["key"])
+        where = {"parameter": run.data.params, "tag": run.data.tags}.get(sed["type"])
+        lhs = where.get(key) if where is not None else getattr(run.info, key, None)
+        try:
+            return lhs is not None and re.search(str(sed["value"]), str(lhs)) is not None
+        except re.error as exc:
+            raise MlflowException(f"bad regular expression {sed['value']!r}: {exc}",
+                                  error_code=INVALID_PARAMETER_VALUE) from None
 
 
 class GitexpTrackingStore(AbstractStore):
@@ -211,7 +230,7 @@ class GitexpTrackingStore(AbstractStore):
             return [], None
         slugs = self.backend.slugs([str(e) for e in experiment_ids])
         runs = [to_mlflow_run(r) for r in self.backend.search_runs(slugs, "", None, None)]
-        runs = SearchUtils.filter(runs, filter_string)
+        runs = RunSearch.filter(runs, filter_string)
         runs = SearchUtils.sort(runs, list(order_by or []))
         return SearchUtils.paginate(runs, page_token, max_results)
 

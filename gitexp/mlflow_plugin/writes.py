@@ -107,11 +107,13 @@ def _live(opener: Opener, run_id: str) -> Iterator[ActiveRun | None]:
 def log(opener: Opener, run_id: str, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
     """MLflow's `log_batch`: journaled while the run runs, else one commit on the ended run."""
     from gitexp.services.edit.log import log_to_run
+    from gitexp.services.mlflow_import import param_value  # "0.01" is kept as 0.01, as by the import
 
+    params = {p.key: param_value(p.value) for p in params}
     with _live(opener, run_id) as run:
         if run is not None:
-            for p in params:
-                run.log_param(p.key, p.value)
+            for key, value in params.items():
+                run.log_param(key, value)
             for t in tags:
                 run.set_tag(t.key, t.value)
             for m in metrics:
@@ -119,7 +121,7 @@ def log(opener: Opener, run_id: str, metrics: list[Any], params: list[Any], tags
             return
     with opener() as s:
         log_to_run(s, run_id, [(m.key, m.value, m.step, m.timestamp) for m in metrics],
-                   {p.key: p.value for p in params}, {t.key: t.value for t in tags})
+                   params, {t.key: t.value for t in tags})
 
 
 def log_artifact(opener: Opener, run_id: str, local_file: str, path: str) -> None:
