@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import cli, git
+from tests.test_ui_browser import browser  # noqa: F401 (the fixture)
 from tests.uihelpers import isolated_env
 
 pytestmark = pytest.mark.interop
@@ -257,3 +258,24 @@ def test_surfaces_gitexp_does_not_hold_say_so(tmp_path: Path) -> None:
     with pytest.raises(MlflowException) as err:
         store.get_run("nosuchrun")
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST" and "\n" not in err.value.message
+
+
+@pytest.mark.browser
+def test_mlflow_ui_shows_the_runs_and_a_metric_chart(served, browser) -> None:  # noqa: F811 (the fixture)
+    """MLflow's own UI over the repository in headless Chromium: the experiment's runs table and a
+    run page with its metric chart (line chart: the last value carries its step)."""
+    from tests.test_ui_browser import shot, wait
+
+    _repo, base, run_id, _env_ = served
+    ui = base.split("/api/")[0]
+    exps = _call(base, "experiments/search", {"max_results": 100})["experiments"]
+    exp = next(e["experiment_id"] for e in exps if e["name"] == "Wine Quality")
+    browser.get(f"{ui}/#/experiments/{exp}")
+    wait(browser, "document.body.innerText.includes('Wine Quality')", 120)
+    browser.get(f"{ui}/#/experiments/{exp}/runs")
+    wait(browser, "document.body.innerText.includes('quick')", 120)
+    shot(browser, "mlflow-runs")
+    browser.get(f"{ui}/#/experiments/{exp}/runs/{run_id}/model-metrics")
+    wait(browser, "document.body.innerText.includes('loss') && document.querySelector('.js-plotly-plot')", 120)
+    shot(browser, "mlflow-run-metrics")
+    assert "Can't load run details" not in browser.execute_script("return document.body.innerText")

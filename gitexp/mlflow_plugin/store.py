@@ -60,7 +60,7 @@ def to_mlflow_run(ml: E.Run) -> Run:
                    status=ml.info.status, start_time=ml.info.start_time, end_time=ml.info.end_time,
                    lifecycle_stage=ml.info.lifecycle_stage, artifact_uri=ml.info.artifact_uri,
                    run_name=ml.info.run_name)
-    data = RunData(metrics=[Metric(k, v, 0, 0) for k, v in ml.data.metrics.items()],
+    data = RunData(metrics=[Metric(k, v, 0, ml.data.steps.get(k, 0)) for k, v in ml.data.metrics.items()],
                    params=[Param(k, v) for k, v in ml.data.params.items()],
                    tags=[RunTag(k, v) for k, v in ml.data.tags.items()])
     inputs = [DatasetInput(Dataset(d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.source,
