@@ -81,9 +81,12 @@ def bench_search(mlflow: object, uri: str, repeat: int) -> list[tuple[str, int, 
     for label, kwargs in (("all runs", {}),
                           ("acc > 0.5 by acc", {"filter_string": "metrics.acc > 0.5",
                                                 "order_by": ["metrics.acc DESC"]})):
-        found = []
-        wall, used = best(lambda kw=kwargs: found.append(len(mlflow.search_runs(search_all_experiments=True,
-                                                                              **kw))), repeat)
+        found: list[int] = []
+
+        def query(kw: dict = kwargs, into: list[int] = found) -> None:
+            into.append(len(mlflow.search_runs(search_all_experiments=True, **kw)))
+
+        wall, used = best(query, repeat)
         out.append((label, found[-1], wall, used))
     return out
 

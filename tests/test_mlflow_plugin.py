@@ -238,6 +238,16 @@ def test_sklearn_autolog_log_model_and_load(tmp_path: Path) -> None:
     auto = _show(repo, ids["auto"])
     assert auto["info"]["status"] == "FINISHED" and "training_accuracy_score" in auto["metrics"]
     assert any(a["path"].startswith("inputs/") for a in auto["artifacts"])
+    # gitexp's registry tags, read as MLflow's registry (what run pages and model pages ask)
+    assert cli("models", "register", "churn", ids["manual"], "--artifact", f"{base}/artifacts/MLmodel",
+               cwd=repo).returncode == 0
+    assert cli("models", "assign", "churn", "v0.0.1", "-s", "prod", cwd=repo).returncode == 0
+    client = mlflow.MlflowClient(f"gitexp:{repo}", registry_uri=f"gitexp:{repo}")
+    [version] = client.search_model_versions(f"run_id='{ids['manual']}'")
+    assert (version.name, version.version, version.aliases) == ("churn", "v0.0.1", ["prod"])
+    assert version.source == f"runs:/{ids['manual']}/{base}/artifacts/MLmodel"
+    assert client.get_registered_model("churn").aliases == {"prod": "v0.0.1"}
+    assert client.search_model_versions(f"run_id='{ids['auto']}'") == []
     holder = ids["loose"][2:18]  # a model logged outside any run gets a run of its own
     assert _show(repo, holder)["info"]["status"] == "FINISHED"
     fsck = subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, capture_output=True, text=True)
