@@ -35,7 +35,8 @@ from gitexp.mlflow_plugin import models, writes
 STATUS = {1: "RUNNING", 2: "RUNNING", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 _CODES = {"RESOURCE_DOES_NOT_EXIST": RESOURCE_DOES_NOT_EXIST, "RESOURCE_ALREADY_EXISTS": RESOURCE_ALREADY_EXISTS,
           "INVALID_PARAMETER_VALUE": INVALID_PARAMETER_VALUE}
-# Run tags MLflow sends that gitexp keeps in run.yaml (name, parent, note, user), not as tags.
+# Run tags MLflow sends at a run's creation that gitexp keeps in run.yaml (name, parent, note, user).
+# Later, `mlflow.runName` renames the run; a note set later is kept as the tag (it shows as the note).
 _RECORD_TAGS = ("mlflow.runName", "mlflow.parentRunId", "mlflow.note.content", "mlflow.user")
 
 
@@ -169,11 +170,8 @@ class GitexpTrackingStore(AbstractStore):
         name = run_name or tags.get("mlflow.runName")
         with self._session() as s:
             slug = experiments.get_experiment(s, str(experiment_id or "0")).slug
-            run_id = writes.create(s, slug, name, _plain_tags(tags), tags.get("mlflow.parentRunId"))
-            if tags.get("mlflow.note.content"):
-                from gitexp.services.edit.runs import set_note
-
-                set_note(s, run_id, tags["mlflow.note.content"])
+            run_id = writes.create(s, slug, name, _plain_tags(tags), tags.get("mlflow.parentRunId"),
+                                   tags.get("mlflow.note.content"))
         return self.get_run(run_id)
 
     @_errors
@@ -184,13 +182,13 @@ class GitexpTrackingStore(AbstractStore):
     def update_run_info(self, run_id: str, run_status: Any, end_time: int | None, run_name: str | None) -> RunInfo:
         status = STATUS.get(run_status, run_status) if isinstance(run_status, int) else str(run_status)
         with self._session() as s:
-            if run_name:
-                self._rename(s, str(run_id), run_name)
             current = self.backend.get_run(str(run_id)).info.status
             if status == "RUNNING" and current != "RUNNING":
                 writes.resume(s, str(run_id))
             elif status != "RUNNING":
                 writes.end(s, str(run_id), status, end_time)
+            if run_name:  # after ending: a running run cannot be renamed (its name is reserved)
+                self._rename(s, str(run_id), run_name)
         return self.get_run(run_id).info
 
     def _rename(self, s: Any, run_id: str, name: str) -> None:
@@ -207,7 +205,7 @@ class GitexpTrackingStore(AbstractStore):
                 with self._session() as s:
                     self._rename(s, str(run_id), t.value)
         writes.log(self._session, str(run_id), list(metrics or []), list(params or []),
-                   [t for t in tags if t.key not in _RECORD_TAGS])
+                   [t for t in tags if t.key != "mlflow.runName"])
 
     @_errors
     def delete_tag(self, run_id: str, key: str) -> None:

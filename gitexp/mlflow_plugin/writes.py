@@ -41,11 +41,16 @@ def reuse(s: Session) -> Opener:
     return lambda: nullcontext(s)
 
 
-def create(s: Session, experiment: str, name: str | None, tags: dict[str, str], parent: str | None) -> str:
+def create(s: Session, experiment: str, name: str | None, tags: dict[str, str], parent: str | None,
+           note: str | None = None) -> str:
     """A new RUNNING run that any process may log to and end; its id."""
+    from gitexp.api import _describe
     from gitexp.services.tracking import run as tracking
 
-    return _adopt(s, tracking.create_run(s, experiment, name, None, tags, None, parent))
+    active = tracking.create_run(s, experiment, name, None, tags, None, parent)
+    if note:
+        _describe(active, note)
+    return _adopt(s, active)
 
 
 def resume(s: Session, run_id: str) -> str:
