@@ -225,6 +225,7 @@ def test_concurrent_rest_clients_lose_nothing(served) -> None:
 
 
 def test_sklearn_autolog_log_model_and_load(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn", reason="the autolog and log_model script needs scikit-learn")
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q")
