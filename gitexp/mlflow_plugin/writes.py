@@ -81,7 +81,10 @@ def _join(opener: Opener, run_id: str) -> ActiveRun | None:
             return None
         joined = attach(target.info.id, target.ref, str(s.db.common_dir))
     with _lock:
-        return _joined.setdefault(target.info.id, joined)
+        kept = _joined.setdefault(target.info.id, joined)
+    if kept is not joined:  # another thread joined it meanwhile
+        joined.end()
+    return kept
 
 
 def _forget(run_id: str) -> None:
@@ -99,13 +102,13 @@ def _live(opener: Opener, run_id: str) -> Iterator[ActiveRun | None]:
         yield None
         return
     with appending(joined.folder) as open_for_entries:
-        if open_for_entries:
+        if open_for_entries and joined.journal.path.exists():  # (not the journal of an ended segment)
             try:
                 yield joined
             finally:
                 joined.flush()
             return
-    _forget(run_id)  # ended by another process meanwhile
+    _forget(run_id)  # ended by another process meanwhile (and maybe resumed since)
     yield None
 
 
