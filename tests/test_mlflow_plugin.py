@@ -290,3 +290,33 @@ def test_mlflow_ui_shows_the_runs_and_a_metric_chart(served, browser) -> None:  
     wait(browser, "document.body.innerText.includes('loss') && document.querySelector('.js-plotly-plot')", 120)
     shot(browser, "mlflow-run-metrics")
     assert "Can't load run details" not in browser.execute_script("return document.body.innerText")
+
+
+OTHER_PROCESS = textwrap.dedent('''
+    import sys, mlflow
+    c = mlflow.MlflowClient(sys.argv[1])
+    c.log_metric(sys.argv[2], "a", 2.0, step=1)
+    c.set_terminated(sys.argv[2])
+    print("ended")
+''')
+
+
+def test_any_process_logs_to_and_ends_a_run(tmp_path: Path) -> None:
+    """What the server's workers do: a run created in one process, logged to and ended in another;
+    a later write from the first process lands in the run's commit."""
+    from mlflow.entities import Metric
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    store = _get_store(f"gitexp:{repo}")
+    run_id = store.create_run("0", "u", 0, [], "shared").info.run_id
+    store.log_batch(run_id, [Metric("a", 1.0, 0, 0)], [], [])
+    _python(OTHER_PROCESS, repo, _env(tmp_path / "home"), f"gitexp:{repo}", run_id)
+    assert store.get_run(run_id).info.status == "FINISHED"
+    store.log_batch(run_id, [Metric("a", 3.0, 0, 2)], [], [])
+    shown = _show(repo, run_id)
+    assert [float(line.split("\t")[1]) for line in _history(repo, shown, "a")] == [1.0, 2.0, 3.0]
+    assert shown["info"]["status"] == "FINISHED"
+    assert not list((repo / ".git" / "gitexp" / "active").iterdir())
