@@ -298,9 +298,14 @@ def log_input(dataset: Any, context: str | None = None, tags: dict[str, str] | N
     entry["tags"] = {str(k): str(v) for k, v in (tags or {}).items()}
     if context is not None:
         entry["tags"].setdefault("mlflow.data.context", context)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in entry["name"]).strip(".") or "dataset"
-    path = f"{INPUTS_DIR}/{safe}-{entry['digest']}.json"
-    return api._log_bytes(json.dumps(entry, indent=2, default=_jsonable).encode(), path)
+    path, data = dataset_artifact(entry)
+    return api._log_bytes(data, path)
+
+
+def dataset_artifact(entry: dict[str, Any]) -> tuple[str, bytes]:
+    """(artifact path, bytes) of a dataset input: ``inputs/<name>-<digest>.json``."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(entry["name"])).strip(".") or "dataset"
+    return f"{INPUTS_DIR}/{safe}-{entry['digest']}.json", json.dumps(entry, indent=2, default=_jsonable).encode()
 
 
 def dataset_entries(run: Any) -> list[dict[str, Any]]:

@@ -28,17 +28,24 @@ RUN_ATTRIBUTES = {
 FRAME_COLUMNS = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
 
 
-def mlflow_errors(fn: F) -> F:
-    """Raise gitexp's errors as MlflowException (still a GitexpError), as MLflow callers expect."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except MlflowException:
-            raise
-        except GitexpError as exc:
-            raise MlflowException.from_gitexp(exc) from exc
-    return wrapper  # type: ignore[return-value]
+def translate_errors(convert: Callable[[GitexpError], Exception]) -> Callable[[F], F]:
+    """A decorator raising gitexp's errors as `convert(exc)` (an MLflow exception): MlflowException
+    passes through. Used by `gitexp.mlflow` (its own MlflowException) and the plugin (MLflow's)."""
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except GitexpError as exc:
+                if isinstance(exc, MlflowException):
+                    raise
+                raise convert(exc) from exc
+        return wrapper  # type: ignore[return-value]
+    return decorate
+
+
+# gitexp's errors as gitexp.mlflow's MlflowException (still a GitexpError), as MLflow callers expect.
+mlflow_errors = translate_errors(MlflowException.from_gitexp)
 
 
 class Backend:

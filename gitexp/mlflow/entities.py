@@ -86,6 +86,7 @@ class RunData:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, int] = field(default_factory=dict)  # the step of each last value (MLflow's Metric.step)
 
 
 @dataclass
@@ -213,17 +214,19 @@ def run_info(info: Any, artifact_uri: str, status: str | None = None, start_ms: 
                    end_time=info.end_ms if end_ms is None else end_ms, artifact_uri=artifact_uri)
 
 
-def run_data(info: Any, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str]) -> RunData:
+def run_data(info: Any, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str],
+             summary: dict[str, dict[str, Any]] | None = None) -> RunData:
+    steps = {k: int(v.get("step") or 0) for k, v in (summary or {}).items() if isinstance(v, dict)}
     return RunData(metrics={k: float(v) for k, v in metrics.items() if v is not None},
                    params={k: param_text(v) for k, v in flatten(params).items()},
-                   tags={**system_tags(info), **tags})
+                   tags={**system_tags(info), **tags}, steps=steps)
 
 
 def from_run(run: Any, artifact_uri: str, datasets: list[dict[str, Any]] | None = None) -> Run:
     """MLflow's `Run` for a gitexp `model.Run`."""
     info = run.info
     mlrun = Run(run_info(info, artifact_uri, run.status, run.start_ms, run.end_ms),
-                run_data(info, run.params, run.metrics, run.tags))
+                run_data(info, run.params, run.metrics, run.tags, run.summary))
     for entry in datasets or []:
         mlrun.inputs.dataset_inputs.append(dataset_input(entry))
     return mlrun

@@ -1,7 +1,9 @@
 """MLflow's artifact-repository interface for `gitexp:<repo>/@runs/<run>/artifacts[/<path>]` URIs.
 
-Files logged to a run this process is running become the run's artifacts (inline or
-side store, as `gitexp.log_artifact`); reads list and fetch any run's artifacts.
+Files logged to a running run become its artifacts (inline or side store, as
+`gitexp.log_artifact`), journaled by whichever process logs them (`writes`); reads list
+and fetch any run's artifacts, a running run's included. A logged model's files are
+artifacts `models/<id>/artifacts/…` of its run, so the same URIs serve them.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import FileInfo
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import NOT_IMPLEMENTED
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
 from gitexp import uris
+from gitexp.mlflow_plugin import writes
 
 
 class GitexpArtifactRepository(ArtifactRepository):
@@ -23,23 +24,20 @@ class GitexpArtifactRepository(ArtifactRepository):
         super().__init__(artifact_uri, tracking_uri=tracking_uri, registry_uri=registry_uri)
         self.repo, self.run_id, self.base = uris.parse_artifact_uri(artifact_uri)
 
-    def _client(self) -> Any:
-        from gitexp.mlflow.client import MlflowClient
+    def _session(self) -> Any:
+        from gitexp.services.session import open_session
 
-        return MlflowClient(tracking_uri=uris.tracking_uri(self.repo))
+        return open_session(self.repo)
 
     def _join(self, path: str | None) -> str:
         return "/".join(p.strip("/") for p in (self.base, path or "") if p and p.strip("/"))
 
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
-        from gitexp.mlflow_plugin.store import _owned
+        from gitexp.mlflow_plugin.store import _errors
 
-        active = _owned.get(self.run_id)
-        if active is None:
-            raise MlflowException(f"logging artifacts to run {self.run_id}, which this process is not running, "
-                                  "is not supported by the gitexp store", error_code=NOT_IMPLEMENTED)
         target = self._join(artifact_path)
-        active.log_artifact_file(local_file, f"{target}/{Path(local_file).name}" if target else Path(local_file).name)
+        path = f"{target}/{Path(local_file).name}" if target else Path(local_file).name
+        _errors(writes.log_artifact)(self._session, self.run_id, local_file, path)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         for dirpath, _dirs, files in os.walk(local_dir):
@@ -49,23 +47,29 @@ class GitexpArtifactRepository(ArtifactRepository):
             for name in sorted(files):
                 self.log_artifact(os.path.join(dirpath, name), sub or None)
 
+    def _run(self, s: Any) -> Any:
+        from gitexp.services.catalog.listing import get_run
+
+        return get_run(s, self.run_id)
+
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
-        prefix = self._join(path)
+        from gitexp.errors import GitexpError
+        from gitexp.mlflow._backend import Backend
+
         cut = len(self.base.strip("/")) + 1 if self.base.strip("/") else 0
         try:
-            found = self._client().list_artifacts(self.run_id, prefix or None)
-        except Exception:
+            found = Backend(self.repo).list_artifacts(self.run_id, self._join(path) or None)
+        except GitexpError:
             return []
         return [FileInfo(f.path[cut:], f.is_dir, f.file_size) for f in found]
 
     def _download_file(self, remote_file_path: str, local_path: str) -> None:
-        import shutil
-        import tempfile
+        from gitexp.mlflow_plugin.store import _errors
+        from gitexp.services.runfiles import read_artifact
 
-        tmp = tempfile.mkdtemp(prefix="gitexp-dl-")
-        try:
-            got = self._client().download_artifacts(self.run_id, self._join(remote_file_path), tmp)
-            Path(local_path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(got, local_path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with self._session() as s:
+            _art, data = _errors(read_artifact)(s, self._run(s), self._join(remote_file_path))
+        Path(local_path).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(f"{local_path}.gitexp-tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, local_path)

@@ -12,6 +12,7 @@ from gitexp.errors import GitexpError
 from gitexp.model import Run
 from gitexp.services.compare import ADDED, FileDiff, code_diff, code_files
 from gitexp.services.session import Session
+from gitexp.services.tracking.localstate import ActiveDir
 from gitexp.store.record import Artifact
 from gitexp.store.runcommit import RecordReader
 from gitexp.store.sidestore import SideStore
@@ -35,6 +36,8 @@ def read_artifact(s: Session, run: Run, path: str) -> tuple[Artifact, bytes]:
     artifact = find_artifact(run, path)
     if artifact.inline and artifact.blob:
         return artifact, s.db.read_blob(artifact.blob)
+    if artifact.inline:  # logged by a run still running here: staged in its folder until it ends
+        return artifact, ActiveDir.of(s.db.local_dir, run.id).staged.open_verified(artifact.sha256)
     store = SideStore(s.db.local_dir / "objects")
     return artifact, store.open_verified(artifact.sha256)
 

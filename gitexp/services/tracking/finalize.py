@@ -41,6 +41,21 @@ def _describe(metrics: dict[str, Any], exit_code: int | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def finish(db: GitDB, ref: str, folder: ActiveDir, status: str, end_ms: int) -> bool:
+    """End a RUNNING run from its journals and remove its folder; the caller holds its owner lock.
+
+    False if the run had already ended (its folder is removed all the same).
+    """
+    with finalizing(folder):
+        tip = db.read_ref(ref)
+        info = read_record(db, tip).info if tip else None
+        running = bool(tip) and info is not None and info.status == "RUNNING"
+        if tip and running:
+            write_final(db, ref, tip, folder, status, None, end_ms)
+        folder.remove()
+    return running
+
+
 def recover_dead_runs(db: GitDB, now_ms: int, warn: Callable[[str], None] | None = None) -> list[str]:
     """Finalise as KILLED every local run whose owner process is gone.
 
@@ -67,13 +82,7 @@ def _recover(db: GitDB, folder: ActiveDir, now_ms: int, warn: Callable[[str], No
     if lock is None:
         return False  # its owner, or a process attached to it, is alive
     try:
-        with finalizing(folder):
-            tip = db.read_ref(meta["ref"])
-            info = read_record(db, tip).info if tip else None
-            if tip is not None and info is not None and info.status == "RUNNING":
-                write_final(db, meta["ref"], tip, folder, "KILLED", None, _last_sign_of_life(folder, now_ms))
-            folder.remove()
-        return info is not None and info.status == "RUNNING"
+        return finish(db, meta["ref"], folder, "KILLED", _last_sign_of_life(folder, now_ms))
     except GitexpError:  # ConcurrentUpdate, CorruptRecord, an unwritable record: never break listing
         if warn is not None:
             _report_ref_lock(db, folder, meta["ref"], warn)

@@ -196,6 +196,19 @@ class ActiveRun:
         finally:
             self._owner_lock.release()
 
+    def disown(self) -> None:
+        """Let go of the run without ending it: from now on any process may end it.
+
+        For MLflow's server, whose requests reach any of its workers. The caller joins
+        the run first (`attach`), so the run is never taken for dead in between.
+        """
+        self.ended = True
+        _flusher.unregister(self)
+        self._close_journal()
+        if self._owner_lock is not None:
+            self._owner_lock.release()
+            self._owner_lock = None
+
     def _close_journal(self) -> None:
         try:
             self.journal.close()
