@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 from gitexp.errors import GitexpError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing: git hooks import this module
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class GitCommandError(GitexpError):

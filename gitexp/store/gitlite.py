@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 from gitexp.errors import DubiousOwnership, GitexpError, NotARepository
 from gitexp.store.gitcli import GitCommandError
@@ -49,11 +48,12 @@ class HookRepo:
                                        hint="git config --global --add safe.directory <path>, as git says")
             raise NotARepository(f"not a git repository: {cwd}",
                                  hint="run 'git init' here, or cd into your project")
-        self.git_dir = Path(lines[0])  # this worktree's own git dir
-        self.common_dir = Path(lines[1])  # shared by linked worktrees: refs, objects, gitexp's local state
-        self.local_dir = self.common_dir / "gitexp"
+        # Paths as text: a commit should not wait for pathlib to load.
+        self.git_dir = lines[0]  # this worktree's own git dir
+        self.common_dir = lines[1]  # shared by linked worktrees: refs, objects, gitexp's local state
+        self.local_dir = os.path.join(self.common_dir, "gitexp")
         bare = lines[2] == "true"
-        self.root: Path | None = Path(lines[3]) if not bare and len(lines) > 3 and lines[3] else None
+        self.root: str | None = lines[3] if not bare and len(lines) > 3 and lines[3] else None
         self.head: str | None = lines[4] if self.root is not None and len(lines) > 4 else None  # None: unborn
         self._config: dict[str, str] | None = None
         self._objects: ObjectReader | None = None
@@ -62,7 +62,7 @@ class HookRepo:
         """The value of `gitexp.hooks.<key>` or `core.commentchar` (names as git canonicalises them)."""
         if self._config is None:
             self._config = {}
-            proc = _run(str(self.root or self.git_dir), "config", "-z", "--get-regexp",
+            proc = _run(self.root or self.git_dir, "config", "-z", "--get-regexp",
                         r"^(gitexp\.hooks\.(strict|record)|core\.commentchar)$")
             for item in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
                 if item:
@@ -73,7 +73,7 @@ class HookRepo:
     @property
     def objects(self) -> ObjectReader:
         if self._objects is None:
-            self._objects = ObjectReader(str(self.root or self.git_dir))
+            self._objects = ObjectReader(self.root or self.git_dir)
         return self._objects
 
     def close(self) -> None:

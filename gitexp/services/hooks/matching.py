@@ -11,16 +11,17 @@ only for a run.yaml outside the subset gitexp writes (store.runyaml_lite).
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import os
 import stat
+import sys
 
+from gitexp.services.hooks.scripts import CLOCK_SLACK_MINUTES
 from gitexp.store import gitcli
 from gitexp.store.gitlite import HookRepo, is_run_id
 from gitexp.store.refscan import refs_named
 from gitexp.store.treecmp import RECORD_DIR, commit_tree_and_time, snapshot_holds
 
-CLOCK_SLACK_MS = 600_000  # runs from a machine whose clock is up to 10 minutes behind still count
+CLOCK_SLACK_MS = CLOCK_SLACK_MINUTES * 60_000
 MAX_UNINDEXED = 500  # records read from git per hook at most; the rest waits for `gitexp ls` to index it
 # catalog.cache.SCHEMA (a test keeps them equal): importing the cache would load YAML in every hook.
 CACHE_SCHEMA = "4"
@@ -107,6 +108,7 @@ def _read_info(db: HookRepo, commit: str) -> dict | None:
             return None
         fields = runyaml_lite.run_fields(data)
         if fields is runyaml_lite.FALLBACK:
+            _site_packages()
             from gitexp.store.record import RunInfo  # YAML: only for a record outside gitexp's own subset
 
             return dict(RunInfo.from_yaml(data).__dict__)
@@ -115,13 +117,30 @@ def _read_info(db: HookRepo, commit: str) -> dict | None:
         return None
 
 
+def _site_packages() -> None:
+    """Make site-packages importable (YAML is there) in a hook its script started with `python -S`."""
+    global _site_loaded
+    if sys.flags.no_site and not _site_loaded:
+        import site
+
+        site.main()
+        _site_loaded = True
+
+
+_site_loaded = False
+
+
 def cached_infos(db: HookRepo, commits: list[str]) -> dict[str, dict]:
     """{commit: run.yaml fields} the cache index already holds; read-only, {} on any trouble."""
-    path = db.local_dir / "index.sqlite"
-    if not commits or not path.exists():
+    path = os.path.join(db.local_dir, "index.sqlite")
+    if not commits or not os.path.exists(path):
         return {}
+    import json  # here, not at the top: most commits never get this far
+    import sqlite3
+
+    uri = "file://" + "".join({"%": "%25", "?": "%3f", "#": "%23"}.get(c, c) for c in path)  # SQLite's URI rules
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=0.2)
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=0.2)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if not row or row[0] != CACHE_SCHEMA:
