@@ -51,7 +51,6 @@ _GUARDS = {
         "        [ -e \"$f\" ] && return 0\n"
         "    done\n"
         "    since=$(git log -1 --no-show-signature --format=%ct HEAD -- 2>/dev/null) || return 1  # no commit yet\n"
-        "    now=$(date +%s)\n"
         "    case $since$now in *[!0-9]* | '') return 0 ;; esac\n"
         "    set --\n"
         "    for f in \"$common/refs/gitexp/runs\" \"$common/refs/gitexp/runs\"/* \"$common/packed-refs\"; do\n"
@@ -62,7 +61,8 @@ _GUARDS = {
         "    found=$(find \"$@\" -prune -mmin \"-$minutes\" 2>/dev/null) || return 0\n"
         "    [ -n \"$found\" ]\n"
         "}\n"
-        "common=$(git rev-parse --git-common-dir 2>/dev/null)\n"
+        "out=$(git rev-parse --git-common-dir --since=now 2>/dev/null)  # the folder, and '--max-age=<now>'\n"
+        "common=${out%?--max-age=*} now=${out##*--max-age=}\n"
         "may_record || exit 0\n"
     ),
 }
