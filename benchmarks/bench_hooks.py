@@ -45,7 +45,7 @@ def one_commit(repo: Path, args: list[str]) -> tuple[float, float]:
     """(wall, cpu) seconds of one `git commit`, undone afterwards."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(["git", *args], cwd=repo, check=True, stdout=subprocess.DEVNULL, env=ENV)
+    subprocess.run(["git", *args], cwd=repo, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     sh(repo, "git", "reset", "-q", "--soft", "HEAD~1")

@@ -2,7 +2,9 @@
 
 `RefsMixin.refs_under` reads every loose ref; with 10,000 runs that is 10,000 small
 reads. A hook only wants runs started after a point in time, and run ids carry their
-start time, so the names alone decide which files are worth opening.
+start time, so the names alone decide which files are worth opening; and a folder
+not changed since then holds none of them (writing a ref renames a file into its
+folder), so it is not even listed.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-def refs_named(common_dir: str, prefix: str, keep: Callable[[str], bool], min_name: str = "") -> dict[str, str]:
+def refs_named(common_dir: str, prefix: str, keep: Callable[[str], bool], min_name: str = "",
+               since: float = 0) -> dict[str, str]:
     """{ref: sha} of the refs `<prefix><folder>/<name>` (`prefix` ends in '/') whose name passes `keep`.
 
     Names sorting before `min_name` are skipped without calling `keep` (run ids sort by
-    start time, so a hook skips 10,000 old runs by comparing strings).
+    start time, so a hook skips 10,000 old runs by comparing strings); loose refs in a
+    folder last changed before `since` (Unix seconds) are skipped without listing it.
     """
     out = _packed(common_dir, prefix, keep, min_name)
     top = os.path.join(common_dir, prefix)
@@ -27,8 +31,9 @@ def refs_named(common_dir: str, prefix: str, keep: Callable[[str], bool], min_na
     except OSError:
         return out
     for folder in folders:
+        path = os.path.join(top, folder)
         try:
-            names = [n for n in os.listdir(os.path.join(top, folder)) if n >= min_name]
+            names = [n for n in os.listdir(path) if n >= min_name] if os.stat(path).st_mtime >= since else []
         except OSError:  # not a folder, or gone meanwhile
             continue
         for name in names:

@@ -13,7 +13,7 @@ from gitexp.errors import ConfigError, GitexpError
 from gitexp.services.hooks import matching
 from gitexp.services.hooks.scripts import PENDING_FILE
 from gitexp.services.hooks.trailers import add_trailers, drop_if_only_trailers
-from gitexp.store import gitcli
+from gitexp.store import gitproc
 from gitexp.store.gitlite import HookRepo
 from gitexp.store.treecmp import RECORD_DIR
 
@@ -77,9 +77,9 @@ def commit_msg(repo: HookRepo, message_file: str) -> HookOutcome:
 def pre_commit(repo: HookRepo) -> HookOutcome:
     """Warn when the staged tree adds a run record folder that HEAD does not have."""
     root = _root(repo)
-    staged = gitcli.git(root, "ls-tree", "--name-only", gitcli.index_tree(root), "--", RECORD_DIR).strip()
+    staged = gitproc.git(root, "ls-tree", "--name-only", gitproc.index_tree(root), "--", RECORD_DIR).strip()
     head = repo.head
-    in_head = head is not None and gitcli.git(root, "ls-tree", "--name-only", head, "--", RECORD_DIR).strip()
+    in_head = head is not None and gitproc.git(root, "ls-tree", "--name-only", head, "--", RECORD_DIR).strip()
     if not staged or in_head:
         return HookOutcome()
     return HookOutcome(notes=[

@@ -16,7 +16,7 @@ import stat
 import sys
 
 from gitexp.services.hooks.scripts import CLOCK_SLACK_MINUTES
-from gitexp.store import gitcli
+from gitexp.store import gitproc
 from gitexp.store.gitlite import HookRepo, is_run_id
 from gitexp.store.refscan import refs_named
 from gitexp.store.treecmp import RECORD_DIR, commit_tree_and_time, snapshot_holds
@@ -67,8 +67,8 @@ def id_prefix(ms: int) -> str:
 
 def runs_on_head(db: HookRepo, head: str, since_ms: int) -> Selection:
     """Runs whose baseline is `head`, among those started after `since_ms` (oldest first)."""
-    refs = refs_named(db.common_dir, RUNS_PREFIX,
-                      lambda name: is_run_id(name) and id_time_ms(name) >= since_ms, id_prefix(since_ms))
+    refs = refs_named(db.common_dir, RUNS_PREFIX, lambda name: is_run_id(name) and id_time_ms(name) >= since_ms,
+                      id_prefix(since_ms), since_ms / 1000)
     # Newest first, so that the cap on unindexed records leaves out the oldest.
     ordered = sorted(refs.items(), key=lambda item: item[0].rsplit("/", 1)[-1], reverse=True)
     known = cached_infos(db, [sha for _, sha in ordered])
@@ -117,6 +117,9 @@ def _read_info(db: HookRepo, commit: str) -> dict | None:
         return None
 
 
+_site_loaded = False
+
+
 def _site_packages() -> None:
     """Make site-packages importable (YAML is there) in a hook its script started with `python -S`."""
     global _site_loaded
@@ -127,7 +130,10 @@ def _site_packages() -> None:
         _site_loaded = True
 
 
-_site_loaded = False
+_FIELDS = ("baseline", "name", "status", "end_time")  # of run.yaml, as the hook needs them
+# SQLite's own JSON functions: the json module is not worth loading (with `re`) for four fields.
+_CACHED = ("SELECT commit_id, " + ", ".join(f"json_extract(info, '$.{f}')" for f in _FIELDS) + " FROM runs"
+           " WHERE commit_id IN ({marks}) AND CASE WHEN json_valid(info) THEN json_type(info) END = 'object'")
 
 
 def cached_infos(db: HookRepo, commits: list[str]) -> dict[str, dict]:
@@ -135,8 +141,7 @@ def cached_infos(db: HookRepo, commits: list[str]) -> dict[str, dict]:
     path = os.path.join(db.local_dir, "index.sqlite")
     if not commits or not os.path.exists(path):
         return {}
-    import json  # here, not at the top: most commits never get this far
-    import sqlite3
+    import sqlite3  # here, not at the top: most commits never get this far
 
     uri = "file://" + "".join({"%": "%25", "?": "%3f", "#": "%23"}.get(c, c) for c in path)  # SQLite's URI rules
     try:
@@ -148,11 +153,8 @@ def cached_infos(db: HookRepo, commits: list[str]) -> dict[str, dict]:
             out = {}
             for start in range(0, len(commits), 500):
                 chunk = commits[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                for sha, info in conn.execute(f"SELECT commit_id, info FROM runs WHERE commit_id IN ({marks})", chunk):
-                    parsed = json.loads(info) if isinstance(info, str) else None
-                    if isinstance(parsed, dict):
-                        out[sha] = parsed
+                for sha, *values in conn.execute(_CACHED.format(marks=",".join("?" * len(chunk))), chunk):
+                    out[sha] = dict(zip(_FIELDS, values))
             return out
         finally:
             conn.close()
@@ -175,7 +177,7 @@ def select_runs(db: HookRepo, root: str, mode: str = "staged") -> Selection:
     if mode == "finished":
         selection.runs = [c for c in selection.runs if c.status == "FINISHED"]
         return selection
-    staged = gitcli.index_tree(root)
+    staged = gitproc.index_tree(root)
     selection.runs = [c for c in selection.runs
                       if snapshot_holds(objects, commit_tree_and_time(objects, c.commit)[0], staged, head_tree,
                                         RECORD_DIR)]

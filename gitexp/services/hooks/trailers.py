@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
-from gitexp.store import gitcli
+from gitexp.store import gitproc
 
 TRAILER = "Gitexp-Run"
-_LINE = re.compile(rf"^{TRAILER}:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 SCISSORS = "------------------------ >8 ------------------------"
 
 
@@ -24,13 +21,23 @@ def add_trailers(root: str, message_file: str, run_ids: list[str]) -> list[str]:
         args = ["interpret-trailers", "--in-place", "--where", "end", "--if-exists", "addIfDifferent"]
         for run_id in new:
             args += ["--trailer", f"{TRAILER}: {run_id}"]
-        gitcli.git(root, *args, message_file)
+        gitproc.git(root, *args, message_file)
     return new
 
 
 def run_ids_in(message: str) -> list[str]:
     """The run ids of every Gitexp-Run trailer line in a message, in order."""
-    return _LINE.findall(message)
+    return [run_id for run_id in map(_run_id, message.splitlines()) if run_id]
+
+
+def _run_id(line: str) -> str | None:
+    """The id of a `Gitexp-Run: <id>` line (key in any case, spaces around), else None.
+
+    Plain string work, not `re`: a commit should not wait for the regex engine to load.
+    """
+    key, colon, value = line.strip().partition(":")
+    words = value.split()
+    return words[0] if colon and len(words) == 1 and key.lower() == TRAILER.lower() else None
 
 
 def drop_if_only_trailers(message_file: str, comment: str = "#") -> bool:
@@ -48,10 +55,10 @@ def drop_if_only_trailers(message_file: str, comment: str = "#") -> bool:
             break
         if not line.startswith(comment):
             body.append(line)
-    if any(line.strip() and not _LINE.match(line.strip()) for line in body) or not run_ids_in("".join(body)):
+    if any(line.strip() and not _run_id(line) for line in body) or not run_ids_in("".join(body)):
         return False
     with open(message_file, "w", encoding="utf-8", errors="surrogateescape") as f:
-        f.write("".join(line for line in lines if not _LINE.match(line.strip())))
+        f.write("".join(line for line in lines if not _run_id(line)))
     return True
 
 
