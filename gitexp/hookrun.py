@@ -71,9 +71,18 @@ def _leave_the_way(repo) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    """`python -I -S -c '…main()' <hook> <git's arguments>`: what the hook scripts start directly."""
+    """`python -I -S -c '…main()' <hook> <git's arguments>`: what the hook scripts start directly.
+
+    A short process that closes what it opens: no garbage collection while it runs, and
+    no interpreter teardown at the end (`os._exit`), which together cost a tenth of it.
+    """
+    import gc
+
+    gc.disable()
     code = hook_main(sys.argv[1:])
-    sys.exit(2 if code is None else code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(2 if code is None else code)
 
 
 def hook_main(argv: list[str]) -> int | None:
