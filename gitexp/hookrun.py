@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from gitexp.store.gitlite import HookRepo
+
 GIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg")
 
 
@@ -49,7 +53,7 @@ def run_hook(name: str, args: list[str]) -> int:
     return 0
 
 
-def _dispatch(commit, repo, name: str, args: list[str]):  # type: ignore[no-untyped-def]
+def _dispatch(commit, repo, name: str, args: list[str]):
     if name == "pre-commit":
         return commit.pre_commit(repo)
     if not args:
@@ -61,7 +65,7 @@ def _dispatch(commit, repo, name: str, args: list[str]):  # type: ignore[no-unty
     return commit.commit_msg(repo, args[0])
 
 
-def _leave_the_way(repo) -> None:  # type: ignore[no-untyped-def]
+def _leave_the_way(repo: HookRepo) -> None:
     """A hook script that started gitexp the slow way (with `site`) asks for the fast way next time."""
     from gitexp.services.hooks.scripts import COMMAND_ENV, write_fast_start
 

@@ -133,3 +133,19 @@ def test_a_record_outside_the_fast_subset_still_matches_without_site(repo: Path,
     git(repo, "reset", "-q", "--soft", "HEAD~1")
     assert run_trailers(commit(repo, "--allow-empty", "-m", "fast way")) == [run.id]
     assert slow_calls(calls) == ["hook prepare-commit-msg"]
+
+
+def test_the_fast_start_loads_little(repo: Path) -> None:
+    """What `python -I -S` imports for a hook that records a run: no subprocess, re, json, pathlib, typing."""
+    run_id = make_run("light")
+    assert cli("ls", cwd=repo).returncode == 0  # the cache index, read with sqlite3
+    message = repo / ".git" / "COMMIT_EDITMSG"
+    message.write_text("light\n")
+    lib = str(Path(gitexp.__file__).parent.parent)
+    code = (f"import sys; sys.path.append({lib!r}); from gitexp.hookrun import hook_main\n"
+            f"code = hook_main(['prepare-commit-msg', {str(message)!r}])\n"
+            "print(code, sorted(m for m in ('subprocess', 're', 'json', 'pathlib', 'typing', 'enum', 'site', "
+            "'sqlite3') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=repo, capture_output=True, text=True)
+    assert proc.stdout.split(None, 1) == ["0", "['sqlite3']\n"], proc.stdout + proc.stderr
+    assert f"Gitexp-Run: {run_id}" in message.read_text()

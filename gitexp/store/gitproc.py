@@ -14,12 +14,12 @@ from gitexp.errors import GitexpError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing: git hooks import this module
 if TYPE_CHECKING:
-    from typing import BinaryIO, Protocol
+    from typing import IO, Any, Protocol
 
     class Process(Protocol):
-        stdin: BinaryIO | None
-        stdout: BinaryIO | None
-        stderr: BinaryIO | None
+        stdin: IO[bytes] | None
+        stdout: IO[bytes] | None
+        stderr: IO[bytes] | None
 
         def wait(self) -> int: ...
 
@@ -44,7 +44,8 @@ class _Spawned:
 
     def __init__(self, cwd: str, args: tuple[str, ...], stdin: bool, stderr: bool) -> None:
         ends = {fd: os.pipe() for fd, wanted in ((0, stdin), (1, True), (2, stderr)) if wanted}  # fd: (read, write)
-        actions = [(os.POSIX_SPAWN_DUP2, pair[0] if fd == 0 else pair[1], fd) for fd, pair in ends.items()]
+        actions: list[tuple[Any, ...]] = [(os.POSIX_SPAWN_DUP2, pair[0] if fd == 0 else pair[1], fd)
+                                          for fd, pair in ends.items()]
         if not stdin:
             actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
         try:
@@ -60,9 +61,9 @@ class _Spawned:
             raise
         for fd, pair in ends.items():
             os.close(pair[0] if fd == 0 else pair[1])  # the child's ends; ours are close-on-exec
-        self.stdin = open(ends[0][1], "wb") if stdin else None
-        self.stdout = open(ends[1][0], "rb")
-        self.stderr = open(ends[2][0], "rb") if stderr else None
+        self.stdin: IO[bytes] | None = open(ends[0][1], "wb") if stdin else None
+        self.stdout: IO[bytes] | None = open(ends[1][0], "rb")
+        self.stderr: IO[bytes] | None = open(ends[2][0], "rb") if stderr else None
 
     def wait(self) -> int:
         return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
