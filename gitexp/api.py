@@ -141,6 +141,7 @@ def _create(run_name: str | None, experiment: str | None, tags: dict | None, par
     from gitexp.services import experiments
 
     with open_session(_repo_path) as s:
+        slug: str | None
         if experiment_id is not None:
             slug = experiments.get_experiment(s, str(experiment_id)).slug
         elif experiment:

@@ -36,14 +36,14 @@ def set_experiment(name: str | None = None, experiment_id: str | None = None) ->
         raise GitexpError("give an experiment name or an experiment_id (one of them)",
                           hint="e.g. gitexp.set_experiment('Wine Quality')")
     with api.open_session(api._repo_path) as s:
-        if experiment_id is not None:
+        if name is not None:
+            exp, _created = _exp.ensure_experiment(s, name)
+        else:
             found = _exp.find_experiment(s, str(experiment_id), ("id",))
             if found is None:
                 raise _exp.ExperimentNotFound(f"no experiment has the id {experiment_id!r}",
                                               hint="list experiments with gitexp.search_experiments()")
             exp = found
-        else:
-            exp, _created = _exp.ensure_experiment(s, name)
     if exp.name != exp.slug and exp.name not in _announced and exp.slug != "default":
         _announced.add(exp.name)
         print(f"gitexp: experiment {exp.name!r} is stored as {exp.slug} (id {exp.experiment_id})", file=sys.stderr)
@@ -174,7 +174,7 @@ def _repo_root() -> str:
         with open_repo(api._repo_path) as db:
             return str(db.root or db.common_dir)
     except GitexpError:
-        return os.path.abspath(api._repo_path)
+        return os.path.abspath(api._repo_path or ".")
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
@@ -234,7 +234,7 @@ def _image_bytes(image: Any, fmt: str) -> bytes:
         raise InvalidValue(f"cannot store an image of dtype {arr.dtype}")
     from matplotlib import image as mpimg
 
-    kwargs = {"cmap": "gray", "vmin": 0, "vmax": vmax} if arr.ndim == 2 else {}
+    kwargs: dict[str, Any] = {"cmap": "gray", "vmin": 0, "vmax": vmax} if arr.ndim == 2 else {}
     mpimg.imsave(buf, arr, format=fmt, **kwargs)
     return buf.getvalue()
 

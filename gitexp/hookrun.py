@@ -15,6 +15,9 @@ import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
+    from types import ModuleType
+
+    from gitexp.services.hooks.commit import HookOutcome
     from gitexp.store.gitlite import HookRepo
 
 GIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg")
@@ -53,7 +56,7 @@ def run_hook(name: str, args: list[str]) -> int:
     return 0
 
 
-def _dispatch(commit, repo, name: str, args: list[str]):
+def _dispatch(commit: ModuleType, repo: HookRepo, name: str, args: list[str]) -> HookOutcome:
     if name == "pre-commit":
         return commit.pre_commit(repo)
     if not args:

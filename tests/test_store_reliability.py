@@ -199,6 +199,28 @@ def test_refs_under_tolerates_folders_removed_by_pack_refs(repo: Path, monkeypat
         assert db.refs_under("refs/gitexp/runs/", _NoCache()) == refs
 
 
+def test_ref_update_survives_pack_refs_removing_its_folder(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stress storm's other failure: `git pack-refs --all` removed the emptied
+    refs/gitexp/runs/<exp> folder between dulwich creating it and opening the ref's lock."""
+    import dulwich.refs
+
+    real = dulwich.refs.ensure_dir_exists
+    calls = []
+
+    def racing(dirname):  # what os.makedirs raises when a parent vanished under it
+        calls.append(dirname)
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory", dirname)
+        return real(dirname)
+
+    with open_repo(repo) as db:
+        run = tracking.create_run(Session(db), "gc", "raced")
+        monkeypatch.setattr(dulwich.refs, "ensure_dir_exists", racing)
+        run.end()
+    assert len(calls) == 2
+    assert "FINISHED" in git(repo, "show", f"{run.ref}:.gitexp/run.yaml")
+
+
 class _NoCache:
     def get(self, folder: str, mtime_ns: int):
         return None

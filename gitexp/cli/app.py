@@ -128,8 +128,9 @@ def report(exc: BaseException, argv: list[str], show_traceback: bool) -> int:
     """Print what the user should see about `exc`; return the exit code."""
     if isinstance(exc, GitexpError):
         _print_error(exc.message, exc.hint)
-        if getattr(exc, "pointer", None):
-            click.echo(_indent(exc.pointer), err=True)  # type: ignore[attr-defined]
+        pointer = getattr(exc, "pointer", None)  # a filter's syntax error: where it is
+        if pointer:
+            click.echo(_indent(pointer), err=True)
         return exc.exit_code
     if _is_interrupt(exc):
         click.echo("Interrupted.", err=True)

@@ -8,19 +8,24 @@ listing, a note) goes to stdout.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from gitexp.cli.options import complete_runs, open_db
 from gitexp.render.formats import escape_controls
 
+if TYPE_CHECKING:
+    from gitexp.services.edit.core import EditResult
+    from gitexp.services.edit.runs import Removed
+
 
 def _done(text: str) -> None:
     click.echo(f"gitexp: {escape_controls(text)}", err=True)
 
 
-def _commit_note(result: object) -> str:
-    return f" (commit {result.new[:12]})"  # type: ignore[attr-defined]
+def _commit_note(result: EditResult) -> str:
+    return f" (commit {result.new[:12]})"
 
 
 @click.command()
@@ -161,7 +166,7 @@ def rm(runs: tuple[str, ...], yes: bool, force: bool) -> None:
         remove_runs(db, targets, on_removed=_report_removed)
 
 
-def _report_removed(r: object) -> None:
-    _done(f"removed run {r.name} ({r.run_id}); undo: {r.undo}")  # type: ignore[attr-defined]
-    if r.registry_tags:  # type: ignore[attr-defined]
-        _done(f"note: registry tags still point at it: {', '.join(r.registry_tags)}")  # type: ignore[attr-defined]
+def _report_removed(r: Removed) -> None:
+    _done(f"removed run {r.name} ({r.run_id}); undo: {r.undo}")
+    if r.registry_tags:
+        _done(f"note: registry tags still point at it: {', '.join(r.registry_tags)}")

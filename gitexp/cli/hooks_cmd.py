@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from gitexp.hookrun import GIT_HOOKS, run_hook
 from gitexp.cli.options import echo_json
+
+if TYPE_CHECKING:
+    from gitexp.services.hooks.install import HooksReport
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -121,7 +125,7 @@ def _root() -> str:
         return str(s.db.root or os.getcwd())
 
 
-def _show(report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _show(report: HooksReport, as_json: bool) -> None:
     if as_json:
         echo_json(report.to_dict())
         return

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from gitexp.cli.options import echo_json, open_db
+
+if TYPE_CHECKING:
+    from gitexp.services.mlflow_import import ImportReport
 
 
 @click.group(name="import")
@@ -62,7 +66,7 @@ def mlflow(source: str, experiments: tuple[str, ...], as_json: bool, quiet: bool
         raise click.exceptions.Exit(1)
 
 
-def summary_line(report) -> str:  # type: ignore[no-untyped-def]
+def summary_line(report: ImportReport) -> str:
     rate = report.runs / report.seconds if report.seconds > 0 else 0.0
     parts = [f"imported {report.runs} run{'s' * (report.runs != 1)} from {report.source} ({report.kind}): "
              f"{report.experiments} experiment{'s' * (report.experiments != 1)}, {report.points} metric points, "
@@ -76,11 +80,11 @@ def summary_line(report) -> str:  # type: ignore[no-untyped-def]
     return "; ".join(parts)
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
+        n /= 1024
     return f"{n} B"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,9 @@ from gitexp.cli.options import (
     selection_options,
     terminal_width,
 )
+
+if TYPE_CHECKING:
+    from gitexp.services.session import Session
 
 
 @click.command()
@@ -104,7 +107,7 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
         click.echo(f"({len(runs) - len(shown)} more; use --limit 0 to list all)", err=True)
 
 
-def _say_no_runs(db: object, selection: RunSelection, exp: str | None, sort: tuple[str, ...],
+def _say_no_runs(db: Session, selection: RunSelection, exp: str | None, sort: tuple[str, ...],
                  any_runs: bool) -> None:
     """Why nothing is listed: keys no run has, runs in other experiments, runs on a remote."""
     from gitexp.services.catalog import hints

@@ -109,9 +109,9 @@ def _shown(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def plots_folder(s: object) -> str:
+def plots_folder(s: Session) -> str:
     """Where a plot without -o goes: `.git/gitexp/plots/`, outside the working tree."""
-    folder = s.db.local_dir / "plots"  # type: ignore[attr-defined]
+    folder = s.db.local_dir / "plots"
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder)
 

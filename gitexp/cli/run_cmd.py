@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from gitexp.services.tracking.run import ActiveRun
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -94,8 +98,8 @@ def _register(model: str, run_id: str, artifact: str | None) -> None:
     click.echo(f"gitexp: registered {w.model} {w.version}: created tag {w.tag}; share it: {w.share}", err=True)
 
 
-def _announce(run: object) -> None:
-    info = run.info  # type: ignore[attr-defined]
+def _announce(run: ActiveRun) -> None:
+    info = run.info
     click.echo(f"gitexp: run {info.name} ({info.id}) started in experiment {info.experiment}", err=True)
     for line in getattr(run, "notices", []):
         _say(line)

@@ -144,11 +144,11 @@ def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
 
 @mlflow_errors
 def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
-    if run_id is not None and api._active_by_id(run_id) is None:
-        MlflowClient(_uris.tracking_uri(api._repo_path)).log_batch(run_id, params=[entities.Param(k, v)
-                                                                              for k, v in params.items()])
-        return
     run = api._current() if run_id is None else api._active_by_id(run_id)
+    if run is None:  # a run this process does not run
+        MlflowClient(api_mlflow.get_tracking_uri()).log_batch(str(run_id), params=[entities.Param(k, v)
+                                                                                  for k, v in params.items()])
+        return
     for key, value in params.items():
         run.log_param(key, value)
     if synchronous:

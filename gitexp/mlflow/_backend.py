@@ -44,8 +44,8 @@ def mlflow_errors(fn: F) -> F:
 class Backend:
     """MLflow-shaped reads of the repository at `path`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = str(path)
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = None if path is None else str(path)  # None: the repository git would use
 
     def session(self) -> Any:
         return open_session(self.path)

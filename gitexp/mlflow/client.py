@@ -57,7 +57,7 @@ class MlflowClient:
 
     @mlflow_errors
     def search_runs(self, experiment_ids: Sequence[str] | str, filter_string: str = "", run_view_type: int = 1,
-                    max_results: int = 1000, order_by: Sequence[str] | None = None,
+                    max_results: int | None = 1000, order_by: Sequence[str] | None = None,
                     page_token: str | None = None) -> E.PagedList:
         backend = self._backend
         slugs = backend.slugs([experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids))

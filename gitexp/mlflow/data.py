@@ -88,7 +88,7 @@ def as_dataset(obj: Any) -> Dataset:
         source = obj.source
         src = source.to_dict() if hasattr(source, "to_dict") else _loads(source)
         kind = getattr(source, "_get_source_type", lambda: getattr(obj, "source_type", "unknown"))()
-        schema = getattr(obj, "schema", None)
+        schema: Any = getattr(obj, "schema", None)
         schema = schema.to_dict() if hasattr(schema, "to_dict") else _loads(schema)
         profile = getattr(obj, "profile", None)
         return Dataset(str(obj.name), str(obj.digest), str(kind), src if isinstance(src, dict) else {"uri": str(src)},

@@ -152,7 +152,7 @@ class GitexpTrackingStore(AbstractStore):
 
     @_errors
     def update_run_info(self, run_id: str, run_status: Any, end_time: int | None, run_name: str | None) -> RunInfo:
-        status = STATUS.get(run_status, run_status) if isinstance(run_status, int) else str(run_status)
+        status = STATUS.get(run_status, str(run_status)) if isinstance(run_status, int) else str(run_status)
         with _owned_lock:
             active = _owned.pop(str(run_id), None)
         if active is not None and status != "RUNNING":

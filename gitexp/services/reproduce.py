@@ -66,7 +66,7 @@ def plan(s: Session, text: str) -> Plan:
                                f"'gitexp branch {info.id} NAME') and run it yourself")
     info.command = command
     params = parse_mapping(rec.read("params.yaml"), "params.yaml")
-    author = s.db.repo.object_store[commit.encode()].author.decode("utf-8", "replace")
+    author = s.db.commit_author(commit)
     return Plan(ref, commit, info, params, author, _created_here(s, ref))
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import deque
 from enum import Enum
 
-from dulwich.objects import Commit
+from dulwich.objects import Commit, Tree
 
+from gitexp.store.ids import to_oid
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import GitDB
 
@@ -35,10 +36,13 @@ def run_history(db: GitDB, tip: str) -> list[str]:
         if sha in seen:
             continue
         try:
-            commit = store[sha.encode()]
+            commit = store[to_oid(sha)]
         except KeyError:
             continue  # not here (a shallow or partial history): stop on this path
-        if not isinstance(commit, Commit) or RECORD_DIR.encode() not in store[commit.tree]:
+        if not isinstance(commit, Commit):
+            continue
+        tree = store[commit.tree]
+        if not isinstance(tree, Tree) or RECORD_DIR.encode() not in tree:
             continue
         seen[sha] = None
         queue.extend(p.decode() for p in commit.parents)

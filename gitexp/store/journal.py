@@ -195,8 +195,8 @@ def _read_frames(data: JournalData, path: Path) -> None:
                 return
             continue
         offset += _FRAME.size + _FRAME.unpack_from(raw, offset)[1]
-        for item in batch if isinstance(batch, list) else ():
-            _point(data, item)
+        if isinstance(batch, list):
+            _add_points(data.metrics, batch)
 
 
 def _frame_at(raw: bytes, offset: int) -> object | None:
@@ -211,11 +211,21 @@ def _frame_at(raw: bytes, offset: int) -> object | None:
         return None
 
 
-def _point(data: JournalData, item: object) -> None:
-    if isinstance(item, tuple) and len(item) == 4:
+def _add_points(metrics: dict[str, list[tuple[int, float, int]]], batch: list) -> None:
+    """Append a frame's well-formed (key, step, value, seconds) points; skip anything else.
+
+    The one hot loop of `end_run` (every point logged passes here once), hence the locals.
+    """
+    lists: dict[str, list[tuple[int, float, int]]] = {}
+    for item in batch:
+        if type(item) is not tuple or len(item) != 4:
+            continue
         key, step, value, seconds = item
-        if isinstance(key, str) and type(step) is int and type(value) is float and isinstance(seconds, float):
-            data.metrics.setdefault(key, []).append((step, value, round(seconds * 1000)))
+        if type(step) is int and type(value) is float and type(seconds) is float and type(key) is str:
+            points = lists.get(key)
+            if points is None:
+                points = lists[key] = metrics.setdefault(key, [])
+            points.append((step, value, round(seconds * 1000)))
 
 
 def _metric(data: JournalData, parts: list[str]) -> None:

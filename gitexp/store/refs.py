@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from dulwich.file import FileLocked
 
 from gitexp.errors import ConcurrentUpdate
+from gitexp.store.ids import to_oid, to_ref
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
@@ -31,6 +32,7 @@ class DirCache(Protocol):
 # How long a ref lock held by someone else is waited for before giving up, as git's
 # core.filesRefLockTimeout does (git waits 100 ms for refs, 1 s for packed-refs).
 LOCK_TIMEOUT = 1.0
+_VANISHED_ATTEMPTS = 5  # a ref folder removed by a concurrent `git pack-refs` is created again
 
 
 class RefsMixin:
@@ -42,20 +44,20 @@ class RefsMixin:
 
     def read_ref(self, ref: str) -> str | None:
         try:
-            return self.repo.refs[ref.encode()].decode()
+            return self.repo.refs[to_ref(ref)].decode()
         except KeyError:
             return None
 
     def set_ref(self, ref: str, old: str | None, new: str, message: str) -> None:
         """Compare-and-swap `ref` from `old` (None: must not exist) to `new`."""
-        name, msg = ref.encode(), b"gitexp: " + message.encode()
+        name, msg = to_ref(ref), b"gitexp: " + message.encode()
         self._reflog_folder(ref)
         if old is None:
-            ok = self._retry_locked(ref, lambda: self.repo.refs.add_if_new(name, new.encode(), message=msg))
+            ok = self._retry_locked(ref, lambda: self.repo.refs.add_if_new(name, to_oid(new), message=msg))
         else:
             ok = self._retry_locked(
-                ref, lambda: self.repo.refs.set_if_equals(name, old.encode(), new.encode(), message=msg))
-        if not ok:
+                ref, lambda: self.repo.refs.set_if_equals(name, to_oid(old), to_oid(new), message=msg))
+        if not ok and self.read_ref(ref) != new:  # (== new: an attempt that raised had moved it)
             raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
 
     def _reflog_folder(self, ref: str) -> None:
@@ -68,16 +70,22 @@ class RefsMixin:
         """Run a ref update, waiting (with backoff) a short while for a lock someone holds.
 
         git itself holds `<ref>.lock` or `packed-refs.lock` for a moment during
-        `git gc`, `git pack-refs` or a fetch: that is no reason to fail a run.
+        `git gc`, `git pack-refs` or a fetch: that is no reason to fail a run. Nor is
+        a folder that `git pack-refs` removed (emptied) just as the update created it.
         """
         deadline = time.monotonic() + LOCK_TIMEOUT
         delay = 0.002
+        vanished = 0
         while True:
             try:
                 return update()
             except FileLocked as exc:
                 if time.monotonic() >= deadline:
                     raise self._locked(ref, exc) from None
+            except FileNotFoundError:
+                vanished += 1
+                if vanished == _VANISHED_ATTEMPTS:
+                    raise
             time.sleep(random.uniform(delay, 2 * delay))
             delay = min(delay * 2, 0.1)
 
@@ -94,7 +102,7 @@ class RefsMixin:
         """Compare-and-delete `ref` (it must still point at `old`)."""
         self._reflog_folder(ref)
         msg = b"gitexp: " + message.encode()
-        ok = self._retry_locked(ref, lambda: self.repo.refs.remove_if_equals(ref.encode(), old.encode(), message=msg))
+        ok = self._retry_locked(ref, lambda: self.repo.refs.remove_if_equals(to_ref(ref), to_oid(old), message=msg))
         if not ok:
             raise ConcurrentUpdate(f"{ref} changed while gitexp was removing it", hint="retry the command")
 
@@ -150,7 +158,7 @@ class RefsMixin:
     def head_branch(self) -> str | None:
         """The branch HEAD is on (`main`, or `feature/x`), None when detached; linked worktrees have their own."""
         try:
-            target = self.repo.refs.read_ref(b"HEAD")
+            target = self.repo.refs.read_ref(to_ref("HEAD"))
         except Exception:
             return None
         if target and target.startswith(b"ref: refs/heads/"):

@@ -58,13 +58,13 @@ def _packed(common_dir: str, prefix: str, keep: Callable[[str], bool], min_name:
     except FileNotFoundError:
         return out
     for line in data.split(b"\n"):
-        sha, _, name = line.partition(b" ")
-        if not name.startswith(pre) or line[:1] in (b"#", b"^"):
+        sha, _, raw = line.partition(b" ")
+        if not raw.startswith(pre) or line[:1] in (b"#", b"^"):
             continue
-        last = name[name.rfind(b"/") + 1:]
+        last = raw[raw.rfind(b"/") + 1:]
         if last < low:
             continue
-        ref = name.decode("utf-8", "replace")
+        ref = raw.decode("utf-8", "replace")
         if keep(ref.rsplit("/", 1)[-1]):
             out[ref] = sha.decode()
     return out

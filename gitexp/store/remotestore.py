@@ -15,7 +15,8 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from collections.abc import Callable
+from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
 
 from gitexp.errors import ConfigError, GitexpError
@@ -161,14 +162,14 @@ class FsspecStore:
         _copy_verified(lambda: self.fs.open(self._path(sha256), "rb"), sha256, target, self.location)
 
 
-def _copy_verified(opener: object, sha256: str, target: Path, where: str) -> None:
+def _copy_verified(opener: Callable[[], BinaryIO], sha256: str, target: Path, where: str) -> None:
     """Write the object to `target` through a temp file; a hash mismatch leaves nothing behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".gitexp-dl-")
     try:
         digest = hashlib.sha256()
         try:
-            src = opener()  # type: ignore[operator]
+            src = opener()
         except FileNotFoundError:
             raise GitexpError(f"artifact {sha256[:12]} is not in the store {where}",
                               hint="ask whoever made the run to push it: gitexp push") from None

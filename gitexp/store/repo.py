@@ -12,9 +12,10 @@ import stat
 import tempfile
 import time
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from dulwich.errors import NotGitRepository
 from dulwich.objects import Blob, Commit, ShaFile, Tree
@@ -23,8 +24,12 @@ from dulwich.pack import PackFileDisappeared
 from dulwich.repo import Repo, get_user_identity
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
+from gitexp.store.ids import to_oid
 from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
+
+if TYPE_CHECKING:
+    from dulwich.object_format import ObjectFormat
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 RUNS_PREFIX = "refs/gitexp/runs/"
@@ -39,6 +44,9 @@ class Entry:
 
     mode: int
     sha: str
+
+
+_Folder: TypeAlias = "dict[str, _Folder | Entry]"  # a tree being built: {name: subfolder or file}
 
 
 def open_repo(path: str | os.PathLike[str] | None = None) -> "GitDB":
@@ -219,14 +227,14 @@ class GitDB(RefsMixin, RevisionsMixin):
         self.root = None if repo.bare else Path(repo.path)
         self.local_dir = self.common_dir / "gitexp"
         # SHA-1 or SHA-256 (`git init --object-format=sha256`): every id gitexp makes uses it.
-        self.object_format = getattr(repo, "object_format", None)
+        self.object_format: ObjectFormat | None = getattr(repo, "object_format", None)
         self.hex_length: int = getattr(self.object_format, "hex_length", 40)
         self._sha1 = self.hex_length == 40
-        self._batch: list | None = None
+        self._batch: list[ShaFile] | None = None
 
     def new(self, obj: T) -> T:
         """Mark a new object as belonging to this repository's object format."""
-        if not self._sha1:
+        if not self._sha1 and self.object_format is not None:  # not SHA-1: a format is known
             obj.object_format = self.object_format
         return obj
 
@@ -257,7 +265,7 @@ class GitDB(RefsMixin, RevisionsMixin):
         self.add_objects([blob])
         return self.oid(blob)
 
-    def add_objects(self, objects: list) -> None:
+    def add_objects(self, objects: Sequence[ShaFile]) -> None:
         """Write objects: loose when few (as git does), one pack when many.
 
         A pack per small write would leave thousands of tiny packs after a sweep,
@@ -272,7 +280,7 @@ class GitDB(RefsMixin, RevisionsMixin):
             self.repo.object_store.add_objects([(obj, None) for obj in objects])
 
     @contextlib.contextmanager
-    def batched(self):  # type: ignore[no-untyped-def]
+    def batched(self) -> Iterator[None]:
         """Objects written inside the block go to one pack at its end (bulk imports).
 
         Set refs to them only after the block: until then they are not in the repository.
@@ -280,7 +288,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         if self._batch is not None:
             yield
             return
-        self._batch = pending = []
+        pending: list[ShaFile] = []
+        self._batch = pending
         try:
             yield
         finally:
@@ -317,7 +326,7 @@ class GitDB(RefsMixin, RevisionsMixin):
     def has_object(self, sha: str) -> bool:
         if len(sha) != self.hex_length:
             return False
-        return sha.encode() in self.repo.object_store
+        return to_oid(sha) in self.repo.object_store
 
     def object_size(self, sha: str) -> int | None:
         """An object's inflated size from its header alone (None when it cannot tell).
@@ -360,7 +369,7 @@ class GitDB(RefsMixin, RevisionsMixin):
             size = self.object_size(sha)
             if size is not None and size > limit:
                 raise CorruptRecord(f"object {sha[:12]} is {size} bytes, over the {limit >> 20} MiB limit")
-        obj = self.repo.object_store[sha.encode()]
+        obj = self.repo.object_store[to_oid(sha)]
         if not isinstance(obj, Blob):
             raise GitexpError(f"object {sha} is not a file")
         if limit is not None and len(obj.data) > limit:
@@ -373,48 +382,54 @@ class GitDB(RefsMixin, RevisionsMixin):
         A path that is both a file and a folder (`a` and `a/b`) is refused loudly:
         a tree can hold only one of them, and dropping one would lose data.
         """
-        root: dict = {}
+        root: _Folder = {}
         for path, entry in files.items():
             node = root
             *dirs, name = path.split("/")
             for n, part in enumerate(dirs):
-                node = node.setdefault(part, {})
-                if not isinstance(node, dict):
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
                     raise _clash("/".join(dirs[: n + 1]), path)
-            if isinstance(node.get(name), dict):
-                raise _clash(path, _first_file(node[name], path))
+                node = child
+            here = node.get(name)
+            if isinstance(here, dict):
+                raise _clash(path, _first_file(here, path))
             node[name] = entry
         trees: list[Tree] = []
         root_id = self._build(root, trees)
         self.add_objects(trees)
         return root_id
 
-    def _build(self, node: dict, out: list[Tree]) -> str:
+    def _build(self, node: _Folder, out: list[Tree]) -> str:
         tree = self.new(Tree())
         for name, child in node.items():
             if isinstance(child, dict):
-                tree.add(name.encode(), DIR, self._build(child, out).encode())
+                tree.add(name.encode(), DIR, to_oid(self._build(child, out)))
             else:
-                tree.add(name.encode(), child.mode, child.sha.encode())
+                tree.add(name.encode(), child.mode, to_oid(child.sha))
         out.append(tree)
         return self.oid(tree)
 
     def list_tree(self, tree_sha: str, prefix: str = "") -> dict[str, Entry]:
         """Flatten a tree into {path: Entry} (files, links and gitlinks)."""
         out: dict[str, Entry] = {}
-        tree = self.repo.object_store[tree_sha.encode()]
-        for item in tree.iteritems():
-            path = prefix + item.path.decode("utf-8", "surrogateescape")
-            if stat.S_ISDIR(item.mode):
-                out.update(self.list_tree(item.sha.decode(), path + "/"))
+        for name, mode, sha in self.tree_entries(tree_sha):
+            path = prefix + name
+            if stat.S_ISDIR(mode):
+                out.update(self.list_tree(sha, path + "/"))
             else:
-                out[path] = Entry(item.mode, item.sha.decode())
+                out[path] = Entry(mode, sha)
         return out
+
+    def tree_entries(self, tree_sha: str) -> list[tuple[str, int, str]]:
+        """(name, mode, id) of each direct entry of a tree."""
+        return [(item.path.decode("utf-8", "surrogateescape"), item.mode, item.sha.decode())
+                for item in self.read_object(tree_sha, Tree).iteritems()]
 
     def subtree(self, tree_sha: str, path: str) -> str | None:
         """The id of the tree at `path` inside `tree_sha`, or None."""
         try:
-            mode, sha = tree_lookup_path(self.repo.object_store.__getitem__, tree_sha.encode(), path.encode())
+            mode, sha = tree_lookup_path(self.repo.object_store.__getitem__, to_oid(tree_sha), path.encode())
         except (KeyError, Exception):
             return None
         return sha.decode() if stat.S_ISDIR(mode) else None
@@ -424,8 +439,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         ident = self.identity()
         ts = int(time.time() if when is None else when)
         commit = self.new(Commit())
-        commit.tree = tree.encode()
-        commit.parents = [p.encode() for p in parents]
+        commit.tree = to_oid(tree)
+        commit.parents = [to_oid(p) for p in parents]
         commit.author = commit.committer = ident
         commit.author_time = commit.commit_time = ts
         commit.author_timezone = commit.commit_timezone = 0
@@ -442,10 +457,19 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def commit_info(self, sha: str) -> tuple[str, list[str]]:
         """(tree id, parent ids) of a commit."""
-        commit = self.repo.object_store[sha.encode()]
-        if not isinstance(commit, Commit):
-            raise GitexpError(f"object {sha} is not a commit")
+        commit = self.read_object(sha, Commit)
         return commit.tree.decode(), [p.decode() for p in commit.parents]
+
+    def commit_author(self, sha: str) -> str:
+        """A commit's author, `Name <email>`."""
+        return self.read_object(sha, Commit).author.decode("utf-8", "replace")
+
+    def read_object(self, sha: str, kind: type[T]) -> T:
+        """The object `sha`, which must be a `kind` (Tree, Commit…); KeyError when it is absent."""
+        obj = self.repo.object_store[to_oid(sha)]
+        if not isinstance(obj, kind):
+            raise GitexpError(f"object {sha} is not a {kind.type_name.decode()}")
+        return obj
 
     def config(self, section: str, key: str) -> str | None:
         """A value from the merged git config (`gitexp.<key>` style), or None."""
@@ -548,7 +572,7 @@ def _clash(file_path: str, other: str) -> GitexpError:
     )
 
 
-def _first_file(node: dict, prefix: str) -> str:
+def _first_file(node: _Folder, prefix: str) -> str:
     """Some file path under a folder node (to name it in an error)."""
     name, child = next(iter(node.items()))
     return _first_file(child, f"{prefix}/{name}") if isinstance(child, dict) and child else f"{prefix}/{name}"

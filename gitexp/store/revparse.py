@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from dulwich.objects import Commit
 
+from gitexp.store.ids import to_oid
+
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
@@ -60,7 +62,7 @@ class RevisionsMixin:
 
     def _peel(self, sha: str) -> str:
         """Follow tags to what they point at (ids as stored: SHA-1 or SHA-256)."""
-        obj = self.repo.object_store[sha.encode()]
+        obj = self.repo.object_store[to_oid(sha)]
         while not isinstance(obj, Commit) and hasattr(obj, "object"):
             sha = obj.object[1].decode()
             obj = self.repo.object_store[obj.object[1]]
@@ -74,6 +76,6 @@ class RevisionsMixin:
                 if hasattr(self.repo.object_store, "iter_prefix") else []
         # An annotated tag's id names its commit, as in git.
         peeled = {self._peel(m) for m in matches}
-        commits = [c for c in peeled if isinstance(self.repo.object_store[c.encode()], Commit)]
+        commits = [c for c in peeled if isinstance(self.repo.object_store[to_oid(c)], Commit)]
         return commits[0] if len(commits) == 1 else None
 

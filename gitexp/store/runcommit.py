@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import stat
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from dulwich.objects import Blob, Tree
 
 from gitexp.errors import CorruptRecord
+from gitexp.store.ids import to_oid
 from gitexp.store.journal import JournalData
 from gitexp.store.record import (
     RECORD_DIR, Artifact, Point, RunInfo, encode_record, parse_artifacts, parse_mapping, parse_metric,
@@ -52,10 +54,10 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
 def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
     tree = db.new(Tree())
     if root is not None:
-        for item in db.repo.object_store[root.encode()].iteritems():
+        for item in db.read_object(root, Tree).iteritems():
             if item.path != name.encode():
                 tree.add(item.path, item.mode, item.sha)
-    tree.add(name.encode(), DIR, subtree.encode())
+    tree.add(name.encode(), DIR, to_oid(subtree))
     db.add_objects([tree])
     return db.oid(tree)
 
@@ -82,7 +84,7 @@ class RecordReader:
         if self._top is None:
             self._top = {}
             if self.record_tree is not None:
-                tree = self.db.repo.object_store[self.record_tree.encode()]
+                tree = self.db.read_object(self.record_tree, Tree)
                 self._top = {i.path.decode(): (i.mode, i.sha.decode()) for i in tree.iteritems()}
         return self._top
 
@@ -152,9 +154,12 @@ class Record:
         return record_files(self.info, self.params, self.tags, self.metrics, self.artifacts, output)
 
 
+_STEP_TIME = operator.itemgetter(0, 2)
+
+
 def merge_points(committed: list[Point], journal: list[Point]) -> list[Point]:
     """Committed points plus newer journal points, ordered by (step, timestamp)."""
-    return sorted([*committed, *journal], key=lambda p: (p[0], p[2]))
+    return sorted([*committed, *journal], key=_STEP_TIME)
 
 
 def read_record(db: GitDB, commit: str, ref: str | None = None) -> Record:

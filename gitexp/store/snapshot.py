@@ -13,6 +13,7 @@ import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dulwich.ignore import IgnoreFilterManager
 from dulwich.objects import Blob
@@ -21,6 +22,9 @@ from dulwich.repo import Repo
 from gitexp.store.repo import EXEC, FILE, GITLINK, LINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.secrets import secret_pattern
+
+if TYPE_CHECKING:
+    from dulwich.index import IndexEntry
 
 
 _SKIP_WORKTREE = 0x4000  # index extended flag set by sparse checkout
@@ -64,11 +68,11 @@ class Snapshot:
         return out
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB"):
         if n < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
+        n /= 1024
     return f"{n:.1f} GiB"
 
 
@@ -99,12 +103,14 @@ def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[Blob], skipped:
         index = db.repo.open_index()
     except Exception:  # no index yet
         return set()
+    from dulwich.index import IndexEntry  # loaded by open_index: not at start-up
+
     index_mtime = os.stat(index.path).st_mtime_ns if os.path.exists(index.path) else 0
     tracked: set[str] = set()
     for raw_path, entry in index.items():
         path = raw_path.decode("utf-8", "surrogateescape")
         tracked.add(path)
-        if _excluded(path) or not hasattr(entry, "sha"):
+        if _excluded(path) or not isinstance(entry, IndexEntry):  # a merge conflict's stages
             continue
         if entry.mode == GITLINK:
             files[path] = _submodule(root / path, entry.sha.decode(), path, skipped)
@@ -144,7 +150,7 @@ def _submodule_dirty(sub: Repo) -> bool:
     return bool(any(status.staged.values()) or status.unstaged or status.untracked)
 
 
-def _file_entry(db: GitDB, full: Path, entry, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
+def _file_entry(db: GitDB, full: Path, entry: IndexEntry, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
     try:
         st = os.lstat(full)
     except OSError:

@@ -20,6 +20,7 @@ from dulwich.objects import Commit, Tag
 from dulwich.refs import check_ref_format
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName
+from gitexp.store.ids import to_oid, to_ref
 from gitexp.store.refs import read_loose_refs as _read_loose_refs
 from gitexp.store.repo import GitDB
 
@@ -41,7 +42,7 @@ class TagInfo:
 
 
 def check_tag_name(name: str) -> str:
-    if not name or not check_ref_format((TAGS + name).encode()[5:]):
+    if not name or not check_ref_format(to_ref((TAGS + name)[5:])):
         raise InvalidName(f"{name!r} is not a valid git tag name")
     return name
 
@@ -57,14 +58,14 @@ def create_tag(db: GitDB, name: str, commit: str, message: str, when: float | No
     tag.tagger = db.identity()
     tag.name = name.encode()
     tag.message = (message if message.endswith("\n") else message + "\n").encode()
-    tag.object = (Commit, commit.encode())
+    tag.object = (Commit, to_oid(commit))
     tag.tag_time = int(time.time() if when is None else when)
     tag.tag_timezone = 0
     db.add_objects([tag])
     ref = TAGS + name
     db._reflog_folder(ref)
     try:
-        ok = db.repo.refs.add_if_new(ref.encode(), tag.id, message=b"gitexp: registry " + name.encode())
+        ok = db.repo.refs.add_if_new(to_ref(ref), tag.id, message=b"gitexp: registry " + name.encode())
     except FileLocked:
         return None  # another writer is creating this very name right now: it is taken
     except (OSError, ValueError) as exc:  # a ref that is a prefix of this name (a/b vs a)
@@ -78,7 +79,7 @@ def delete_tag(db: GitDB, name: str, sha: str) -> bool:
     ref = TAGS + name
     db._reflog_folder(ref)
     try:
-        return bool(db.repo.refs.remove_if_equals(ref.encode(), sha.encode(), message=b"gitexp: registry back-off"))
+        return bool(db.repo.refs.remove_if_equals(to_ref(ref), to_oid(sha), message=b"gitexp: registry back-off"))
     except FileLocked:
         raise ConcurrentUpdate(f"tag {name} is locked by another writer", hint="retry the command") from None
 
@@ -174,7 +175,7 @@ def peeled_targets(db: GitDB) -> dict[str, str]:
 def read_tag(db: GitDB, name: str, sha: str) -> TagInfo:
     """The tag `name` whose ref holds `sha`: annotated (a Tag object) or lightweight."""
     try:
-        obj = db.repo.object_store[sha.encode()]
+        obj = db.repo.object_store[to_oid(sha)]
     except KeyError:
         return TagInfo(name, sha, "", False)
     if not isinstance(obj, Tag):
@@ -184,7 +185,7 @@ def read_tag(db: GitDB, name: str, sha: str) -> TagInfo:
     depth = 0
     while kind is not Commit and depth < 5:  # a tag of a tag: peel
         try:
-            inner = db.repo.object_store[target.encode()]
+            inner = db.repo.object_store[to_oid(target)]
         except KeyError:
             target = ""
             break
@@ -218,7 +219,8 @@ class TagCache:
             raw = json.loads(self.path.read_bytes())
             if isinstance(raw, dict) and raw.get("format") == 1 and isinstance(raw.get("tags"), dict):
                 self.entries = raw["tags"]
-                self.dirs = raw.get("dirs") if isinstance(raw.get("dirs"), dict) else {}
+                dirs = raw.get("dirs")
+                self.dirs = dirs if isinstance(dirs, dict) else {}
         except (OSError, ValueError):
             pass
 
@@ -302,6 +304,6 @@ def adopt_tag(db: GitDB, name: str, sha: str, why: str) -> bool:
     ref = TAGS + name
     db._reflog_folder(ref)
     try:
-        return bool(db.repo.refs.add_if_new(ref.encode(), sha.encode(), message=b"gitexp: " + why.encode()))
+        return bool(db.repo.refs.add_if_new(to_ref(ref), to_oid(sha), message=b"gitexp: " + why.encode()))
     except (FileLocked, OSError, ValueError):
         return False

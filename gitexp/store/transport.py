@@ -20,6 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitexpError, RemoteRejected
+from gitexp.store.ids import to_ref
 from gitexp.store.repo import GitDB
 
 ZERO = "0" * 40
@@ -74,7 +75,7 @@ def _config_subsection(db: GitDB, name: str) -> str | None:
 def default_remote_name(db: GitDB) -> str:
     """The current branch's upstream remote, else `origin`."""
     try:
-        head = db.repo.refs.read_ref(b"HEAD") or b""
+        head = db.repo.refs.read_ref(to_ref("HEAD")) or b""
     except Exception:
         head = b""
     if head.startswith(b"ref: refs/heads/"):

@@ -28,7 +28,7 @@ class _Yaml12Resolver(VersionedResolver):
     @property
     def versioned_resolver(self) -> Any:
         table = self.__dict__.get("_table")
-        if table is None:
+        if table is None:  # ruamel's property is annotated as a plain method, so mypy sees no fget
             table = self.__dict__["_table"] = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
         return table
 
@@ -37,7 +37,7 @@ try:  # the C parser (ruamel.yaml.clib); ruamel's own YAML(typ="safe") builds a 
     from ruamel.yaml.constructor import SafeConstructor
     from ruamel.yaml.cyaml import CParser
 
-    class _Loader(CParser, SafeConstructor, _Yaml12Resolver):  # type: ignore[misc]
+    class _Loader(CParser, SafeConstructor, _Yaml12Resolver):
         """C parser, safe constructor (no tags, no code), YAML 1.2 resolution."""
 
         def __init__(self, stream: bytes | str) -> None:
@@ -55,10 +55,14 @@ try:  # the C parser (ruamel.yaml.clib); ruamel's own YAML(typ="safe") builds a 
 except ImportError:  # pure-Python ruamel: its own safe loader
     _safe = YAML(typ="safe")
     _safe.Resolver = _Yaml12Resolver
-    _load = _safe.load
+
+    def _load(data: bytes | str) -> Any:
+        return _safe.load(data)
+
 _dumper = YAML(typ="safe")
 _dumper.default_flow_style = False
-_dumper.sort_base_mapping_type_on_output = False  # keep the order we chose
+# keep the order we chose (ruamel annotates this switch as None)
+_dumper.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
 _dumper.width = 4096
 
 

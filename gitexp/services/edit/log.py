@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
+from collections.abc import Sequence
 from typing import Any
 
 from gitexp.errors import InvalidValue, ParamConflict
@@ -26,7 +27,7 @@ from gitexp.store.runcommit import Record, merge_points
 MetricPoint = tuple[str, float, int, int]  # key, value, step, timestamp (Unix ms)
 
 
-def log_to_run(s: Session, run: str, metrics: list[MetricPoint] = (), params: dict[str, Any] | None = None,
+def log_to_run(s: Session, run: str, metrics: Sequence[MetricPoint] = (), params: dict[str, Any] | None = None,
                tags: dict[str, Any] | None = None) -> EditResult:
     """Add metric points, params and tags to a run that is not this process's own."""
     from gitexp.services.tracking.run import _as_float, _param_value, _same

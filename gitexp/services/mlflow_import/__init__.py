@@ -306,7 +306,7 @@ def _write_run(s: Session, src: Any, run: MlRun, gid: str, slug: str, known: dic
     files.update({f"artifacts/{p}": data for p, data in inline.items()})
     message = (f"gitexp: import MLflow run {name} into {slug}\n\nrun id: {gid}\nmlflow run id: {run.run_id}\n"
                f"mlflow experiment id: {run.experiment_id}\n")
-    if code_root is not None:
+    if code_root is not None and baseline is not None:  # both or neither
         commit = write_run_commit(db, code_root, None, files, [baseline], message)
     else:
         commit = write_run_commit(db, None, {}, files, [], message)

@@ -77,9 +77,10 @@ def open_source(source: str) -> "FileStoreSource | SqliteSource":
     """The reader for `source`: `sqlite:///path.db`, a `.db` file, or a file store folder."""
     text = str(source)
     if text.startswith("sqlite:"):
-        path = text[len("sqlite:"):]
-        path = path[3:] if path.startswith("///") else path.lstrip("/") if path.startswith("//") else path
-        return SqliteSource(Path(unquote(path)))
+        db_path = text[len("sqlite:"):]
+        db_path = db_path[3:] if db_path.startswith("///") else db_path.lstrip("/") if db_path.startswith("//") \
+            else db_path
+        return SqliteSource(Path(unquote(db_path)))
     if "://" in text and not text.startswith("file:"):
         raise SourceError(f"cannot import from {text!r}: only a file store folder and sqlite:/// are supported",
                           hint="export the database to SQLite, or point at the mlruns/ folder")

@@ -316,7 +316,7 @@ def _replay(model: Model) -> None:
                 lst.remove(e.version)
             lst.append(e.version)
         elif e.action == "unassign" and e.stage and e.version in holders.get(e.stage, []):
-            holders[e.stage].remove(e.version)  # type: ignore[arg-type]
+            holders[e.stage].remove(e.version)
         elif e.action == "deregister" and e.version in model.versions:
             model.versions[e.version].deregistered = True
     for stage, lst in sorted(holders.items()):

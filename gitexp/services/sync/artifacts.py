@@ -12,6 +12,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path, PurePosixPath
 
 from gitexp.errors import GitexpError
@@ -19,6 +20,7 @@ from gitexp.services.catalog.listing import resolve
 from gitexp.services.session import Session
 from gitexp.services.sync.common import local_store, remote_store, run_artifacts
 from gitexp.store.record import Artifact
+from gitexp.store.remotestore import RemoteStore
 from gitexp.store.transport import default_remote_name
 
 
@@ -34,7 +36,8 @@ def list_artifacts(s: Session, run: str, remote: str | None = None) -> list[Arti
     """Every artifact of a run and where its bytes are now."""
     _ref, commit = resolve(s, run)
     name = remote or default_remote_name(s.db)
-    store, local = None, local_store(s)
+    store: RemoteStore | Literal[False] | None = None  # False: no store for this remote
+    local = local_store(s)
     rows = []
     for art in run_artifacts(s, commit):
         if art.inline:

@@ -12,13 +12,18 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dulwich.objects import Commit, Tag
+from dulwich.objects import Blob, Commit, Tag, Tree
 
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
 from gitexp.services.sync.common import local_store
+from gitexp.store.ids import to_oid
 from gitexp.store.record import RECORD_DIR, parse_artifacts
+
+if TYPE_CHECKING:
+    from dulwich.objects import ObjectID
 
 GRACE_SECONDS = 14 * 24 * 3600
 
@@ -36,9 +41,9 @@ def reachable_hashes(s: Session) -> set[str]:
     db = s.db
     store = db.repo.object_store
     hashes: set[str] = set()
-    seen_commits: set[bytes] = set()
-    seen_lists: set[bytes] = set()
-    queue = deque(sha.encode() for sha in db.refs_under("refs/").values())
+    seen_commits: set[ObjectID] = set()
+    seen_lists: set[ObjectID] = set()
+    queue = deque(to_oid(sha) for sha in db.refs_under("refs/").values())
     while queue:
         sha = queue.popleft()
         if sha in seen_commits:
@@ -55,17 +60,19 @@ def reachable_hashes(s: Session) -> set[str]:
             continue
         queue.extend(obj.parents)
         tree = store[obj.tree]
-        if RECORD_DIR.encode() not in tree:
+        if not isinstance(tree, Tree) or RECORD_DIR.encode() not in tree:
             continue
         record = store[tree[RECORD_DIR.encode()][1]]
-        if b"artifacts.yaml" not in record:
+        if not isinstance(record, Tree) or b"artifacts.yaml" not in record:
             continue
         blob_id = record[b"artifacts.yaml"][1]
         if blob_id in seen_lists:
             continue
         seen_lists.add(blob_id)
+        blob = store[blob_id]
         try:
-            hashes.update(str(a.get("sha256", "")) for a in parse_artifacts(store[blob_id].data))
+            if isinstance(blob, Blob):
+                hashes.update(str(a.get("sha256", "")) for a in parse_artifacts(blob.data))
         except GitexpError:
             continue
     hashes.update(_active_hashes(s))

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.errors import GitexpError
-from gitexp.model import Run
 from gitexp.services.catalog.listing import resolve, run_refs
 from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store, \
@@ -24,7 +23,7 @@ from gitexp.services.sync.integrate import mark_seen
 from gitexp.services.sync.removed import removed_runs
 from gitexp.services.sync.tagsync import TagPush, plan_tag_push
 from gitexp.store.history import Relation, relate
-from gitexp.store.repo import RUNS_PREFIX
+from gitexp.store.repo import RUNS_PREFIX, GitDB
 from gitexp.store.runcommit import RecordReader
 from gitexp.store.secrets import secret_pattern
 from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_runs, push_refs, update_refs
@@ -120,7 +119,7 @@ def pending_updates(plan: PushPlan) -> list[RefUpdate]:
     return [RefUpdate(o.ref, o.tip, o.expect) for o in plan.send] + plan.tags.send + plan.deletes
 
 
-def _selected(s: Session, opts: PushOptions) -> list[Run]:
+def _selected(s: Session, opts: PushOptions) -> list[_Local]:
     s.recover()
     refs = run_refs(s, opts.experiment)
     if opts.runs:
@@ -137,7 +136,7 @@ def _selected(s: Session, opts: PushOptions) -> list[Run]:
 class _Local:
     """A local run to consider: id from its ref; name and status read only if it may be sent."""
 
-    def __init__(self, ref: str, commit: str, db: object) -> None:
+    def __init__(self, ref: str, commit: str, db: GitDB) -> None:
         self.ref, self.commit, self.db = ref, commit, db
         self.id = ref.rsplit("/", 1)[-1]
         self._head: tuple[str, str] | None = None
@@ -146,7 +145,7 @@ class _Local:
     def _read(self) -> tuple[str, str]:
         if self._head is None:
             try:
-                self.reader = RecordReader(self.db, self.commit)  # type: ignore[arg-type]
+                self.reader = RecordReader(self.db, self.commit)
                 data = (self.reader.read("run.yaml") or b"").decode("utf-8", "replace")
             except Exception:  # an unreadable record is not sendable
                 data = ""
@@ -233,17 +232,15 @@ def _secrets(s: Session, send: list[Outgoing], extra: tuple[str, ...]) -> list[t
     """Files in the code snapshots to send whose names look like credentials (each listed once)."""
     seen_trees: dict[str, list[tuple[str, str]]] = {}
     found: dict[str, tuple[str, str, str]] = {}
-    store = s.db.repo.object_store
     for out in send:
         tree = out.reader.tree if out.reader is not None else s.db.commit_info(out.tip)[0]
         hits: list[tuple[str, str]] = []
-        for item in store[tree.encode()].iteritems():  # the code, not the record: memoised per entry
-            name = item.path.decode("utf-8", "surrogateescape")
+        for name, mode, sha in s.db.tree_entries(tree):  # the code, not the record: memoised per entry
             if name == ".gitexp":
                 continue
-            key = item.sha.decode() + name
+            key = sha + name
             if key not in seen_trees:
-                paths = s.db.list_tree(item.sha.decode(), name + "/") if item.mode == 0o040000 else {name: None}
+                paths = s.db.list_tree(sha, name + "/") if mode == 0o040000 else {name: None}
                 seen_trees[key] = [(p, pat) for p in paths if (pat := secret_pattern(p, extra))]
             hits += seen_trees[key]
         for path, pattern in hits:

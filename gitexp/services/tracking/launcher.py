@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from io import BufferedReader
 from pathlib import Path
 from typing import IO, Any
 
@@ -230,7 +231,7 @@ def _shell_code(code: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def _pump(src: IO[bytes] | None, dst: IO[bytes], log: TailFile) -> None:
+def _pump(src: BufferedReader | None, dst: IO[bytes], log: TailFile) -> None:
     assert src is not None
     for chunk in iter(lambda: src.read1(65536), b""):
         log.write(chunk)
@@ -291,6 +292,8 @@ class _Forwarder:
 
     def __init__(self, proc: subprocess.Popen, err: IO[bytes] | None = None) -> None:
         self.proc, self.err, self.fired = proc, err, False
+        args = proc.args  # the argv list gitexp started
+        self.program = str(args[0] if isinstance(args, (list, tuple)) else args)
         self.interrupts = 0
         self._old: dict[int, Any] = {}
         self._tty: int | None = None
@@ -310,12 +313,12 @@ class _Forwarder:
         if signum == signal.SIGINT:
             self.interrupts += 1
             if self.interrupts == 2:
-                self._say(f"interrupted again: sending SIGTERM to {self.proc.args[0]} (pid {self.proc.pid}); "
+                self._say(f"interrupted again: sending SIGTERM to {self.program} (pid {self.proc.pid}); "
                           "Ctrl-C once more kills it")
                 self._send(signal.SIGTERM)
                 return
             if self.interrupts >= 3:
-                self._say(f"interrupted a third time: sending SIGKILL to {self.proc.args[0]} (pid {self.proc.pid})")
+                self._say(f"interrupted a third time: sending SIGKILL to {self.program} (pid {self.proc.pid})")
                 self._send(signal.SIGKILL)
                 return
         if signum in (signal.SIGINT, signal.SIGHUP):

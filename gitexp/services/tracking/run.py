@@ -73,6 +73,7 @@ class ActiveRun:
         self._artifact_paths: set[str] = set()
         self.notices: list[str] = []  # one-line remarks for the user at the start (snapshot size)
         self.ended = False
+        self._flush_warned = False  # a failed background flush was reported (once per run)
         _flusher.register(self)
 
     @property
@@ -215,9 +216,10 @@ class ActiveRun:
             del old.pending[:]  # the parent writes what it had queued
         self.journal = _ForkedJournal(self)  # type: ignore[assignment]
         self._lock = threading.Lock()  # another thread of the parent may have held it
-        attached = attached_lock(self.folder.path)  # at once: the run is not taken for dead while we live
+        lock = attached_lock(self.folder.path)  # at once: the run is not taken for dead while we live
+        attached: Flock | None = lock
         try:
-            attached.try_lock()
+            lock.try_lock()
         except OSError:  # the folder went away (the run ended meanwhile): nothing to protect
             attached = None
         for held in (self._owner_lock, self._attached):
@@ -364,7 +366,7 @@ class _Flusher:
 
     def _warn_once(self, run: ActiveRun, exc: Exception) -> None:
         """Say once per run on stderr that its points are kept queued (retried every interval)."""
-        if getattr(run, "_flush_warned", False):
+        if run._flush_warned:
             return
         run._flush_warned = True
         with contextlib.suppress(Exception):
