@@ -149,3 +149,27 @@ def test_the_fast_start_loads_little(repo: Path) -> None:
     proc = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=repo, capture_output=True, text=True)
     assert proc.stdout.split(None, 1) == ["0", "['sqlite3']\n"], proc.stdout + proc.stderr
     assert f"Gitexp-Run: {run_id}" in message.read_text()
+
+
+@pytest.mark.parametrize("code_first", [100, 0])
+def test_code_first_or_records_first_the_same_runs(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   code_first: int) -> None:
+    """A few runs since HEAD are matched code first, many records first: the same answer."""
+    from gitexp.services.hooks import matching
+    from gitexp.store.gitlite import HookRepo
+
+    monkeypatch.setattr(matching, "CODE_FIRST", code_first)
+    same = make_run("same")
+    (repo / "train.py").write_text("print('other')\n")
+    make_run("other")  # other code
+    (repo / "train.py").write_text("print('training')\n")
+    blob = git(repo, "hash-object", "-w", "train.py").strip()
+    git(repo, "update-ref", "refs/gitexp/runs/default/" + "1" * 16, blob)  # a malformed pushed "run"
+    for indexed in (True, False):
+        if indexed:
+            assert cli("ls", cwd=repo).returncode == 0
+        else:
+            (repo / ".git" / "gitexp" / "index.sqlite").unlink(missing_ok=True)
+        with HookRepo(str(repo)) as db:
+            assert [c.id for c in matching.select_runs(db, str(repo)).runs] == [same]
+            assert len(matching.select_runs(db, str(repo), "finished").runs) == 2
