@@ -2,15 +2,22 @@
 
 Usage:
     python benchmarks/gen_runs.py /tmp/bench            # a repo with 10,000 runs (prints its path)
-    python benchmarks/bench_hooks.py /tmp/bench/gitexp-bench-*
+    python benchmarks/bench_hooks.py /tmp/bench/gitexp-bench-*  [--repeat 21]
 
+The repository is changed (a commit, three runs, hooks installed): run it on a copy.
 On a new commit on top of the generated history, three runs are made with
-`gitexp run` (so the commit records three trailers). Then `git commit
---allow-empty` is timed with and without the hooks installed (each commit is
-undone with `git reset --soft HEAD~1`, so every commit records the same runs),
-with the cache index built (the usual case) and without one. The overhead is
-the difference of the medians, as wall time and as CPU time of the child
-processes (the steadier figure on a busy machine).
+`gitexp run`. Then `git commit` is timed with the hooks and without them
+(`-c core.hooksPath=<an empty folder>`), alternately, so both see the same load;
+each commit is undone with `git reset --soft HEAD~1`. Four cases:
+
+- a matching run: the staged code is the runs' code, the commit records the three runs
+  (with the cache index, as any user of `gitexp ls` has it, and without one);
+- no matching run: runs on HEAD, other code staged (Python looks, records nothing);
+- no run since HEAD: the last run ref was written an hour before HEAD was committed
+  (the hook scripts stop in sh, before Python starts).
+
+Printed: best and median of wall time and of CPU time (user+sys of git and every hook
+process), with and without hooks, and what the hooks add; and the load average.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,70 +37,101 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import GIT_ENV, gitexp_cmd, user_env  # noqa: E402
 
 
-def sh(cwd: Path, *cmd: str) -> None:
-    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+def sh(cwd: Path, *cmd: str) -> str:
+    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True, env=ENV).stdout
 
 
-def commit_times(repo: Path, repeat: int) -> tuple[float, float]:
-    """Median (wall, cpu) seconds of one `git commit --allow-empty`, hooks as installed."""
-    walls, cpus = [], []
+def one_commit(repo: Path, args: list[str]) -> tuple[float, float]:
+    """(wall, cpu) seconds of one `git commit`, undone afterwards."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(["git", *args], cwd=repo, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sh(repo, "git", "reset", "-q", "--soft", "HEAD~1")
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def measure(repo: Path, commit_args: list[str], repeat: int, no_hooks: str) -> dict[str, list[tuple[float, float]]]:
+    """Commits with and without the hooks, alternately; the first pair warms the caches."""
+    times: dict[str, list[tuple[float, float]]] = {"with": [], "without": []}
     for i in range(repeat + 1):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        sh(repo, "git", "commit", "-q", "--allow-empty", "-m", f"bench commit {i}")
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sh(repo, "git", "reset", "-q", "--soft", "HEAD~1")
-        if i:  # the first one warms the caches
-            walls.append(wall)
-            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
+        hooked = one_commit(repo, ["commit", "-q", *commit_args])
+        plain = one_commit(repo, ["-c", f"core.hooksPath={no_hooks}", "commit", "-q", *commit_args])
+        if i:
+            times["with"].append(hooked)
+            times["without"].append(plain)
+    return times
 
 
-def trailers(repo: Path) -> int:
-    sh(repo, "git", "commit", "-q", "--allow-empty", "-m", "count")
-    out = subprocess.run(["git", "log", "-1", "--format=%(trailers:key=Gitexp-Run,valueonly)"], cwd=repo,
-                         capture_output=True, text=True, env=ENV).stdout
+def recorded(repo: Path, commit_args: list[str]) -> int:
+    sh(repo, "git", "commit", "-q", *commit_args)
+    out = sh(repo, "git", "log", "-1", "--format=%(trailers:key=Gitexp-Run,valueonly)")
     sh(repo, "git", "reset", "-q", "--soft", "HEAD~1")
     return len(out.split())
 
 
+def report(label: str, times: dict[str, list[tuple[float, float]]], trailers: int) -> None:
+    print(f"{label} (each commit records {trailers} runs)")
+    stats = {}
+    for key in ("without", "with"):
+        walls, cpus = [t[0] * 1000 for t in times[key]], [t[1] * 1000 for t in times[key]]
+        stats[key] = (min(walls), statistics.median(walls), min(cpus), statistics.median(cpus))
+        print(f"  {key + ' hooks:':15} wall best {stats[key][0]:6.1f} median {stats[key][1]:6.1f} ms   "
+              f"cpu best {stats[key][2]:6.1f} median {stats[key][3]:6.1f} ms")
+    added = [w - p for w, p in zip(stats["with"], stats["without"])]
+    print(f"  {'hooks add:':15} wall best {added[0]:6.1f} median {added[1]:6.1f} ms   "
+          f"cpu best {added[2]:6.1f} median {added[3]:6.1f} ms")
+
+
+def age_run_refs(repo: Path, seconds: int) -> None:
+    """Set the run ref folders (and packed-refs) back in time, as if the last run was long ago."""
+    common = repo / ".git"
+    when = time.time() - seconds
+    for path in [common / "packed-refs", common / "refs/gitexp/runs", *(common / "refs/gitexp/runs").glob("*")]:
+        if path.exists():
+            os.utime(path, (when, when))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("repo", type=Path, help="a repository made by benchmarks/gen_runs.py")
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("repo", type=Path, help="a repository made by benchmarks/gen_runs.py (it is changed)")
+    parser.add_argument("--repeat", type=int, default=21)
     args = parser.parse_args()
-    repo = args.repo
-    gitexp = gitexp_cmd()
-    runs = len(subprocess.run(["git", "for-each-ref", "--format=x", "refs/gitexp/runs/"], cwd=repo,
-                              capture_output=True, text=True).stdout.split())
+    repo, gitexp = args.repo, gitexp_cmd()
+    runs = len(sh(repo, "git", "for-each-ref", "--format=x", "refs/gitexp/runs/").split())
     (repo / "train.py").write_text("print('train v2')\n")
     sh(repo, "git", "commit", "-qam", "bench: new code")
     for _ in range(3):
         sh(repo, *gitexp, "run", "--", sys.executable, "train.py")
     sh(repo, *gitexp, "ls")  # the cache index, as any user of gitexp has one
-    hooks = Path(subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-path", "hooks"], cwd=repo,
-                                capture_output=True, text=True, check=True).stdout.strip())
+    sh(repo, *gitexp, "hooks", "install", "--force")
+    no_hooks = tempfile.mkdtemp(prefix="no-hooks-")
+    print(f"repository: {runs} runs; load average before: {os.getloadavg()[0]:.2f}; repeat {args.repeat}")
+    empty = ["--allow-empty", "-m", "bench commit"]
+
+    report("a matching run", measure(repo, empty, args.repeat, no_hooks), recorded(repo, empty))
+    cache = repo / ".git" / "gitexp" / "index.sqlite"
+    shutil.move(str(cache), str(repo / "index.sqlite.bak"))
+    report("  same, no cache index", measure(repo, empty, args.repeat, no_hooks), recorded(repo, empty))
+    shutil.move(str(repo / "index.sqlite.bak"), str(cache))
+
+    (repo / "train.py").write_text("print('train v3')\n")
+    sh(repo, "git", "add", "train.py")
+    other = ["-m", "bench commit, other code"]
+    report("no matching run (runs on HEAD, other code staged)", measure(repo, other, args.repeat, no_hooks),
+           recorded(repo, other))
+    sh(repo, "git", "commit", "-qm", "bench: v3")
+    age_run_refs(repo, 3600)
+    report("no run since HEAD (the hooks stop in sh)", measure(repo, empty, args.repeat, no_hooks),
+           recorded(repo, empty))
     sh(repo, *gitexp, "hooks", "uninstall")
-    plain = commit_times(repo, args.repeat)
-    sh(repo, *gitexp, "hooks", "install")
-    recorded = trailers(repo)
-    hooked = commit_times(repo, args.repeat)
-    shutil.move(str(repo / ".git" / "gitexp" / "index.sqlite"), str(repo / "index.sqlite.bak"))
-    cold = commit_times(repo, args.repeat)
-    shutil.move(str(repo / "index.sqlite.bak"), str(repo / ".git" / "gitexp" / "index.sqlite"))
-    sh(repo, *gitexp, "hooks", "uninstall")
-    print(f"repository: {runs} runs; hooks folder {hooks}; each commit records {recorded} runs")
-    print(f"git commit without hooks:       {plain[0] * 1000:7.1f} ms wall  {plain[1] * 1000:7.1f} ms cpu")
-    print(f"git commit with gitexp hooks:   {hooked[0] * 1000:7.1f} ms wall  {hooked[1] * 1000:7.1f} ms cpu")
-    print(f"  same, no cache index:         {cold[0] * 1000:7.1f} ms wall  {cold[1] * 1000:7.1f} ms cpu")
-    print(f"hook overhead (cache):          {(hooked[0] - plain[0]) * 1000:7.1f} ms wall  "
-          f"{(hooked[1] - plain[1]) * 1000:7.1f} ms cpu")
-    print(f"hook overhead (no cache):       {(cold[0] - plain[0]) * 1000:7.1f} ms wall  "
-          f"{(cold[1] - plain[1]) * 1000:7.1f} ms cpu")
+    shutil.rmtree(no_hooks)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 ENV = {**user_env(), **GIT_ENV}
+ENV["PATH"] = f"{Path(gitexp_cmd()[0]).parent}{os.pathsep}{ENV.get('PATH', '')}"  # the hooks run `gitexp`
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,9 @@ CLI can import this package without paying for dulwich.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: git hooks start here
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

@@ -1,19 +1,22 @@
 """What git's hook scripts run: `gitexp hook <name> …`, kept free of click.
 
-The `gitexp` entry point calls `hook_main` before click is imported: a commit
-waits for every millisecond spent here. The hooks read the repository through the
-git command (store.gitlite), not a Session: neither dulwich nor YAML is imported
-(tests/test_hooks.py checks it).
+A commit waits for every millisecond spent here. The scripts start `main` directly
+with `python -I -S` when they know the way (services/hooks/scripts.py), and the
+`gitexp` entry point calls `hook_main` before click is imported otherwise. The hooks
+read the repository through the git command (store.gitlite), not a Session: neither
+dulwich nor YAML is imported (tests/test_hooks.py checks it), nor anything outside
+the standard library, which `python -S` cannot see.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from gitexp.services.hooks.commit import HookOutcome
     from gitexp.store.gitlite import HookRepo
 
@@ -30,6 +33,7 @@ def run_hook(name: str, args: list[str]) -> int:
     strict = False
     try:
         with HookRepo(".") as repo:
+            _leave_the_way(repo)
             strict = commit.is_strict(repo)
             outcome = _dispatch(commit, repo, name, args)
     except Exception as exc:  # a hook must never greet a commit with a traceback
@@ -60,8 +64,32 @@ def _dispatch(commit: ModuleType, repo: HookRepo, name: str, args: list[str]) ->
 
         raise GitexpError(f"the {name} hook needs the commit message file as its first argument")
     if name == "prepare-commit-msg":
-        return commit.prepare_commit_msg(repo, Path(args[0]))
-    return commit.commit_msg(repo, Path(args[0]))
+        return commit.prepare_commit_msg(repo, args[0])
+    return commit.commit_msg(repo, args[0])
+
+
+def _leave_the_way(repo: HookRepo) -> None:
+    """A hook script that started gitexp the slow way (with `site`) asks for the fast way next time."""
+    from gitexp.services.hooks.scripts import COMMAND_ENV, write_fast_start
+
+    command = os.environ.get(COMMAND_ENV)
+    if command and not sys.flags.no_site:
+        write_fast_start(str(repo.local_dir), command)
+
+
+def main() -> None:
+    """`python -I -S -c '…main()' <hook> <git's arguments>`: what the hook scripts start directly.
+
+    A short process that closes what it opens: no garbage collection while it runs, and
+    no interpreter teardown at the end (`os._exit`), which together cost a tenth of it.
+    """
+    import gc
+
+    gc.disable()
+    code = hook_main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(2 if code is None else code)
 
 
 def hook_main(argv: list[str]) -> int | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import gitexp
-from gitexp.services.hooks.scripts import HOOK_NAMES, script_text
+from gitexp.services.hooks.scripts import HOOK_NAMES, MARKER, VERSION, script_text
 from tests.helpers import cli, git
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +116,15 @@ def test_foreign_hook_is_kept_run_and_restored(repo: Path) -> None:
     assert (hooks / "prepare-commit-msg").read_text() == "#!/bin/sh\nexit 3\n"
     assert not (hooks / "prepare-commit-msg.legacy").exists()
     assert not (hooks / "commit-msg").exists()
+
+
+def test_an_outdated_script_is_upgraded(repo: Path) -> None:
+    install(repo)
+    hook = repo / ".git" / "hooks" / "prepare-commit-msg"
+    hook.write_text(script_text("prepare-commit-msg").replace(f"{MARKER} v{VERSION}:", f"{MARKER} v1:"))
+    assert '"state": "outdated"' in cli("hooks", "status", "--json", cwd=repo).stdout
+    assert "upgraded" in install(repo)
+    assert hook.read_text() == script_text("prepare-commit-msg")
 
 
 def test_install_refuses_when_legacy_is_taken(repo: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +138,25 @@ def test_reproduce_cleans_up_after_a_failure(repo: Path) -> None:
     assert proc.returncode == 3
     assert "FAILED" in proc.stderr
     assert git(repo, "worktree", "list").count("\n") == 1
+
+
+@pytest.mark.slow
+def test_reproduce_cleans_up_after_ctrl_c(repo: Path) -> None:
+    (repo / "slow.py").write_text("import os, time\n"
+                                  "if os.environ.get('GITEXP_SOURCE_ROOT'):  # only the reproduction waits\n"
+                                  "    print('ready', flush=True)\n    time.sleep(60)\n")
+    original = started_id(cli("run", "--", PY, "slow.py", cwd=repo))
+    before = git(repo, "status", "--porcelain")
+    proc = subprocess.Popen([PY, "-m", "gitexp", "reproduce", original, "--yes"], cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        assert "gitexp-reproduce" in git(repo, "worktree", "list")
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0
+    assert git(repo, "worktree", "list").count("\n") == 1  # the temporary worktree is gone
+    assert git(repo, "status", "--porcelain") == before

@@ -1,6 +1,10 @@
-"""The git hooks' YAML-free reader of run.yaml gives what the real loader gives, or defers to it."""
+"""The git hooks' light pieces: the YAML-free reader of run.yaml gives what the real loader gives (or
+defers to it); run refs picked by name; git processes without subprocess; trailer lines."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +12,7 @@ from gitexp import names
 from gitexp.errors import CorruptRecord
 from gitexp.store import gitlite, record, runyaml_lite, yamlio
 from gitexp.store.record import RunInfo
+from tests.helpers import git
 
 BASE = """format: 1
 id: 1m8mwb5p9nyj3gq3
@@ -124,3 +129,54 @@ def test_id_prefix_is_how_run_ids_begin() -> None:
         run_id = names.new_run_id(ms)
         assert run_id[:9] == id_prefix(ms) and id_time_ms(run_id) == ms
         assert (names.new_run_id(ms + 1) >= id_prefix(ms + 1) > run_id) and names.new_run_id(ms - 1) < id_prefix(ms)
+
+
+def test_run_refs_picked_by_name_and_folder_time(repo: Path) -> None:
+    """refscan.refs_named: packed and loose refs, names before `min_name` and stale folders skipped."""
+    from gitexp.store.refscan import refs_named
+
+    sha = git(repo, "rev-parse", "HEAD").strip()
+    for name in ("default/0aaaaaaaaaaaaaaa", "default/1bbbbbbbbbbbbbbb", "old/1ccccccccccccccc"):
+        git(repo, "update-ref", f"refs/gitexp/runs/{name}", sha)
+    git(repo, "pack-refs", "--all")  # the first three packed
+    git(repo, "update-ref", "refs/gitexp/runs/default/1ddddddddddddddd", sha)
+    common = str(repo / ".git")
+    everything = refs_named(common, "refs/gitexp/runs/", lambda n: True)
+    assert sorted(everything) == ["refs/gitexp/runs/default/0aaaaaaaaaaaaaaa", "refs/gitexp/runs/default/1bbbbbbbbbbbbbbb",
+                                  "refs/gitexp/runs/default/1ddddddddddddddd", "refs/gitexp/runs/old/1ccccccccccccccc"]
+    assert set(everything.values()) == {sha}
+    assert len(refs_named(common, "refs/gitexp/runs/", lambda n: True, "1")) == 3
+    assert list(refs_named(common, "refs/gitexp/runs/", lambda n: n.startswith("1d"))) == [
+        "refs/gitexp/runs/default/1ddddddddddddddd"]
+    # a loose ref in a folder last changed before `since` is not looked at (packed ones still are)
+    os.utime(repo / ".git" / "refs" / "gitexp" / "runs" / "default", (1, 1))
+    assert "refs/gitexp/runs/default/1ddddddddddddddd" not in refs_named(common, "refs/gitexp/runs/", lambda n: True,
+                                                                         since=1000)
+
+
+def test_git_processes_without_subprocess(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitexp.store import gitproc
+
+    assert gitproc.git(str(repo), "rev-parse", "--is-inside-work-tree") == "true\n"
+    assert gitproc.index_tree(str(repo)) == git(repo, "rev-parse", "HEAD^{tree}").strip()
+    with pytest.raises(gitproc.GitCommandError, match="git rev-parse failed: fatal: Needed a single revision"):
+        gitproc.git(str(repo), "rev-parse", "--verify", "no-such-rev")
+    proc = gitproc.start(str(repo), "cat-file", "--batch", stdin=True, stderr=False)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(b"HEAD\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().split()[1] == b"commit"
+    proc.stdin.close()
+    assert proc.wait() == 0
+    proc.stdout.close()
+    monkeypatch.setenv("PATH", str(repo))  # no git there
+    with pytest.raises(gitproc.GitCommandError, match="the git command is not installed"):
+        gitproc.git(str(repo), "status")
+
+
+def test_trailer_lines() -> None:
+    from gitexp.services.hooks.trailers import run_ids_in
+
+    message = ("Subject\n\nGitexp-Run: 1m8mwb5p9nyj3gq3\ngitexp-run:1m8mwb5p9nyj3gq4  \r\n"
+               "Gitexp-Run: two words\nGitexp-Run:\nX-Gitexp-Run: 1m8mwb5p9nyj3gq5\n  Gitexp-Run: 1m8mwb5p9nyj3gq6\n")
+    assert run_ids_in(message) == ["1m8mwb5p9nyj3gq3", "1m8mwb5p9nyj3gq4", "1m8mwb5p9nyj3gq6"]

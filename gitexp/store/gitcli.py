@@ -11,11 +11,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from gitexp.errors import GitexpError
+from gitexp.store.gitproc import GitCommandError, failure, not_installed
 
-
-class GitCommandError(GitexpError):
-    """`git` failed or is not installed."""
+__all__ = ["GitCommandError", "git"]  # GitCommandError lives in gitproc, the git hooks' lighter runner
 
 
 def git(cwd: str | os.PathLike[str], *args: str, input: bytes | None = None,
@@ -25,16 +23,10 @@ def git(cwd: str | os.PathLike[str], *args: str, input: bytes | None = None,
         proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
                               env={**os.environ, **env} if env else None)
     except FileNotFoundError:
-        raise GitCommandError("the git command is not installed", hint="install git and retry") from None
+        raise not_installed() from None
     if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitCommandError(f"git {args[0]} failed: {message[-1] if message else f'exit code {proc.returncode}'}")
+        raise failure(args, proc.returncode, proc.stderr)
     return proc.stdout.decode("utf-8", "surrogateescape")
-
-
-def index_tree(root: str | os.PathLike[str]) -> str:
-    """The tree id of what is staged (`git write-tree`: honours GIT_INDEX_FILE, milliseconds)."""
-    return git(root, "write-tree").strip()
 
 
 def dirty_paths(root: str | os.PathLike[str]) -> list[str]:

@@ -11,11 +11,9 @@ linked worktrees, safe.directory, includes in config.
 from __future__ import annotations
 
 import os
-import subprocess
-from pathlib import Path
 
 from gitexp.errors import DubiousOwnership, GitexpError, NotARepository
-from gitexp.store.gitcli import GitCommandError
+from gitexp.store import gitproc
 
 Items = dict[bytes, tuple[int, bytes]]
 ID_LENGTH = 16  # names.ID_LENGTH
@@ -27,33 +25,27 @@ def is_run_id(text: str) -> bool:
     return isinstance(text, str) and len(text) == ID_LENGTH and all(c in _B32 for c in text)
 
 
-def _run(cwd: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True)
-    except FileNotFoundError:
-        raise GitCommandError("the git command is not installed", hint="install git and retry") from None
-
-
 class HookRepo:
     """The repository containing `path`, as `git` finds it: root, git dirs, HEAD, config, objects."""
 
     def __init__(self, path: str = ".") -> None:
         cwd = os.path.abspath(path)
-        proc = _run(cwd, "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--git-common-dir",
-                    "--is-bare-repository", "--show-toplevel", "--verify", "-q", "HEAD")
-        lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+        _, out, err = gitproc.run(cwd, "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--git-common-dir",
+                                  "--is-bare-repository", "--show-toplevel", "--verify", "-q", "HEAD")
+        lines = out.decode("utf-8", "surrogateescape").splitlines()
         if len(lines) < 3:
-            said = proc.stderr.decode("utf-8", "replace").strip()
+            said = err.decode("utf-8", "replace").strip()
             if "dubious ownership" in said:
                 raise DubiousOwnership(said.splitlines()[0].removeprefix("fatal: "),
                                        hint="git config --global --add safe.directory <path>, as git says")
             raise NotARepository(f"not a git repository: {cwd}",
                                  hint="run 'git init' here, or cd into your project")
-        self.git_dir = Path(lines[0])  # this worktree's own git dir
-        self.common_dir = Path(lines[1])  # shared by linked worktrees: refs, objects, gitexp's local state
-        self.local_dir = self.common_dir / "gitexp"
+        # Paths as text: a commit should not wait for pathlib to load.
+        self.git_dir = lines[0]  # this worktree's own git dir
+        self.common_dir = lines[1]  # shared by linked worktrees: refs, objects, gitexp's local state
+        self.local_dir = os.path.join(self.common_dir, "gitexp")
         bare = lines[2] == "true"
-        self.root: Path | None = Path(lines[3]) if not bare and len(lines) > 3 and lines[3] else None
+        self.root: str | None = lines[3] if not bare and len(lines) > 3 and lines[3] else None
         self.head: str | None = lines[4] if self.root is not None and len(lines) > 4 else None  # None: unborn
         self._config: dict[str, str] | None = None
         self._objects: ObjectReader | None = None
@@ -62,9 +54,9 @@ class HookRepo:
         """The value of `gitexp.hooks.<key>` or `core.commentchar` (names as git canonicalises them)."""
         if self._config is None:
             self._config = {}
-            proc = _run(str(self.root or self.git_dir), "config", "-z", "--get-regexp",
-                        r"^(gitexp\.hooks\.(strict|record)|core\.commentchar)$")
-            for item in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+            _, out, _ = gitproc.run(self.root or self.git_dir, "config", "-z", "--get-regexp",
+                                    r"^(gitexp\.hooks\.(strict|record)|core\.commentchar)$")
+            for item in out.decode("utf-8", "surrogateescape").split("\0"):
                 if item:
                     key, newline, value = item.partition("\n")
                     self._config[key] = value if newline else "true"  # a bare `key` line is true to git
@@ -73,7 +65,7 @@ class HookRepo:
     @property
     def objects(self) -> ObjectReader:
         if self._objects is None:
-            self._objects = ObjectReader(str(self.root or self.git_dir))
+            self._objects = ObjectReader(self.root or self.git_dir)
         return self._objects
 
     def close(self) -> None:
@@ -93,16 +85,12 @@ class ObjectReader:
 
     def __init__(self, cwd: str) -> None:
         self._cwd = cwd
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: gitproc.Process | None = None
 
     def read(self, sha: str) -> tuple[str, bytes]:
         """(type, content) of an object; GitexpError when the repository lacks it."""
         if self._proc is None:
-            try:
-                self._proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self._cwd,
-                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            except FileNotFoundError:
-                raise GitCommandError("the git command is not installed", hint="install git and retry") from None
+            self._proc = gitproc.start(self._cwd, "cat-file", "--batch", stdin=True, stderr=False)
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write(sha.encode() + b"\n")
         self._proc.stdin.flush()

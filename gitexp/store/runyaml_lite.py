@@ -13,9 +13,12 @@ The checks mirror `record.RunInfo.from_yaml` (tests keep the two in agreement).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from gitexp.store.gitlite import is_run_id
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing: git hooks import this module
+if TYPE_CHECKING:
+    from typing import Any
 
 
 FALLBACK = object()  # not in the subset: use the YAML loader

@@ -7,23 +7,21 @@ here blocks a commit on its own: the caller decides (strict mode) what a failure
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from gitexp.errors import ConfigError, GitexpError
 from gitexp.services.hooks import matching
+from gitexp.services.hooks.scripts import PENDING_FILE
 from gitexp.services.hooks.trailers import add_trailers, drop_if_only_trailers
-from gitexp.store import gitcli
+from gitexp.store import gitproc
 from gitexp.store.gitlite import HookRepo
 from gitexp.store.treecmp import RECORD_DIR
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a commit waits for this module)
 if TYPE_CHECKING:
     from gitexp.services.session import Session
 
 MODES = ("staged", "finished", "none")
-PENDING_FILE = "gitexp-next-commit-runs.json"
 
 
 class HookOutcome:
@@ -53,10 +51,10 @@ def selection_mode(repo: HookRepo) -> str:
 def _root(repo: HookRepo) -> str:
     if repo.root is None:
         raise GitexpError("this repository has no working tree to commit from")
-    return str(repo.root)
+    return repo.root
 
 
-def prepare_commit_msg(repo: HookRepo, message_file: Path) -> HookOutcome:
+def prepare_commit_msg(repo: HookRepo, message_file: str) -> HookOutcome:
     """Add a `Gitexp-Run` trailer for every run the commit records (see matching.select_runs)."""
     root = _root(repo)
     selection = matching.select_runs(repo, root, selection_mode(repo))
@@ -69,7 +67,7 @@ def prepare_commit_msg(repo: HookRepo, message_file: Path) -> HookOutcome:
     return outcome
 
 
-def commit_msg(repo: HookRepo, message_file: Path) -> HookOutcome:
+def commit_msg(repo: HookRepo, message_file: str) -> HookOutcome:
     """Let git abort a message that holds nothing but gitexp's trailers."""
     comment = repo.config("core.commentchar") or "#"
     drop_if_only_trailers(message_file, comment if len(comment) == 1 else "#")
@@ -79,9 +77,9 @@ def commit_msg(repo: HookRepo, message_file: Path) -> HookOutcome:
 def pre_commit(repo: HookRepo) -> HookOutcome:
     """Warn when the staged tree adds a run record folder that HEAD does not have."""
     root = _root(repo)
-    staged = gitcli.git(root, "ls-tree", "--name-only", gitcli.index_tree(root), "--", RECORD_DIR).strip()
+    staged = gitproc.git(root, "ls-tree", "--name-only", gitproc.index_tree(root), "--", RECORD_DIR).strip()
     head = repo.head
-    in_head = head is not None and gitcli.git(root, "ls-tree", "--name-only", head, "--", RECORD_DIR).strip()
+    in_head = head is not None and gitproc.git(root, "ls-tree", "--name-only", head, "--", RECORD_DIR).strip()
     if not staged or in_head:
         return HookOutcome()
     return HookOutcome(notes=[
@@ -93,18 +91,22 @@ def pre_commit(repo: HookRepo) -> HookOutcome:
 
 # -- runs named for the next commit ------------------------------------------------------------
 
-def _pending_path(git_dir: str | os.PathLike[str]) -> Path:
-    return Path(git_dir) / PENDING_FILE  # per worktree: each has its own next commit
+def _pending_path(git_dir: str | os.PathLike[str]) -> str:
+    # Per worktree (each has its own next commit); the prepare-commit-msg script looks for it too.
+    return os.path.join(git_dir, PENDING_FILE)
 
 
-def mark_for_next_commit(s: Session, run_ids: list[str]) -> Path:
+def mark_for_next_commit(s: Session, run_ids: list[str]) -> str:
     """Name runs that the next commit on the current HEAD records, whatever their code."""
+    import json
+
     git_dir, head = s.db.repo.controldir(), s.db.head()
     path = _pending_path(git_dir)
     current = pending_runs(git_dir, head)
     data = {"head": head, "runs": list(dict.fromkeys(current + run_ids))}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(data))
     os.replace(tmp, path)
     return path
 
@@ -114,10 +116,20 @@ def pending_runs(git_dir: str | os.PathLike[str], head: str | None) -> list[str]
     has moved (that commit was made)."""
     path = _pending_path(git_dir)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return []
+    import json  # only when runs were named: most commits never get here
+
+    try:
+        data = json.loads(text)
+    except ValueError:
         return []
     if not isinstance(data, dict) or data.get("head") != head:
-        path.unlink(missing_ok=True)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
         return []
     return [str(r) for r in data.get("runs", []) if isinstance(r, str)]
