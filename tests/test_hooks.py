@@ -92,6 +92,7 @@ def test_message_of_only_trailers_is_empty_to_git(repo: Path) -> None:
     assert git(repo, "rev-parse", "HEAD") == head
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_foreign_hook_is_kept_run_and_restored(repo: Path) -> None:
     hooks = repo / ".git" / "hooks"
     hooks.mkdir(exist_ok=True)
@@ -118,6 +119,7 @@ def test_foreign_hook_is_kept_run_and_restored(repo: Path) -> None:
     assert not (hooks / "commit-msg").exists()
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_an_outdated_script_is_upgraded(repo: Path) -> None:
     install(repo)
     hook = repo / ".git" / "hooks" / "prepare-commit-msg"
@@ -239,6 +241,7 @@ def test_pre_commit_warns_about_a_record_folder(repo: Path) -> None:
     assert proc.returncode != 0 and "git rm -r --cached .gitexp" in proc.stderr
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_show_names_the_recording_commits(repo: Path) -> None:
     install(repo)
     run_id = make_run("one")

@@ -49,6 +49,7 @@ def test_log_shows_recorded_and_based_runs(repo: Path) -> None:
     assert bad.returncode == 1 and "unknown revision" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_apply_puts_the_snapshot_back(repo: Path) -> None:
     (repo / "train.py").write_text("print('run code')\n")
     (repo / "extra.txt").write_text("untracked input\n")
@@ -73,6 +74,7 @@ def test_apply_puts_the_snapshot_back(repo: Path) -> None:
     assert "already holds" in cli("apply", run.id, "--force", cwd=repo).stderr
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_branch_from_a_run(repo: Path) -> None:
     (repo / "train.py").write_text("print('branch me')\n")
     with gitexp.start_run(run_name="r"):

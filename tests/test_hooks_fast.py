@@ -86,6 +86,7 @@ def age_run_refs(repo: Path, seconds: int) -> None:
         os.utime(path, (when, when))
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_no_python_for_a_commit_that_cannot_record_a_run(repo: Path, calls: Path) -> None:
     install(repo)
     make_run("old")

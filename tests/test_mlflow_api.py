@@ -221,6 +221,7 @@ def test_experiments_created_concurrently_get_one_record(repo: Path) -> None:
 
 # -- artifacts, images, tables, inputs, URIs ------------------------------------------------------------
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_log_image_table_input_and_artifact_uri(repo: Path) -> None:
     np = pytest.importorskip("numpy")
     pd = pytest.importorskip("pandas")
@@ -379,6 +380,7 @@ def test_keys_as_mlflow_allows_them(repo: Path) -> None:
 
 # -- gitexp run: one child run per start_run block ------------------------------------------------------
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_gitexp_run_records_one_child_run_per_block(repo: Path, tmp_path: Path) -> None:
     script = tmp_path / "sweep.py"
     script.write_text(textwrap.dedent("""\

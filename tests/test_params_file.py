@@ -52,6 +52,7 @@ def test_overrides_that_would_lie_are_refused(prepo: Path, override: str, messag
     assert run_refs(prepo) == [] and (prepo / "params.yaml").read_bytes() == PARAMS
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_plus_adds_and_double_plus_or_force_changes_shape(prepo: Path) -> None:
     reader = "print(open('params.yaml').read())"
     proc = cli("run", "-p", "+train.dropout=0.5", "-p", "train.lr=0.2", "--", PY, "-c", "pass", cwd=prepo)
@@ -83,6 +84,7 @@ def _holding_run(repo: Path, go: Path, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_a_second_run_with_overrides_waits_and_no_wait_refuses(prepo: Path, tmp_path: Path) -> None:
     go = tmp_path / "go"
     first = _holding_run(prepo, go, "-n", "first", "-p", "train.lr=0.11")
@@ -115,6 +117,7 @@ def test_a_second_run_with_overrides_waits_and_no_wait_refuses(prepo: Path, tmp_
     assert git(prepo, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_a_file_left_rewritten_by_a_killed_run_is_restored_by_the_next(prepo: Path, tmp_path: Path) -> None:
     go = tmp_path / "never"
     first = _holding_run(prepo, go, "-p", "train.lr=0.5")
@@ -135,6 +138,7 @@ def test_a_file_left_rewritten_by_a_killed_run_is_restored_by_the_next(prepo: Pa
 
 # -- exit codes ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_exit_codes_are_a_shells(repo: Path) -> None:
     assert cli("run", "--", "no-such-command-xyz", cwd=repo).returncode == 127
     assert cli("run", "--", "./missing.sh", cwd=repo).returncode == 127

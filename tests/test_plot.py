@@ -339,6 +339,7 @@ def one_error_line(result, exit_code: int = 1) -> str:
     return errors[0]
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_cli_default_output_name_and_no_overwrite(repo: Path, runner) -> None:
     make_runs()
     plots = ".git/gitexp/plots/"  # outside the working tree: later runs are not dirty with them
@@ -357,6 +358,7 @@ def test_cli_default_output_name_and_no_overwrite(repo: Path, runner) -> None:
     assert gitexp.get_run(run.id).info.dirty is False
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_cli_label_lines_by_a_param(repo: Path, runner) -> None:
     make_runs()
     with open_session(repo) as s:
@@ -368,6 +370,7 @@ def test_cli_label_lines_by_a_param(repo: Path, runner) -> None:
     assert bad.exit_code == 2 and "--label is for metric plots" in bad.stderr
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_cli_output_option_and_modes(repo: Path, runner) -> None:
     make_runs()
     out = invoke(runner, "plot", "a", "b", "c", "-m", "loss", "--x", "elapsed", "--smooth", "2", "--logy",

@@ -322,6 +322,7 @@ def assert_caret(stderr: str, expr: str, position: int) -> None:
     assert caret.index("^") - offset == position, stderr
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_bad_filter_in_a_real_process(runs: dict[str, str], repo: Path) -> None:
     proc = cli("ls", "--filter", "metrics.acc > 0.9 and params.lr = = 0.01", cwd=repo)
     assert proc.returncode == 2 and proc.stdout == ""
@@ -407,6 +408,7 @@ def test_pandas_missing_is_a_clear_error(runs: dict[str, str], monkeypatch: pyte
 
 # -- ls --json and --columns ---------------------------------------------------------------------------
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_ls_json_with_a_filter(runs: dict[str, str], repo: Path) -> None:
     proc = cli("ls", "--json", "-f", "params.opt.name = 'adam' and metrics.acc >= 0.5", cwd=repo)
     assert proc.returncode == 0, proc.stderr

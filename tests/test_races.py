@@ -139,6 +139,7 @@ def make_run(name: str) -> str:
 # The loose-ref race runs by default (a race where exactly one writer wins); the rest are `stress`.
 @pytest.mark.parametrize("packed", [False, pytest.param(True, marks=pytest.mark.stress)],
                          ids=["loose-ref", "packed-ref"])
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_cas_from_one_old_tip_exactly_one_writer_wins(repo: Path, packed: bool) -> None:
     ref = make_run("contended")
     if packed:  # the old value is then read from packed-refs, the new one written loose

@@ -297,6 +297,7 @@ def test_show_diff_rm_know_the_registry(repo, runner):
     assert (repo / "out.pkl").read_bytes() == b"model-bytes"
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_run_register_option(repo, runner):
     (repo / "train.py").write_text(textwrap.dedent("""
         import gitexp

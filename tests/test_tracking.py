@@ -523,6 +523,7 @@ def _script(repo: Path, cwd: Path, body: str) -> "subprocess.CompletedProcess[st
                           text=True, timeout=60)
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_scripts_without_end_run_are_ended_at_exit(repo: Path) -> None:
     """A script that never calls end_run: FINISHED at a normal exit, FAILED after an uncaught error."""
     sub = repo / "src"

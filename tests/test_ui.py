@@ -256,6 +256,7 @@ def test_remote_must_exist_and_the_team_server_is_read_only(repo: Path) -> None:
     assert result.exit_code == 1 and "no git remote named 'nowhere'" in result.stderr
 
 
+@pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
 def test_team_server_refresh_shows_runs_and_models_pushed_by_another_clone(
         repo: Path, ids: dict[str, str], tmp_path: Path) -> None:
     from gitexp.services.session import open_session
