@@ -48,3 +48,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i.get_closest_marker("browser")])
         items[:] = kept
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than cores. Many tests wait on git and gitexp processes,
+    so two workers on two cores left a fifth of the CPU idle (README run: 77 s → 68 s)."""
+    import os
+
+    return (os.cpu_count() or 1) + 1
