@@ -17,6 +17,15 @@ import gitexp.api as api
 from tests.helpers import cli, git
 
 
+def add_origin(tmp_path: Path, repo: Path) -> Path:
+    """A bare `origin` in `tmp_path` holding `repo`'s main branch; its path."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "origin", "main")
+    return origin
+
+
 @contextlib.contextmanager
 def inside(path: Path) -> Iterator[None]:
     """Make `path` the current folder and the Python API's repository for a while."""

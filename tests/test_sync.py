@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import git
-from tests.sync_helpers import by_id, clone, gx, ls_json, make_run
+from tests.sync_helpers import add_origin, by_id, clone, gx, ls_json, make_run
 
 # Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
 # 90-second selection; .ci/run runs them with -m "slow or interop".
@@ -19,10 +19,7 @@ RUNS = "refs/gitexp/runs/"
 @pytest.fixture
 def team(tmp_path: Path, repo: Path) -> tuple[Path, Path, Path]:
     """(origin bare repo, clone A = `repo`, clone B); A's main branch is on origin."""
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "-q", "origin", "main")
+    origin = add_origin(tmp_path, repo)
     return origin, repo, clone(origin, tmp_path / "b")
 
 

@@ -18,7 +18,7 @@ from gitexp.services.sync.pull import fetch, pull
 from gitexp.services.sync.push import PushOptions, execute_push, plan_push
 from gitexp.store.experiments import ExperimentRecord, read_experiment, write_experiment
 from tests.helpers import git, invoke
-from tests.sync_helpers import clone, make_run
+from tests.sync_helpers import add_origin, clone, make_run
 
 EXP = "refs/gitexp/experiments/"
 DAY = 86_400_000
@@ -27,10 +27,7 @@ DAY = 86_400_000
 @pytest.fixture
 def team(tmp_path: Path, repo: Path) -> tuple[Path, Path, Path]:
     """(origin bare repo, clone A = `repo`, clone B); A's main branch is on origin."""
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "-q", "origin", "main")
+    origin = add_origin(tmp_path, repo)
     return origin, repo, clone(origin, tmp_path / "b")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import git
-from tests.sync_helpers import clone, gx, inside, make_run
+from tests.sync_helpers import add_origin, clone, gx, inside, make_run
 
 # Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
 # 90-second selection; .ci/run runs them with -m "slow or interop".
@@ -22,10 +22,7 @@ TAGS = "refs/tags/"
 @pytest.fixture
 def team(tmp_path: Path, repo: Path) -> tuple[Path, Path]:
     """(origin bare repo, clone A = `repo`); A's main branch is on origin."""
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "-q", "origin", "main")
+    origin = add_origin(tmp_path, repo)
     return origin, repo
 
 

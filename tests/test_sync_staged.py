@@ -15,7 +15,7 @@ from gitexp.services.edit.tags import set_tags
 from gitexp.services.session import open_session
 from gitexp.services.sync.push import PushOptions, execute_push, plan_push
 from tests.helpers import git
-from tests.sync_helpers import clone, inside, make_run
+from tests.sync_helpers import add_origin, clone, inside, make_run
 
 RUNS = "refs/gitexp/runs/"
 TRACKING = "refs/gitexp/remotes/origin/runs/"
@@ -24,10 +24,7 @@ TRACKING = "refs/gitexp/remotes/origin/runs/"
 @pytest.fixture
 def team(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
     monkeypatch.setattr(transport, "STAGE_FROM", 2)
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "-q", "origin", "main")
+    origin = add_origin(tmp_path, repo)
     return origin, repo, clone(origin, tmp_path / "b")
 
 
