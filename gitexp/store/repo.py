@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,7 @@ from dulwich.pack import PackFileDisappeared
 from dulwich.repo import Repo, get_user_identity
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
+from gitexp.store.atomic import write_atomic
 from gitexp.store.ids import to_oid
 from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
@@ -487,18 +487,8 @@ def blob_id(data: bytes) -> str:
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    """Write a loose object through a unique temp file and a rename."""
-    path.parent.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="tmp_obj_")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write a loose object through a unique temp file and a rename, read-only as git leaves it."""
+    write_atomic(path, data, prefix="tmp_obj_", mode=0o444)
 
 
 def _read_loose_blob(path: str, sha: str, limit: int | None) -> bytes | None:

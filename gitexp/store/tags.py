@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import zlib
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from dulwich.objects import Commit, Tag
 from dulwich.refs import check_ref_format
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName
+from gitexp.store.atomic import write_atomic
 from gitexp.store.ids import to_oid, to_ref
 from gitexp.store.refs import read_loose_refs as _read_loose_refs
 from gitexp.store.repo import GitDB
@@ -255,11 +255,8 @@ class TagCache:
         if not self.dirty:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tags-")
-            with os.fdopen(fd, "w") as f:
-                json.dump({"format": 1, "tags": self.entries, "dirs": self.dirs}, f)
-            os.replace(tmp, self.path)
+            data = json.dumps({"format": 1, "tags": self.entries, "dirs": self.dirs}).encode()
+            write_atomic(self.path, data, prefix=".tags-")
         except OSError:
             pass  # a cache that cannot be written is only slower
 

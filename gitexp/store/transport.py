@@ -138,10 +138,15 @@ def _git_fetch(db: GitDB, remote: Remote) -> tuple[dict[str, str], bool]:
 
 def _git_ls_remote(db: GitDB, remote: Remote) -> dict[str, str]:
     out = _git(db, remote, ["ls-remote", "--refs", remote.name, *(f + "*" for f in SHARED)], what="list")
+    return _parse_ls_remote(db, out, SHARED)
+
+
+def _parse_ls_remote(db: GitDB, out: str, prefixes: tuple[str, ...]) -> dict[str, str]:
+    """{ref: sha} of `git ls-remote` lines under `prefixes` (object ids of this repository's length)."""
     refs = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")
-        if ref.startswith(SHARED) and len(sha) == 40:
+        if ref.startswith(prefixes) and len(sha) == db.hex_length:
             refs[ref] = sha
     return refs
 
@@ -184,12 +189,7 @@ def list_remote_refs(db: GitDB, remote: Remote, prefix: str) -> dict[str, str]:
     """{ref: sha} of the remote's refs under `prefix` (e.g. `refs/tags/`), peeled lines left out."""
     if use_git_cli():
         out = _git(db, remote, ["ls-remote", "--refs", remote.name, prefix + "*"], what="list")
-        refs = {}
-        for line in out.splitlines():
-            sha, _, ref = line.partition("\t")
-            if ref.startswith(prefix) and len(sha) == 40:
-                refs[ref] = sha
-        return refs
+        return _parse_ls_remote(db, out, (prefix,))
     client, path = _client(db, remote)
     try:
         result = client.get_refs(path.encode() if isinstance(path, str) else path)

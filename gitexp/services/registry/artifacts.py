@@ -11,13 +11,12 @@ byte is hashed before it is written.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitexp.errors import GitexpError
+from gitexp.store.atomic import write_atomic
 from gitexp.store.record import Artifact
 from gitexp.store.remotestore import RemoteStore
 from gitexp.store.repo import GitDB
@@ -96,7 +95,7 @@ def fetch(db: GitDB, commit: str, path: str, dest: Path, expect: str | None = No
         if hashlib.sha256(data).hexdigest() != art.sha256:
             raise ArtifactMismatch(f"artifact {art.path!r} does not match its recorded sha256",
                                    hint="the repository or the side store is damaged")
-        _write(target, data)
+        write_atomic(target, data)
     return Fetched(dest, len(targets), digest, path)
 
 
@@ -108,16 +107,3 @@ def _from_remote(store: SideStore, art: Artifact, remote: Callable[[], RemoteSto
                           hint="set the team's store: gitexp store set REMOTE LOCATION")
     source.download(art.sha256, store.path_of(art.sha256))
 
-
-def _write(target: Path, data: bytes) -> None:
-    """Write atomically: a temp file beside the target, then a rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".gitexp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -125,21 +125,20 @@ def deprecate_tag(model: str, n: int) -> str:
 # -- names, stages, versions ------------------------------------------------------------
 def check_model(name: str) -> str:
     """A model name as GTO allows it (letters, digits, '-', '_', '/'; `path:name` in monorepos)."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or len(name) > 200:
-        raise InvalidName(
-            f"invalid model name {name!r}: use letters, digits, '-', '_' and '/', "
-            "starting and ending with a letter or digit",
-            hint=f"e.g. {_suggest(name) or 'churn-model'}")
-    return name
+    return _checked(name, "model name", _NAME_RE, 200, "churn-model")
 
 
 def check_stage(stage: str) -> str:
-    if not isinstance(stage, str) or not _STAGE_RE.match(stage) or len(stage) > 100:
+    return _checked(stage, "stage", _STAGE_RE, 100, "production")
+
+
+def _checked(text: str, what: str, pattern: re.Pattern[str], limit: int, example: str) -> str:
+    if not isinstance(text, str) or not pattern.match(text) or len(text) > limit:
         raise InvalidName(
-            f"invalid stage {stage!r}: use letters, digits, '-', '_' and '/', "
+            f"invalid {what} {text!r}: use letters, digits, '-', '_' and '/', "
             "starting and ending with a letter or digit",
-            hint=f"e.g. {_suggest(stage) or 'production'}")
-    return stage
+            hint=f"e.g. {_suggest(text) or example}")
+    return text
 
 
 def check_version(version: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path, PurePosixPath
@@ -19,6 +18,7 @@ from gitexp.errors import GitexpError
 from gitexp.services.catalog.listing import resolve
 from gitexp.services.session import Session
 from gitexp.services.sync.common import local_store, remote_store, run_artifacts
+from gitexp.store.atomic import write_atomic
 from gitexp.store.record import Artifact
 from gitexp.store.remotestore import RemoteStore
 from gitexp.store.transport import default_remote_name
@@ -110,12 +110,4 @@ def _fetch_one(s: Session, art: Artifact, target: Path, remote: str | None) -> N
 def _write_verified(data: bytes, art: Artifact, target: Path) -> None:
     if art.sha256 and hashlib.sha256(data).hexdigest() != art.sha256:
         raise GitexpError(f"artifact {art.path} does not match its sha256; nothing was written")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".gitexp-dl-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(target, data, prefix=".gitexp-dl-")
