@@ -50,6 +50,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist may be absent (-p no:xdist)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto` for the README's selection: one worker more than cores. Many tests wait on
     git and gitexp processes, so two workers on two cores left a fifth of the CPU idle

@@ -171,7 +171,7 @@ def test_running_runs_are_not_pushed_unless_asked(team) -> None:
 
 @pytest.mark.slow
 def test_transport_errors_are_one_line_and_change_nothing(team, tmp_path: Path) -> None:
-    _origin, a, _b = team
+    origin, a, _b = team
     make_run(a, "stays")
     before = git(a, "for-each-ref")
     git(a, "remote", "add", "nowhere", str(tmp_path / "missing.git"))
@@ -186,6 +186,8 @@ def test_transport_errors_are_one_line_and_change_nothing(team, tmp_path: Path) 
                 assert len(lines) == 2 and lines[1].startswith("hint: "), out.stderr
     missing = gx(a, "push", "upstream")
     assert missing.returncode == 1 and "no git remote named 'upstream'" in missing.stderr
+    by_url = gx(a, "fetch", str(origin))  # a URL where a remote name goes: say how to name it
+    assert by_url.returncode == 1 and f"git remote add team {origin}" in by_url.stderr, by_url.stderr
     assert git(a, "for-each-ref") == before
 
 

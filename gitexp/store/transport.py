@@ -75,8 +75,10 @@ def find_remote(db: GitDB, name: str) -> Remote:
     """The remote called `name` in the repository's config; a clear error if there is none."""
     url = _config_subsection(db, name) if name else None
     if url is None:
+        looks_like_url = any(c in (name or "") for c in "/:\\")
         raise GitexpError(f"no git remote named {name!r}",
-                          hint=f"add it first: git remote add {name or 'origin'} URL")
+                          hint=f"name it first: git remote add team {name}" if looks_like_url else
+                          f"add it first: git remote add {name or 'origin'} URL")
     return Remote(name, url)
 
 
