@@ -29,6 +29,7 @@ from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
 
 if TYPE_CHECKING:
+    from dulwich.config import StackedConfig
     from dulwich.object_format import ObjectFormat
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
@@ -232,6 +233,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         self.hex_length: int = getattr(self.object_format, "hex_length", 40)
         self._sha1 = self.hex_length == 40
         self._batch: list[ShaFile] | None = None
+        self._config: StackedConfig | None = None
+        self._identity: bytes | None = None
 
     def new(self, obj: T) -> T:
         """Mark a new object as belonging to this repository's object format."""
@@ -451,10 +454,23 @@ class GitDB(RefsMixin, RevisionsMixin):
         return self.oid(commit)
 
     def identity(self) -> bytes:
-        try:
-            return get_user_identity(self.repo.get_config_stack(), kind="COMMITTER")
-        except Exception:
-            return b"gitexp <gitexp@localhost>"
+        """The committer identity for commits and reflogs (settled once per GitDB)."""
+        if self._identity is None:
+            try:
+                self._identity = get_user_identity(self.config_stack(), kind="COMMITTER")
+            except Exception:
+                self._identity = b"gitexp <gitexp@localhost>"
+        return self._identity
+
+    def config_stack(self) -> StackedConfig:
+        """The merged git config, read once per GitDB: a command's (or request's) view.
+
+        dulwich reads every config file again on each call: a run start asked it
+        for the identity and settings eleven times.
+        """
+        if self._config is None:
+            self._config = self.repo.get_config_stack()
+        return self._config
 
     def commit_info(self, sha: str) -> tuple[str, list[str]]:
         """(tree id, parent ids) of a commit."""
@@ -475,7 +491,7 @@ class GitDB(RefsMixin, RevisionsMixin):
     def config(self, section: str, key: str) -> str | None:
         """A value from the merged git config (`gitexp.<key>` style), or None."""
         try:
-            return self.repo.get_config_stack().get((section.encode(),), key.encode()).decode()
+            return self.config_stack().get((section.encode(),), key.encode()).decode()
         except KeyError:
             return None
 
