@@ -381,7 +381,13 @@ class GitDB(RefsMixin, RevisionsMixin):
         return obj.data
 
     def write_tree(self, files: dict[str, Entry]) -> str:
-        """Write nested trees for a flat {path: Entry} mapping; return the root tree id.
+        """Write nested trees for a flat {path: Entry} mapping; return the root tree id."""
+        trees = self.build_trees(files)
+        self.add_objects(trees)
+        return self.oid(trees[-1])
+
+    def build_trees(self, files: dict[str, Entry]) -> list[Tree]:
+        """The nested tree objects of a flat {path: Entry} mapping, root last, not written.
 
         A path that is both a file and a folder (`a` and `a/b`) is refused loudly:
         a tree can hold only one of them, and dropping one would lose data.
@@ -400,9 +406,8 @@ class GitDB(RefsMixin, RevisionsMixin):
                 raise _clash(path, _first_file(here, path))
             node[name] = entry
         trees: list[Tree] = []
-        root_id = self._build(root, trees)
-        self.add_objects(trees)
-        return root_id
+        self._build(root, trees)
+        return trees
 
     def _build(self, node: _Folder, out: list[Tree]) -> str:
         tree = self.new(Tree())
