@@ -41,8 +41,7 @@ class RefsMixin:
     repo: Repo
     common_dir: Path
     hex_length: int
-
-    def identity(self) -> bytes: ...
+    identity: Callable[[], bytes]  # GitDB's: the committer, also in reflogs
 
     def read_ref(self, ref: str) -> str | None:
         try:
