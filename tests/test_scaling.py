@@ -84,6 +84,23 @@ def test_a_reservation_left_by_a_crashed_start_is_taken_over(repo: Path) -> None
     assert gitexp.get_run("orphan").id == run.id
 
 
+def test_a_generated_name_passes_taken_ones_without_reading_them(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every adjective-noun pair taken (past ~7,000 runs) a start tries 21 names: each costs one create."""
+    from gitexp.names import _ADJECTIVES, _NOUNS
+    from gitexp.services.tracking import names
+
+    book = NameBook(repo / ".git" / "gitexp" / "names")
+    ref = "refs/gitexp/runs/default/1m8n5czkvmkb4zze"
+    taken = f"{_ADJECTIVES[0]}-{_NOUNS[0]}"
+    assert book.create(taken, ref) and not book.create(taken, ref.replace("czk", "aaa"))
+    monkeypatch.setattr(names.secrets, "choice", lambda seq: seq[0])  # always the taken pair
+    monkeypatch.setattr(NameBook, "holder", lambda *_: pytest.fail("a taken reservation was read"))
+    with Session.open(repo) as s:
+        got = names.claim_generated_name(s, ref.replace("czk", "bbb"))
+    assert got == f"{taken}-2"
+    assert os.readlink(book.path(got)).startswith("default/1m8n5bbbvmkb4zze ")
+
+
 def test_a_reservation_is_a_link_in_the_inode_or_a_file_where_links_fail(repo: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
