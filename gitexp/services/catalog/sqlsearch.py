@@ -1,0 +1,157 @@
+"""Search in SQL: the cache index selects and orders the rows, Runs are built only for those returned.
+
+With a sort SQLite can do (`sqlfilter.Translator.order`), rows come in the final order
+and reading stops at the limit: a search of 10,000 runs for the best 20 builds about 20
+Runs. Rows the SQL cannot decide are decided by the filter itself as they come; running
+runs (whose live values are not in the cache) and unreadable records are evaluated
+apart and merged by the evaluator's own sort. `search_sql` returns None when the index
+cannot serve (no cache, a commit under two refs, a busy or damaged database): the caller
+then evaluates every listed run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from gitexp.model import LAZY_FIELDS, Run
+from gitexp.services.catalog import sqlfilter
+from gitexp.services.catalog.cache import Progress, RunIndex
+from gitexp.services.catalog.filterexpr import Filter, SortKey, sort_rows
+from gitexp.services.catalog.listing import attach, listing_order
+from gitexp.services.session import Session
+
+_SCALARS = "r.commit_id, r.ref, r.run_id, r.name, r.experiment, r.status, r.start_ms, r.end_ms, r.user, r.last"
+
+
+def kinds_of(predicate: Filter, keys: Sequence[SortKey]) -> set[str]:
+    """The row kinds (params, metrics, tags, attributes) a filter and sort keys read."""
+    return {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}
+
+
+def evaluate(runs: Iterable[Run], predicate: Filter, keys: Sequence[SortKey]) -> list[Run]:
+    """The runs `predicate` keeps, in their order, then sorted by `keys`: the one evaluator."""
+    kinds = kinds_of(predicate, keys)
+    return sort_runs([r for r in runs if predicate(r.row(kinds))], keys)
+
+
+def sort_runs(runs: list[Run], keys: Sequence[SortKey]) -> list[Run]:
+    """`runs` sorted by `keys` (stable: ties keep their order)."""
+    if not keys:
+        return runs
+    kinds = {k.kind for k in keys}
+    pairs = [(r, r.row(kinds)) for r in runs]
+    by_row = {id(row): r for r, row in pairs}
+    return [by_row[id(row)] for row in sort_rows([row for _, row in pairs], list(keys))]
+
+
+def search_sql(s: Session, predicate: Filter, keys: Sequence[SortKey], refs: dict[str, str],
+               experiments: Sequence[str] | None, limit: int | None, fields: Sequence[str],
+               progress: Progress | None = None) -> list[Run] | None:
+    """The runs of `refs` matching `predicate`, sorted by `keys`, cut at `limit`; None when not served.
+
+    `experiments` (None: all) are those of `refs`; `fields` are fetched with the rows.
+    """
+    index, conn = s.cache, s.cache.connection()
+    if conn is None:
+        return None
+    try:
+        kids = index.key_ids(conn, sqlfilter.keys_of(predicate.node, keys))
+        unread = _settle(index, conn, refs, progress)
+        if unread is None:
+            return None
+        try:
+            picked, ordered, floating = _select(index, conn, predicate, keys, kids, set(refs.values()),
+                                                experiments, limit, fields)
+        finally:
+            _end(conn)
+    except sqlite3.DatabaseError:
+        _end(conn)
+        return None
+    floating += unread
+    attach(s, picked + floating)
+    if ordered and not floating:
+        return picked
+    # Runs SQL could not place: merged by the evaluator's sort over the listing order.
+    merged = sorted(picked + evaluate(floating, predicate, ()), key=listing_order, reverse=True)
+    return sort_runs(merged, keys)[:limit]
+
+
+def _settle(index: RunIndex, conn: sqlite3.Connection, refs: dict[str, str],
+            progress: Progress | None) -> list[Run] | None:
+    """Make every run of `refs` a row, and open the read snapshot the search runs in.
+
+    Returns the runs that have no row (unreadable records, evaluated apart), or None
+    (no snapshot left open) when the rows cannot stand for `refs`.
+    """
+    conn.execute("BEGIN")
+    missing = index.missing_rows(conn, refs)
+    if not missing:
+        if missing is None:
+            _end(conn)
+        return None if missing is None else []
+    _end(conn)
+    unread = index.add_runs(conn, missing, progress)
+    if unread is None:
+        return None
+    conn.execute("BEGIN")
+    again = index.missing_rows(conn, refs)
+    if again is None or {sha for _, sha in again} != {r.commit for r in unread}:
+        _end(conn)  # moved meanwhile: the caller lists runs the usual way
+        return None
+    return unread
+
+
+def _select(index: RunIndex, conn: sqlite3.Connection, predicate: Filter, keys: Sequence[SortKey],
+            kids: dict[tuple[str, str], int], wanted: set[str], experiments: Sequence[str] | None,
+            limit: int | None, fields: Sequence[str]) -> tuple[list[Run], bool, list[Run]]:
+    """(matching runs, whether they are in final order, running runs to evaluate apart)."""
+    loose, unsortable = _risky(conn, kids)
+    tr = sqlfilter.Translator(kids, loose, unsortable)
+    cond = tr.cond(predicate.node)
+    order = tr.order(keys)
+    joins, terms = order or ([], sqlfilter.LISTING_ORDER)
+    columns = ", ".join([_SCALARS, *(f"r.{f}" if f in fields else "NULL" for f in LAZY_FIELDS)])
+    where = "" if experiments is None else f" AND r.experiment IN ({', '.join(tr.param(e) for e in experiments)})"
+    sure = "1" if cond.lower == cond.upper else cond.lower
+    sql = (f"SELECT r.commit_id, {sure} FROM runs r INDEXED BY runs_pick {' '.join(joins)}"
+           f" WHERE r.status != 'RUNNING' AND ({cond.upper}){where} ORDER BY {', '.join(terms)}")
+    ids = [(c, sure) for c, sure in conn.execute(sql, tr.params) if c in wanted]  # not old commits of edited runs
+    picked = _matching(index, conn, ids, predicate, kinds_of(predicate, keys), limit if order is not None else None,
+                       f"SELECT {columns} FROM runs r WHERE r.commit_id IN ")
+    running = conn.execute(f"SELECT {columns} FROM runs r WHERE r.status = 'RUNNING'{where}", tr.params)
+    return picked, order is not None, [index.run_of(row) for row in running if row[0] in wanted]
+
+
+def _matching(index: RunIndex, conn: sqlite3.Connection, ids: list[tuple[str, int]], predicate: Filter,
+              kinds: set[str], stop: int | None, select: str) -> list[Run]:
+    """Runs of the (commit, sure) `ids` that match, in order, up to `stop`: rows read in batches,
+    the undecided (sure = 0) decided by the filter."""
+    picked: list[Run] = []
+    at = 0
+    while at < len(ids) and (stop is None or len(picked) < stop):
+        batch = ids[at:at + min(500, len(ids) if stop is None else max(stop - len(picked), 20))]
+        at += len(batch)
+        rows = {row[0]: row for row in conn.execute(select + f"({', '.join('?' * len(batch))})", [c for c, _ in batch])}
+        for commit, sure in batch:
+            run = index.run_of(rows[commit])
+            if sure or predicate(run.row(kinds)):
+                picked.append(run)
+                if stop is not None and len(picked) >= stop:
+                    break
+    return picked
+
+
+def _risky(conn: sqlite3.Connection, kids: dict[tuple[str, str], int]) -> tuple[set, set]:
+    """Keys with LOOSE values (SQL cannot decide), and keys SQL cannot sort (LOOSE or class-3 values)."""
+    if not kids:
+        return set(), set()
+    by_kid = {kid: key for key, kid in kids.items()}
+    rows = conn.execute(f"SELECT kid, max(flags & {sqlfilter.LOOSE}), max(cls = 3 OR flags & {sqlfilter.LOOSE})"
+                        f" FROM vals WHERE kid IN ({', '.join(map(str, by_kid))}) GROUP BY kid").fetchall()
+    return {by_kid[k] for k, lo, _ in rows if lo}, {by_kid[k] for k, _, un in rows if un}
+
+
+def _end(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("COMMIT")
