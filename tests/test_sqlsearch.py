@@ -18,6 +18,7 @@ import pytest
 
 import gitexp
 from gitexp.errors import FilterSyntaxError
+from gitexp.model import Run
 from gitexp.names import new_run_id
 from gitexp.services.catalog import cache as cache_module
 from gitexp.services.catalog.filterexpr import parse_filter, parse_sort
@@ -162,8 +163,8 @@ def test_search_runs_builds_runs_only_for_the_rows_shown(many: Path, monkeypatch
     gitexp.set_repository(many)
     top = gitexp.search_runs("metrics.acc > 0.1", ["metrics.acc DESC"], max_results=3)  # fills vals for acc
     built = []
-    run_of = cache_module.RunIndex.run_of
-    monkeypatch.setattr(cache_module.RunIndex, "run_of", lambda self, row: built.append(row[0]) or run_of(self, row))
+    init = Run.__init__
+    monkeypatch.setattr(Run, "__init__", lambda self, *a, **k: built.append(a[1]) or init(self, *a, **k))
     again = gitexp.search_runs("metrics.acc > 0.1", ["metrics.acc DESC"], max_results=3)
     assert [r.id for r in again] == [r.id for r in top] and len(top) == 3
     assert len(built) == 3  # not one per run of the 60

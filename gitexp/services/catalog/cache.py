@@ -51,7 +51,7 @@ SANE = " AND ".join([*(f"typeof({c}) = 'text'" for c in ("ref", "run_id", "name"
                      *(f"typeof({c}) IN ('integer', 'null')" for c in ("start_ms", "end_ms")),
                      *(f"typeof({c}) IN ('text', 'null')" for c in ("user", "last", *LAZY_FIELDS))])
 _TABLES = ("runs", "refdirs", "vkeys", "vals", "verified")
-_NEXT_GEN = "INSERT INTO meta VALUES ('gen', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1"
+_NEXT_GEN = "INSERT OR REPLACE INTO meta VALUES ('gen', coalesce((SELECT value FROM meta WHERE key = 'gen'), 0) + 1)"
 
 
 def read_fields(db: GitDB, commit: str, ref: str | None = None) -> dict[str, Any]:
@@ -358,6 +358,8 @@ class RunIndex:
                 conn.execute("DELETE FROM vals WHERE kid = ?", (kid,))
                 conn.execute("DELETE FROM vkeys WHERE kid = ?", (kid,))
             kid = conn.execute("INSERT INTO vkeys (kind, key) VALUES (?, ?)", (kind, key)).lastrowid
+            if kid is None:
+                raise sqlite3.DatabaseError("no id for a new key")
             rows = conn.execute(f"SELECT commit_id, {sqlfilter.COLUMN[kind]} FROM runs").fetchall()
             conn.executemany("INSERT OR REPLACE INTO vals VALUES (?, ?, ?, ?, ?, ?)",
                              sqlfilter.vals_rows(kind, [(kid, key)], rows))

@@ -71,7 +71,8 @@ def vals_rows(kind: str, keys: Sequence[tuple[int, str]], rows: Sequence[tuple[s
     A column that does not decode (a damaged row) gets LOOSE rows: the evaluator
     reads that run from git and decides.
     """
-    gets, coerce, out = [(kid, getter(kind, key)) for kid, key in keys], kind == "params", []
+    gets, coerce = [(kid, getter(kind, key)) for kid, key in keys], kind == "params"
+    out: list[tuple] = []
     for commit, text in rows:
         try:
             row = {kind: json.loads(text) if text is not None else {}}

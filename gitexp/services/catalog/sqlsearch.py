@@ -21,7 +21,7 @@ from gitexp.services.catalog.filterexpr import Filter, SortKey, sort_rows
 from gitexp.services.catalog.listing import attach, listing_order
 from gitexp.services.session import Session
 
-_SCALARS = "r.commit_id, r.ref, r.run_id, r.name, r.experiment, r.status, r.start_ms, r.end_ms, r.user, r.last"
+_SCALARS = "r.commit_id, r.ref, r.run_id, r.name, r.experiment, r.status, r.start_ms, r.end_ms, r.user"
 
 
 def kinds_of(predicate: Filter, keys: Sequence[SortKey]) -> set[str]:
@@ -111,35 +111,52 @@ def _select(index: RunIndex, conn: sqlite3.Connection, predicate: Filter, keys: 
     cond = tr.cond(predicate.node)
     order = tr.order(keys)
     joins, terms = order or ([], sqlfilter.LISTING_ORDER)
-    columns = ", ".join([_SCALARS, *(f"r.{f}" if f in fields else "NULL" for f in LAZY_FIELDS)])
     where = "" if experiments is None else f" AND r.experiment IN ({', '.join(tr.param(e) for e in experiments)})"
     sure = "1" if cond.lower == cond.upper else cond.lower
-    sql = (f"SELECT r.commit_id, {sure} FROM runs r INDEXED BY runs_pick {' '.join(joins)}"
+    # Scalars only, from the covering index: the JSON of a row is read when it is needed.
+    sql = (f"SELECT {_SCALARS}, {sure} FROM runs r INDEXED BY runs_pick {' '.join(joins)}"
            f" WHERE r.status != 'RUNNING' AND ({cond.upper}){where} ORDER BY {', '.join(terms)}")
-    ids = [(c, sure) for c, sure in conn.execute(sql, tr.params) if c in wanted]  # not old commits of edited runs
-    picked = _matching(index, conn, ids, predicate, kinds_of(predicate, keys), limit if order is not None else None,
-                       f"SELECT {columns} FROM runs r WHERE r.commit_id IN ")
-    running = conn.execute(f"SELECT {columns} FROM runs r WHERE r.status = 'RUNNING'{where}", tr.params)
-    return picked, order is not None, [index.run_of(row) for row in running if row[0] in wanted]
+    rows = [row for row in conn.execute(sql, tr.params) if row[0] in wanted]  # not old commits of edited runs
+    kinds = kinds_of(predicate, keys)
+    picked = _matching(index, conn, rows, predicate, kinds, limit if order is not None else None,
+                       [f for f in LAZY_FIELDS if f in fields or f in kinds])
+    running = conn.execute(f"SELECT {_SCALARS}, 0 FROM runs r WHERE r.status = 'RUNNING'{where}", tr.params)
+    return picked, order is not None, _with_json(index, conn, [r for r in running if r[0] in wanted], LAZY_FIELDS)
 
 
-def _matching(index: RunIndex, conn: sqlite3.Connection, ids: list[tuple[str, int]], predicate: Filter,
-              kinds: set[str], stop: int | None, select: str) -> list[Run]:
-    """Runs of the (commit, sure) `ids` that match, in order, up to `stop`: rows read in batches,
-    the undecided (sure = 0) decided by the filter."""
+def _matching(index: RunIndex, conn: sqlite3.Connection, rows: list[tuple], predicate: Filter, kinds: set[str],
+              stop: int | None, fields: Sequence[str]) -> list[Run]:
+    """Runs of the scalar `rows` (sure: last column) that match, in order, up to `stop`.
+
+    Rows are taken in batches; the JSON of the undecided ones (to decide them) and of
+    the picked ones when `fields` are wanted is read in one query per batch.
+    """
     picked: list[Run] = []
     at = 0
-    while at < len(ids) and (stop is None or len(picked) < stop):
-        batch = ids[at:at + min(500, len(ids) if stop is None else max(stop - len(picked), 20))]
+    while at < len(rows) and (stop is None or len(picked) < stop):
+        batch = rows[at:at + min(500, len(rows) if stop is None else max(stop - len(picked), 20))]
         at += len(batch)
-        rows = {row[0]: row for row in conn.execute(select + f"({', '.join('?' * len(batch))})", [c for c, _ in batch])}
-        for commit, sure in batch:
-            run = index.run_of(rows[commit])
-            if sure or predicate(run.row(kinds)):
+        needed = batch if fields else [row for row in batch if not row[-1]]
+        runs = _with_json(index, conn, needed, fields) if needed else []
+        by_commit = {r.commit: r for r in runs}
+        for row in batch:
+            run = by_commit.get(row[0]) or Run(row[1], row[0], row[2:9], loader=index.load_field)
+            if row[-1] or predicate(run.row(kinds)):
                 picked.append(run)
                 if stop is not None and len(picked) >= stop:
                     break
     return picked
+
+
+def _with_json(index: RunIndex, conn: sqlite3.Connection, rows: list[tuple], fields: Sequence[str]) -> list[Run]:
+    """Runs of scalar `rows`, with the last metric values and `fields` read from their rows."""
+    columns = ", ".join(["commit_id", "last", *(f if f in fields else "NULL" for f in LAZY_FIELDS)])
+    found: dict[str, tuple] = {}
+    for at in range(0, len(rows), 500):  # within any SQLite's limit on parameters
+        ids = [row[0] for row in rows[at:at + 500]]
+        query = f"SELECT {columns} FROM runs WHERE commit_id IN ({', '.join('?' * len(ids))})"
+        found.update((j[0], j[1:]) for j in conn.execute(query, ids))
+    return [index.run_of(row[:-1] + found.get(row[0], (None,) * 5)) for row in rows]
 
 
 def _risky(conn: sqlite3.Connection, kids: dict[tuple[str, str], int]) -> tuple[set, set]:
