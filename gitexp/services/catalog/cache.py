@@ -329,8 +329,7 @@ class RunIndex:
                 by_kind.setdefault(kind, []).append((kid, key))
             for kind, keys in by_kind.items():
                 at = 9 + _STORED.index(sqlfilter.COLUMN[kind])
-                conn.executemany("INSERT OR REPLACE INTO vals VALUES (?, ?, ?, ?, ?, ?)",
-                                 sqlfilter.vals_rows(kind, keys, [(r[0], r[at]) for r in rows]))
+                _put_vals(conn, sqlfilter.vals_rows(kind, keys, [(r[0], r[at]) for r in rows]))
             conn.execute("COMMIT")
             return True
         except sqlite3.DatabaseError:
@@ -361,8 +360,7 @@ class RunIndex:
             if kid is None:
                 raise sqlite3.DatabaseError("no id for a new key")
             rows = conn.execute(f"SELECT commit_id, {sqlfilter.COLUMN[kind]} FROM runs").fetchall()
-            conn.executemany("INSERT OR REPLACE INTO vals VALUES (?, ?, ?, ?, ?, ?)",
-                             sqlfilter.vals_rows(kind, [(kid, key)], rows))
+            _put_vals(conn, sqlfilter.vals_rows(kind, [(kid, key)], rows))
             conn.execute("COMMIT")
             return kid
         except BaseException:
@@ -415,7 +413,9 @@ def _create(conn: sqlite3.Connection) -> None:
         "".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES)
         + f"CREATE TABLE runs ({_COLUMNS.replace('commit_id', 'commit_id TEXT PRIMARY KEY')});"
         "CREATE TABLE refdirs (folder TEXT PRIMARY KEY, mtime_ns INTEGER, refs TEXT);"
-        "CREATE TABLE vkeys (kid INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, UNIQUE (kind, key));"
+        # loose / unsortable: some value of the key is LOOSE / cannot be sorted in SQL (only ever set)
+        "CREATE TABLE vkeys (kid INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL,"
+        " loose INTEGER NOT NULL DEFAULT 0, unsortable INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, key));"
         "CREATE TABLE vals (kid INTEGER NOT NULL, commit_id TEXT NOT NULL, num REAL, txt TEXT, flags INTEGER NOT NULL,"
         " cls INTEGER NOT NULL, PRIMARY KEY (kid, commit_id)) WITHOUT ROWID;"
         "CREATE TABLE verified (digest TEXT PRIMARY KEY, gen);"
@@ -424,6 +424,18 @@ def _create(conn: sqlite3.Connection) -> None:
         "DELETE FROM meta WHERE key = 'gen';"
         f"INSERT OR REPLACE INTO meta VALUES ('schema', '{SCHEMA}');"
     )
+
+
+def _put_vals(conn: sqlite3.Connection, vals: list[tuple]) -> None:
+    """Write `vals` rows, marking in `vkeys` the keys that got LOOSE or unsortable values."""
+    conn.executemany("INSERT OR REPLACE INTO vals VALUES (?, ?, ?, ?, ?, ?)", vals)
+    marks: dict[int, tuple[int, int]] = {}
+    for kid, _, _, _, flags, cls in vals:
+        if flags & sqlfilter.LOOSE or cls == 3:
+            loose, _ = marks.get(kid, (0, 1))
+            marks[kid] = (loose | bool(flags & sqlfilter.LOOSE), 1)
+    conn.executemany("UPDATE vkeys SET loose = max(loose, ?), unsortable = 1 WHERE kid = ?",
+                     [(loose, kid) for kid, (loose, _) in marks.items()])
 
 
 def _remember(conn: sqlite3.Connection, digest: str, gen: str | None) -> None:

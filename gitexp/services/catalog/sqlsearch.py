@@ -12,7 +12,8 @@ then evaluates every listed run.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 
 from gitexp.model import LAZY_FIELDS, Run
 from gitexp.services.catalog import sqlfilter
@@ -116,7 +117,7 @@ def _select(index: RunIndex, conn: sqlite3.Connection, predicate: Filter, keys: 
     # Scalars only, from the covering index: the JSON of a row is read when it is needed.
     sql = (f"SELECT {_SCALARS}, {sure} FROM runs r INDEXED BY runs_pick {' '.join(joins)}"
            f" WHERE r.status != 'RUNNING' AND ({cond.upper}){where} ORDER BY {', '.join(terms)}")
-    rows = [row for row in conn.execute(sql, tr.params) if row[0] in wanted]  # not old commits of edited runs
+    rows = (row for row in conn.execute(sql, tr.params) if row[0] in wanted)  # not old commits of edited runs
     kinds = kinds_of(predicate, keys)
     picked = _matching(index, conn, rows, predicate, kinds, limit if order is not None else None,
                        [f for f in LAZY_FIELDS if f in fields or f in kinds])
@@ -124,18 +125,19 @@ def _select(index: RunIndex, conn: sqlite3.Connection, predicate: Filter, keys: 
     return picked, order is not None, _with_json(index, conn, [r for r in running if r[0] in wanted], LAZY_FIELDS)
 
 
-def _matching(index: RunIndex, conn: sqlite3.Connection, rows: list[tuple], predicate: Filter, kinds: set[str],
-              stop: int | None, fields: Sequence[str]) -> list[Run]:
+def _matching(index: RunIndex, conn: sqlite3.Connection, rows: Iterator[tuple], predicate: Filter,
+              kinds: set[str], stop: int | None, fields: Sequence[str]) -> list[Run]:
     """Runs of the scalar `rows` (sure: last column) that match, in order, up to `stop`.
 
-    Rows are taken in batches; the JSON of the undecided ones (to decide them) and of
-    the picked ones when `fields` are wanted is read in one query per batch.
+    Rows are taken in batches (and no further than needed); the JSON of the undecided
+    ones (to decide them) and of the picked ones when `fields` are wanted is read in one
+    query per batch.
     """
     picked: list[Run] = []
-    at = 0
-    while at < len(rows) and (stop is None or len(picked) < stop):
-        batch = rows[at:at + min(500, len(rows) if stop is None else max(stop - len(picked), 20))]
-        at += len(batch)
+    while stop is None or len(picked) < stop:
+        batch = list(islice(rows, 500 if stop is None else max(stop - len(picked), 20)))
+        if not batch:
+            break
         needed = batch if fields else [row for row in batch if not row[-1]]
         runs = _with_json(index, conn, needed, fields) if needed else []
         by_commit = {r.commit: r for r in runs}
@@ -164,8 +166,8 @@ def _risky(conn: sqlite3.Connection, kids: dict[tuple[str, str], int]) -> tuple[
     if not kids:
         return set(), set()
     by_kid = {kid: key for key, kid in kids.items()}
-    rows = conn.execute(f"SELECT kid, max(flags & {sqlfilter.LOOSE}), max(cls = 3 OR flags & {sqlfilter.LOOSE})"
-                        f" FROM vals WHERE kid IN ({', '.join(map(str, by_kid))}) GROUP BY kid").fetchall()
+    query = f"SELECT kid, loose, unsortable FROM vkeys WHERE kid IN ({', '.join(map(str, by_kid))})"
+    rows = conn.execute(query).fetchall()
     return {by_kid[k] for k, lo, _ in rows if lo}, {by_kid[k] for k, _, un in rows if un}
 
 
