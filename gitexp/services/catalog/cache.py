@@ -38,6 +38,7 @@ from gitexp.store.runcommit import RecordReader, read_files_bulk
 from gitexp.services.catalog import sqlfilter
 
 SCHEMA = "5"
+BUSY_MS = 10_000  # how long a write waits for another process's
 MAX_KEYS = 48  # keys kept in `vals`; the oldest is dropped (and refilled when asked for again)
 Progress = Callable[[int, int], None]
 FEW_ROWS = 500  # rows wanted below which a temporary table beats scanning every row
@@ -241,7 +242,7 @@ class RunIndex:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -440,12 +441,16 @@ def _put_vals(conn: sqlite3.Connection, vals: list[tuple]) -> None:
 
 def _remember(conn: sqlite3.Connection, digest: str, gen: str | None) -> None:
     """Record `digest` as complete at `gen`, inside the caller's read transaction: the write
-    fails (and nothing is remembered) if another process wrote since that transaction began."""
+    fails (and nothing is remembered) if another process wrote since that transaction began,
+    or is writing now (no waiting for it: remembering is only worth it when free)."""
+    conn.execute("PRAGMA busy_timeout = 0")
     try:
         conn.execute("DELETE FROM verified WHERE gen IS NOT ?", (gen,))
         conn.execute("INSERT OR REPLACE INTO verified VALUES (?, ?)", (digest, gen))
     except sqlite3.DatabaseError:
         pass
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
 
 
 def _rows_of(conn: sqlite3.Connection, query: str, shas: set[str]) -> list[tuple]:
