@@ -319,8 +319,11 @@ class RunIndex:
         """Write rows and their `vals` of every key searched so far, in one transaction (True: done).
 
         The keys are read inside the write lock, so a key being filled by another process
-        either sees these rows or is seen here: no row ever lacks the value of a key.
+        either sees these rows or is seen here: no row ever lacks the value of a key. Inside
+        a search's read snapshot (a damaged row read again from git) nothing is written.
         """
+        if conn.in_transaction:
+            return False
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", rows)
