@@ -247,3 +247,19 @@ def test_a_cache_of_the_schema_before_is_rebuilt_with_the_search_tables(many: Pa
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == cache_module.SCHEMA
         assert conn.execute("SELECT kind, key FROM vkeys").fetchall() == [("metrics", "acc")]
         assert conn.execute("SELECT count(*) FROM vals").fetchone()[0] == 60  # every run has acc
+
+
+def test_a_key_dropped_by_another_process_meanwhile_is_not_trusted(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Session.open(many) as s:
+        expected = both_ways(s, "params.n = 1", [], None)[1]
+        key_ids = cache_module.RunIndex.key_ids
+
+        def then_dropped(self, conn, keys):  # another process evicts the key (MAX_KEYS) right after
+            kids = key_ids(self, conn, keys)
+            with index_conn(many) as other:
+                other.execute("DELETE FROM vals WHERE kid IN (SELECT kid FROM vkeys WHERE key = 'n')")
+                other.execute("DELETE FROM vkeys WHERE key = 'n'")
+            return kids
+        monkeypatch.setattr(cache_module.RunIndex, "key_ids", then_dropped)
+        assert search_sql(s, parse_filter("params.n = 1"), [], run_refs(s), None, None, []) is None
+        assert [r.id for r in search(s, "params.n = 1")] == expected and expected

@@ -162,12 +162,16 @@ def _with_json(index: RunIndex, conn: sqlite3.Connection, rows: list[tuple], fie
 
 
 def _risky(conn: sqlite3.Connection, kids: dict[tuple[str, str], int]) -> tuple[set, set]:
-    """Keys with LOOSE values (SQL cannot decide), and keys SQL cannot sort (LOOSE or class-3 values)."""
+    """Keys with LOOSE values (SQL cannot decide), and keys SQL cannot sort (LOOSE or class-3 values).
+
+    Read in the search's snapshot, which also checks the keys are all still there."""
     if not kids:
         return set(), set()
     by_kid = {kid: key for key, kid in kids.items()}
     query = f"SELECT kid, loose, unsortable FROM vkeys WHERE kid IN ({', '.join(map(str, by_kid))})"
     rows = conn.execute(query).fetchall()
+    if len(rows) != len(by_kid):  # another process dropped one (MAX_KEYS) since `key_ids`
+        raise sqlite3.DatabaseError("a searched key left the index")
     return {by_kid[k] for k, lo, _ in rows if lo}, {by_kid[k] for k, _, un in rows if un}
 
 
