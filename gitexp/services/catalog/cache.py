@@ -26,13 +26,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
-from gitexp.model import LAZY_FIELDS, Run, Status, scalars_of
-from gitexp.store.record import RunInfo, parse_mapping
+from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
+from gitexp.services.catalog import fill
 from gitexp.store import catfile
+from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader, read_files_bulk
 from gitexp.services.catalog import sqlfilter
@@ -43,6 +45,7 @@ MAX_KEYS = 48  # keys kept in `vals`; the oldest is dropped (and refilled when a
 Progress = Callable[[int, int], None]
 FEW_ROWS = 500  # rows wanted below which a temporary table beats scanning every row
 BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its start-up
+CHUNK = 200  # records parsed at a time, here or in the fill worker
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
             " info, params, tags, summary, last")
@@ -80,9 +83,16 @@ def load_summary(db: GitDB, ref: str, commit: str, files: dict[str, bytes] | Non
 
     `files` are the record's top-level files when already read (in bulk); else they are read here.
     """
+    if files is not None:
+        return _checked(ref, commit, partial(fields_from, files.get, ref))
+    return _checked(ref, commit, partial(read_fields, db, commit, ref))
+
+
+def _checked(ref: str, commit: str, fields: Callable[[], dict[str, Any]]) -> Run:
+    """A Run of `fields()`, or an unreadable Run saying why they could not be read."""
     try:
-        fields = fields_from(files.get, ref) if files is not None else read_fields(db, commit, ref)
-        return Run(ref, commit, scalars_of(fields["info"], ref), fields)
+        values = fields()
+        return Run(ref, commit, scalars_of(values["info"], ref), values)
     except (CorruptRecord, GitexpError, KeyError, ValueError, TypeError) as exc:
         message = exc.message if isinstance(exc, GitexpError) else f"unreadable record ({exc})"
         # A newer format is not damage: this gitexp is too old to read it.
@@ -90,19 +100,62 @@ def load_summary(db: GitDB, ref: str, commit: str, files: dict[str, bytes] | Non
         return Run.unreadable(ref, commit, message, status)
 
 
+def record_rows(chunk: list[tuple[str, str, dict[str, bytes]]]) -> list[tuple]:
+    """Cache rows of records already read, as (ref, commit, files); what the fill worker runs.
+
+    An unreadable record gives (None, ref, commit, error, status) instead of a row.
+    """
+    return [_row(_checked(ref, commit, partial(fields_from, files.get, ref))) for ref, commit, files in chunk]
+
+
+def _row(run: Run) -> tuple:
+    return (None, run.ref, run.commit, run.error, run.status) if run.error else _encode(run)
+
+
+def _run_of(row: tuple, loader: Loader | None = None) -> Run:
+    """The Run of a `record_rows` result; its fields stay JSON text until read."""
+    if row[0] is None:
+        return Run.unreadable(row[1], row[2], row[3], Status(row[4]))
+    return Run(row[1], row[0], row[2:9], dict(zip(_STORED, row[9:])), loader=loader)
+
+
 def load_summaries(db: GitDB, pairs: list[tuple[str, str]]) -> Iterator[Run]:
-    """`load_summary` of many (ref, commit) pairs: files read in bulk through `git cat-file`
-    where it can serve, one run at a time through dulwich otherwise (and for what it declines)."""
-    done = 0
-    if len(pairs) >= BULK_FROM and catfile.available():
+    """`load_summary` of many (ref, commit) pairs, in any order (see `load_rows`)."""
+    return (_run_of(row) for row in load_rows(db, pairs))
+
+
+def load_rows(db: GitDB, pairs: list[tuple[str, str]]) -> Iterator[tuple]:
+    """`record_rows` of many (ref, commit) pairs, in any order.
+
+    Files are read in bulk through `git cat-file` where it can serve and parsed in
+    chunks, by a worker process too when there are many (`fill.shared`); one run at
+    a time through dulwich otherwise, and for what the bulk reader declines.
+    """
+    if len(pairs) < BULK_FROM or not catfile.available():
+        yield from (_row(load_summary(db, ref, commit)) for ref, commit in pairs)
+        return
+    read, declined = 0, []
+
+    def chunks() -> Iterator[list[tuple[str, str, dict[str, bytes]]]]:
+        nonlocal read
+        chunk: list[tuple[str, str, dict[str, bytes]]] = []
         try:
             for (ref, _), (commit, files) in zip(pairs, read_files_bulk(db, [c for _, c in pairs])):
-                yield load_summary(db, ref, commit, files)
-                done += 1
+                read += 1
+                if files is None:
+                    declined.append((ref, commit))
+                    continue
+                chunk.append((ref, commit, files))
+                if len(chunk) == CHUNK:
+                    yield chunk
+                    chunk = []
         except catfile.CatFileError:
             pass  # no usable git here: dulwich reads the rest
-    for ref, commit in pairs[done:]:
-        yield load_summary(db, ref, commit)
+        if chunk:
+            yield chunk
+
+    yield from fill.shared(chunks(), record_rows, len(pairs))
+    yield from (_row(load_summary(db, ref, commit)) for ref, commit in declined + pairs[read:])
 
 
 @contextmanager
@@ -180,12 +233,10 @@ class RunIndex:
         """
         runs, rows = [], []
         with running_gc():
-            for run in _progressed(load_summaries(self.db, missing), len(missing), progress):
-                if run.error is None:
-                    rows.append(_encode(run))
-                    run = Run(run.ref, run.commit, rows[-1][2:9], dict(zip(_STORED, rows[-1][9:])),
-                              loader=self.load_field)
-                runs.append(run)
+            for row in _progressed(load_rows(self.db, missing), len(missing), progress):
+                runs.append(_run_of(row, self.load_field))
+                if row[0] is not None:
+                    rows.append(row)
         return runs, rows
 
     def with_name(self, refs: dict[str, str], name: str) -> list[Run]:
@@ -471,11 +522,11 @@ def _rollback(conn: sqlite3.Connection) -> None:
         pass
 
 
-def _progressed(runs: Iterable[Run], total: int, progress: Progress | None) -> Iterator[Run]:
-    """`runs`, reporting progress every 100 once loading has taken over a second."""
+def _progressed(items: Iterable[tuple], total: int, progress: Progress | None) -> Iterator[tuple]:
+    """`items`, reporting progress every 100 once loading has taken over a second."""
     started, shown = time.monotonic(), 0
-    for done, run in enumerate(runs, 1):
-        yield run
+    for done, item in enumerate(items, 1):
+        yield item
         if progress and time.monotonic() - started > 1.0 and (done - shown >= 100 or done == total):
             progress(done, total)
             shown = done
@@ -516,10 +567,32 @@ class _DirCache:
             pass
 
 
+def _json_encoder() -> Callable[[Any], str]:
+    """`json.dumps` without its set-up on every call: a cold fill encodes 50,000 values.
+
+    The C encoder `json.dumps` itself uses, made once (no cycle check: parsed records
+    have none); `json.dumps` where this Python has no such encoder or it answers otherwise.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.dumps
+    try:
+        encoder = make(None, None, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+        probe = {"a": [1, 2.5, float("nan"), None, True, "é\n"], "b": {}}
+        if "".join(encoder(probe, 0)) == json.dumps(probe):
+            return lambda value: "".join(encoder(value, 0))
+    except (TypeError, ValueError):
+        pass
+    return json.dumps
+
+
+_to_json = _json_encoder()
+
+
 def _encode(s: Run) -> tuple:
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
-            json.dumps(dict(s.info.__dict__)), json.dumps(s.params), json.dumps(s.tags), json.dumps(s.summary),
-            json.dumps(dict(s.metrics)))
+            _to_json(dict(s.info.__dict__)), _to_json(s.params), _to_json(s.tags), _to_json(s.summary),
+            _to_json(dict(s.metrics)))
 
 
 def _unlink(path: Path) -> None:
