@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import gitexp
-from gitexp.errors import AmbiguousRun, InvalidName
+from gitexp.errors import InvalidName
 from gitexp.services.catalog import cache as cache_mod
 from gitexp.services.session import Session
 from gitexp.store import packing
@@ -161,21 +161,6 @@ def test_sixteen_processes_one_explicit_name_exactly_one_wins(repo: Path) -> Non
     assert sum(r == "OK" for r in results) == 1, [o for o in outs]
     assert all(r == "OK" or "already exists" in r for r in results), results
     assert [r.name for r in gitexp.search_runs()] == ["contested"]
-
-
-def test_a_name_pulled_twice_is_ambiguous_and_lists_the_ids(repo: Path, tmp_path: Path) -> None:
-    with gitexp.start_run(run_name="twin") as mine:
-        pass
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(repo), str(other))
-    gitexp.set_repository(other)
-    with gitexp.start_run(run_name="twin") as theirs:
-        pass
-    gitexp.set_repository(repo)
-    git(repo, "fetch", "-q", str(other), "refs/gitexp/runs/*:refs/gitexp/runs/*")
-    with pytest.raises(AmbiguousRun, match="ambiguous name 'twin'") as err:
-        gitexp.get_run("twin")
-    assert mine.id in err.value.message and theirs.id in err.value.message
 
 
 # -- packing ------------------------------------------------------------------------------
