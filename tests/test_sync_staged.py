@@ -1,4 +1,5 @@
-"""Pushing many runs at once: by glob from their tracking refs (`transport._stage`), exactly the planned tips.
+"""Pushing many runs at once: by glob from temporary refs made for the push (`transport._stage`),
+exactly the planned tips.
 
 The threshold is lowered so that a few real runs take that path; the remote is a real bare repo.
 """
@@ -23,7 +24,7 @@ TRACKING = "refs/gitexp/remotes/origin/runs/"
 
 @pytest.fixture
 def team(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    monkeypatch.setattr(transport, "STAGE_FROM", 2)
+    monkeypatch.setattr(transport, "STAGE_PAIRS", 2)
     origin = add_origin(tmp_path, repo)
     return origin, repo, clone(origin, tmp_path / "b")
 
