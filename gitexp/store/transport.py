@@ -21,6 +21,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitexpError, RemoteRejected
@@ -253,11 +254,11 @@ def push_refs(db: GitDB, remote: Remote, updates: list[RefUpdate],
         outcome = _dulwich_push(db, remote, updates)
         _track(db, remote, updates, outcome, tracking, _Staging())
         return outcome
-    staging = _stage(db, updates, len(tracking))
+    staging = _stage(db, remote, updates, tracking)
     try:
         outcome = _git_push_all(db, remote, updates, staging)
     except GitexpError:
-        update_refs(db, [(ref, None, sha) for ref, sha in staging.temps().items()], f"push {remote.name}: failed")
+        update_refs(db, [(ref, None, sha) for ref, sha in staging.staged().items()], f"push {remote.name}: failed")
         raise
     _track(db, remote, updates, outcome, tracking, staging)
     return outcome
@@ -282,33 +283,39 @@ def _git_push_all(db: GitDB, remote: Remote, updates: list[RefUpdate], staging: 
 # `git push` matches each explicit refspec against every ref the remote has and every
 # refspec before it, formatting strings for each pair (2-4 µs): 1,000 new runs cost 2 s
 # of CPU, and 50 runs sent to a remote holding 10,000 as much. One glob is one pass. So
-# past STAGE_PAIRS pairs the tips to send are written as temporary refs under
-# `refs/gitexp/pushing/<host>/<pid>-<token>/` (`_stage`), pushed by one glob onto
-# `refs/gitexp/`, and dropped after: exactly the planned tips go, and nothing else.
-# Temporary refs left by a push killed half-way are dropped by the next push on this host.
+# past STAGE_PAIRS pairs the tips to send are written as refs that hold exactly them,
+# pushed by one glob onto `refs/gitexp/` (`_stage`): into the tracking refs when the
+# remote has none yet (a first push, which must write them anyway), else as temporary
+# refs under `refs/gitexp/pushing/<host>/<pid>-<token>/`, dropped after the push (and,
+# when a push was killed half-way, by the next push on this host).
 STAGE_PAIRS = 5_000
 PUSHING = "refs/gitexp/pushing/"
 
 
 @dataclass
 class _Staging:
-    """The tips one push sends by glob ({remote ref: tip}) and where their temporary refs live."""
+    """The tips one push sends by glob ({remote ref: tip}), staged under `root` (the tracking refs' own, or not)."""
 
     root: str = ""
     tips: dict[str, str] = field(default_factory=dict)
+    tracking: bool = False
 
-    def temps(self) -> dict[str, str]:
-        return {self.root + ref[len(GITEXP_REFS):]: sha for ref, sha in self.tips.items()}
+    def staged(self, refs: Iterable[str] | None = None) -> dict[str, str]:
+        """{staged ref: tip} of `refs` (remote refs; None: all)."""
+        return {self.root + ref[len(GITEXP_REFS):]: self.tips[ref] for ref in (self.tips if refs is None else refs)}
 
 
-def _stage(db: GitDB, updates: list[RefUpdate], remote_refs: int) -> _Staging:
-    """Temporary refs for the tips of `updates` under `refs/gitexp/`, when a glob pays; else none."""
+def _stage(db: GitDB, remote: Remote, updates: list[RefUpdate], tracking: dict[str, str]) -> _Staging:
+    """Refs holding the tips of `updates` under `refs/gitexp/`, when a glob pays; else none."""
     _drop_stale_staging(db)
     bulk = {u.ref: u.new for u in updates if u.new and u.ref.startswith(GITEXP_REFS)}
-    if len(bulk) * (remote_refs + len(bulk)) < STAGE_PAIRS:
+    if len(bulk) * (len(tracking) + len(bulk)) < STAGE_PAIRS:
         return _Staging()
-    staging = _Staging(f"{PUSHING}{socket.gethostname()}/{os.getpid()}-{secrets.token_hex(4)}/", bulk)
-    made = update_refs(db, [(ref, sha, None) for ref, sha in staging.temps().items()], "push: staged")
+    if tracking:
+        staging = _Staging(f"{PUSHING}{socket.gethostname()}/{os.getpid()}-{secrets.token_hex(4)}/", bulk)
+    else:
+        staging = _Staging(remote.tracking_root, bulk, tracking=True)
+    made = update_refs(db, [(ref, sha, None) for ref, sha in staging.staged().items()], f"push {remote.name}: staged")
     return staging if made else _Staging()
 
 
@@ -333,7 +340,7 @@ def _alive(pid: str) -> bool:
 
 def _track(db: GitDB, remote: Remote, updates: list[RefUpdate], outcome: PushOutcome, tracking: dict[str, str],
            staging: _Staging) -> None:
-    """Move the tracking refs of what the remote took and drop the push's temporary refs, in one transaction.
+    """Move the tracking refs of what the remote took and drop the refs staged for it, in one transaction.
 
     The tracking refs are copies of the remote, written only by fetch and push: a
     plain set, no compare-and-swap (a concurrent fetch's value is no truer than
@@ -343,7 +350,12 @@ def _track(db: GitDB, remote: Remote, updates: list[RefUpdate], outcome: PushOut
     moves = {remote.tracking_ref(u.ref): u.new for u in updates
              if u.new and u.ref in applied and u.ref.startswith(SHARED)}
     outcome.tracking = {**tracking, **moves}
-    drops = staging.temps()
+    if staging.tracking:  # the staged refs are the tracking refs: already right where the remote took them
+        done = staging.staged(applied & staging.tips.keys())
+        moves = {ref: sha for ref, sha in moves.items() if ref not in done}
+        drops = staging.staged(staging.tips.keys() - applied)
+    else:
+        drops = staging.staged()
     if not _git_installed():
         update_refs(db, [(ref, sha, tracking.get(ref)) for ref, sha in moves.items()], f"push {remote.name}")
         return
