@@ -135,6 +135,20 @@ def test_gc_removes_only_old_unreachable_objects(team) -> None:
     assert (objects / SHA[:2] / SHA[2:]).exists()  # reachable from a run
 
 
+def test_gc_keeps_what_only_a_registry_tag_reaches(team) -> None:
+    """The roots are every ref: a registered version keeps its bytes after its run ref is gone."""
+    _origin, a, _tmp = team
+    run_id = make_run(a, "registered", artifact=BIG)
+    assert gx(a, "models", "register", "churn", run_id).returncode == 0
+    git(a, "update-ref", "-d", f"refs/gitexp/runs/default/{run_id}")
+    kept = a / ".git" / "gitexp" / "objects" / SHA[:2] / SHA[2:]
+    old = time.time() - 30 * 86400
+    os.utime(kept, (old, old))
+    done = gx(a, "gc")
+    assert done.returncode == 0 and done.stdout.split() == [], done.stderr
+    assert kept.exists()
+
+
 def test_credential_files_are_not_snapshotted_and_tracked_ones_need_a_yes(team) -> None:
     _origin, a, _tmp = team
     (a / ".env").write_text("TOKEN=1\n")

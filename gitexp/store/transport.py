@@ -21,7 +21,7 @@ import secrets
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitexpError, RemoteRejected
@@ -496,7 +496,7 @@ def _transport_error(remote: Remote, stderr: str, what: str | None = None) -> Re
                           hint=f"try the same with git: git ls-remote {label}")
 
 
-def update_refs(db: GitDB, updates: list[tuple[str, str | None, str | None]], message: str) -> bool:
+def update_refs(db: GitDB, updates: Sequence[tuple[str, str | None, str | None]], message: str) -> bool:
     """Move many refs in one transaction: (ref, new or None to delete, old or None for "must not exist").
 
     With git installed, one `git update-ref --stdin` (all or nothing; every old
