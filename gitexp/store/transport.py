@@ -5,9 +5,10 @@ v2 exactly as `git push` does (dulwich runs none of them), so it is preferred;
 dulwich's client is the fallback on machines without git. `GITEXP_TRANSPORT=git`
 or `=dulwich` forces one (tests use it to cover both).
 
-Refs are always expanded by gitexp (no glob refspecs), pushes are never forced:
-each update names the remote value it expects (a lease), and a ref that moved
-meanwhile is rejected by the remote, not overwritten. Fetches only write the
+The refs to send are chosen by gitexp (a push's glob only matches refs made for
+that push, `_stage`), pushes are never forced: each update names the remote value
+it expects (a lease), and a ref that moved meanwhile is rejected by the remote,
+not overwritten. Fetches only write the
 remote-tracking namespace `refs/gitexp/remotes/<remote>/…`: `runs/…` for the run
 refs and `experiments/<slug>` for the experiment records (`SHARED`), in one round trip;
 the one listing of the remote (`ls-remote`) also names its registry tags (`TAGS`).
