@@ -166,3 +166,18 @@ def test_credential_files_are_not_snapshotted_and_tracked_ones_need_a_yes(team) 
     assert refused.returncode == 1 and "server.pem" in refused.stderr and "--yes" in refused.stderr
     assert git(_origin, "for-each-ref", "refs/gitexp/") == ""
     assert gx(a, "push", "--yes").returncode == 0
+
+
+def test_the_settings_secret_patterns_hold_for_a_push_through_the_python_api(team) -> None:
+    from gitexp.services.session import open_session
+    from gitexp.services.sync.push import PushOptions, plan_push
+
+    _origin, a, _tmp = team
+    (a / ".gitexp.yaml").write_text("snapshot:\n  secrets: ['*.token']\n")
+    (a / "deploy.token").write_text("t\n")
+    git(a, "add", ".gitexp.yaml", "deploy.token")
+    git(a, "commit", "-q", "-m", "tracked, so snapshotted")
+    run_id = make_run(a, "careful")
+    with open_session(a) as s:
+        plan = plan_push(s, PushOptions("origin"))
+    assert plan.secrets == [(f"careful ({run_id})", "deploy.token", "*.token")]

@@ -42,7 +42,7 @@ class PushOptions:
     dry_run: bool = False
     artifacts: bool = True
     prune: bool = False
-    secret_patterns: tuple[str, ...] = ()
+    secret_patterns: tuple[str, ...] = ()  # more name patterns of credentials, beside `.gitexp.yaml`'s
 
 
 @dataclass
@@ -212,6 +212,9 @@ def _plan_artifacts(s: Session, plan: PushPlan) -> None:
 
 def _secrets(s: Session, send: list[Outgoing], extra: tuple[str, ...]) -> list[tuple[str, str, str]]:
     """Files in the code snapshots to send whose names look like credentials (each listed once)."""
+    if not send:
+        return []  # settings unread: a push with nothing to send reads no .gitexp.yaml
+    extra = (*extra, *s.settings.snapshot.secrets)
     seen_trees: dict[str, list[tuple[str, str]]] = {}
     found: dict[str, tuple[str, str, str]] = {}
     for out in send:
