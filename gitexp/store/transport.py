@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -316,7 +315,7 @@ def _stage(db: GitDB, remote: Remote, updates: list[RefUpdate], tracking: dict[s
     if len(bulk) * (len(tracking) + len(bulk)) < STAGE_PAIRS:
         return _Staging()
     if tracking:
-        staging = _Staging(f"{PUSHING}{socket.gethostname()}/{os.getpid()}-{secrets.token_hex(4)}/", bulk)
+        staging = _Staging(f"{_host_staging()}{os.getpid()}-{secrets.token_hex(4)}/", bulk)
     else:
         staging = _Staging(remote.tracking_root, bulk, tracking=True)
     staged = staging.staged()
@@ -327,11 +326,17 @@ def _stage(db: GitDB, remote: Remote, updates: list[RefUpdate], tracking: dict[s
 
 def _drop_stale_staging(db: GitDB) -> None:
     """Drop the temporary refs of pushes on this host whose process is gone (killed half-way)."""
-    host = f"{PUSHING}{socket.gethostname()}/"
+    host = _host_staging()
     stale = {ref: sha for ref, sha in db.refs_under(host).items()
              if not _alive(ref[len(host):].split("-", 1)[0])}
     if stale:
         update_refs(db, [(ref, None, sha) for ref, sha in stale.items()], "push: stale staging dropped")
+
+
+def _host_staging() -> str:
+    import socket  # only a push with something to send gets here
+
+    return f"{PUSHING}{socket.gethostname()}/"
 
 
 def _alive(pid: str) -> bool:
