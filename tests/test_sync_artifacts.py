@@ -135,6 +135,20 @@ def test_gc_removes_only_old_unreachable_objects(team) -> None:
     assert (objects / SHA[:2] / SHA[2:]).exists()  # reachable from a run
 
 
+def test_gc_keeps_what_only_a_registry_tag_reaches(team) -> None:
+    """The roots are every ref: a registered version keeps its bytes after its run ref is gone."""
+    _origin, a, _tmp = team
+    run_id = make_run(a, "registered", artifact=BIG)
+    assert gx(a, "models", "register", "churn", run_id).returncode == 0
+    git(a, "update-ref", "-d", f"refs/gitexp/runs/default/{run_id}")
+    kept = a / ".git" / "gitexp" / "objects" / SHA[:2] / SHA[2:]
+    old = time.time() - 30 * 86400
+    os.utime(kept, (old, old))
+    done = gx(a, "gc")
+    assert done.returncode == 0 and done.stdout.split() == [], done.stderr
+    assert kept.exists()
+
+
 def test_credential_files_are_not_snapshotted_and_tracked_ones_need_a_yes(team) -> None:
     _origin, a, _tmp = team
     (a / ".env").write_text("TOKEN=1\n")
@@ -152,3 +166,18 @@ def test_credential_files_are_not_snapshotted_and_tracked_ones_need_a_yes(team) 
     assert refused.returncode == 1 and "server.pem" in refused.stderr and "--yes" in refused.stderr
     assert git(_origin, "for-each-ref", "refs/gitexp/") == ""
     assert gx(a, "push", "--yes").returncode == 0
+
+
+def test_the_settings_secret_patterns_hold_for_a_push_through_the_python_api(team) -> None:
+    from gitexp.services.session import open_session
+    from gitexp.services.sync.push import PushOptions, plan_push
+
+    _origin, a, _tmp = team
+    (a / ".gitexp.yaml").write_text("snapshot:\n  secrets: ['*.token']\n")
+    (a / "deploy.token").write_text("t\n")
+    git(a, "add", ".gitexp.yaml", "deploy.token")
+    git(a, "commit", "-q", "-m", "tracked, so snapshotted")
+    run_id = make_run(a, "careful")
+    with open_session(a) as s:
+        plan = plan_push(s, PushOptions("origin"))
+    assert plan.secrets == [(f"careful ({run_id})", "deploy.token", "*.token")]

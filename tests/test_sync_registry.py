@@ -158,3 +158,29 @@ def test_models_get_downloads_a_large_model_from_the_remote_store(team, tmp_path
     bad = gx(fresh2, "models", "get", "churn", "-o", str(tmp_path / "bad.bin"))
     assert bad.returncode != 0 and "hash mismatch" in bad.stderr
     assert not (tmp_path / "bad.bin").exists()
+
+
+def git_commands(trace: Path) -> list[str]:
+    """The git commands gitexp ran itself, from a GIT_TRACE2_EVENT file (the remote's own left out)."""
+    ours = {"ls-remote", "fetch", "push", "update-ref", "cat-file"}
+    names = [json.loads(line).get("name") for line in trace.read_text().splitlines() if '"cmd_name"' in line]
+    trace.unlink()
+    return sorted(n for n in names if n in ours)
+
+
+def test_one_listing_of_the_remote_per_push_and_pull_and_a_no_op_push_is_only_that(team, tmp_path: Path) -> None:
+    """Work counts, not times: the registry tags come in the same `ls-remote` as the runs."""
+    origin, a = team
+    run_id = make_run(a, "first")
+    ok(gx(a, "models", "register", "churn", run_id))
+    trace = tmp_path / "trace2.json"
+    env = {"GIT_TRACE2_EVENT": str(trace)}
+    ok(gx(a, "push", env=env))
+    assert git_commands(trace) == ["cat-file", "ls-remote", "push"]  # the tracking ref: written in packed-refs
+    assert "churn@v0.0.1" in remote_tags(origin)
+    ok(gx(a, "push", env=env))
+    assert git_commands(trace) == ["ls-remote"]  # up to date: tips compared, nothing read or written
+    b = clone(origin, tmp_path / "b")
+    ok(gx(b, "pull", env=env))
+    assert git_commands(trace).count("ls-remote") == 1
+    assert local_tags(b) == local_tags(a)

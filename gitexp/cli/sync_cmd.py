@@ -70,8 +70,7 @@ def push(remote: str | None, runs: tuple[str, ...], experiment: str | None, all_
     from gitexp.services.sync.push import PushOptions, execute_push, pending_updates, plan_push
 
     with open_db() as s:
-        opts = PushOptions(remote, runs, experiment, include_running, dry_run, not no_artifacts, prune,
-                           tuple(s.settings.snapshot.secrets))
+        opts = PushOptions(remote, runs, experiment, include_running, dry_run, not no_artifacts, prune)
         plan = plan_push(s, opts)
         if plan.secrets and not dry_run:
             _confirm_secrets(plan.secrets, yes)

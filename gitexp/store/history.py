@@ -10,13 +10,19 @@ An experiment record's history is walked the same way, its commits marked by
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from dulwich.objects import Commit, Tree
+from dulwich.objects import Blob, Commit, Tag, Tree
 
 from gitexp.store.ids import to_oid
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import GitDB
+
+if TYPE_CHECKING:
+    from dulwich.object_store import BaseObjectStore
+    from dulwich.objects import ObjectID
 
 MAX_WALK = 20_000  # commits of one run's history; beyond it the history is treated as unrelated
 
@@ -66,3 +72,47 @@ def relate(db: GitDB, local: str, other: str, marker: str = RECORD_DIR) -> tuple
     mine_set = set(mine)
     base = next((c for c in theirs if c in mine_set), None)
     return Relation.DIVERGED, base
+
+
+def reachable_record_files(db: GitDB, name: str) -> Iterator[bytes]:
+    """The bytes of `.gitexp/<name>` in every commit any ref's history reaches, each distinct file once.
+
+    Every ref is a root (runs, remote-tracking runs, tags, branches); annotated tags
+    are peeled; commits without the file, and objects absent here, are passed by.
+    """
+    store = db.repo.object_store
+    seen_commits: set[ObjectID] = set()
+    seen_files: set[ObjectID] = set()
+    queue = deque(to_oid(sha) for sha in db.refs_under("refs/").values())
+    while queue:
+        sha = queue.popleft()
+        if sha in seen_commits:
+            continue
+        seen_commits.add(sha)
+        try:
+            obj = store[sha]
+        except KeyError:
+            continue
+        if isinstance(obj, Tag):
+            queue.append(obj.object[1])
+            continue
+        if not isinstance(obj, Commit):
+            continue
+        queue.extend(obj.parents)
+        blob_id = _record_file(store, obj.tree, name.encode())
+        if blob_id is None or blob_id in seen_files:
+            continue
+        seen_files.add(blob_id)
+        blob = store[blob_id]
+        if isinstance(blob, Blob):
+            yield blob.data
+
+
+def _record_file(store: BaseObjectStore, tree_id: ObjectID, name: bytes) -> ObjectID | None:
+    tree = store[tree_id]
+    if not isinstance(tree, Tree) or RECORD_DIR.encode() not in tree:
+        return None
+    record = store[tree[RECORD_DIR.encode()][1]]
+    if not isinstance(record, Tree) or name not in record:
+        return None
+    return record[name][1]

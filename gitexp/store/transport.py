@@ -5,29 +5,38 @@ v2 exactly as `git push` does (dulwich runs none of them), so it is preferred;
 dulwich's client is the fallback on machines without git. `GITEXP_TRANSPORT=git`
 or `=dulwich` forces one (tests use it to cover both).
 
-Refs are always expanded by gitexp (no glob refspecs), pushes are never forced:
-each update names the remote value it expects (a lease), and a ref that moved
-meanwhile is rejected by the remote, not overwritten. Fetches only write the
+The refs to send are chosen by gitexp (a push's glob only matches refs made for
+that push, `_stage`), pushes are never forced: each update names the remote value
+it expects (a lease), and a ref that moved meanwhile is rejected by the remote,
+not overwritten. Fetches only write the
 remote-tracking namespace `refs/gitexp/remotes/<remote>/…`: `runs/…` for the run
-refs and `experiments/<slug>` for the experiment records (`SHARED`), in one round trip.
+refs and `experiments/<slug>` for the experiment records (`SHARED`), in one round trip;
+the one listing of the remote (`ls-remote`) also names its registry tags (`TAGS`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import subprocess
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitexpError, RemoteRejected
-from gitexp.store.ids import to_ref
+from gitexp.store.ids import to_oid, to_ref
 from gitexp.store.repo import GitDB
 
 ZERO = "0" * 40
 CHUNK_REFS = 400  # refspecs per `git push` (command lines stay far under ARG_MAX)
 GITEXP_REFS = "refs/gitexp/"
 SHARED = ("refs/gitexp/runs/", "refs/gitexp/experiments/")  # the families fetched into tracking refs
+TAGS = "refs/tags/"
+LISTED = (*SHARED, TAGS)  # what one listing of the remote reports
+# A full object id given to git is otherwise also looked up as a ref name (six lookups each,
+# for git's "refname is ambiguous" warning): 1,000 pushed ids cost 6,000 needless stat calls.
+EXACT_IDS = ("-c", "core.warnAmbiguousRefs=false")
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,24 @@ class PushOutcome:
 
     applied: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
+    tracking: dict[str, str] = field(default_factory=dict)  # the remote's tracking refs after the push
+
+
+@dataclass
+class Fetched:
+    """What one fetch saw: the remote's refs and the tracking refs before and after."""
+
+    advertised: dict[str, str]  # {remote ref: sha} of the `LISTED` families, as the remote has them now
+    before: dict[str, str]  # {tracking ref: sha} before the fetch
+    tracking: dict[str, str]  # and after it
+
+    @property
+    def moved(self) -> bool:
+        return self.before != self.tracking
+
+    def under(self, prefix: str) -> dict[str, str]:
+        """The advertised refs under `prefix` (a family of `LISTED`)."""
+        return {ref: sha for ref, sha in self.advertised.items() if ref.startswith(prefix)}
 
 
 def find_remote(db: GitDB, name: str) -> Remote:
@@ -114,33 +141,33 @@ def use_git_cli() -> bool:
 
 
 # -- fetch ----------------------------------------------------------------------------
-def fetch_shared(db: GitDB, remote: Remote) -> tuple[dict[str, str], bool]:
+def fetch_shared(db: GitDB, remote: Remote) -> Fetched:
     """Bring the remote's run refs and experiment records into the tracking namespace (stale ones pruned).
 
-    Returns ({remote ref: sha} as the remote has them now, `refs/gitexp/runs/…` and
-    `refs/gitexp/experiments/…`; whether any tracking ref moved). Local refs are
-    never touched; on any failure nothing local changes except objects.
+    One listing of the remote names its runs, records and registry tags; objects are
+    fetched only when a tracking ref is to move. Local refs are never touched; on any
+    failure nothing local changes except objects.
     """
+    before = remote.tracking_refs(db)
     if use_git_cli():
-        return _git_fetch(db, remote)
-    return _dulwich_fetch(db, remote)
+        advertised = _git_fetch(db, remote, before)
+    else:
+        advertised = _dulwich_fetch(db, remote, before)
+    shared = {remote.tracking_ref(r): sha for r, sha in advertised.items() if r.startswith(SHARED)}
+    after = before if shared == before else remote.tracking_refs(db)
+    return Fetched(advertised, before, after)
 
 
-def _git_fetch(db: GitDB, remote: Remote) -> tuple[dict[str, str], bool]:
-    advertised = _git_ls_remote(db, remote)
+def _git_fetch(db: GitDB, remote: Remote, tracking: dict[str, str]) -> dict[str, str]:
+    out = _git(db, remote, ["ls-remote", "--refs", remote.name, *(f + "*" for f in LISTED)], what="list")
+    advertised = _parse_ls_remote(db, out, LISTED)
     # The globs are git's own expansion of exactly the refs just listed; --prune drops
     # tracking refs of runs deleted on the remote (never a local ref).
     specs = [f"+{family}*:{remote.tracking_ref(family)}*" for family in SHARED]
-    same = {remote.tracking_ref(r): s for r, s in advertised.items()} == remote.tracking_refs(db)
-    if not same:  # nothing moved since the last fetch: no second round trip
+    if {remote.tracking_ref(r): s for r, s in advertised.items() if r.startswith(SHARED)} != tracking:
         _git(db, remote, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", "--no-auto-gc",
                           remote.name, *specs], what="fetch from")
-    return advertised, not same
-
-
-def _git_ls_remote(db: GitDB, remote: Remote) -> dict[str, str]:
-    out = _git(db, remote, ["ls-remote", "--refs", remote.name, *(f + "*" for f in SHARED)], what="list")
-    return _parse_ls_remote(db, out, SHARED)
+    return advertised
 
 
 def _parse_ls_remote(db: GitDB, out: str, prefixes: tuple[str, ...]) -> dict[str, str]:
@@ -153,53 +180,36 @@ def _parse_ls_remote(db: GitDB, out: str, prefixes: tuple[str, ...]) -> dict[str
     return refs
 
 
-def _dulwich_fetch(db: GitDB, remote: Remote) -> tuple[dict[str, str], bool]:
+def _dulwich_fetch(db: GitDB, remote: Remote, tracking: dict[str, str]) -> dict[str, str]:
     client, path = _client(db, remote)
     found: dict[str, str] = {}
-    families = tuple(f.encode() for f in SHARED)
+    families = tuple(f.encode() for f in LISTED)
 
     def wants(refs: dict, depth: int | None = None, **_: object) -> list[bytes]:
         for ref, sha in refs.items():
             if ref.startswith(families) and not ref.endswith(b"^{}"):
                 found[ref.decode()] = sha.decode()
-        return [s.encode() for s in set(found.values()) if not db.has_object(s)]
+        shared = {sha for ref, sha in found.items() if ref.startswith(SHARED)}
+        return [s.encode() for s in shared if not db.has_object(s)]
 
     try:
         client.fetch(path.encode() if isinstance(path, str) else path, db.repo, determine_wants=wants,
                      ref_prefix=list(families))
     except Exception as exc:  # dulwich raises many kinds: map every one to one line
         raise _transport_error(remote, str(exc) or type(exc).__name__) from None
-    return found, _write_tracking(db, remote, found)
+    _write_tracking(db, remote, {r: sha for r, sha in found.items() if r.startswith(SHARED)}, tracking)
+    return found
 
 
-def _write_tracking(db: GitDB, remote: Remote, found: dict[str, str]) -> bool:
-    """Mirror `found` into the tracking namespace (written only by fetch: a plain set); whether any moved."""
-    current = remote.tracking_refs(db)
+def _write_tracking(db: GitDB, remote: Remote, found: dict[str, str], current: dict[str, str]) -> None:
+    """Mirror `found` into the tracking namespace (written only by fetch: a plain set)."""
     wanted = {remote.tracking_ref(r): s for r, s in found.items()}
-    if wanted == current:
-        return False
     for ref, sha in wanted.items():
         if current.get(ref) != sha:
             db.set_ref(ref, current.get(ref), sha, f"fetch {remote.name}")
     for ref, sha in current.items():
         if ref not in wanted:
             db.delete_ref(ref, sha, f"fetch {remote.name}: pruned")
-    return True
-
-
-def list_remote_refs(db: GitDB, remote: Remote, prefix: str) -> dict[str, str]:
-    """{ref: sha} of the remote's refs under `prefix` (e.g. `refs/tags/`), peeled lines left out."""
-    if use_git_cli():
-        out = _git(db, remote, ["ls-remote", "--refs", remote.name, prefix + "*"], what="list")
-        return _parse_ls_remote(db, out, (prefix,))
-    client, path = _client(db, remote)
-    try:
-        result = client.get_refs(path.encode() if isinstance(path, str) else path)
-    except Exception as exc:
-        raise _transport_error(remote, str(exc) or type(exc).__name__) from None
-    refs_map = getattr(result, "refs", result)
-    return {ref.decode("utf-8", "replace"): sha.decode() for ref, sha in refs_map.items()
-            if ref.startswith(prefix.encode()) and not ref.endswith(b"^{}") and sha}
 
 
 def fetch_objects(db: GitDB, remote: Remote, refs: dict[str, str]) -> None:
@@ -229,109 +239,166 @@ def fetch_objects(db: GitDB, remote: Remote, refs: dict[str, str]) -> None:
 
 
 # -- push -----------------------------------------------------------------------------
-def push_refs(db: GitDB, remote: Remote, updates: list[RefUpdate]) -> PushOutcome:
+def push_refs(db: GitDB, remote: Remote, updates: list[RefUpdate],
+              tracking: dict[str, str] | None = None) -> PushOutcome:
     """Apply `updates` on the remote without force; each ref succeeds or is rejected alone.
 
     The tracking refs of the runs and records the remote took are moved to what it
-    now holds, as git does after a push.
+    now holds, as git does after a push (`outcome.tracking`). `tracking`: their
+    values now, when the caller knows them (a fetch just left them so); else read.
     """
+    tracking = remote.tracking_refs(db) if tracking is None else tracking
     if not updates:
-        return PushOutcome()
+        return PushOutcome(tracking=dict(tracking))
     if not use_git_cli():
         outcome = _dulwich_push(db, remote, updates)
-        _track(db, remote, updates, outcome)
+        _track(db, remote, updates, outcome, tracking, _Staging())
         return outcome
-    staged = _stage(db, remote, updates)
+    staging = _stage(db, remote, updates, tracking)
     try:
-        outcome = _git_push_all(db, remote, updates, staged)
+        outcome = _git_push_all(db, remote, updates, staging)
     except GitexpError:
-        _unstage(db, remote, staged, set(staged))
+        update_refs(db, [(ref, None, sha) for ref, sha in staging.staged().items()], f"push {remote.name}: failed")
         raise
-    _unstage(db, remote, staged, set(staged) - set(outcome.applied))
-    _track(db, remote, [u for u in updates if u.ref not in staged], outcome)
+    _track(db, remote, updates, outcome, tracking, staging)
     return outcome
 
 
-def _git_push_all(db: GitDB, remote: Remote, updates: list[RefUpdate], staged: dict[str, str | None]
-                  ) -> PushOutcome:
-    """One `git push` per CHUNK_REFS explicit refspecs; the staged refs go by glob with the first."""
-    explicit = [u for u in updates if u.ref not in staged]
-    globs = _staged_specs(db, remote, staged)
+def _git_push_all(db: GitDB, remote: Remote, updates: list[RefUpdate], staging: _Staging) -> PushOutcome:
+    """One `git push` per CHUNK_REFS explicit refspecs; the staged tips go by one glob with the first."""
+    explicit = [u for u in updates if u.ref not in staging.tips]
+    globs = [f"{staging.root}*:{GITEXP_REFS}*"] if staging.tips else []
     outcome = PushOutcome()
     for start in range(0, max(len(explicit), 1), CHUNK_REFS):
         part = _git_push(db, remote, explicit[start:start + CHUNK_REFS], globs if start == 0 else [])
         outcome.applied += part.applied
         outcome.rejected.update(part.rejected)
-    for ref in staged:
+    for ref in staging.tips:
         if ref not in outcome.applied and ref not in outcome.rejected:
             outcome.rejected[ref] = "not reported by the remote"
     return outcome
 
 
-# -- many runs at once: pushed by glob from their tracking refs --------------------------
-# `git push` matches every explicit refspec against every local ref: 1,000 explicit run
-# refspecs cost seconds of CPU where one glob costs a tenth. So, from STAGE_FROM updates of
-# a family on, their tracking refs are set first to the tips to send (`_stage`) and pushed
-# by one glob per family, every other tracking ref of the family excluded (`^ref`), so
-# exactly the planned tips go. Refs the remote refused are set back (`_unstage`); a push
-# killed in between leaves tracking refs ahead of the remote, which the next fetch (every
-# push starts with one) puts right.
-STAGE_FROM = 64
+# -- many runs at once: pushed by glob from refs made for this push ----------------------
+# `git push` matches each explicit refspec against every ref the remote has and every
+# refspec before it, formatting strings for each pair (2-4 µs): 1,000 new runs cost 2 s
+# of CPU, and 50 runs sent to a remote holding 10,000 as much. One glob is one pass. So
+# past STAGE_PAIRS pairs the tips to send are written as refs that hold exactly them,
+# pushed by one glob onto `refs/gitexp/` (`_stage`): into the tracking refs when the
+# remote has none yet (a first push, which must write them anyway), else as temporary
+# refs under `refs/gitexp/pushing/<host>/<pid>-<token>/`, dropped after the push (and,
+# when a push was killed half-way, by the next push on this host). These refs, and the
+# tracking refs moved after the push, are written into packed-refs (`_write_packed`): one
+# file, where a loose ref each costs a file creation (1,000 of them: half a second of
+# kernel time on ext4).
+STAGE_PAIRS = 5_000
+PUSHING = "refs/gitexp/pushing/"
 
 
-def _stage(db: GitDB, remote: Remote, updates: list[RefUpdate]) -> dict[str, str | None]:
-    """{ref: its tracking ref's value before} of the updates staged for a glob push; {} for none."""
-    tracking = remote.tracking_refs(db)
-    staged: dict[str, str | None] = {}
-    for family in SHARED:
-        mine = [u for u in updates if u.new and u.ref.startswith(family)]
-        others = sum(1 for r in tracking if r.startswith(remote.tracking_ref(family)))
-        if len(mine) >= STAGE_FROM and others - len(mine) <= len(mine):  # few exclusions: the glob pays
-            staged.update({u.ref: tracking.get(remote.tracking_ref(u.ref)) for u in mine})
-    by_ref = {u.ref: u for u in updates}
-    moves = [(remote.tracking_ref(ref), by_ref[ref].new or "", old) for ref, old in staged.items()]
-    return staged if update_refs(db, moves, f"push {remote.name}: staged") else {}
+@dataclass
+class _Staging:
+    """The tips one push sends by glob ({remote ref: tip}), staged under `root` (the tracking refs' own, or not)."""
+
+    root: str = ""
+    tips: dict[str, str] = field(default_factory=dict)
+    tracking: bool = False
+
+    def staged(self, refs: Iterable[str] | None = None) -> dict[str, str]:
+        """{staged ref: tip} of `refs` (remote refs; None: all)."""
+        return {self.root + ref[len(GITEXP_REFS):]: self.tips[ref] for ref in (self.tips if refs is None else refs)}
 
 
-def _staged_specs(db: GitDB, remote: Remote, staged: dict[str, str | None]) -> list[str]:
-    """One glob per family of `staged`, with every other tracking ref of that family excluded."""
-    specs = []
-    sources = {remote.tracking_ref(ref) for ref in staged}
-    for family in SHARED:
-        if any(ref.startswith(family) for ref in staged):
-            root = remote.tracking_ref(family)
-            specs.append(f"{root}*:{family}*")
-            for ref in db.refs_under(root):
-                if ref not in sources:  # git 2.39 matches a push's `^ref` to the destination, later ones
-                    specs += [f"^{ref}", f"^{family}{ref[len(root):]}"]  # to the source: name both
-    return specs
+def _stage(db: GitDB, remote: Remote, updates: list[RefUpdate], tracking: dict[str, str]) -> _Staging:
+    """Refs holding the tips of `updates` under `refs/gitexp/`, when a glob pays; else none."""
+    _drop_stale_staging(db)
+    bulk = {u.ref: u.new for u in updates if u.new and u.ref.startswith(GITEXP_REFS)}
+    if len(bulk) * (len(tracking) + len(bulk)) < STAGE_PAIRS:
+        return _Staging()
+    if tracking:
+        staging = _Staging(f"{_host_staging()}{os.getpid()}-{secrets.token_hex(4)}/", bulk)
+    else:
+        staging = _Staging(remote.tracking_root, bulk, tracking=True)
+    staged = staging.staged()
+    made = _write_packed(db, staged) or update_refs(db, [(ref, sha, None) for ref, sha in staged.items()],
+                                                    f"push {remote.name}: staged")
+    return staging if made else _Staging()
 
 
-def _unstage(db: GitDB, remote: Remote, staged: dict[str, str | None], refs: set[str]) -> None:
-    """Set the tracking refs of `refs` back to what they were (a fetch meanwhile wins: it is the truth)."""
-    for ref in refs:
-        current, old = db.read_ref(remote.tracking_ref(ref)), staged[ref]
-        try:
-            if old is None and current is not None:
-                db.delete_ref(remote.tracking_ref(ref), current, f"push {remote.name}: refused")
-            elif old is not None and current is not None:
-                db.set_ref(remote.tracking_ref(ref), current, old, f"push {remote.name}: refused")
-        except GitexpError:
-            pass
+def _drop_stale_staging(db: GitDB) -> None:
+    """Drop the temporary refs of pushes on this host whose process is gone (killed half-way)."""
+    host = _host_staging()
+    stale = {ref: sha for ref, sha in db.refs_under(host).items()
+             if not _alive(ref[len(host):].split("-", 1)[0])}
+    if stale:
+        update_refs(db, [(ref, None, sha) for ref, sha in stale.items()], "push: stale staging dropped")
 
 
-def _track(db: GitDB, remote: Remote, updates: list[RefUpdate], outcome: PushOutcome) -> None:
-    """Move the tracking refs of the run and record updates the remote applied."""
+def _host_staging() -> str:
+    import socket  # only a push with something to send gets here
+
+    return f"{PUSHING}{socket.gethostname()}/"
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _track(db: GitDB, remote: Remote, updates: list[RefUpdate], outcome: PushOutcome, tracking: dict[str, str],
+           staging: _Staging) -> None:
+    """Move the tracking refs of what the remote took and drop the refs staged for it, in one transaction.
+
+    The tracking refs are copies of the remote, written only by fetch and push: a
+    plain set, no compare-and-swap (a concurrent fetch's value is no truer than
+    what the remote just took; the next fetch settles both).
+    """
     applied = set(outcome.applied)
-    tracking = remote.tracking_refs(db)
-    moves = [(remote.tracking_ref(u.ref), u.new, tracking.get(remote.tracking_ref(u.ref))) for u in updates
-             if u.new and u.ref in applied and u.ref.startswith(SHARED)]
-    # A concurrent fetch may have moved a tracking ref: it is only a copy of the remote, the next fetch fixes it.
-    update_refs(db, moves, f"push {remote.name}")
+    moves = {remote.tracking_ref(u.ref): u.new for u in updates
+             if u.new and u.ref in applied and u.ref.startswith(SHARED)}
+    outcome.tracking = {**tracking, **moves}
+    if staging.tracking:  # the staged refs are the tracking refs: already right where the remote took them
+        done = staging.staged(applied & staging.tips.keys())
+        moves = {ref: sha for ref, sha in moves.items() if ref not in done}
+        drops = staging.staged(staging.tips.keys() - applied)
+    else:
+        drops = staging.staged()
+    if not _git_installed():
+        update_refs(db, [(ref, sha, tracking.get(ref)) for ref, sha in moves.items()], f"push {remote.name}")
+        return
+    if _write_packed(db, {**moves, **dict.fromkeys(drops)}):
+        return
+    lines = "".join(f"update {ref} {sha}\n" for ref, sha in moves.items()) \
+        + "".join(f"delete {ref} {sha}\n" for ref, sha in drops.items())
+    if lines and not _ref_transaction(db, lines, f"push {remote.name}"):  # a ref locked meanwhile
+        update_refs(db, [(ref, None, sha) for ref, sha in drops.items()], f"push {remote.name}: staging dropped")
+        outcome.tracking = remote.tracking_refs(db)
+
+
+def _write_packed(db: GitDB, refs: Mapping[str, str | None]) -> bool:
+    """Set (or with None, delete) `refs` in packed-refs, their loose files removed; False when it is locked.
+
+    Only for refs gitexp alone writes (tracking copies, a push's own temporary refs):
+    no compare-and-swap, and a reader may see a ref's old value (or none) while the
+    file is replaced. One file rewritten under git's `packed-refs.lock`.
+    """
+    if not refs:
+        return True
+    from dulwich.file import FileLocked
+
+    try:
+        db.repo.refs.add_packed_refs({to_ref(ref): to_oid(sha) if sha else None for ref, sha in refs.items()})
+    except (FileLocked, OSError, NotImplementedError):  # a gc packing refs now; reftable
+        return False
+    return True
 
 
 def _git_push(db: GitDB, remote: Remote, updates: list[RefUpdate], globs: list[str] | None = None) -> PushOutcome:
-    args = ["push", "--porcelain", "--no-verify"]
+    args = [*EXACT_IDS, "push", "--porcelain", "--no-verify"]
     specs = list(globs or [])
     for u in updates:
         if u.new is None:  # a delete: only if the remote still has what we expect
@@ -339,6 +406,8 @@ def _git_push(db: GitDB, remote: Remote, updates: list[RefUpdate], globs: list[s
             specs.append(f":{u.ref}")
         else:  # never forced: git refuses non-fast-forwards; receive-pack checks the old value
             specs.append(f"{u.new}:{u.ref}")
+    if not specs:  # `git push REMOTE` alone would push the current branch
+        return PushOutcome()
     proc = _run_git(db, [*args, remote.name, *specs])
     outcome = _parse_porcelain(proc.stdout)
     if proc.returncode != 0 and not outcome.applied and not outcome.rejected:
@@ -458,8 +527,8 @@ def _transport_error(remote: Remote, stderr: str, what: str | None = None) -> Re
                           hint=f"try the same with git: git ls-remote {label}")
 
 
-def update_refs(db: GitDB, updates: list[tuple[str, str, str | None]], message: str) -> bool:
-    """Move many refs in one transaction: (ref, new, old or None for "must not exist").
+def update_refs(db: GitDB, updates: Sequence[tuple[str, str | None, str | None]], message: str) -> bool:
+    """Move many refs in one transaction: (ref, new or None to delete, old or None for "must not exist").
 
     With git installed, one `git update-ref --stdin` (all or nothing; every old
     value is checked under the ref locks, so it is compare-and-swap); without,
@@ -468,19 +537,32 @@ def update_refs(db: GitDB, updates: list[tuple[str, str, str | None]], message: 
     """
     if not updates:
         return True
-    if shutil.which("git") is None or os.environ.get("GITEXP_TRANSPORT", "").lower() == "dulwich":
+    if not _git_installed():
         from gitexp.errors import ConcurrentUpdate
 
         try:
             for ref, new, old in updates:
-                db.set_ref(ref, old, new, message)
+                if new is None:
+                    db.delete_ref(ref, old or ZERO, message)
+                else:
+                    db.set_ref(ref, old, new, message)
         except ConcurrentUpdate:
             return False
         return True
-    lines = "".join(f"update {ref} {new} {old or ZERO}\n" for ref, new, old in updates)
-    proc = subprocess.run(["git", "--git-dir", str(db.common_dir), "update-ref", "-m", f"gitexp: {message}",
-                           "--stdin"], input=lines, capture_output=True, text=True)
+    lines = "".join(f"update {ref} {new} {old or ZERO}\n" if new else f"delete {ref} {old}\n"
+                    for ref, new, old in updates)
+    return _ref_transaction(db, lines, message)
+
+
+def _ref_transaction(db: GitDB, lines: str, message: str) -> bool:
+    """One `git update-ref --stdin` transaction of `lines`: all applied, or none (False)."""
+    proc = subprocess.run(["git", *EXACT_IDS, "--git-dir", str(db.common_dir), "update-ref", "-m",
+                           f"gitexp: {message}", "--stdin"], input=lines, capture_output=True, text=True)
     return proc.returncode == 0
+
+
+def _git_installed() -> bool:
+    return shutil.which("git") is not None and os.environ.get("GITEXP_TRANSPORT", "").lower() != "dulwich"
 
 
 def git_config(db: GitDB, *args: str) -> subprocess.CompletedProcess:

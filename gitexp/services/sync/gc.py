@@ -10,20 +10,13 @@ an artifact and not yet committed it never loses its bytes.
 from __future__ import annotations
 
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from dulwich.objects import Blob, Commit, Tag, Tree
 
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
 from gitexp.services.sync.common import local_store
-from gitexp.store.ids import to_oid
-from gitexp.store.record import RECORD_DIR, parse_artifacts
-
-if TYPE_CHECKING:
-    from dulwich.objects import ObjectID
+from gitexp.store.history import reachable_record_files
+from gitexp.store.record import parse_artifacts
 
 GRACE_SECONDS = 14 * 24 * 3600
 
@@ -38,41 +31,10 @@ class GcResult:
 
 def reachable_hashes(s: Session) -> set[str]:
     """sha256 of every artifact any ref's history or any active run lists."""
-    db = s.db
-    store = db.repo.object_store
     hashes: set[str] = set()
-    seen_commits: set[ObjectID] = set()
-    seen_lists: set[ObjectID] = set()
-    queue = deque(to_oid(sha) for sha in db.refs_under("refs/").values())
-    while queue:
-        sha = queue.popleft()
-        if sha in seen_commits:
-            continue
-        seen_commits.add(sha)
+    for data in reachable_record_files(s.db, "artifacts.yaml"):
         try:
-            obj = store[sha]
-        except KeyError:
-            continue
-        if isinstance(obj, Tag):
-            queue.append(obj.object[1])
-            continue
-        if not isinstance(obj, Commit):
-            continue
-        queue.extend(obj.parents)
-        tree = store[obj.tree]
-        if not isinstance(tree, Tree) or RECORD_DIR.encode() not in tree:
-            continue
-        record = store[tree[RECORD_DIR.encode()][1]]
-        if not isinstance(record, Tree) or b"artifacts.yaml" not in record:
-            continue
-        blob_id = record[b"artifacts.yaml"][1]
-        if blob_id in seen_lists:
-            continue
-        seen_lists.add(blob_id)
-        blob = store[blob_id]
-        try:
-            if isinstance(blob, Blob):
-                hashes.update(str(a.get("sha256", "")) for a in parse_artifacts(blob.data))
+            hashes.update(str(a.get("sha256", "")) for a in parse_artifacts(data))
         except GitexpError:
             continue
     hashes.update(_active_hashes(s))

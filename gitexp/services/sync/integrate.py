@@ -160,14 +160,32 @@ def read_seen(db: GitDB) -> dict[str, str]:
         return {}
 
 
-def mark_seen(db: GitDB, refs: dict[str, str] | None = None) -> None:
-    """Remember the tracking refs as handled, so they are not integrated behind the user's back."""
-    refs = db.refs_under(TRACKING_ROOT) if refs is None else refs
+def mark_seen(db: GitDB, changes: dict[str, str | None] | None = None) -> None:
+    """Remember tracking refs as handled, so they are not integrated behind the user's back.
+
+    `changes`: what gitexp itself just moved ({ref: sha, or None when it is gone}), on
+    top of what was remembered; None: every tracking ref as it is now.
+    """
+    if changes is None:
+        seen = db.refs_under(TRACKING_ROOT)
+    else:
+        seen = read_seen(db)
+        for ref, sha in changes.items():
+            if sha is None:
+                seen.pop(ref, None)
+            else:
+                seen[ref] = sha
     path = _seen_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(refs, sort_keys=True))
+    tmp.write_text(json.dumps(seen, sort_keys=True))
     os.replace(tmp, path)
+
+
+def changes_between(before: dict[str, str], after: dict[str, str]) -> dict[str, str | None]:
+    """{ref: new sha, or None when gone} of the refs that differ from `before` to `after`."""
+    gone: dict[str, str | None] = {r: None for r in before if r not in after}
+    return {**gone, **{r: sha for r, sha in after.items() if before.get(r) != sha}}
 
 
 def auto_integrate(s: Session) -> Integration | None:
@@ -193,5 +211,5 @@ def auto_integrate(s: Session) -> Integration | None:
         for name in ("created", "fast_forwarded", "merged"):
             getattr(total, name).extend(getattr(part, name))
         total.conflicts.update(part.conflicts)
-    mark_seen(db, current)
+    mark_seen(db, changes_between(seen, current))
     return total

@@ -9,10 +9,10 @@ from gitexp.errors import GitexpError
 from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store
 from gitexp.services.sync.expsync import ExperimentPull, integrate_experiments
-from gitexp.services.sync.integrate import Integration, integrate, mark_seen
+from gitexp.services.sync.integrate import Integration, changes_between, integrate, mark_seen
 from gitexp.services.sync.tagsync import TagFetch, fetch_tags
 from gitexp.store.repo import RUNS_PREFIX
-from gitexp.store.transport import Remote, fetch_shared
+from gitexp.store.transport import SHARED, TAGS, Remote, fetch_shared
 
 Progress = Callable[[str, int, int], None]
 
@@ -41,20 +41,20 @@ class PullResult:
 def fetch(s: Session, remote: str | None = None) -> FetchResult:
     """Update `refs/gitexp/remotes/<remote>/…` (runs, experiment records); local refs are never touched."""
     target = pick_remote(s, remote)
-    before = target.tracking_refs(s.db)
-    refs, _moved = fetch_shared(s.db, target)
-    after = target.tracking_refs(s.db)
-    mark_seen(s.db)  # gitexp's own fetch: integrated only by an explicit pull
+    fetched = fetch_shared(s.db, target)
+    before, after = fetched.before, fetched.tracking
+    if fetched.moved:  # gitexp's own fetch: integrated only by an explicit pull
+        mark_seen(s.db, changes_between(before, after))
     moved = {r for r, sha in after.items() if before.get(r) != sha}
-    runs = {r: sha for r, sha in refs.items() if r.startswith(RUNS_PREFIX)}
     prefix = target.tracking_prefix
-    result = FetchResult(target, runs, sum(1 for r in moved if r.startswith(prefix)),
+    result = FetchResult(target, fetched.under(RUNS_PREFIX), sum(1 for r in moved if r.startswith(prefix)),
                          sum(1 for r in set(before) - set(after) if r.startswith(prefix)))
-    _fetch_families(s, result, {r: sha for r, sha in refs.items() if r not in runs}, len(moved) - result.new)
+    _fetch_families(s, result, fetched.under(SHARED[1]), len(moved) - result.new, fetched.under(TAGS))
     return result
 
 
-def _fetch_families(s: Session, result: FetchResult, records: dict[str, str], records_moved: int) -> None:
+def _fetch_families(s: Session, result: FetchResult, records: dict[str, str], records_moved: int,
+                    tags: dict[str, str]) -> None:
     """The ref families that travel with the runs, brought after them (their commits are then here).
 
     The registry's tags, created here when absent, never overwritten
@@ -62,7 +62,7 @@ def _fetch_families(s: Session, result: FetchResult, records: dict[str, str], re
     tracking refs (`transport.fetch_shared`), and pull integrates them (`expsync.py`).
     """
     result.experiments, result.experiments_new = records, records_moved
-    result.tags = fetch_tags(s, result.remote)
+    result.tags = fetch_tags(s, result.remote, tags)
 
 
 def pull(s: Session, remote: str | None = None, experiment: str | None = None, restore: bool = False,

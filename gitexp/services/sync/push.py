@@ -17,7 +17,7 @@ from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store, \
     store_location
 from gitexp.services.sync.expsync import ExperimentPush, plan_experiment_push
-from gitexp.services.sync.integrate import mark_seen
+from gitexp.services.sync.integrate import changes_between, mark_seen
 from gitexp.services.sync.localruns import LocalRun, read_heads
 from gitexp.services.sync.removed import removed_runs
 from gitexp.services.sync.tagsync import TagPush, plan_tag_push
@@ -25,7 +25,7 @@ from gitexp.store.history import Relation, relate
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import RUNS_PREFIX
 from gitexp.store.secrets import secret_pattern
-from gitexp.store.transport import PushOutcome, RefUpdate, Remote, fetch_shared, push_refs
+from gitexp.store.transport import TAGS, PushOutcome, RefUpdate, Remote, fetch_shared, push_refs
 
 Progress = Callable[[str, int, int], None]
 SENDABLE = ("FINISHED", "FAILED", "KILLED")
@@ -42,7 +42,7 @@ class PushOptions:
     dry_run: bool = False
     artifacts: bool = True
     prune: bool = False
-    secret_patterns: tuple[str, ...] = ()
+    secret_patterns: tuple[str, ...] = ()  # more name patterns of credentials, beside `.gitexp.yaml`'s
 
 
 @dataclass
@@ -73,6 +73,7 @@ class PushPlan:
     shared: set[str] = field(default_factory=set)  # ids of the runs the remote has or gets: their tags go
     tags: TagPush = field(default_factory=TagPush)  # registry tags to send with the runs
     experiments: ExperimentPush = field(default_factory=ExperimentPush)  # experiment records to send
+    tracking: dict[str, str] = field(default_factory=dict)  # the remote's tracking refs, as the fetch left them
 
 
 @dataclass
@@ -89,10 +90,11 @@ class PushResult:
 def plan_push(s: Session, opts: PushOptions) -> PushPlan:
     """Fetch the remote's run refs, then decide run by run; nothing is sent yet."""
     remote = pick_remote(s, opts.remote)
-    advertised, moved = fetch_shared(s.db, remote)
-    if moved:
-        mark_seen(s.db)  # gitexp's own fetch: what it brought is integrated by pull only
-    plan = PushPlan(remote)
+    fetched = fetch_shared(s.db, remote)
+    if fetched.moved:  # gitexp's own fetch: what it brought is integrated by pull only
+        mark_seen(s.db, changes_between(fetched.before, fetched.tracking))
+    advertised = fetched.advertised
+    plan = PushPlan(remote, tracking=fetched.tracking)
     selected = _selected(s, opts)
     read_heads(s.db, [r for r in selected if advertised.get(r.ref) != r.commit])  # the ones that may go
     for run in selected:
@@ -114,7 +116,8 @@ def _plan_families(s: Session, plan: PushPlan, advertised: dict[str, str], slugs
     records of `slugs` (None: all; `expsync.py`). Their updates join
     `pending_updates`, so one push sends them all, never forced.
     """
-    plan.tags = plan_tag_push(s, plan.remote, plan.shared)
+    plan.tags = plan_tag_push(s, plan.remote, plan.shared,
+                              {ref: sha for ref, sha in advertised.items() if ref.startswith(TAGS)})
     for name, why in plan.tags.conflicts.items():
         plan.rejected[f"tag {name}"] = why
     plan.experiments = plan_experiment_push(s, plan.remote, advertised, slugs)
@@ -209,6 +212,9 @@ def _plan_artifacts(s: Session, plan: PushPlan) -> None:
 
 def _secrets(s: Session, send: list[Outgoing], extra: tuple[str, ...]) -> list[tuple[str, str, str]]:
     """Files in the code snapshots to send whose names look like credentials (each listed once)."""
+    if not send:
+        return []  # settings unread: a push with nothing to send reads no .gitexp.yaml
+    extra = (*extra, *s.settings.snapshot.secrets)
     seen_trees: dict[str, list[tuple[str, str]]] = {}
     found: dict[str, tuple[str, str, str]] = {}
     for out in send:
@@ -255,7 +261,7 @@ def execute_push(s: Session, plan: PushPlan, progress: Progress | None = None) -
     updates = pending_updates(plan)
     if progress and updates:
         progress("pushing runs", 0, len(updates))
-    outcome = push_refs(s.db, plan.remote, updates)
+    outcome = push_refs(s.db, plan.remote, updates, plan.tracking)
     _record(s, plan, outcome, result)
     if progress and updates:
         progress("pushing runs", len(updates), len(updates))
@@ -287,4 +293,4 @@ def _record(s: Session, plan: PushPlan, outcome: PushOutcome, result: PushResult
             result.deleted.append(upd.ref.rsplit("/", 1)[-1])
         else:
             plan.rejected[upd.ref.rsplit("/", 1)[-1]] = outcome.rejected.get(upd.ref, "rejected")
-    mark_seen(s.db)
+    mark_seen(s.db, changes_between(plan.tracking, outcome.tracking))

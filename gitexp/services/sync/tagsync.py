@@ -22,7 +22,7 @@ from gitexp.services.session import Session
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader
 from gitexp.store.tags import TAGS, TagCache, TagInfo, adopt_tag, read_tag
-from gitexp.store.transport import Remote, RefUpdate, fetch_objects, list_remote_refs
+from gitexp.store.transport import Remote, RefUpdate, fetch_objects
 
 _RUN_ID = re.compile(r"^id: ['\"]?([0-9a-z]+)['\"]?\s*$", re.M)
 
@@ -70,8 +70,8 @@ def run_of_commit(db: GitDB, commit: str) -> str | None:
     return m.group(1) if m and is_run_id(m.group(1)) else None
 
 
-def plan_tag_push(s: Session, remote: Remote, runs: set[str]) -> TagPush:
-    """The registry tags of `runs` (ids) that the remote lacks."""
+def plan_tag_push(s: Session, remote: Remote, runs: set[str], theirs: dict[str, str]) -> TagPush:
+    """The registry tags of `runs` (ids) that the remote lacks; `theirs`: {ref: sha} of the remote's tags."""
     plan = TagPush()
     if not runs:
         return plan
@@ -79,15 +79,12 @@ def plan_tag_push(s: Session, remote: Remote, runs: set[str]) -> TagPush:
     if not local:
         return plan
     owners: dict[str, str | None] = {}
-    theirs: dict[str, str] | None = None
     for name, info in sorted(local.items()):
         if info.target not in owners:
             owners[info.target] = run_of_commit(s.db, info.target)
         run_id = owners[info.target]
         if run_id not in runs:
             continue
-        if theirs is None:  # one listing of the remote's tags, only when some tag may go
-            theirs = list_remote_refs(s.db, remote, TAGS)
         ref = TAGS + name
         remote_sha = theirs.get(ref)
         if remote_sha == info.sha:
@@ -101,13 +98,16 @@ def plan_tag_push(s: Session, remote: Remote, runs: set[str]) -> TagPush:
     return plan
 
 
-def fetch_tags(s: Session, remote: Remote) -> TagFetch:
-    """Create here every registry tag of the remote that is absent; report the ones that differ."""
+def fetch_tags(s: Session, remote: Remote, theirs: dict[str, str]) -> TagFetch:
+    """Create here every registry tag of the remote that is absent; report the ones that differ.
+
+    `theirs`: {ref: sha} of the remote's tags, from the fetch's listing.
+    """
     result = TagFetch()
     db = s.db
     mine = TagCache(db).tags()
     wanted: dict[str, str] = {}
-    for ref, sha in sorted(list_remote_refs(db, remote, TAGS).items()):
+    for ref, sha in sorted(theirs.items()):
         name = ref[len(TAGS):]
         if parse(name) is None:
             continue
