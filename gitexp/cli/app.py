@@ -106,11 +106,10 @@ class GitexpGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """As click's, from SUMMARIES: `gitexp --help` imports no command module."""
-        from click.utils import make_default_short_help
-
         limit = formatter.width - 6 - max(map(len, COMMANDS))
         with formatter.section("Commands"):
-            formatter.write_dl([(name, make_default_short_help(SUMMARIES[name], limit)) for name in COMMANDS])
+            formatter.write_dl([(name, click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit))
+                                for name in COMMANDS])
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, ...]:
         """As click's, and a misspelt command gets the closest one suggested."""

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 RUNS_PREFIX = "refs/gitexp/runs/"
+REMOTES_PREFIX = "refs/gitexp/remotes/"  # remote-tracking runs and records, written only by fetch
 LOOSE_COMPRESSION = 1  # git's own default (core.loosecompression): loose objects are packed later anyway
 PACK_THRESHOLD = 500  # objects written at once before a pack beats loose files
 _LOOSE_ATTEMPTS = 5  # a loose write raced by `git gc` removing its folder is retried
