@@ -10,8 +10,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dulwich.objects import Blob, Tree
-
 from gitexp.errors import CorruptRecord
 from gitexp.store import catfile
 from gitexp.store.ids import to_oid
@@ -39,6 +37,8 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
     The code is given either as an existing root tree id (`code_root`, whose own
     `.gitexp` entry is replaced) or as a flat listing (`code_files`).
     """
+    from dulwich.objects import Blob  # here: listing runs from the cache loads no dulwich
+
     blobs = []
     entries: dict[str, Entry] = {}
     for path, value in record.items():
@@ -57,6 +57,8 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
 
 
 def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
+    from dulwich.objects import Tree
+
     tree = db.new(Tree())
     if root is not None:
         for item in db.read_object(root, Tree).iteritems():
@@ -121,8 +123,7 @@ class RecordReader:
         if self._top is None:
             self._top = {}
             if self.record_tree is not None:
-                tree = self.db.read_object(self.record_tree, Tree)
-                self._top = {i.path.decode(): (i.mode, i.sha.decode()) for i in tree.iteritems()}
+                self._top = {name: (mode, sha) for name, mode, sha in self.db.tree_entries(self.record_tree)}
         return self._top
 
     def read(self, name: str) -> bytes | None:
