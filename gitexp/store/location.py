@@ -12,12 +12,12 @@ includes, an unknown format version) is opened by dulwich at once, as before.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 _GITFILE = b"gitdir: "
 # Config that dulwich's Repo() reads for more than refs and objects: then it opens the repository.
-_SPECIAL = re.compile(rb"worktree|extensions|include|repositoryformatversion\s*=\s*(?:[^01\s]|[01]\S)", re.IGNORECASE)
+_SPECIAL = (b"worktree", b"extensions", b"include")
+_VERSION = b"repositoryformatversion"
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,12 @@ def repository_at(root: str) -> Location | None:
 def _plain_config(common_dir: str) -> bool:
     try:
         with open(os.path.join(common_dir, "config"), "rb") as f:
-            return _SPECIAL.search(f.read()) is None
+            text = f.read().lower()
     except FileNotFoundError:
         return True
     except OSError:
         return False
+    if any(word in text for word in _SPECIAL):
+        return False
+    versions = [line.partition(b"=")[2].strip() for line in text.splitlines() if line.strip().startswith(_VERSION)]
+    return all(v in (b"0", b"1") for v in versions)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
-from gitexp.store.atomic import write_atomic
 from gitexp.store.ids import to_oid
 from gitexp.store.location import Location, find_repository
 from gitexp.store.refs import RefsMixin
@@ -578,6 +577,8 @@ def _pack_gone() -> type[Exception]:
 
 def _write_file(path: Path, data: bytes) -> None:
     """Write a loose object through a unique temp file and a rename, read-only as git leaves it."""
+    from gitexp.store.atomic import write_atomic  # here: opening a repository to read needs no tempfile
+
     write_atomic(path, data, prefix="tmp_obj_", mode=0o444)
 
 
