@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,16 @@ def init_repo(path: Path) -> Path:
         _TEMPLATES[key] = template
         atexit.register(shutil.rmtree, template.parent, True)
     shutil.copytree(template, path, symlinks=True, dirs_exist_ok=True)
+    return path
+
+
+def repo_made_once(factory: pytest.TempPathFactory, name: str, fill: Callable[[Path], object]) -> Path:
+    """A repository for a module's tests (they copy it): `fill(path)` runs in an isolated environment."""
+    path = factory.mktemp(name) / "repo"
+    with pytest.MonkeyPatch.context() as mp:
+        isolate(mp, factory.mktemp(f"{name}-home"))
+        init_repo(path)
+        fill(path)
     return path
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from gitexp.names import new_run_id
-from gitexp.services.catalog import cache
+from gitexp.services.catalog import cache, fill
 from gitexp.store import catfile, runcommit
 from gitexp.store.record import RunInfo, encode_record
 from gitexp.store.repo import FILE, LINK, RUNS_PREFIX, Entry, GitDB, open_repo
@@ -63,6 +68,13 @@ def _same(a: object, b: object) -> bool:
     return repr(a) == repr(b)  # nan == nan, key order included
 
 
+def _loaded(db: GitDB, runs: list[tuple[str, str]]) -> list[dict]:
+    """`cache.load_summaries` (which answers in any order) as data, in the order of `runs`."""
+    by_ref = {r.ref: _as_data(r) for r in cache.load_summaries(db, runs)}
+    assert len(by_ref) == len(runs)
+    return [by_ref[ref] for ref, _ in runs]
+
+
 @pytest.fixture
 def runs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     monkeypatch.setattr(runcommit, "MAX_YAML_BYTES", 4096)
@@ -81,7 +93,7 @@ def test_bulk_read_equals_one_by_one_reads(repo: Path, runs: list[tuple[str, str
     monkeypatch.setattr(catfile, "cat", lambda *a, **k: served.append(1) or real_cat(*a, **k))
     monkeypatch.setattr(cache, "BULK_FROM", 1)
     with open_repo(repo) as db:
-        bulk = [_as_data(r) for r in cache.load_summaries(db, runs)]
+        bulk = _loaded(db, runs)
         assert len(served) == 3  # one process per pass: commits and folders, sizes, contents
         slow = [_as_data(cache.load_summary(db, ref, commit)) for ref, commit in runs]
     assert _same(bulk, slow)
@@ -99,10 +111,10 @@ def test_without_git_every_run_is_read_through_dulwich(repo: Path, runs: list[tu
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cache, "BULK_FROM", 1)
     with open_repo(repo) as db:
-        bulk = [_as_data(r) for r in cache.load_summaries(db, runs)]
+        bulk = _loaded(db, runs)
         monkeypatch.setenv("PATH", "/nonexistent")
         assert not catfile.available()
-        slow = [_as_data(r) for r in cache.load_summaries(db, runs)]
+        slow = _loaded(db, runs)
     assert _same(bulk, slow)
 
 
@@ -118,9 +130,9 @@ def test_git_failing_midway_leaves_no_run_out(repo: Path, runs: list[tuple[str, 
             yield item
 
     with open_repo(repo) as db:
-        whole = [_as_data(r) for r in cache.load_summaries(db, runs)]
+        whole = _loaded(db, runs)
         monkeypatch.setattr(cache, "read_files_bulk", failing)
-        partly = [_as_data(r) for r in cache.load_summaries(db, runs)]
+        partly = _loaded(db, runs)
     assert _same(whole, partly) and len(partly) == len(runs)
 
 
@@ -134,3 +146,92 @@ def test_cat_answers_in_order_and_says_missing(repo: Path) -> None:
     assert catfile.cat(repo / ".git", [blob], contents=False) == [("blob", 6, b"")]
     tree = catfile.cat(repo / ".git", [f"{head}^{{tree}}"])[0][2]
     assert catfile.tree_entries(tree, 20) == {"train.py": (FILE, git(repo, "rev-parse", f"{head}:train.py").strip())}
+
+
+# -- the fill worker: a second process parsing chunks of records ---------------------------------
+
+@pytest.fixture
+def with_worker(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A worker for even a few runs, two records a chunk; the parent slowed down so the worker
+    answers some chunks. Returns the sizes of the chunks the parent parsed itself."""
+    monkeypatch.setattr(cache, "BULK_FROM", 1)
+    monkeypatch.setattr(cache, "CHUNK", 2)
+    monkeypatch.setattr(fill, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(fill, "usable_cores", lambda: 2)
+    here: list[int] = []
+    real = cache.record_rows
+
+    def slow_rows(chunk: list) -> list:
+        here.append(len(chunk))
+        time.sleep(0.3)
+        return real(chunk)
+
+    monkeypatch.setattr(cache, "record_rows", slow_rows)
+    return here
+
+
+def test_the_worker_reads_what_this_process_would(repo: Path, runs: list[tuple[str, str]],
+                                                 with_worker: list[int]) -> None:
+    with open_repo(repo) as db:
+        shared = _loaded(db, runs)
+        slow = [_as_data(cache.load_summary(db, ref, commit)) for ref, commit in runs]
+    assert _same(shared, slow)
+    assert sum(with_worker) < len(runs) - 2  # the worker parsed some (declined records are read here)
+    assert [r["status"] for r in shared].count("CORRUPT") == 6
+
+
+@pytest.mark.parametrize("script", ["import sys; sys.exit(3)", "import sys; sys.stdout.write('garbage')",
+                                    "import sys; sys.stdin.buffer.read(10); import os; os._exit(9)"])
+def test_a_failing_worker_loses_no_run(repo: Path, runs: list[tuple[str, str]], with_worker: list[int],
+                                       monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    monkeypatch.setattr(fill, "_SERVE", script + " # {path}")
+    with open_repo(repo) as db:
+        shared = _loaded(db, runs)
+        slow = [_as_data(cache.load_summary(db, ref, commit)) for ref, commit in runs]
+    assert _same(shared, slow)
+
+
+def test_the_worker_never_runs_the_users_script(repo: Path) -> None:
+    """A script without a main guard that lists runs from a cold cache runs once (issue 7)."""
+    with open_repo(repo) as db:
+        for n in range(6):
+            _run(db, n)
+    (repo / "script.py").write_text(textwrap.dedent("""\
+        import gitexp
+        from gitexp.services.catalog import cache, fill
+        cache.BULK_FROM, cache.CHUNK, fill.PARALLEL_FROM = 1, 1, 1
+        fill.usable_cores = lambda: 2
+        started = []
+        start = fill.Worker.start
+        fill.Worker.start = classmethod(lambda cls: started.append(1) or start())
+        with open("ran.txt", "a") as f:
+            f.write("ran\\n")
+        print(len(gitexp.search_runs(experiment_names=["default"])), len(started))
+
+        # and it answers, with this gitexp found as the script found it (here by the install's finder)
+        import time
+        from gitexp.store.repo import RUNS_PREFIX, open_repo
+        from gitexp.store.runcommit import read_files_bulk
+        with open_repo(".") as db:
+            pairs = list(db.refs_under(RUNS_PREFIX).items())
+            chunk = [(r, c, f) for (r, _), (c, f) in zip(pairs, read_files_bulk(db, [c for _, c in pairs]))]
+        worker, answers = fill.Worker.start(), []
+        worker.send(chunk)
+        deadline = time.monotonic() + 60
+        while not answers and worker.alive and time.monotonic() < deadline:
+            answers += worker.answered()
+            time.sleep(0.02)
+        worker.stop()
+        print(answers == cache.record_rows(chunk))
+    """))
+    p = subprocess.run([sys.executable, "script.py"], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["6", "1", "True"]
+    assert (repo / "ran.txt").read_text() == "ran\n"
+
+
+def test_rows_are_encoded_as_json_dumps_would() -> None:
+    values = [{"a": [1, 2.5, math.nan, -math.inf, None, True, "é\n\"\\"]}, {}, [], 10 ** 40, -0.0, "日本",
+              {"nested": {"deep": [{"x": 1e-300}]}}, {"ctrl": "\x00\x1b]0;x\x07"}]
+    for value in values:
+        assert cache._to_json(value) == json.dumps(value)

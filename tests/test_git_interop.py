@@ -164,6 +164,19 @@ def test_dirty_flag(repo: Path) -> None:
     assert "train.py" not in tree_names(repo, deleted_ref)
 
 
+def test_dirty_flag_on_a_branch_made_from_a_run(repo: Path) -> None:
+    """HEAD's tree holds a run's `.gitexp/` record: it is not code, so an unchanged tree is clean."""
+    first = run_api("first")
+    git(repo, "checkout", "-q", "-b", "from-run", f"refs/gitexp/runs/default/{first}")
+    assert (repo / ".gitexp" / "run.yaml").is_file()
+    clean = run_api("clean")
+    assert record(repo, f"refs/gitexp/runs/default/{clean}")["dirty"] is False
+    (repo / "train.py").write_text("print('changed')\n")
+    dirty = run_api("dirty")
+    assert record(repo, f"refs/gitexp/runs/default/{dirty}")["dirty"] is True
+    assert git(repo, "fsck", "--strict") == ""
+
+
 def test_large_untracked_files_are_skipped_and_listed(repo: Path) -> None:
     (repo / ".gitexp.yaml").write_text("snapshot:\n  max_file_size: 100\n")
     git(repo, "add", ".gitexp.yaml")

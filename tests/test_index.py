@@ -17,7 +17,7 @@ import pytest
 import gitexp
 import gitexp.api as api
 from gitexp.services.catalog import cache as index
-from tests.helpers import cli, git, init_repo, invoke, isolate, run_refs
+from tests.helpers import cli, git, invoke, repo_made_once, run_refs
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = "refs/gitexp/runs/default"
@@ -339,15 +339,12 @@ def test_concurrent_cold_loads_agree(repo: Path, monkeypatch: pytest.MonkeyPatch
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository with 1,500 generated runs (5 params, 2 metrics, 10 steps), made once."""
-    path = tmp_path_factory.mktemp("big") / "repo"
-    with pytest.MonkeyPatch.context() as mp:
-        isolate(mp, tmp_path_factory.mktemp("big-home"))
-        init_repo(path)
-        mp.syspath_prepend(str(ROOT / "benchmarks"))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
         from gen_runs import generate
-
-        generate(path, 1500, 5, 2, 10)
-    return path
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return repo_made_once(tmp_path_factory, "big", lambda path: generate(path, 1500, 5, 2, 10))
 
 
 @pytest.mark.slow  # a 1,500-run repository (its deterministic twin runs by default)

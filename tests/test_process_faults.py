@@ -414,3 +414,32 @@ def test_sigint_without_a_terminal_reaches_the_child_once(repo: Path, tmp_path: 
     fate = side.read_text()
     assert fate.count("signal 2") == 1 and "clean-up done" in fate, fate
     assert gitexp.get_run("nottty").status == "KILLED"
+
+
+def test_search_of_many_uncached_runs_never_re_runs_an_unguarded_script(repo: Path, tmp_path: Path) -> None:
+    """Issue 7 item 4: 450 runs arrive uncached while a script with no `__main__` guard runs one;
+    its search must not start workers that import `__main__` (its top level ran once per worker)."""
+    with gitexp.start_run(experiment="seed", run_name="seed"):
+        gitexp.log_metric("x", 1.0)
+    tip = git(repo, "for-each-ref", "--format=%(objectname)", "refs/gitexp/runs/seed").strip()
+    tree = git(repo, "rev-parse", f"{tip}^{{tree}}").strip()
+    copies = [git(repo, "commit-tree", tree, "-m", f"copy {i}").strip() for i in range(450)]
+    (tmp_path / "refs.txt").write_text("".join(
+        f"create refs/gitexp/runs/many/1m8m{i:012x} {sha}\n" for i, sha in enumerate(copies)))
+    log = tmp_path / "toplevel.log"
+    (tmp_path / "train.py").write_text(textwrap.dedent(f"""\
+        import os, subprocess, gitexp
+        gitexp.set_repository({str(repo)!r})
+        open({str(log)!r}, "a").write(f"{{os.getpid()}}\\n")
+        run = gitexp.start_run(experiment="spawn")
+        if __name__ == "__main__":
+            subprocess.run(["git", "update-ref", "--stdin"], cwd={str(repo)!r},
+                           stdin=open({str(tmp_path / "refs.txt")!r}), check=True)
+        print("found", len(gitexp.search_runs(experiment=None)))
+        gitexp.end_run()
+    """))
+    p = subprocess.run([PY, "train.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["found", "452"]
+    assert len(log.read_text().splitlines()) == 1
+    assert len(run_refs(repo, "spawn")) == 1

@@ -112,3 +112,33 @@ def test_records_still_go_through_the_limits() -> None:
         yamlio.load_record(b"a: &x [1]\n" + b"".join(b"b%d: *x\n" % n for n in range(150)), "params.yaml")
     with pytest.raises(CorruptRecord, match="timestamp|quote dates|datetime|date"):
         yamlio.load_record(b"a: 2024-01-01\n", "params.yaml")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_summaries_read_as_ruamel_reads_them(seed: int) -> None:
+    """summary.yaml as `summarize` writes it, with odd keys and floats, through its own fast reader."""
+    rng = random.Random(seed)
+    floats = [0.0, -0.0, 1e-7, 1e20, 1e-300, 3.14, math.inf, -math.inf, math.nan, 5e-324, 123456789.0]
+    shaped = 0
+    for _ in range(300):
+        keys = {rng.choice(ODD_STRINGS) if rng.random() < 0.05 else rng.choice(["acc", "train/loss", "val acc", "a.b"])
+                for _ in range(rng.randrange(1, 6))}
+        points = {k: [(s, rng.choice(floats + [rng.random() * 10 ** rng.randrange(-9, 9)]), s)
+                      for s in range(rng.randrange(1, 4))] for k in keys}
+        data = yamlio.dump({k: summarize(p) for k, p in sorted(points.items())})
+        shaped += yamlfast._SUMMARY.fullmatch(data.decode()) is not None
+        fast = yamlfast.parse(data)
+        assert fast is yamlfast.FAIL or _same(fast, _full(data)), data
+    assert shaped > 100  # the summary reader took most of them
+
+
+@pytest.mark.parametrize("doc", [
+    b"a: 1\nb:\n- x\n- 2\nc: []\n", b"a:\nb: 1\n", b"- a\n- b\n", b"a:\n- x\n- - y\n", b"a: 1\n- x\n",
+    b"a:\n-\n", b"a: 'it''s'\nb: ''\n", b"a: 1\n\nb: 2\n", b"a: 1\nb: 2", b"acc:\n  last: .nan\n  step: 0\n"
+    b"  min: .nan\n  max: .nan\n  count: 1\nacc:\n  last: 1.0\n  step: 0\n  min: 1.0\n  max: 1.0\n  count: 1\n",
+])
+def test_the_shape_readers_read_as_ruamel_or_abstain(doc: bytes) -> None:
+    fast = yamlfast.parse(doc)
+    assert fast is yamlfast.FAIL or _same(fast, _full(doc)), doc
+    general = yamlfast._general(doc.decode())
+    assert general is yamlfast.FAIL or fast is yamlfast.FAIL or _same(fast, general), doc

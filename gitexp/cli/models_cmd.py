@@ -6,6 +6,7 @@ Writes print what they did and the exact command that shares it on stderr;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -27,6 +28,17 @@ def _warn(reg: Any) -> None:
     line = reg.warning()
     if line:
         click.echo(f"gitexp: warning: {line}", err=True)
+
+
+def _view(out: Output, read: Callable[[Any], tuple[Any, Any]]) -> Any:
+    """A registry view read in one session, its warning shown; None once printed as JSON."""
+    with open_db() as s:
+        data, reg = read(s)
+    _warn(reg)
+    if out.kind == JSON:
+        echo_json(data)
+        return None
+    return data
 
 
 @click.group()
@@ -181,11 +193,8 @@ def ls_models(out: Output) -> None:
     """
     from gitexp.services.registry.views import models_table
 
-    with open_db() as s:
-        rows, reg = models_table(s)
-    _warn(reg)
-    if out.kind == JSON:
-        echo_json(rows)
+    rows = _view(out, lambda s: models_table(s))
+    if rows is None:
         return
     if not rows:
         _done("no models registered yet; register one with: gitexp models register NAME RUN")
@@ -208,11 +217,8 @@ def show_model(name: str, out: Output) -> None:
     """
     from gitexp.services.registry.views import model_versions
 
-    with open_db() as s:
-        data, reg = model_versions(s, name)
-    _warn(reg)
-    if out.kind == JSON:
-        echo_json(data)
+    data = _view(out, lambda s: model_versions(s, name))
+    if data is None:
         return
     keys: list[str] = []
     for v in data["versions"]:
@@ -241,11 +247,8 @@ def history_cmd(name: str | None, out: Output) -> None:
 
     from gitexp.services.registry.views import history
 
-    with open_db() as s:
-        events, reg = history(s, name)
-    _warn(reg)
-    if out.kind == JSON:
-        echo_json(events)
+    events = _view(out, lambda s: history(s, name))
+    if events is None:
         return
 
     def when(t: int) -> str:

@@ -95,10 +95,17 @@ class NameBook:
 
         An unreadable reservation file counts as held (by nobody known).
         """
-        mine = Holder(name, ref, os.getpid(), socket.gethostname())
-        if self._create(mine):
+        if self.create(name, ref):
             return None
         return self.holder(name) or Holder(name, "")
+
+    def create(self, name: str, ref: str) -> bool:
+        """Reserve `name` for `ref` if nobody has; True if this call made the reservation.
+
+        For a caller that moves on to another name when this one is taken (generated
+        names): the holder is not read.
+        """
+        return self._create(Holder(name, ref, os.getpid(), socket.gethostname()))
 
     def reserve(self, name: str, ref: str, holds: Holds) -> Holder | None:
         """Reserve `name` for `ref`, taking over a stale reservation; None on success, else the holder."""

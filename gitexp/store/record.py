@@ -119,9 +119,14 @@ _TEXT = ("id", "name", "experiment", "status", "start_time", "user", "host", "gi
 _OPTIONAL_TEXT = ("end_time", "baseline", "branch", "parent_run", "description")
 
 
+_ANY_TEXT = frozenset(_TEXT + _OPTIONAL_TEXT)
+
+
 def _field(key: str, value: Any) -> Any:
     """A known run.yaml field, type-checked (scalars written as numbers read as text)."""
-    if key in _TEXT or key in _OPTIONAL_TEXT:
+    if type(value) is str and key in _ANY_TEXT:  # most fields: checked first (a cold listing checks 170,000)
+        return value
+    if key in _ANY_TEXT:
         if value is None and key in _OPTIONAL_TEXT:
             return None
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):

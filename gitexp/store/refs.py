@@ -39,6 +39,7 @@ class RefsMixin:
 
     common_dir: Path
     hex_length: int
+    identity: Callable[[], bytes]  # GitDB's: the committer, also in reflogs
 
     @property
     def repo(self) -> Repo:  # provided by GitDB
@@ -53,12 +54,14 @@ class RefsMixin:
     def set_ref(self, ref: str, old: str | None, new: str, message: str) -> None:
         """Compare-and-swap `ref` from `old` (None: must not exist) to `new`."""
         name, msg = to_ref(ref), b"gitexp: " + message.encode()
+        who = self.identity()  # the reflog's; dulwich would read every config file again for it
         self._reflog_folder(ref)
         if old is None:
-            ok = self._retry_locked(ref, lambda: self.repo.refs.add_if_new(name, to_oid(new), message=msg))
-        else:
             ok = self._retry_locked(
-                ref, lambda: self.repo.refs.set_if_equals(name, to_oid(old), to_oid(new), message=msg))
+                ref, lambda: self.repo.refs.add_if_new(name, to_oid(new), message=msg, committer=who))
+        else:
+            ok = self._retry_locked(ref, lambda: self.repo.refs.set_if_equals(
+                name, to_oid(old), to_oid(new), message=msg, committer=who))
         if not ok and self.read_ref(ref) != new:  # (== new: an attempt that raised had moved it)
             raise ConcurrentUpdate(f"{ref} changed while gitexp was updating it", hint="retry the command")
 
@@ -106,7 +109,9 @@ class RefsMixin:
         """Compare-and-delete `ref` (it must still point at `old`)."""
         self._reflog_folder(ref)
         msg = b"gitexp: " + message.encode()
-        ok = self._retry_locked(ref, lambda: self.repo.refs.remove_if_equals(to_ref(ref), to_oid(old), message=msg))
+        who = self.identity()
+        ok = self._retry_locked(ref, lambda: self.repo.refs.remove_if_equals(to_ref(ref), to_oid(old), message=msg,
+                                                                             committer=who))
         if not ok:
             raise ConcurrentUpdate(f"{ref} changed while gitexp was removing it", hint="retry the command")
 

@@ -26,6 +26,7 @@ from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
 
 if TYPE_CHECKING:
+    from dulwich.config import StackedConfig
     from dulwich.object_format import ObjectFormat
     from dulwich.objects import ShaFile, Tree
     from dulwich.repo import Repo
@@ -244,7 +245,9 @@ class GitDB(RefsMixin, RevisionsMixin):
         self.hex_length: int = getattr(getattr(repo, "object_format", None), "hex_length", 40)
         self._sha1 = self.hex_length == 40
         self._batch: list[ShaFile] | None = None
-        self._config: dict[str, dict[str, str]] = {}  # section: {key: value}
+        self._sections: dict[str, dict[str, str]] = {}  # config section: {key: value}, read by git
+        self._config_stack: StackedConfig | None = None
+        self._identity: bytes | None = None
 
     @classmethod
     def of(cls, repo: Repo) -> GitDB:
@@ -415,7 +418,13 @@ class GitDB(RefsMixin, RevisionsMixin):
         return obj.data
 
     def write_tree(self, files: dict[str, Entry]) -> str:
-        """Write nested trees for a flat {path: Entry} mapping; return the root tree id.
+        """Write nested trees for a flat {path: Entry} mapping; return the root tree id."""
+        trees = self.build_trees(files)
+        self.add_objects(trees)
+        return self.oid(trees[-1])
+
+    def build_trees(self, files: dict[str, Entry]) -> list[Tree]:
+        """The nested tree objects of a flat {path: Entry} mapping, root last, not written.
 
         A path that is both a file and a folder (`a` and `a/b`) is refused loudly:
         a tree can hold only one of them, and dropping one would lose data.
@@ -434,9 +443,8 @@ class GitDB(RefsMixin, RevisionsMixin):
                 raise _clash(path, _first_file(here, path))
             node[name] = entry
         trees: list[Tree] = []
-        root_id = self._build(root, trees)
-        self.add_objects(trees)
-        return root_id
+        self._build(root, trees)
+        return trees
 
     def _build(self, node: _Folder, out: list[Tree]) -> str:
         from dulwich.objects import Tree
@@ -496,12 +504,25 @@ class GitDB(RefsMixin, RevisionsMixin):
         return self.oid(commit)
 
     def identity(self) -> bytes:
+        """The committer identity for commits and reflogs (settled once per GitDB)."""
         from dulwich.repo import get_user_identity
 
-        try:
-            return get_user_identity(self.repo.get_config_stack(), kind="COMMITTER")
-        except Exception:
-            return b"gitexp <gitexp@localhost>"
+        if self._identity is None:
+            try:
+                self._identity = get_user_identity(self.config_stack(), kind="COMMITTER")
+            except Exception:
+                self._identity = b"gitexp <gitexp@localhost>"
+        return self._identity
+
+    def config_stack(self) -> StackedConfig:
+        """dulwich's merged git config, read once per GitDB: a command's (or request's) view.
+
+        dulwich reads every config file again on each call: a run start asked it
+        for the identity and settings eleven times.
+        """
+        if self._config_stack is None:
+            self._config_stack = self.repo.get_config_stack()
+        return self._config_stack
 
     def commit_info(self, sha: str) -> tuple[str, list[str]]:
         """(tree id, parent ids) of a commit."""
@@ -529,9 +550,9 @@ class GitDB(RefsMixin, RevisionsMixin):
         Read as git reads it (includes, `-c`, every scope) by one `git config` per section,
         which also spares dulwich's repository; through dulwich where git is not installed.
         """
-        if section not in self._config:
-            self._config[section] = self._read_config(section)
-        return self._config[section].get(key.lower())
+        if section not in self._sections:
+            self._sections[section] = self._read_config(section)
+        return self._sections[section].get(key.lower())
 
     def _read_config(self, section: str) -> dict[str, str]:
         from gitexp.store import gitproc
@@ -543,8 +564,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         except gitproc.GitCommandError:  # no git: dulwich reads it
             code, out = -1, b""
         if code not in (0, 1):  # (1: no such key) a config git refuses: dulwich says what is wrong, as before
-            stack = self.repo.get_config_stack()
-            return {k.decode().lower(): v.decode() for k, v in _section_items(stack, section.encode())}
+            items = _section_items(self.config_stack(), section.encode())
+            return {k.decode().lower(): v.decode() for k, v in items}
         values: dict[str, str] = {}
         for item in out.decode("utf-8", "surrogateescape").split("\0"):
             name, newline, value = item.partition("\n")

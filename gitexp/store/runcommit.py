@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import CorruptRecord
 from gitexp.store import catfile
@@ -21,6 +21,9 @@ from gitexp.store.record import (
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
 from gitexp.store.yamlio import MAX_YAML_BYTES
 
+if TYPE_CHECKING:  # dulwich is imported where objects are made: listing runs from the cache loads none
+    from dulwich.objects import Tree
+
 
 def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dict[str, list[Point]],
                  artifacts: list[Artifact], output: bytes | None = None) -> dict[str, bytes | Entry]:
@@ -30,14 +33,44 @@ def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dic
     return files
 
 
-def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Entry] | None,
+@dataclass(frozen=True)
+class CodeTree:
+    """A snapshot's code as tree objects hashed but not written (root last).
+
+    Its `id` is known before the run commit that holds it is made (a run start
+    compares it with HEAD's); its root is never written on its own.
+    """
+
+    id: str
+    trees: list[Tree]
+
+
+def hash_code_tree(db: GitDB, files: dict[str, Entry]) -> CodeTree:
+    """The trees of a flat code listing, for `write_run_commit`."""
+    trees = db.build_trees(files)
+    return CodeTree(db.oid(trees[-1]), trees)
+
+
+def code_tree(db: GitDB, root: str) -> str:
+    """The id of a commit's code: its root tree without a `.gitexp/` record (computed, not written).
+
+    One tree read, however large the tree.
+    """
+    from dulwich.objects import Tree
+
+    if RECORD_DIR.encode() not in db.read_object(root, Tree):
+        return root
+    return db.oid(_without(db, root, RECORD_DIR))
+
+
+def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Entry] | CodeTree | None,
                      record: dict[str, bytes | Entry], parents: list[str], message: str) -> str:
     """Commit `record` (under .gitexp/) on top of a code tree; return the commit id.
 
     The code is given either as an existing root tree id (`code_root`, whose own
-    `.gitexp` entry is replaced) or as a flat listing (`code_files`).
+    `.gitexp` entry is replaced), as hashed trees (`CodeTree`) or as a flat listing.
     """
-    from dulwich.objects import Blob  # here: listing runs from the cache loads no dulwich
+    from dulwich.objects import Blob
 
     blobs = []
     entries: dict[str, Entry] = {}
@@ -49,24 +82,33 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
             blobs.append(blob)
             entries[path] = Entry(FILE, db.oid(blob))
     db.add_objects(blobs)
-    if code_files is not None:
+    if isinstance(code_files, CodeTree):
+        db.add_objects(code_files.trees[:-1])
+        root = _with_entry(db, code_files.trees[-1], RECORD_DIR, db.write_tree(entries))
+    elif code_files is not None:
         root = db.write_tree({**code_files, **{f"{RECORD_DIR}/{p}": e for p, e in entries.items()}})
     else:
         root = _with_entry(db, code_root, RECORD_DIR, db.write_tree(entries))
     return db.write_commit(root, parents, message)
 
 
-def _with_entry(db: GitDB, root: str | None, name: str, subtree: str) -> str:
+def _with_entry(db: GitDB, root: str | Tree | None, name: str, subtree: str) -> str:
+    tree = _without(db, root, name)
+    tree.add(name.encode(), DIR, to_oid(subtree))
+    db.add_objects([tree])
+    return db.oid(tree)
+
+
+def _without(db: GitDB, root: str | Tree | None, name: str) -> Tree:
+    """A new tree object: `root`'s entries but `name` (not written)."""
     from dulwich.objects import Tree
 
     tree = db.new(Tree())
     if root is not None:
-        for item in db.read_object(root, Tree).iteritems():
+        for item in (root if isinstance(root, Tree) else db.read_object(root, Tree)).iteritems():
             if item.path != name.encode():
                 tree.add(item.path, item.mode, item.sha)
-    tree.add(name.encode(), DIR, to_oid(subtree))
-    db.add_objects([tree])
-    return db.oid(tree)
+    return tree
 
 
 class ColumnCache:

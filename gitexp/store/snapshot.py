@@ -13,19 +13,16 @@ import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dulwich.ignore import IgnoreFilterManager
 from dulwich.objects import Blob
 from dulwich.repo import Repo
 
+from gitexp.store.gitindex import IndexRow, read_index
 from gitexp.store.repo import EXEC, FILE, GITLINK, LINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.secrets import secret_pattern
 from gitexp.settings import SnapshotLimits  # settings data: defined there, so reading settings loads no dulwich
-
-if TYPE_CHECKING:
-    from dulwich.index import IndexEntry
 
 
 _SKIP_WORKTREE = 0x4000  # index extended flag set by sparse checkout
@@ -90,30 +87,53 @@ def _excluded(path: str) -> bool:
 def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[Blob], skipped: list[dict]) -> set[str]:
     root = db.root
     assert root is not None
+    index_path = db.repo.index_path()
     try:
-        index = db.repo.open_index()
-    except Exception:  # no index yet
+        with open(index_path, "rb") as f:
+            data = f.read()
+            index_mtime = os.fstat(f.fileno()).st_mtime_ns
+    except FileNotFoundError:  # no index yet
         return set()
-    from dulwich.index import IndexEntry  # loaded by open_index: not at start-up
-
-    index_mtime = os.stat(index.path).st_mtime_ns if os.path.exists(index.path) else 0
+    rows = read_index(data, db.hex_length // 2)
+    if rows is None:
+        rows = _dulwich_rows(db)
     tracked: set[str] = set()
-    for raw_path, entry in index.items():
+    for raw_path, entry in rows.items():
         path = raw_path.decode("utf-8", "surrogateescape")
         tracked.add(path)
-        if _excluded(path) or not isinstance(entry, IndexEntry):  # a merge conflict's stages
+        if _excluded(path) or entry.stage:  # a merge conflict's stages
             continue
         if entry.mode == GITLINK:
-            files[path] = _submodule(root / path, entry.sha.decode(), path, skipped)
+            files[path] = _submodule(root / path, entry.sha, path, skipped)
             continue
-        if getattr(entry, "extended_flags", 0) & _SKIP_WORKTREE:
+        if entry.skip_worktree:
             # Sparse checkout: absent from the working tree by design, not deleted; git uses the index.
-            files[path] = Entry(entry.mode, entry.sha.decode())
+            files[path] = Entry(entry.mode, entry.sha)
             continue
         got = _file_entry(db, root / path, entry, index_mtime, new_blobs)
         if got is not None:
             files[path] = got
     return tracked
+
+
+def _dulwich_rows(db: GitDB) -> dict[bytes, IndexRow]:
+    """The index as dulwich reads it (a version or layout `gitindex` leaves to it)."""
+    from dulwich.index import IndexEntry
+
+    try:
+        index = db.repo.open_index(db.config_stack())
+    except Exception:  # no index, or none dulwich can read: nothing tracked, as before
+        return {}
+    rows = {}
+    for path, entry in index.items():
+        if isinstance(entry, IndexEntry):
+            mtime = entry.mtime
+            ns = mtime[0] * 10**9 + mtime[1] if isinstance(mtime, tuple) else int(mtime * 10**9)
+            rows[path] = IndexRow(entry.mode, entry.sha.decode(), entry.size, ns, 0,
+                                  bool(getattr(entry, "extended_flags", 0) & _SKIP_WORKTREE))
+        else:  # a merge conflict's stages
+            rows[path] = IndexRow(0, "", 0, 0, 1, False)
+    return rows
 
 
 def _submodule(full: Path, recorded: str, path: str, skipped: list[dict]) -> Entry:
@@ -141,7 +161,7 @@ def _submodule_dirty(sub: Repo) -> bool:
     return bool(any(status.staged.values()) or status.unstaged or status.untracked)
 
 
-def _file_entry(db: GitDB, full: Path, entry: IndexEntry, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
+def _file_entry(db: GitDB, full: Path, entry: IndexRow, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
     try:
         st = os.lstat(full)
     except OSError:
@@ -150,15 +170,13 @@ def _file_entry(db: GitDB, full: Path, entry: IndexEntry, index_mtime: int, new_
         return None
     mode = _mode(st)
     if _unchanged(st, entry, index_mtime) and mode == entry.mode:
-        return Entry(mode, entry.sha.decode())
+        return Entry(mode, entry.sha)
     return _blob_entry(db, full, st, new_blobs)
 
 
-def _unchanged(st: os.stat_result, entry, index_mtime: int) -> bool:
-    mtime = entry.mtime
-    entry_ns = mtime[0] * 10**9 + mtime[1] if isinstance(mtime, tuple) else int(mtime * 10**9)
+def _unchanged(st: os.stat_result, entry: IndexRow, index_mtime: int) -> bool:
     # "racy git": a file modified in the same instant as the index may not match it.
-    return st.st_size == entry.size and st.st_mtime_ns == entry_ns and st.st_mtime_ns < index_mtime
+    return st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns and st.st_mtime_ns < index_mtime
 
 
 def _mode(st: os.stat_result) -> int:

@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from gitexp.errors import CorruptRecord
-from gitexp.store import yamlfast
+from gitexp.store import yamlemit, yamlfast
 
 # Limits checked before any YAML reaches the parser: records come from other
 # people's pushes, and ruamel's C parser recurses per nesting level (50,000
@@ -157,9 +157,16 @@ def _check_types(value: Any, what: str, path: str = "") -> None:
 
 
 def dump(obj: Any) -> bytes:
-    """Serialise plain data (dicts, lists, scalars) as block-style YAML bytes."""
+    """Serialise plain data (dicts, lists, scalars) as block-style YAML bytes.
+
+    The common shapes are written by `yamlemit` (the same bytes, without loading ruamel).
+    """
+    data = _plain(obj)
+    fast = yamlemit.dump(data)
+    if fast is not None:
+        return fast
     buf = io.StringIO()
-    _ruamel_module().dumper.dump(_plain(obj), buf)
+    _ruamel_module().dumper.dump(data, buf)
     return buf.getvalue().encode()
 
 

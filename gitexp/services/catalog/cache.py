@@ -9,13 +9,16 @@ are pruned when every run is listed.
 
 Rows keep run.yaml, params, tags and metrics as JSON text, decoded only when a
 caller reads them: a filter on `metrics.acc` never pays for decoding params.
-Each thread gets its own SQLite connection, so a long-lived server can share one
-RunIndex between request threads.
+Keys a search has filtered or sorted on (`vkeys`) also have every run's value in
+`vals` (see `sqlfilter`), filled when a key is first asked for and with every row
+written after, so searches run in SQL. Each thread gets its own SQLite connection,
+so a long-lived server can share one RunIndex between request threads.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import sqlite3
@@ -23,24 +26,36 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
-from gitexp.model import LAZY_FIELDS, Run, Status, scalars_of
-from gitexp.store.record import RunInfo, parse_mapping
+from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
+from gitexp.services.catalog import fill
 from gitexp.store import catfile
+from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader, read_files_bulk
+from gitexp.services.catalog import sqlfilter
 
-SCHEMA = "4"
+SCHEMA = "5"
+BUSY_MS = 10_000  # how long a write waits for another process's
+MAX_KEYS = 48  # keys kept in `vals`; the oldest is dropped (and refilled when asked for again)
 Progress = Callable[[int, int], None]
 FEW_ROWS = 500  # rows wanted below which a temporary table beats scanning every row
 BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its start-up
+CHUNK = 200  # records parsed at a time, here or in the fill worker
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
             " info, params, tags, summary, last")
 _STORED = ("info", "params", "tags", "summary", "last")  # the JSON columns, in _COLUMNS order
+# Rows whose columns lost their types (a damaged cache) count as missing and are read again from git.
+SANE = " AND ".join([*(f"typeof({c}) = 'text'" for c in ("ref", "run_id", "name", "experiment", "status")),
+                     *(f"typeof({c}) IN ('integer', 'null')" for c in ("start_ms", "end_ms")),
+                     *(f"typeof({c}) IN ('text', 'null')" for c in ("user", "last", *LAZY_FIELDS))])
+_TABLES = ("runs", "refdirs", "vkeys", "vals", "verified")
+_NEXT_GEN = "INSERT OR REPLACE INTO meta VALUES ('gen', coalesce((SELECT value FROM meta WHERE key = 'gen'), 0) + 1)"
 
 
 def read_fields(db: GitDB, commit: str, ref: str | None = None) -> dict[str, Any]:
@@ -68,9 +83,16 @@ def load_summary(db: GitDB, ref: str, commit: str, files: dict[str, bytes] | Non
 
     `files` are the record's top-level files when already read (in bulk); else they are read here.
     """
+    if files is not None:
+        return _checked(ref, commit, partial(fields_from, files.get, ref))
+    return _checked(ref, commit, partial(read_fields, db, commit, ref))
+
+
+def _checked(ref: str, commit: str, fields: Callable[[], dict[str, Any]]) -> Run:
+    """A Run of `fields()`, or an unreadable Run saying why they could not be read."""
     try:
-        fields = fields_from(files.get, ref) if files is not None else read_fields(db, commit, ref)
-        return Run(ref, commit, scalars_of(fields["info"], ref), fields)
+        values = fields()
+        return Run(ref, commit, scalars_of(values["info"], ref), values)
     except (CorruptRecord, GitexpError, KeyError, ValueError, TypeError) as exc:
         message = exc.message if isinstance(exc, GitexpError) else f"unreadable record ({exc})"
         # A newer format is not damage: this gitexp is too old to read it.
@@ -78,19 +100,62 @@ def load_summary(db: GitDB, ref: str, commit: str, files: dict[str, bytes] | Non
         return Run.unreadable(ref, commit, message, status)
 
 
+def record_rows(chunk: list[tuple[str, str, dict[str, bytes]]]) -> list[tuple]:
+    """Cache rows of records already read, as (ref, commit, files); what the fill worker runs.
+
+    An unreadable record gives (None, ref, commit, error, status) instead of a row.
+    """
+    return [_row(_checked(ref, commit, partial(fields_from, files.get, ref))) for ref, commit, files in chunk]
+
+
+def _row(run: Run) -> tuple:
+    return (None, run.ref, run.commit, run.error, run.status) if run.error else _encode(run)
+
+
+def _run_of(row: tuple, loader: Loader | None = None) -> Run:
+    """The Run of a `record_rows` result; its fields stay JSON text until read."""
+    if row[0] is None:
+        return Run.unreadable(row[1], row[2], row[3], Status(row[4]))
+    return Run(row[1], row[0], row[2:9], dict(zip(_STORED, row[9:])), loader=loader)
+
+
 def load_summaries(db: GitDB, pairs: list[tuple[str, str]]) -> Iterator[Run]:
-    """`load_summary` of many (ref, commit) pairs: files read in bulk through `git cat-file`
-    where it can serve, one run at a time through dulwich otherwise (and for what it declines)."""
-    done = 0
-    if len(pairs) >= BULK_FROM and catfile.available():
+    """`load_summary` of many (ref, commit) pairs, in any order (see `load_rows`)."""
+    return (_run_of(row) for row in load_rows(db, pairs))
+
+
+def load_rows(db: GitDB, pairs: list[tuple[str, str]]) -> Iterator[tuple]:
+    """`record_rows` of many (ref, commit) pairs, in any order.
+
+    Files are read in bulk through `git cat-file` where it can serve and parsed in
+    chunks, by a worker process too when there are many (`fill.shared`); one run at
+    a time through dulwich otherwise, and for what the bulk reader declines.
+    """
+    if len(pairs) < BULK_FROM or not catfile.available():
+        yield from (_row(load_summary(db, ref, commit)) for ref, commit in pairs)
+        return
+    read, declined = 0, []
+
+    def chunks() -> Iterator[list[tuple[str, str, dict[str, bytes]]]]:
+        nonlocal read
+        chunk: list[tuple[str, str, dict[str, bytes]]] = []
         try:
             for (ref, _), (commit, files) in zip(pairs, read_files_bulk(db, [c for _, c in pairs])):
-                yield load_summary(db, ref, commit, files)
-                done += 1
+                read += 1
+                if files is None:
+                    declined.append((ref, commit))
+                    continue
+                chunk.append((ref, commit, files))
+                if len(chunk) == CHUNK:
+                    yield chunk
+                    chunk = []
         except catfile.CatFileError:
             pass  # no usable git here: dulwich reads the rest
-    for ref, commit in pairs[done:]:
-        yield load_summary(db, ref, commit)
+        if chunk:
+            yield chunk
+
+    yield from fill.shared(chunks(), record_rows, len(pairs))
+    yield from (_row(load_summary(db, ref, commit)) for ref, commit in declined + pairs[read:])
 
 
 @contextmanager
@@ -168,12 +233,10 @@ class RunIndex:
         """
         runs, rows = [], []
         with running_gc():
-            for run in _progressed(load_summaries(self.db, missing), len(missing), progress):
-                if run.error is None:
-                    rows.append(_encode(run))
-                    run = Run(run.ref, run.commit, rows[-1][2:9], dict(zip(_STORED, rows[-1][9:])),
-                              loader=self.load_field)
-                runs.append(run)
+            for row in _progressed(load_rows(self.db, missing), len(missing), progress):
+                runs.append(_run_of(row, self.load_field))
+                if row[0] is not None:
+                    rows.append(row)
         return runs, rows
 
     def with_name(self, refs: dict[str, str], name: str) -> list[Run]:
@@ -230,35 +293,26 @@ class RunIndex:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None or row[0] != SCHEMA:
-                conn.executescript(
-                    "DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS refdirs;"
-                    f"CREATE TABLE runs ({_COLUMNS.replace('commit_id', 'commit_id TEXT PRIMARY KEY')});"
-                    "CREATE TABLE refdirs (folder TEXT PRIMARY KEY, mtime_ns INTEGER, refs TEXT);"
-                    f"INSERT OR REPLACE INTO meta VALUES ('schema', '{SCHEMA}');"
-                )
+                _create(conn)
             conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone()  # readable at all?
             # Names are looked up one at a time (run starts, `gitexp diff NAME`): an index, not a scan.
             conn.execute("CREATE INDEX IF NOT EXISTS runs_name ON runs (name)")
         except BaseException:
             conn.close()
             raise
+        conn.create_function("gitexp_like", 3, sqlfilter.like, deterministic=True)
         return conn
 
     # -- rows --------------------------------------------------------------------------------
     def _fetch(self, conn: sqlite3.Connection, shas: set[str], fields: set[str], complete: bool) -> dict[str, Run]:
         wanted = [f if f in fields else "NULL" for f in LAZY_FIELDS]
-        # Rows whose columns lost their types (a damaged cache) are left out: they
-        # count as missing and are read again from git.
-        sane = " AND ".join([*(f"typeof({c}) = 'text'" for c in ("ref", "run_id", "name", "experiment", "status")),
-                             *(f"typeof({c}) IN ('integer', 'null')" for c in ("start_ms", "end_ms")),
-                             *(f"typeof({c}) IN ('text', 'null')" for c in ("user", "last", *LAZY_FIELDS))])
-        query = f"SELECT {_COLUMNS[:_COLUMNS.index(' info')]} last, {', '.join(wanted)} FROM runs WHERE {sane}"
+        query = f"SELECT {_COLUMNS[:_COLUMNS.index(' info')]} last, {', '.join(wanted)} FROM runs WHERE {SANE}"
         try:
             # A few rows through a temporary table; many (an experiment of a big repository) in one scan.
             few = not complete and len(shas) < FEW_ROWS
@@ -266,23 +320,29 @@ class RunIndex:
         except sqlite3.DatabaseError:
             return {}  # unreadable: load everything from git this time
         out: dict[str, Run] = {}
-        names = ("last", *LAZY_FIELDS)
         with paused_gc():
             stale = [r[0] for r in rows if r[0] not in shas]
-            loader = self.load_field
             for r in rows if not stale else [r for r in rows if r[0] in shas]:
-                lazy = {f: v for f, v in zip(names, r[9:14]) if v is not None}
-                out[r[0]] = Run(r[1], r[0], r[2:9], lazy, loader=loader)
+                out[r[0]] = self.run_of(r)
         if complete and stale:
             self._prune(conn, stale)
         return out
 
+    def run_of(self, row: tuple) -> Run:
+        """The Run of a row selected as `_fetch` selects (scalars, last, then LAZY_FIELDS or NULL)."""
+        lazy = {f: v for f, v in zip(("last", *LAZY_FIELDS), row[9:14]) if v is not None}
+        return Run(row[1], row[0], row[2:9], lazy, loader=self.load_field)
+
     def _prune(self, conn: sqlite3.Connection, commits: list[str]) -> None:
-        """Drop rows of commits no run ref points at (edited or removed runs)."""
+        """Drop rows of commits no run ref points at (edited or removed runs), and their `vals`."""
         try:
+            conn.execute("BEGIN IMMEDIATE")
             conn.executemany("DELETE FROM runs WHERE commit_id = ?", [(c,) for c in commits])
+            conn.execute("DELETE FROM vals WHERE commit_id IN (SELECT value FROM json_each(?))", (json.dumps(commits),))
+            conn.execute(_NEXT_GEN)
+            conn.execute("COMMIT")
         except sqlite3.DatabaseError:
-            pass  # busy: prune next time
+            _rollback(conn)  # busy: prune next time
 
     def load_field(self, run: Run, field: str, from_git: bool) -> Any:
         """One field of a cached run (the Run loader); from git if the row is bad."""
@@ -306,17 +366,145 @@ class RunIndex:
     def _store(self, conn: sqlite3.Connection, runs: Iterable[Run]) -> None:
         self._store_rows(conn, [_encode(r) for r in runs if not r.error])
 
-    def _store_rows(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    def _store_rows(self, conn: sqlite3.Connection, rows: list[tuple]) -> bool:
+        """Write rows and their `vals` of every key searched so far, in one transaction (True: done).
+
+        The keys are read inside the write lock, so a key being filled by another process
+        either sees these rows or is seen here: no row ever lacks the value of a key. Inside
+        a search's read snapshot (a damaged row read again from git) nothing is written.
+        """
+        if conn.in_transaction:
+            return False
         try:
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE")
             conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", rows)
+            conn.execute(_NEXT_GEN)
+            by_kind: dict[str, list[tuple[int, str]]] = {}
+            for kid, kind, key in conn.execute("SELECT kid, kind, key FROM vkeys").fetchall():
+                by_kind.setdefault(kind, []).append((kid, key))
+            for kind, keys in by_kind.items():
+                at = 9 + _STORED.index(sqlfilter.COLUMN[kind])
+                _put_vals(conn, sqlfilter.vals_rows(kind, keys, [(r[0], r[at]) for r in rows]))
             conn.execute("COMMIT")
+            return True
         except sqlite3.DatabaseError:
             _rollback(conn)  # another process holds the lock too long: the cache just stays colder
+            return False
+
+    # -- searching in SQL (see sqlfilter) -----------------------------------------------------
+    def key_ids(self, conn: sqlite3.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The `vkeys` id of each key, filling `vals` for keys not searched before (raises DatabaseError)."""
+        known = {(kind, key): kid for kid, kind, key in conn.execute("SELECT kid, kind, key FROM vkeys")}
+        for kind, key in sorted(keys - known.keys()):
+            known[kind, key] = self._add_key(conn, kind, key)
+        return {k: known[k] for k in keys}
+
+    def _add_key(self, conn: sqlite3.Connection, kind: str, key: str) -> int:
+        """Register a key and fill its `vals` from every row, in one write transaction (see `_store_rows`)."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute("SELECT kid FROM vkeys WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            if row is not None:  # another process filled it meanwhile
+                conn.execute("COMMIT")
+                return row[0]
+            old = conn.execute("SELECT kid FROM vkeys ORDER BY kid DESC LIMIT -1 OFFSET ?", (MAX_KEYS - 1,)).fetchall()
+            for (kid,) in old:
+                conn.execute("DELETE FROM vals WHERE kid = ?", (kid,))
+                conn.execute("DELETE FROM vkeys WHERE kid = ?", (kid,))
+            kid = conn.execute("INSERT INTO vkeys (kind, key) VALUES (?, ?)", (kind, key)).lastrowid
+            if kid is None:
+                raise sqlite3.DatabaseError("no id for a new key")
+            rows = conn.execute(f"SELECT commit_id, {sqlfilter.COLUMN[kind]} FROM runs").fetchall()
+            _put_vals(conn, sqlfilter.vals_rows(kind, [(kid, key)], rows))
+            conn.execute("COMMIT")
+            return kid
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def missing_rows(self, conn: sqlite3.Connection, refs: dict[str, str]) -> list[tuple[str, str]] | None:
+        """The (ref, commit) pairs of `refs` without a sound row; None when rows cannot stand for
+        `refs` in a search (a commit under two refs, or under another ref than its row's).
+
+        Call it in a read transaction. A set of refs found complete is remembered until the
+        next write to `runs` (each bumps `meta.gen`), so an unchanged repository is checked by
+        one digest instead of reading every row.
+        """
+        digest = hashlib.blake2b(repr(refs).encode(), digest_size=16).hexdigest()
+        gen = conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()
+        if gen and conn.execute("SELECT 1 FROM verified WHERE digest = ? AND gen = ?", (digest, gen[0])).fetchone():
+            return []
+        have = dict(conn.execute(f"SELECT commit_id, ref FROM runs WHERE {SANE}").fetchall())
+        if len(set(refs.values())) != len(refs):
+            return None
+        missing = []
+        for ref, sha in refs.items():
+            got = have.get(sha)
+            if got is None:
+                missing.append((ref, sha))
+            elif got != ref:
+                return None
+        if not missing:
+            _remember(conn, digest, gen[0] if gen else None)
+        return missing
+
+    def add_runs(self, conn: sqlite3.Connection, pairs: list[tuple[str, str]],
+                 progress: Progress | None) -> list[Run] | None:
+        """Read and store the records of `pairs`; the runs that cannot be stored (unreadable), or
+        None when the rows could not be written."""
+        fresh, rows = self._load(pairs, progress)
+        if rows and not self._store_rows(conn, rows):
+            return None
+        return [r for r in fresh if r.error]
 
     def clear(self) -> None:
         self.close()
         _unlink(self.path)
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    """Drop whatever tables another schema left and make this one's."""
+    conn.executescript(
+        "".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES)
+        + f"CREATE TABLE runs ({_COLUMNS.replace('commit_id', 'commit_id TEXT PRIMARY KEY')});"
+        "CREATE TABLE refdirs (folder TEXT PRIMARY KEY, mtime_ns INTEGER, refs TEXT);"
+        # loose / unsortable: some value of the key is LOOSE / cannot be sorted in SQL (only ever set)
+        "CREATE TABLE vkeys (kid INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL,"
+        " loose INTEGER NOT NULL DEFAULT 0, unsortable INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, key));"
+        "CREATE TABLE vals (kid INTEGER NOT NULL, commit_id TEXT NOT NULL, num REAL, txt TEXT, flags INTEGER NOT NULL,"
+        " cls INTEGER NOT NULL, PRIMARY KEY (kid, commit_id)) WITHOUT ROWID;"
+        "CREATE TABLE verified (digest TEXT PRIMARY KEY, gen);"
+        # Every scalar a search filters or sorts on, so it picks rows without reading their JSON.
+        f"CREATE INDEX runs_pick ON runs (commit_id, {', '.join(sqlfilter.PICK_COLUMNS)});"
+        "DELETE FROM meta WHERE key = 'gen';"
+        f"INSERT OR REPLACE INTO meta VALUES ('schema', '{SCHEMA}');"
+    )
+
+
+def _put_vals(conn: sqlite3.Connection, vals: list[tuple]) -> None:
+    """Write `vals` rows, marking in `vkeys` the keys that got LOOSE or unsortable values."""
+    conn.executemany("INSERT OR REPLACE INTO vals VALUES (?, ?, ?, ?, ?, ?)", vals)
+    marks: dict[int, tuple[int, int]] = {}
+    for kid, _, _, _, flags, cls in vals:
+        if flags & sqlfilter.LOOSE or cls == 3:
+            loose, _ = marks.get(kid, (0, 1))
+            marks[kid] = (loose | bool(flags & sqlfilter.LOOSE), 1)
+    conn.executemany("UPDATE vkeys SET loose = max(loose, ?), unsortable = 1 WHERE kid = ?",
+                     [(loose, kid) for kid, (loose, _) in marks.items()])
+
+
+def _remember(conn: sqlite3.Connection, digest: str, gen: str | None) -> None:
+    """Record `digest` as complete at `gen`, inside the caller's read transaction: the write
+    fails (and nothing is remembered) if another process wrote since that transaction began,
+    or is writing now (no waiting for it: remembering is only worth it when free)."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("DELETE FROM verified WHERE gen IS NOT ?", (gen,))
+        conn.execute("INSERT OR REPLACE INTO verified VALUES (?, ?)", (digest, gen))
+    except sqlite3.DatabaseError:
+        pass
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
 
 
 def _rows_of(conn: sqlite3.Connection, query: str, shas: set[str]) -> list[tuple]:
@@ -334,11 +522,11 @@ def _rollback(conn: sqlite3.Connection) -> None:
         pass
 
 
-def _progressed(runs: Iterable[Run], total: int, progress: Progress | None) -> Iterator[Run]:
-    """`runs`, reporting progress every 100 once loading has taken over a second."""
+def _progressed(items: Iterable[tuple], total: int, progress: Progress | None) -> Iterator[tuple]:
+    """`items`, reporting progress every 100 once loading has taken over a second."""
     started, shown = time.monotonic(), 0
-    for done, run in enumerate(runs, 1):
-        yield run
+    for done, item in enumerate(items, 1):
+        yield item
         if progress and time.monotonic() - started > 1.0 and (done - shown >= 100 or done == total):
             progress(done, total)
             shown = done
@@ -379,10 +567,32 @@ class _DirCache:
             pass
 
 
+def _json_encoder() -> Callable[[Any], str]:
+    """`json.dumps` without its set-up on every call: a cold fill encodes 50,000 values.
+
+    The C encoder `json.dumps` itself uses, made once (no cycle check: parsed records
+    have none); `json.dumps` where this Python has no such encoder or it answers otherwise.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.dumps
+    try:
+        encoder = make(None, None, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+        probe = {"a": [1, 2.5, float("nan"), None, True, "é\n"], "b": {}}
+        if "".join(encoder(probe, 0)) == json.dumps(probe):
+            return lambda value: "".join(encoder(value, 0))
+    except (TypeError, ValueError):
+        pass
+    return json.dumps
+
+
+_to_json = _json_encoder()
+
+
 def _encode(s: Run) -> tuple:
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
-            json.dumps(dict(s.info.__dict__)), json.dumps(s.params), json.dumps(s.tags), json.dumps(s.summary),
-            json.dumps(dict(s.metrics)))
+            _to_json(dict(s.info.__dict__)), _to_json(s.params), _to_json(s.tags), _to_json(s.summary),
+            _to_json(dict(s.metrics)))
 
 
 def _unlink(path: Path) -> None:

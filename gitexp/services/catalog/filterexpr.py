@@ -1,8 +1,8 @@
 """Search filter grammar (MLflow search-runs style, extended) and sort keys: lexer and parser.
 
 A filter such as ``metrics.acc > 0.9 and params.optimizer.lr IN (0.01, 0.1)`` is parsed
-once into nested closures (built by `predicates`); calling the resulting :class:`Filter`
-on a row dict costs no parsing.
+once into a small tree (`predicates.Node`) and compiled into nested closures; calling the
+resulting :class:`Filter` on a row dict costs no parsing. `sqlfilter` reads the same tree.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 from gitexp.errors import FilterSyntaxError
 from gitexp.services.catalog.predicates import (
-    ATTR_ALIASES, ATTRIBUTES, KINDS, MISSING, PREFIXES, Pred, combine, compile_test, getter, like_regex, lookup,
-    to_num, to_str,
+    ATTR_ALIASES, ATTRIBUTES, KINDS, MISSING, PREFIXES, Chain, Cmp, Node, Not, compile_node, getter, like_regex,
+    lookup, to_num, to_str,
 )
 
-__all__ = ["ATTRIBUTES", "KINDS", "MISSING", "Filter", "SortKey", "like_regex", "lookup", "parse_filter",
+__all__ = ["ATTRIBUTES", "KINDS", "MISSING", "Filter", "SortKey", "like_regex", "lookup", "parse_filter", "sort_rank",
            "parse_sort", "sort_rows"]
 
 _KEYWORDS = frozenset({"and", "or", "not", "in", "like", "ilike", "true", "false"})
@@ -141,37 +141,36 @@ class _Parser:
         self.refs: set[tuple[str, str]] = set()
         self.aliases = ATTR_ALIASES if attributes is None else attributes
 
-    def parse(self) -> Pred:
-        pred = self._or()
+    def parse(self) -> Node:
+        node = self._or()
         tok = self.lex.peek()
         if tok.kind == "RP":
             raise self.lex.error("unmatched ')'", tok.start)
         if tok.kind != "EOF":
             raise self.lex.error(f"unexpected {self.lex.show(tok)} after a complete condition; "
                                  "expected 'and' or 'or'", tok.start)
-        return pred
+        return node
 
-    def _or(self) -> Pred:
+    def _or(self) -> Node:
         return self._chain("or", self._and)
 
-    def _and(self) -> Pred:
+    def _and(self) -> Node:
         return self._chain("and", self._not)
 
-    def _chain(self, word: str, sub: Callable[[], Pred]) -> Pred:
+    def _chain(self, word: str, sub: Callable[[], Node]) -> Node:
         parts = [sub()]
         while _is_word(self.lex.peek(), word):
             self.lex.take()
             parts.append(sub())
-        return parts[0] if len(parts) == 1 else combine(parts, word == "and")
+        return parts[0] if len(parts) == 1 else Chain(word == "and", tuple(parts))
 
-    def _not(self) -> Pred:
+    def _not(self) -> Node:
         if _is_word(self.lex.peek(), "not"):
             self.lex.take()
-            inner = self._not()
-            return lambda row: not inner(row)
+            return Not(self._not())
         return self._primary()
 
-    def _primary(self) -> Pred:
+    def _primary(self) -> Node:
         tok = self.lex.peek()
         if tok.kind != "LP":
             return self._comparison()
@@ -184,13 +183,13 @@ class _Parser:
             raise self.lex.error("unclosed '('", tok.start)
         raise self.lex.error(f"expected 'and', 'or' or ')' but found {self.lex.show(close)}", close.start)
 
-    def _comparison(self) -> Pred:
+    def _comparison(self) -> Node:
         ent = self.lex.take()
         kind, key = self.entity(ent, "a condition such as metrics.acc > 0.9")
         self.refs.add((kind, key))
         op, op_tok = self._operator(ent)
         lit = self._in_list(op, op_tok) if op in ("IN", "NOT IN") else self._literal(op, op_tok)
-        return compile_test(kind, key, op, lit)
+        return Cmp(kind, key, op, lit)
 
     def entity(self, tok: _Tok, expected: str) -> tuple[str, str]:
         """Resolve an ENTITY or bare attribute token to (kind, canonical key)."""
@@ -263,13 +262,14 @@ class _Parser:
 
 
 class Filter:
-    """A compiled filter; call it with a row dict to get True/False."""
+    """A compiled filter; call it with a row dict to get True/False. `node`: its tree (None: match all)."""
 
-    __slots__ = ("text", "_pred", "_refs")
+    __slots__ = ("text", "node", "_pred", "_refs")
 
-    def __init__(self, text: str, pred: Pred, refs: frozenset[tuple[str, str]]) -> None:
+    def __init__(self, text: str, node: Node | None, refs: frozenset[tuple[str, str]]) -> None:
         self.text = text
-        self._pred = pred
+        self.node = node
+        self._pred = _match_all if node is None else compile_node(node)
         self._refs = refs
 
     def __call__(self, row: dict) -> bool:
@@ -294,10 +294,10 @@ def parse_filter(text: str | None, attributes: dict[str, str] | None = None) -> 
     canonical keys (default: the run attributes); experiment search passes its own.
     """
     if text is None or not text.strip():
-        return Filter(text or "", _match_all, frozenset())
+        return Filter(text or "", None, frozenset())
     parser = _Parser(text, attributes)
-    pred = parser.parse()
-    return Filter(text, pred, frozenset(parser.refs))
+    node = parser.parse()
+    return Filter(text, node, frozenset(parser.refs))
 
 
 @dataclass(frozen=True)
@@ -329,7 +329,7 @@ def parse_sort(text: str, attributes: dict[str, str] | None = None) -> SortKey:
     return SortKey(kind, key, descending)
 
 
-def _rank(v: object, coerce: bool) -> tuple[int, object]:
+def sort_rank(v: object, coerce: bool) -> tuple[int, object]:
     """Sort class (0 number, 1 NaN, 2 string, 3 other, 4 missing) and comparable value."""
     if v is MISSING:
         return 4, None
@@ -351,7 +351,7 @@ def _sort_pass(rows: list[dict], key: SortKey) -> list[dict]:
     groups: list[list[tuple[object, dict]]] = [[], [], [], [], []]
     coerce = key.kind == "params"
     for row in rows:
-        cls, value = _rank(get(row), coerce)
+        cls, value = sort_rank(get(row), coerce)
         groups[cls].append((value, row))
     out: list[dict] = []
     for cls, group in enumerate(groups):

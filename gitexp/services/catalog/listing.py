@@ -36,13 +36,23 @@ def list_runs(s: Session, experiment: str | None = None, progress: Progress | No
     """
     s.recover()
     runs = s.cache.summaries(run_refs(s, experiment), progress, fields, complete=experiment is None)
+    attach(s, runs)
+    return sorted(runs, key=listing_order, reverse=True)
+
+
+def listing_order(run: Run) -> tuple[int, str]:
+    """The sort key of listings (newest first when reversed)."""
+    return run.start_ms or 0, run.ref or ""
+
+
+def attach(s: Session, runs: Iterable[Run]) -> None:
+    """Give runs from the cache the session's loader (histories from git), and running ones their live values."""
     loader = _loader(s, s.cache.load_field)
     for run in runs:
         if run.error is None:
             run.loader = loader
         if run.status == "RUNNING":
             _overlay_live(s, run)
-    return sorted(runs, key=lambda r: (r.start_ms or 0, r.ref or ""), reverse=True)
 
 
 def _overlay_live(s: Session, run: Run) -> None:

@@ -1,8 +1,10 @@
 """Compiled predicates of the filter language: value lookup, comparisons and their coercions.
 
-Rows look like ``{"params": {...}, "metrics": {...}, "tags": {...}, "attributes": {...}}``.
-Each comparison compiles once into a closure; the closures avoid generic dispatch
-(`type(v) is float` before anything slower) because a search calls them per run.
+A parsed filter is a small tree (`Cmp`, `Not`, `Chain`); `compile_node` turns it into
+closures over rows like ``{"params": {...}, "metrics": {...}, "tags": {...}, "attributes": {...}}``
+(the one evaluator; `sqlfilter` only pre-filters for it). Each comparison compiles once;
+the closures avoid generic dispatch (`type(v) is float` before anything slower) because a
+search calls them per run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import numbers
 import operator
 import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Union
 
 Pred = Callable[[dict], bool]
 Test = Callable[[Any], bool]
@@ -140,6 +144,7 @@ def _bool_test(b: bool, is_ne: bool) -> Test:
     return test
 
 
+@lru_cache(maxsize=64)
 def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
     """SQL LIKE pattern -> compiled regex (`%` any run, `_` one char, `\\%` `\\_` literal)."""
     parts = re.split(r"(\\[%_\\]|[%_])", pattern)  # odd indexes are the separators
@@ -191,6 +196,42 @@ def compile_test(kind: str, key: str, op: str, lit: Any) -> Pred:
             v = _walk(d, parts)
         return v is not None and test(v)
     return pred
+
+
+@dataclass(frozen=True)
+class Cmp:
+    """One comparison: `kind.key op lit` (lit: ("num"|"str"|"bool", value), a list of them for IN)."""
+
+    kind: str
+    key: str
+    op: str
+    lit: Any
+
+
+@dataclass(frozen=True)
+class Not:
+    inner: Node
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Parts joined by AND (`conjunction`) or OR."""
+
+    conjunction: bool
+    parts: tuple[Node, ...]
+
+
+Node = Union[Cmp, Not, Chain]
+
+
+def compile_node(node: Node) -> Pred:
+    """The predicate of a parsed filter."""
+    if isinstance(node, Cmp):
+        return compile_test(node.kind, node.key, node.op, node.lit)
+    if isinstance(node, Not):
+        inner = compile_node(node.inner)
+        return lambda row: not inner(row)
+    return combine([compile_node(p) for p in node.parts], node.conjunction)
 
 
 def _pair(a: Pred, b: Pred, conjunction: bool) -> Pred:

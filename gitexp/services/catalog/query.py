@@ -9,10 +9,11 @@ from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.names import SHORT_ID, check_experiment
-from gitexp.services.catalog.filterexpr import SortKey, parse_filter, parse_sort, sort_rows
-from gitexp.model import LAZY_FIELDS, Run
+from gitexp.services.catalog.filterexpr import parse_filter, parse_sort
+from gitexp.model import LAZY_FIELDS, Run, experiment_of
 from gitexp.services.catalog.cache import Progress, paused_gc
-from gitexp.services.catalog.listing import list_runs
+from gitexp.services.catalog.listing import list_runs, run_refs
+from gitexp.services.catalog.sqlsearch import evaluate, kinds_of, search_sql
 from gitexp.services.session import Session
 from gitexp.store.record import flatten
 
@@ -38,15 +39,16 @@ def search(s: Session, filter_string: str | None = None, order_by: Sequence[str]
                           hint="use None for no limit")
     predicate = parse_filter(filter_string)
     keys = [parse_sort(k) for k in ([order_by] if isinstance(order_by, str) else order_by or [])]
-    kinds = {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}
+    kinds = kinds_of(predicate, keys)
     # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
     fields: list[str] = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
     with paused_gc():  # the index turns it back on while it parses records
-        runs = _runs(s, experiment, progress, fields) if runs is None else _in_experiments(runs, experiment)
-        matched = [pair for pair in ((r, r.row(kinds)) for r in runs) if predicate(pair[1])]
-        if keys:
-            matched = _sorted(matched, keys)
-    result = [r for r, _ in matched[: max_results if max_results is not None else None]]
+        result = None
+        if runs is None and (predicate.node is not None or keys or max_results is not None):
+            result = search_sql(s, predicate, keys, *_refs(s, experiment), max_results, fields, progress)
+        if result is None:
+            runs = _runs(s, experiment, progress, fields) if runs is None else _in_experiments(runs, experiment)
+            result = evaluate(runs, predicate, keys)[:max_results]
     if output == "list":
         return result
     dicts = [r.listing_dict() for r in result]
@@ -64,16 +66,22 @@ def _runs(s: Session, experiment: str | Sequence[str] | None, progress: Progress
     return [r for r in list_runs(s, None, progress, fields) if r.experiment in wanted]
 
 
+def _refs(s: Session, experiment: str | Sequence[str] | None) -> tuple[dict[str, str], list[str] | None]:
+    """({ref: commit} of the runs searched, their experiments or None for all); dead runs recovered first."""
+    s.recover()
+    if experiment is None:
+        return run_refs(s), None
+    names = sorted({check_experiment(n) for n in ([experiment] if isinstance(experiment, str) else experiment)})
+    if len(names) == 1:
+        return run_refs(s, names[0]), names
+    return {ref: c for ref, c in run_refs(s).items() if experiment_of(ref) in names}, names
+
+
 def _in_experiments(runs: Sequence[Run], experiment: str | Sequence[str] | None) -> Sequence[Run]:
     if experiment is None:
         return runs
     wanted = {check_experiment(n) for n in ([experiment] if isinstance(experiment, str) else experiment)}
     return [r for r in runs if r.experiment in wanted]
-
-
-def _sorted(pairs: list[tuple[Run, dict]], keys: list[SortKey]) -> list[tuple[Run, dict]]:
-    by_row = {id(row): r for r, row in pairs}
-    return [(by_row[id(row)], row) for row in sort_rows([row for _, row in pairs], keys)]
 
 
 _FRAME_COLUMNS = ["run_id", "run_name", "experiment", "status", "start_time", "end_time"]

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, RunNotFound
 from gitexp.services.catalog.listing import resolve
 from gitexp.services.session import Session
-from gitexp.services.tracking.localstate import ActiveDir, claim_abandoned
+from gitexp.services.tracking.localstate import ActiveDir, appending, claim_abandoned
+from gitexp.store.journal import JournalWriter
 from gitexp.store.record import RunInfo
 from gitexp.store.repo import Entry, GitDB
 from gitexp.store.runcommit import Record, RecordReader, read_record, write_run_commit
@@ -182,3 +183,19 @@ def _refuse_running(target: Target, action: str, hint: str | None = None) -> Non
         )
 
 
+
+
+def queue_entries(folder: ActiveDir, events: Iterable[tuple[str, str, Any]],
+                  points: Iterable[tuple[str, int, float, float]] = ()) -> bool:
+    """Append events (kind, key, value; None deletes) and metric points to the journal of a run
+    another process owns. False if that run was finalised meanwhile: edit its commit instead."""
+    with appending(folder) as open_for_entries:
+        if open_for_entries:
+            writer = JournalWriter(folder.path)
+            try:
+                for kind, key, value in events:
+                    writer.event(kind, key, value)
+                writer.pending.extend(points)
+            finally:
+                writer.close()
+        return open_for_entries

@@ -17,10 +17,10 @@ from typing import Any
 
 from gitexp.errors import InvalidValue, ParamConflict
 from gitexp.names import check_key
-from gitexp.services.edit.core import EditResult, _refuse_running, edit_record, find_target, live_folder
+from gitexp.services.edit.core import (
+    EditResult, _refuse_running, edit_record, find_target, live_folder, queue_entries,
+)
 from gitexp.services.session import Session
-from gitexp.services.tracking.localstate import appending
-from gitexp.store.journal import JournalWriter
 from gitexp.store.record import iso_from_ms
 from gitexp.store.runcommit import Record, merge_points
 
@@ -38,18 +38,9 @@ def log_to_run(s: Session, run: str, metrics: Sequence[MetricPoint] = (), params
     target = find_target(s, run)
     folder = live_folder(s.db, target.info)
     if folder is not None:
-        with appending(folder) as open_for_entries:
-            if open_for_entries:
-                writer = JournalWriter(folder.path)
-                try:
-                    for key, value in params.items():
-                        writer.event("p", key, value)
-                    for key, value in tags.items():
-                        writer.event("t", key, value)
-                    writer.pending.extend((k, step, v, ts / 1000) for k, v, step, ts in points)
-                finally:
-                    writer.close()
-                return EditResult(target.ref, target.info.id, target.info.name, target.tip, target.tip, queued=True)
+        events = [("p", k, v) for k, v in params.items()] + [("t", k, v) for k, v in tags.items()]
+        if queue_entries(folder, events, [(k, step, v, ts / 1000) for k, v, step, ts in points]):
+            return EditResult(target.ref, target.info.id, target.info.name, target.tip, target.tip, queued=True)
         target = find_target(s, run)  # it ended meanwhile: edit its commit
     _refuse_running(target, "log to", hint="log from the machine it runs on, or after it ends")
 

@@ -7,11 +7,11 @@ from typing import Any
 from gitexp.errors import GitexpError, InvalidValue
 from gitexp.names import check_key
 from gitexp.services.edit.core import (
-    EditResult, Target, _info, _refuse_running, edit_record, find_target, live_folder,
+    EditResult, Target, _info, _refuse_running, edit_record, find_target, live_folder, queue_entries,
 )
 from gitexp.services.session import Session
-from gitexp.services.tracking.localstate import ActiveDir, appending
-from gitexp.store.journal import JournalWriter, read_journals
+from gitexp.services.tracking.localstate import ActiveDir
+from gitexp.store.journal import read_journals
 from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import Record, RecordReader
@@ -65,16 +65,8 @@ def _queue_tags(db: GitDB, target: Target, folder: ActiveDir, tags: dict[str, st
         missing = [k for k in delete if k not in current]
         if missing:
             raise _no_tag(target.info, missing[0], current)
-    with appending(folder) as open_for_entries:
-        if open_for_entries:
-            writer = JournalWriter(folder.path)
-            try:
-                for key, value in tags.items():
-                    writer.event("t", key, value)
-                for key in delete:
-                    writer.event("t", key, None)
-            finally:
-                writer.close()
+    open_for_entries = queue_entries(folder, [("t", k, v) for k, v in tags.items()]
+                                     + [("t", k, None) for k in delete])
     # The owner finalises under an exclusive lock, so written entries are in its
     # final commit. If it had already finished, apply the tags as an edit instead.
     tip = db.read_ref(target.ref)

@@ -47,12 +47,12 @@ def claim_generated_name(s: Session, ref: str, avoid: set[str] | frozenset[str] 
     name = ""
     for _ in range(RANDOM_TRIES):
         name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
-        if name not in avoid and _cached_holder(s, name, ref) is None and book.try_reserve(name, ref) is None:
+        if name not in avoid and _cached_holder(s, name, ref) is None and book.create(name, ref):
             return name
     base = name
     for n in range(2, MAX_NUMBERED):
         name = f"{base}-{n}"
-        if name not in avoid and _cached_holder(s, name, ref) is None and book.try_reserve(name, ref) is None:
+        if name not in avoid and _cached_holder(s, name, ref) is None and book.create(name, ref):
             return name
     raise GitexpError("no free run name found", hint="give the run a name")
 

@@ -34,8 +34,8 @@ from gitexp.settings import Settings
 from gitexp.store.repo import RUNS_PREFIX, GitDB, open_repo
 from gitexp.store.runcommit import read_record
 from gitexp.store.journal import JournalWriter, read_journals
-from gitexp.store.record import RECORD_DIR, Artifact, RunInfo, encode_record, iso_from_ms
-from gitexp.store.runcommit import write_run_commit
+from gitexp.store.record import Artifact, RunInfo, encode_record, iso_from_ms
+from gitexp.store.runcommit import code_tree, hash_code_tree, write_run_commit
 from gitexp.store.packing import maybe_pack
 from gitexp.store.sidestore import SideStore, sha256_file
 from gitexp.store.snapshot import snapshot_worktree
@@ -515,25 +515,25 @@ def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: st
                   params: dict, tags: dict, command: list[str] | None, parent: str | None) -> tuple[RunInfo, list[str]]:
     snap = snapshot_worktree(db, settings.snapshot)
     head = db.head()
+    code = hash_code_tree(db, snap.files)  # written with the commit; its id tells whether the tree is dirty
     info = RunInfo(
         id=run_id, name=name, experiment=experiment, start_time=iso_from_ms(int(time.time() * 1000)) or "",
         user=current_user(), host=platform.node(), command=list(command or sys.argv),
-        baseline=head, branch=db.head_branch(), dirty=_is_dirty(db, head, snap.files), skipped=snap.skipped,
+        baseline=head, branch=db.head_branch(), dirty=_is_dirty(db, head, snap.files, code.id), skipped=snap.skipped,
         gitexp_version=__version__, python_version=platform.python_version(), parent_run=parent,
     )
     record = encode_record(info, params, tags, {}, [])
     message = f"gitexp: start run {name} in {experiment}\n\nrun id: {run_id}\n"
-    commit = write_run_commit(db, None, snap.files, dict(record), [head] if head else [], message)
+    commit = write_run_commit(db, None, code, dict(record), [head] if head else [], message)
     db.set_ref(ref, None, commit, f"start run {run_id}")
     return info, snap.notices()
 
 
-def _is_dirty(db: GitDB, head: str | None, files: dict) -> bool:
+def _is_dirty(db: GitDB, head: str | None, files: dict, code: str) -> bool:
+    """Whether the snapshot (`files`, written as tree `code`) differs from HEAD's code: equal trees, equal ids."""
     if head is None:
         return bool(files)
-    head_files = db.list_tree(db.commit_info(head)[0])
-    head_files = {p: e for p, e in head_files.items() if not p.startswith(RECORD_DIR + "/")}
-    return head_files != files
+    return code_tree(db, db.commit_info(head)[0]) != code
 
 
 def attach(run_id: str, ref: str, common_dir: str) -> ActiveRun:
