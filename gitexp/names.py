@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
-import secrets
 import time
 from collections import Counter
 
@@ -139,6 +137,8 @@ def new_run_id(now_ms: int | None = None) -> str:
     Ids sort by creation time, need no coordination between machines, and the
     first 8 characters already tell apart runs started more than 32 ms apart.
     """
+    import secrets  # here, not at the top: listing runs never needs it (nor its hmac, base64, random)
+
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     head = _encode(ms, 9)
     tail = _encode(secrets.randbits(35), 7)
@@ -192,6 +192,8 @@ def new_run_name(taken: set[str] | frozenset[str] = frozenset()) -> str:
     (then one of the least used), so that a repository's recent runs are told apart
     by their animal alone.
     """
+    import secrets
+
     used = Counter(name.split("-")[1] for name in taken if name.count("-") >= 1)
     fewest = min(used.get(noun, 0) for noun in _NOUNS)
     nouns = [noun for noun in _NOUNS if used.get(noun, 0) == fewest]
@@ -219,6 +221,8 @@ def current_user() -> str:
     """The login name, as MLflow records it."""
     if os.environ.get("GITEXP_USER"):
         return os.environ["GITEXP_USER"]
+    import getpass
+
     try:
         return getpass.getuser()  # USER, LOGNAME, USERNAME, then the password database
     except Exception:  # no name for this uid (some containers)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitexp.errors import ConfigError, CorruptRecord
-from gitexp.store import yamlio
-from gitexp.store.repo import GitDB
-from gitexp.store.snapshot import SnapshotLimits
+
+if TYPE_CHECKING:  # every command reads the settings: no dulwich, no YAML unless .gitexp.yaml exists
+    from gitexp.store.repo import GitDB
 
 SETTINGS_FILE = ".gitexp.yaml"
+
+
+@dataclass
+class SnapshotLimits:
+    """Caps on untracked files in a run's code snapshot: per file, in total, and extra ignore patterns."""
+
+    max_file_size: int = 1 << 20
+    max_total_size: int = 50 << 20
+    ignore: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # more credential-like names (store/secrets.py)
 
 
 @dataclass
@@ -43,6 +54,8 @@ def load_settings(db: GitDB) -> Settings:
 
 
 def _apply_file(settings: Settings, path: Path) -> None:
+    from gitexp.store import yamlio
+
     try:
         raw = yamlio.load(path.read_bytes(), SETTINGS_FILE) or {}
     except CorruptRecord as exc:

@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 import gitexp
 from gitexp.cli import COMMANDS, cli, main
+from gitexp.cli.app import SUMMARIES
 from gitexp.render.formats import escape_controls
 from tests.helpers import invoke
 
@@ -159,6 +161,23 @@ def test_every_command_has_help_with_an_example(runner: CliRunner, name: str) ->
     assert result.exit_code == 0, result.stderr
     assert "\nExample:\n" in result.stdout or "\n  Example:\n" in result.stdout
     assert "    gitexp " + name in result.stdout
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_the_command_list_shows_each_help_s_first_sentence(name: str) -> None:
+    cmd = cli.get_command(click.Context(cli), name)
+    assert cmd is not None and list(SUMMARIES) == list(COMMANDS)
+    listed = click.Command(name, help=SUMMARIES[name])
+    for width in (20, 45, 80, 10_000):  # as click would cut the command's own help, at any terminal width
+        assert listed.get_short_help_str(width) == cmd.get_short_help_str(width)
+    assert SUMMARIES[name] == cmd.get_short_help_str(10_000)
+
+
+def test_top_level_help_imports_no_command_module() -> None:
+    from tests.helpers import loaded_by
+
+    modules = tuple(spec.partition(":")[0] for spec in COMMANDS.values())
+    assert loaded_by("from gitexp.cli import main\nmain(['--help'])", modules) == []
 
 
 @pytest.mark.parametrize("name", ["ls", "show", "diff", "compare"])

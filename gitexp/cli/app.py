@@ -16,14 +16,10 @@ own usage errors and decides between exiting and returning the code:
 
 from __future__ import annotations
 
-import difflib
 import errno
 import importlib
 import os
-import shlex
 import sys
-import traceback as tb
-from pathlib import Path
 from typing import Any
 
 import click
@@ -60,6 +56,37 @@ COMMANDS = {
     "ui": "gitexp.cli.ui_cmd:ui",
     "import": "gitexp.cli.import_cmd:import_",
 }
+# The first sentence of each command's help, for `gitexp --help`: listing the commands then
+# imports none of their modules (tests/test_cli_app.py checks it against each help text).
+SUMMARIES = {
+    "run": "Run COMMAND as a tracked run; exit with COMMAND's exit code.",
+    "ls": "List runs, newest first.",
+    "show": "Show one run: info, params, tags, metric summaries, artifacts and code.",
+    "diff": "Show what changed from run A to run B.",
+    "compare": "Show two or more runs side by side.",
+    "plot": "Plot runs to an image file (PNG, SVG or PDF) and print its path.",
+    "tag": "Set or delete tags of RUN; with neither, print its tags (KEY=VALUE lines).",
+    "note": "Set the note (description) of RUN to TEXT; without TEXT, print the note.",
+    "rename": "Rename RUN to NAME; run names are unique in the repository.",
+    "rm": "Remove runs: delete their refs (compare-and-delete), after confirmation.",
+    "demo": "Create a demo repo in DIRECTORY, run a small sweep, and list the runs.",
+    "push": "Send runs to REMOTE: the ones it lacks or has older, with their large artifacts.",
+    "fetch": "Fetch REMOTE's runs and experiment records into refs/gitexp/remotes/REMOTE/; local ones are not touched.",
+    "pull": "Fetch REMOTE's runs and integrate them: new runs appear, edits are merged.",
+    "remote": "Set up a Git remote for gitexp runs.",
+    "store": "Configure the artifact store of a remote (in the tracked .gitexp.yaml).",
+    "gc": "Remove local side-store objects no ref and no active run reaches.",
+    "artifacts": "List and download the artifacts of a run.",
+    "hook": "Run the git hook NAME (git's hook scripts call this), or name runs for the next commit.",
+    "hooks": "Install, remove or inspect gitexp's git hooks (they link commits to runs).",
+    "log": "The commit history of REV with, under each commit, its runs.",
+    "apply": "Put RUN's code snapshot into the working tree (never its record folder).",
+    "branch": "Create the branch NAME at RUN's commit (an existing branch is refused).",
+    "reproduce": "Run RUN's recorded command again, on its recorded code, as a new run.",
+    "models": "The model registry: versions and stages as annotated Git tags.",
+    "ui": "Browse, filter, chart and compare runs in a web browser.",
+    "import": "Import runs from another tracker (MLflow) as ordinary gitexp runs.",
+}
 ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
 SIGPIPE_EXIT = 141
 
@@ -77,10 +104,19 @@ class GitexpGroup(click.Group):
         module, _, attr = COMMANDS[name].partition(":")
         return getattr(importlib.import_module(module), attr)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, from SUMMARIES: `gitexp --help` imports no command module."""
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit))
+                                for name in COMMANDS])
+
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, ...]:
         """As click's, and a misspelt command gets the closest one suggested."""
         name = args[0] if args else ""
         if name and not name.startswith("-") and name not in self.list_commands(ctx):
+            import difflib
+
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
             if close:
                 ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
@@ -145,9 +181,13 @@ def report(exc: BaseException, argv: list[str], show_traceback: bool) -> int:
     if refused is not None:
         return report(refused, argv, show_traceback)
     if show_traceback:
+        import traceback as tb
+
         tb.print_exception(type(exc), exc, exc.__traceback__)
         _print_error(f"unexpected {type(exc).__name__}: {exc}", "please report the traceback above")
         return 1
+    import shlex
+
     command = shlex.join(["gitexp", "--traceback", *[a for a in argv if a != "--traceback"]])
     _print_error(f"unexpected {type(exc).__name__}: {exc}",
                  f"rerun as {command!r} and report the output" if argv else
@@ -161,7 +201,7 @@ def _refused_write(exc: BaseException) -> GitexpError | None:
         return None
     name = os.fsdecode(exc.filename) if exc.filename else None
     reason = (exc.strerror or str(exc)).lower()
-    if exc.errno == errno.EROFS or name is None or ".git" in Path(os.path.abspath(name)).parts:
+    if exc.errno == errno.EROFS or name is None or ".git" in os.path.abspath(name).split(os.sep):
         where = name or os.getcwd()
         return ReadOnlyRepository(
             f"repository is read-only: cannot write {where} ({reason})",

@@ -60,7 +60,7 @@ def diff(run_a: str, run_b: str, all_: bool, code: bool, out: Output) -> None:
     from gitexp.render import comparison as view
     from gitexp.render.tables import Table, render_csv, render_markdown, render_text
     from gitexp.services.compare import diff_runs
-    from gitexp.services.registry.writes import registry_of_run
+    from gitexp.services.registry.labels import registry_of_run
 
     with open_db() as db:
         d = diff_runs(db, run_a, run_b, include_unchanged=all_, code_text=code)

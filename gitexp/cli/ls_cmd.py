@@ -64,10 +64,9 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
     from gitexp.render import runlist
     from gitexp.render.tables import render_csv, render_markdown, render_text
     from gitexp.errors import FilterSyntaxError
-    from gitexp.services.catalog import hints
     from gitexp.services.catalog.listing import run_refs
     from gitexp.services.catalog.query import search, short_ids
-    from gitexp.services.registry.writes import registry_of_run
+    from gitexp.services.registry.labels import registry_of_run
 
     cols = _parse_columns(columns) if columns else None
     with open_db() as db:
@@ -85,6 +84,8 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
                 return
             runs = search(db, selection.filter, list(sort), exp, progress=progress_bar)
         except FilterSyntaxError as exc:
+            from gitexp.services.catalog import hints
+
             raise hints.explain_unknown_attribute(hints.KeyIndex.of(search(db, None, None, exp)), exc) from None
         runs = [r for r in runs if keep is None or r.id in keep]
         every_id = [ref.rsplit("/", 1)[-1] for ref in run_refs(db)]  # short ids must resolve repo-wide
@@ -136,10 +137,10 @@ def _say_no_runs(db: Session, selection: RunSelection, exp: str | None, sort: tu
 
 
 def _warn_missing_sort_keys(runs: list, sort: tuple[str, ...]) -> None:
-    from gitexp.services.catalog import hints
-
     if not sort:
         return
+    from gitexp.services.catalog import hints
+
     index = hints.KeyIndex.of(runs)
     missing = hints.missing_keys(index, None, sort)
     if missing:

@@ -30,7 +30,7 @@ def show(run: str, out: Output) -> None:
     from gitexp.render.formats import escape_controls
     from gitexp.services.catalog.listing import get_run
     from gitexp.services.code import recording_commits
-    from gitexp.services.registry.writes import registry_of_run
+    from gitexp.services.registry.labels import registry_of_run
 
     with open_db() as db:
         r = get_run(db, run)

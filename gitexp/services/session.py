@@ -14,7 +14,7 @@ from functools import cached_property
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gitexp.store.repo import GitDB, open_repo
+from gitexp.store.repo import REMOTES_PREFIX, GitDB, open_repo
 
 if TYPE_CHECKING:
     from gitexp.services.catalog.cache import RunIndex
@@ -56,9 +56,13 @@ class Session:
     def recover(self) -> list[str]:
         """Finalise local runs whose process died, once per session; their ids."""
         if self._recovered is None:
-            from gitexp.services.tracking.finalize import recover_dead_runs
+            from gitexp.services.tracking.localstate import active_dirs
 
-            self._recovered = recover_dead_runs(self.db, int(time.time() * 1000), self.warn)
+            self._recovered = []
+            if active_dirs(self.db.local_dir):  # runs were started here: load finalising only then
+                from gitexp.services.tracking.finalize import recover_dead_runs
+
+                self._recovered = recover_dead_runs(self.db, int(time.time() * 1000), self.warn)
         return self._recovered
 
     def integrate_fetched(self) -> None:
@@ -66,9 +70,10 @@ class Session:
         (after `gitexp remote setup`). Not on the run-start path, whose cost must stay flat."""
         if not self._integrated:
             self._integrated = True
-            from gitexp.services.sync.integrate import auto_integrate
+            if self.db.refs_under(REMOTES_PREFIX):  # nothing fetched (most clones): sync is not even loaded
+                from gitexp.services.sync.integrate import auto_integrate
 
-            auto_integrate(self)
+                auto_integrate(self)
 
     def warn(self, message: str) -> None:
         if self.on_warning is not None:

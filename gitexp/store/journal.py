@@ -17,7 +17,6 @@ import errno
 import json
 import marshal
 import os
-import secrets
 import struct
 import threading
 import time
@@ -44,6 +43,8 @@ class JournalWriter:
     """
 
     def __init__(self, folder: Path) -> None:
+        import secrets  # here: reading journals (a listing) needs none of it
+
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{os.getpid()}-{secrets.token_hex(4)}"
         self.path = folder / f"journal-{stem}.tsv"

@@ -12,7 +12,6 @@ from typing import Any
 
 from gitexp.errors import CorruptRecord, NewerFormat
 from gitexp.names import SHA256_HEX, experiment_id, is_run_id, key_problem
-from gitexp.store import yamlio
 
 FORMAT = 1
 RECORD_DIR = ".gitexp"
@@ -46,6 +45,8 @@ class RunInfo:
     description: str | None = None
 
     def to_yaml(self) -> bytes:
+        from gitexp.store import yamlio
+
         return yamlio.dump({"format": FORMAT, **asdict(self)})
 
     @classmethod
@@ -55,6 +56,8 @@ class RunInfo:
         Unknown keys are ignored (format evolution); a record of a newer format
         raises NewerFormat, anything malformed CorruptRecord with the reason.
         """
+        from gitexp.store import yamlio  # here: listing from the cache parses no YAML
+
         raw = yamlio.load_record(data, "run.yaml")
         if not isinstance(raw, dict):
             raise CorruptRecord("malformed run.yaml: expected a mapping")
@@ -239,6 +242,8 @@ def encode_record(info: RunInfo, params: dict, tags: dict[str, str],
                   metrics: dict[str, list[Point]], artifacts: list[Artifact],
                   output: bytes | None = None) -> dict[str, bytes]:
     """Serialise a whole record as {path under .gitexp/: bytes}."""
+    from gitexp.store import yamlio
+
     files = {
         "run.yaml": info.to_yaml(),
         "params.yaml": yamlio.dump(_sorted(params)),
@@ -275,6 +280,8 @@ def parse_mapping(data: bytes | None, what: str) -> dict:
     """A YAML mapping file (params, tags, summary); empty when absent."""
     if data is None:
         return {}
+    from gitexp.store import yamlio
+
     value = yamlio.load_record(data, what)
     if value is None:
         return {}
@@ -286,6 +293,8 @@ def parse_mapping(data: bytes | None, what: str) -> dict:
 def parse_artifacts(data: bytes | None) -> list[dict[str, Any]]:
     if data is None:
         return []
+    from gitexp.store import yamlio
+
     value = yamlio.load_record(data, "artifacts.yaml")
     if value is None:
         return []

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from dulwich.file import FileLocked
-
 from gitexp.errors import ConcurrentUpdate
 from gitexp.store.ids import to_oid, to_ref
 
 if TYPE_CHECKING:
+    from dulwich.file import FileLocked
     from dulwich.repo import Repo
 
 
@@ -38,10 +37,13 @@ _VANISHED_ATTEMPTS = 5  # a ref folder removed by a concurrent `git pack-refs` i
 class RefsMixin:
     """Ref reads and compare-and-swap writes."""
 
-    repo: Repo
     common_dir: Path
     hex_length: int
     identity: Callable[[], bytes]  # GitDB's: the committer, also in reflogs
+
+    @property
+    def repo(self) -> Repo:  # provided by GitDB
+        raise NotImplementedError
 
     def read_ref(self, ref: str) -> str | None:
         try:
@@ -76,6 +78,8 @@ class RefsMixin:
         `git gc`, `git pack-refs` or a fetch: that is no reason to fail a run. Nor is
         a folder that `git pack-refs` removed (emptied) just as the update created it.
         """
+        from dulwich.file import FileLocked  # loaded by dulwich's refs anyway
+
         deadline = time.monotonic() + LOCK_TIMEOUT
         delay = 0.002
         vanished = 0

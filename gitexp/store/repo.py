@@ -2,42 +2,42 @@
 
 The store is the only package that imports dulwich; object ids leave it as hex
 `str`. `GitDB` gathers objects (here), refs (`refs.py`) and revisions (`revparse.py`).
+dulwich is imported when objects are first read or written (`GitDB.repo`), not when a
+repository is opened: listing runs reads refs and the cache index as plain files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias, TypeVar
-
-from dulwich.errors import NotGitRepository
-from dulwich.objects import Blob, Commit, ShaFile, Tree
-from dulwich.object_store import tree_lookup_path
-from dulwich.pack import PackFileDisappeared
-from dulwich.repo import Repo, get_user_identity
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
-from gitexp.store.atomic import write_atomic
 from gitexp.store.ids import to_oid
+from gitexp.store.location import Location, find_repository
 from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
 
 if TYPE_CHECKING:
     from dulwich.config import StackedConfig
     from dulwich.object_format import ObjectFormat
+    from dulwich.objects import ShaFile, Tree
+    from dulwich.repo import Repo
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 RUNS_PREFIX = "refs/gitexp/runs/"
+REMOTES_PREFIX = "refs/gitexp/remotes/"  # remote-tracking runs and records, written only by fetch
 LOOSE_COMPRESSION = 1  # git's own default (core.loosecompression): loose objects are packed later anyway
 PACK_THRESHOLD = 500  # objects written at once before a pack beats loose files
 _LOOSE_ATTEMPTS = 5  # a loose write raced by `git gc` removing its folder is retried
-T = TypeVar("T", bound=ShaFile)
+T = TypeVar("T", bound="ShaFile")
 
 
 @dataclass(frozen=True)
@@ -66,30 +66,39 @@ def open_repo(path: str | os.PathLike[str] | None = None) -> "GitDB":
     where = os.path.abspath(env_dir or path or ".")
     try:
         if env_dir:
-            repo = _open_git_dir(env_dir, env_tree)
-        else:
-            repo = Repo.discover(str(path or "."))
-            if env_tree:
-                controldir = repo.controldir()
-                repo.close()
-                repo = _open_git_dir(controldir, env_tree)
-            _check_ownership(repo)
-        return GitDB(repo)
-    except NotGitRepository:
-        raise NotARepository(
-            f"not a git repository: {where}" + (" (from GIT_DIR)" if env_dir else ""),
-            hint="check GIT_DIR" if env_dir else "run 'git init' here, or cd into your project",
-        ) from None
+            return GitDB.of(_open_git_dir(env_dir, env_tree))
+        place = find_repository(str(path or "."))
+        if place is None:
+            raise _not_a_repository(where, env_dir)
+        if env_tree:
+            return _check_ownership(GitDB.of(_open_git_dir(place.control_dir, env_tree)))
+        return _check_ownership(GitDB(place) if place.plain else GitDB.of(_dulwich_repo(place.path)))
     except GitexpError:
         raise
-    except Exception as exc:  # dulwich raises UnsupportedExtension and friends
+    except Exception as exc:  # dulwich raises NotGitRepository, UnsupportedExtension and friends
+        if type(exc).__name__ == "NotGitRepository":
+            raise _not_a_repository(where, env_dir) from None
         if type(exc).__name__ == "UnsupportedExtension":
             raise GitexpError(f"this repository uses a git extension gitexp cannot read: {exc}") from None
         raise
 
 
+def _not_a_repository(where: str, env_dir: str | None) -> NotARepository:
+    return NotARepository(f"not a git repository: {where}" + (" (from GIT_DIR)" if env_dir else ""),
+                          hint="check GIT_DIR" if env_dir else "run 'git init' here, or cd into your project")
+
+
+def _dulwich_repo(path: str) -> Repo:
+    """dulwich's Repo at `path`: a work tree, or a bare repository."""
+    from dulwich.repo import Repo
+
+    return Repo(path)
+
+
 def _open_git_dir(git_dir: str, work_tree: str | None) -> Repo:
     """A repository at an explicit git dir (GIT_DIR), with git's choice of work tree."""
+    from dulwich.errors import NotGitRepository
+
     git_dir = os.path.abspath(git_dir)
     if not os.path.isdir(os.path.join(git_dir, "objects")) and not os.path.isfile(os.path.join(git_dir, "commondir")):
         raise NotGitRepository(git_dir)
@@ -109,6 +118,8 @@ def _open_git_dir(git_dir: str, work_tree: str | None) -> Repo:
 
 
 def _repo_at(git_dir: str, work_tree: str | None) -> Repo:
+    from dulwich.repo import Repo
+
     try:
         return Repo(controldir=git_dir, worktree=work_tree)
     except TypeError:  # dulwich before controldir=/worktree= (pre 1.x)
@@ -118,24 +129,24 @@ def _repo_at(git_dir: str, work_tree: str | None) -> Repo:
         return repo
 
 
-def _check_ownership(repo: Repo) -> None:
-    """Refuse a repository another user owns unless `safe.directory` allows it, as git does.
+def _check_ownership(db: GitDB) -> GitDB:
+    """`db`, unless another user owns it and `safe.directory` does not allow it, as git does.
 
     git checks the `.git` file (linked work trees), the work tree and the git dir,
     and reads `safe.directory` from the system, global and command-line config
     only, never from the repository's own.
     """
-    work_tree = None if repo.bare else repo.path
-    paths = [p for p in (work_tree, repo.controldir()) if p]
+    work_tree = db.place.work_tree
+    paths = [p for p in (work_tree, db.place.control_dir) if p]
     if work_tree and os.path.isfile(os.path.join(work_tree, ".git")):
         paths.append(os.path.join(work_tree, ".git"))
     foreign = next((p for p in paths if not _owned_by_current_user(p)), None)
     if foreign is None and os.environ.get("GIT_TEST_ASSUME_DIFFERENT_OWNER", "").lower() not in ("1", "true", "yes"):
-        return
-    checked = os.path.realpath(work_tree or repo.controldir())
+        return db
+    checked = os.path.realpath(work_tree or db.place.control_dir)
     if _safe_directory(checked):
-        return
-    repo.close()
+        return db
+    db.close()
     owner = _user(os.stat(foreign).st_uid) if foreign else "another user"
     shown = checked.replace(os.sep, "/")
     raise DubiousOwnership(
@@ -223,18 +234,37 @@ def _parse_config_parameters(text: str) -> list[str]:
 class GitDB(RefsMixin, RevisionsMixin):
     """A repository's objects and refs, plus the local `.git/gitexp/` folder."""
 
-    def __init__(self, repo: Repo) -> None:
-        self.repo = repo
-        self.common_dir = Path(repo.commondir())
-        self.root = None if repo.bare else Path(repo.path)
+    def __init__(self, place: Location, repo: Repo | None = None) -> None:
+        self.place = place
+        self._repo = repo
+        self.common_dir = Path(place.common_dir)
+        self.root = None if place.work_tree is None else Path(place.work_tree)
         self.local_dir = self.common_dir / "gitexp"
         # SHA-1 or SHA-256 (`git init --object-format=sha256`): every id gitexp makes uses it.
-        self.object_format: ObjectFormat | None = getattr(repo, "object_format", None)
-        self.hex_length: int = getattr(self.object_format, "hex_length", 40)
+        # A repository left to open lazily is SHA-1: its config names no extension (store/location.py).
+        self.hex_length: int = getattr(getattr(repo, "object_format", None), "hex_length", 40)
         self._sha1 = self.hex_length == 40
         self._batch: list[ShaFile] | None = None
-        self._config: StackedConfig | None = None
+        self._sections: dict[str, dict[str, str]] = {}  # config section: {key: value}, read by git
+        self._config_stack: StackedConfig | None = None
         self._identity: bytes | None = None
+
+    @classmethod
+    def of(cls, repo: Repo) -> GitDB:
+        """A GitDB on a repository dulwich has opened."""
+        work_tree = None if repo.bare else repo.path
+        return cls(Location(repo.path, repo.controldir(), repo.commondir(), work_tree, plain=False), repo)
+
+    @property
+    def repo(self) -> Repo:
+        """dulwich's repository, opened on first use: listing reads refs and the cache without it."""
+        if self._repo is None:
+            self._repo = _dulwich_repo(self.place.path)
+        return self._repo
+
+    @property
+    def object_format(self) -> ObjectFormat | None:
+        return getattr(self.repo, "object_format", None)
 
     def new(self, obj: T) -> T:
         """Mark a new object as belonging to this repository's object format."""
@@ -248,6 +278,8 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def blob_id(self, data: bytes) -> str:
         """The id a blob with `data` gets here, without writing it."""
+        from dulwich.objects import Blob
+
         return self.oid(self.new(Blob.from_string(data)))
 
     def is_object_id(self, text: str) -> bool:
@@ -255,7 +287,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         return len(text) == self.hex_length and all(c in "0123456789abcdef" for c in text)
 
     def close(self) -> None:
-        self.repo.close()
+        if self._repo is not None:
+            self._repo.close()
 
     def __enter__(self) -> "GitDB":
         return self
@@ -265,6 +298,8 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     # -- objects -------------------------------------------------------------
     def add_blob(self, data: bytes) -> str:
+        from dulwich.objects import Blob
+
         blob = self.new(Blob.from_string(data))
         self.add_objects([blob])
         return self.oid(blob)
@@ -356,7 +391,7 @@ class GitDB(RefsMixin, RevisionsMixin):
                 except KeyError:
                     continue
                 return _packed_size(pack.data.filename, offset, self.hex_length // 2)
-        except (ValueError, OSError, zlib.error, AttributeError, PackFileDisappeared):
+        except (ValueError, OSError, zlib.error, AttributeError, _pack_gone()):
             return None  # e.g. `git gc` replaced the pack meanwhile: the caller reads the object whole
         return None
 
@@ -373,6 +408,8 @@ class GitDB(RefsMixin, RevisionsMixin):
             size = self.object_size(sha)
             if size is not None and size > limit:
                 raise CorruptRecord(f"object {sha[:12]} is {size} bytes, over the {limit >> 20} MiB limit")
+        from dulwich.objects import Blob
+
         obj = self.repo.object_store[to_oid(sha)]
         if not isinstance(obj, Blob):
             raise GitexpError(f"object {sha} is not a file")
@@ -410,6 +447,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         return trees
 
     def _build(self, node: _Folder, out: list[Tree]) -> str:
+        from dulwich.objects import Tree
+
         tree = self.new(Tree())
         for name, child in node.items():
             if isinstance(child, dict):
@@ -432,11 +471,15 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def tree_entries(self, tree_sha: str) -> list[tuple[str, int, str]]:
         """(name, mode, id) of each direct entry of a tree."""
+        from dulwich.objects import Tree
+
         return [(item.path.decode("utf-8", "surrogateescape"), item.mode, item.sha.decode())
                 for item in self.read_object(tree_sha, Tree).iteritems()]
 
     def subtree(self, tree_sha: str, path: str) -> str | None:
         """The id of the tree at `path` inside `tree_sha`, or None."""
+        from dulwich.object_store import tree_lookup_path
+
         try:
             mode, sha = tree_lookup_path(self.repo.object_store.__getitem__, to_oid(tree_sha), path.encode())
         except (KeyError, Exception):
@@ -445,6 +488,8 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def write_commit(self, tree: str, parents: list[str], message: str, when: float | None = None) -> str:
         """Write a commit object with the user's identity; return its id."""
+        from dulwich.objects import Commit
+
         ident = self.identity()
         ts = int(time.time() if when is None else when)
         commit = self.new(Commit())
@@ -460,6 +505,8 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def identity(self) -> bytes:
         """The committer identity for commits and reflogs (settled once per GitDB)."""
+        from dulwich.repo import get_user_identity
+
         if self._identity is None:
             try:
                 self._identity = get_user_identity(self.config_stack(), kind="COMMITTER")
@@ -468,22 +515,26 @@ class GitDB(RefsMixin, RevisionsMixin):
         return self._identity
 
     def config_stack(self) -> StackedConfig:
-        """The merged git config, read once per GitDB: a command's (or request's) view.
+        """dulwich's merged git config, read once per GitDB: a command's (or request's) view.
 
         dulwich reads every config file again on each call: a run start asked it
         for the identity and settings eleven times.
         """
-        if self._config is None:
-            self._config = self.repo.get_config_stack()
-        return self._config
+        if self._config_stack is None:
+            self._config_stack = self.repo.get_config_stack()
+        return self._config_stack
 
     def commit_info(self, sha: str) -> tuple[str, list[str]]:
         """(tree id, parent ids) of a commit."""
+        from dulwich.objects import Commit
+
         commit = self.read_object(sha, Commit)
         return commit.tree.decode(), [p.decode() for p in commit.parents]
 
     def commit_author(self, sha: str) -> str:
         """A commit's author, `Name <email>`."""
+        from dulwich.objects import Commit
+
         return self.read_object(sha, Commit).author.decode("utf-8", "replace")
 
     def read_object(self, sha: str, kind: type[T]) -> T:
@@ -494,21 +545,61 @@ class GitDB(RefsMixin, RevisionsMixin):
         return obj
 
     def config(self, section: str, key: str) -> str | None:
-        """A value from the merged git config (`gitexp.<key>` style), or None."""
-        try:
-            return self.config_stack().get((section.encode(),), key.encode()).decode()
-        except KeyError:
-            return None
+        """A value from the merged git config (`gitexp.<key>` style), or None.
 
+        Read as git reads it (includes, `-c`, every scope) by one `git config` per section,
+        which also spares dulwich's repository; through dulwich where git is not installed.
+        """
+        if section not in self._sections:
+            self._sections[section] = self._read_config(section)
+        return self._sections[section].get(key.lower())
+
+    def _read_config(self, section: str) -> dict[str, str]:
+        from gitexp.store import gitproc
+
+        place = self.place
+        try:
+            code, out, _ = gitproc.run(place.work_tree or place.control_dir, "--git-dir", place.control_dir,
+                                       "config", "-z", "--get-regexp", rf"^{re.escape(section)}\.[^.]*$")
+        except gitproc.GitCommandError:  # no git: dulwich reads it
+            code, out = -1, b""
+        if code not in (0, 1):  # (1: no such key) a config git refuses: dulwich says what is wrong, as before
+            items = _section_items(self.config_stack(), section.encode())
+            return {k.decode().lower(): v.decode() for k, v in items}
+        values: dict[str, str] = {}
+        for item in out.decode("utf-8", "surrogateescape").split("\0"):
+            name, newline, value = item.partition("\n")
+            if name:
+                values[name.split(".", 1)[1]] = value if newline else "true"  # a bare `key` line is true to git
+        return values
+
+
+def _section_items(stack: Any, section: bytes) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of a config section in dulwich's stack, the nearer scope last."""
+    items: list[tuple[bytes, bytes]] = []
+    for backend in reversed(stack.backends):
+        with contextlib.suppress(KeyError):
+            items.extend(backend.items((section,)))
+    return items
 
 
 def blob_id(data: bytes) -> str:
     """The SHA-1 id a blob with `data` gets in git (see GitDB.blob_id for any repository)."""
+    from dulwich.objects import Blob
+
     return Blob.from_string(data).id.decode()
+
+
+def _pack_gone() -> type[Exception]:
+    from dulwich.pack import PackFileDisappeared
+
+    return PackFileDisappeared
 
 
 def _write_file(path: Path, data: bytes) -> None:
     """Write a loose object through a unique temp file and a rename, read-only as git leaves it."""
+    from gitexp.store.atomic import write_atomic  # here: opening a repository to read needs no tempfile
+
     write_atomic(path, data, prefix="tmp_obj_", mode=0o444)
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from dulwich.objects import Commit
-
 from gitexp.store.ids import to_oid
 
 if TYPE_CHECKING:
@@ -19,8 +17,11 @@ if TYPE_CHECKING:
 class RevisionsMixin:
     """Resolve revision text to a commit id."""
 
-    repo: Repo
     hex_length: int
+
+    @property
+    def repo(self) -> Repo:  # provided by GitDB
+        raise NotImplementedError
 
     def read_ref(self, ref: str) -> str | None:  # provided by RefsMixin
         raise NotImplementedError
@@ -62,6 +63,8 @@ class RevisionsMixin:
 
     def _peel(self, sha: str) -> str:
         """Follow tags to what they point at (ids as stored: SHA-1 or SHA-256)."""
+        from dulwich.objects import Commit
+
         obj = self.repo.object_store[to_oid(sha)]
         while not isinstance(obj, Commit) and hasattr(obj, "object"):
             sha = obj.object[1].decode()
@@ -69,6 +72,8 @@ class RevisionsMixin:
         return sha
 
     def _expand_sha(self, prefix: str) -> str | None:
+        from dulwich.objects import Commit
+
         if len(prefix) == self.hex_length:
             matches = [prefix] if self.has_object(prefix) else []
         else:

@@ -8,9 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from dulwich.objects import Blob, Tree
+from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import CorruptRecord
 from gitexp.store import catfile
@@ -22,6 +20,9 @@ from gitexp.store.record import (
 )
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
 from gitexp.store.yamlio import MAX_YAML_BYTES
+
+if TYPE_CHECKING:  # dulwich is imported where objects are made: listing runs from the cache loads none
+    from dulwich.objects import Tree
 
 
 def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dict[str, list[Point]],
@@ -55,6 +56,8 @@ def code_tree(db: GitDB, root: str) -> str:
 
     One tree read, however large the tree.
     """
+    from dulwich.objects import Tree
+
     if RECORD_DIR.encode() not in db.read_object(root, Tree):
         return root
     return db.oid(_without(db, root, RECORD_DIR))
@@ -67,6 +70,8 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
     The code is given either as an existing root tree id (`code_root`, whose own
     `.gitexp` entry is replaced), as hashed trees (`CodeTree`) or as a flat listing.
     """
+    from dulwich.objects import Blob
+
     blobs = []
     entries: dict[str, Entry] = {}
     for path, value in record.items():
@@ -96,6 +101,8 @@ def _with_entry(db: GitDB, root: str | Tree | None, name: str, subtree: str) -> 
 
 def _without(db: GitDB, root: str | Tree | None, name: str) -> Tree:
     """A new tree object: `root`'s entries but `name` (not written)."""
+    from dulwich.objects import Tree
+
     tree = db.new(Tree())
     if root is not None:
         for item in (root if isinstance(root, Tree) else db.read_object(root, Tree)).iteritems():
@@ -158,8 +165,7 @@ class RecordReader:
         if self._top is None:
             self._top = {}
             if self.record_tree is not None:
-                tree = self.db.read_object(self.record_tree, Tree)
-                self._top = {i.path.decode(): (i.mode, i.sha.decode()) for i in tree.iteritems()}
+                self._top = {name: (mode, sha) for name, mode, sha in self.db.tree_entries(self.record_tree)}
         return self._top
 
     def read(self, name: str) -> bytes | None:

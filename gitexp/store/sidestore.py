@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from gitexp.errors import GitexpError
@@ -15,6 +13,8 @@ CHUNK = 1 << 20
 
 def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
     """(hex sha256, size) of a file, read in chunks."""
+    import hashlib  # here: a listing knows of side stores (active runs' staged files) without hashing
+
     digest, size = hashlib.sha256(), 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
@@ -43,6 +43,8 @@ class SideStore:
         if target.exists():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
@@ -65,6 +67,8 @@ class SideStore:
             raise GitexpError(f"artifact {sha256[:12]} is not in the local store {self.root}",
                               hint="pull it from your team's store (gitexp pull)")
         data = path.read_bytes()
+        import hashlib
+
         if hashlib.sha256(data).hexdigest() != sha256:
             raise GitexpError(f"artifact {sha256[:12]} in {self.root} is corrupt (hash mismatch)",
                               hint=f"delete {path} and pull it again")

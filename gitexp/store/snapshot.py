@@ -22,19 +22,10 @@ from gitexp.store.gitindex import IndexRow, read_index
 from gitexp.store.repo import EXEC, FILE, GITLINK, LINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.secrets import secret_pattern
+from gitexp.settings import SnapshotLimits  # settings data: defined there, so reading settings loads no dulwich
 
 
 _SKIP_WORKTREE = 0x4000  # index extended flag set by sparse checkout
-
-
-@dataclass
-class SnapshotLimits:
-    """Caps on untracked files: per file, in total, and extra ignore patterns."""
-
-    max_file_size: int = 1 << 20
-    max_total_size: int = 50 << 20
-    ignore: list[str] = field(default_factory=list)
-    secrets: list[str] = field(default_factory=list)  # more credential-like names (store/secrets.py)
 
 
 MANY_UNTRACKED_FILES = 1000  # more untracked files than this in a snapshot are worth a word

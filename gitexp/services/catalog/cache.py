@@ -32,7 +32,6 @@ from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
-from gitexp.services.catalog import fill
 from gitexp.store import catfile
 from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.repo import GitDB
@@ -153,6 +152,8 @@ def load_rows(db: GitDB, pairs: list[tuple[str, str]]) -> Iterator[tuple]:
             pass  # no usable git here: dulwich reads the rest
         if chunk:
             yield chunk
+
+    from gitexp.services.catalog import fill  # here: a warm listing starts no worker, nor loads pickle
 
     yield from fill.shared(chunks(), record_rows, len(pairs))
     yield from (_row(load_summary(db, ref, commit)) for ref, commit in declined + pairs[read:])

@@ -304,30 +304,3 @@ def find_version(m: Model, version: str | None = None, stage: str | None = None)
     if m.latest is None:
         raise UnknownVersion(f"{m.name} has no registered version", hint=f"gitexp models register {m.name} RUN")
     return m.latest
-
-
-def registry_of_run(s: Session) -> dict[str, list[str]]:
-    """{run id: labels like `churn@v0.0.2 [production]`} for every registered run.
-
-    A version made by gitexp names its run in the tag; one made by another tool
-    is traced to the run through its commit's run.yaml.
-    """
-    reg = load_registry(s.db)
-    out: dict[str, list[str]] = {}
-    for m in sorted(reg.models.values(), key=lambda m: m.name):
-        for v in sorted(m.versions.values(), key=lambda v: v.semver):
-            run_id = v.run_id or _run_id_at(s, v.commit)
-            if not run_id:
-                continue
-            label = f"{m.name}@{v.version}" + (" (deregistered)" if v.deregistered else "") + \
-                (f" [{', '.join(sorted(v.stages))}]" if v.stages else "")
-            out.setdefault(run_id, []).append(label)
-    return out
-
-
-def _run_id_at(s: Session, commit: str) -> str | None:
-    try:
-        rec = RecordReader(s.db, commit)
-        return RunInfo.from_yaml(rec.read("run.yaml") or b"").id if rec.is_run else None
-    except (GitexpError, KeyError):
-        return None

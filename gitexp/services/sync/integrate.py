@@ -25,10 +25,10 @@ from gitexp.services.session import Session
 from gitexp.services.sync.merge import Conflict, load_three, merge_records, write_merge
 from gitexp.services.sync.removed import forget_removed, removed_runs
 from gitexp.store.history import Relation, relate
-from gitexp.store.repo import RUNS_PREFIX, GitDB
+from gitexp.store.repo import REMOTES_PREFIX, RUNS_PREFIX, GitDB
 from gitexp.store.transport import update_refs
 
-TRACKING_ROOT = "refs/gitexp/remotes/"
+TRACKING_ROOT = REMOTES_PREFIX
 
 
 @dataclass
