@@ -151,11 +151,12 @@ def read_journals(folder: Path) -> JournalData:
     """Merge every journal in `folder`; unreadable lines are skipped, never fatal."""
     data = JournalData()
     events: list[tuple[int, int, list[str]]] = []
-    try:
-        paths = sorted(folder.glob("journal-*.tsv"))
-        frames = sorted(folder.glob("metrics-*.bin"))
+    try:  # listdir, not glob: a run's end should not pay for compiling glob's regexes
+        names = sorted(os.listdir(folder))
     except OSError:  # the folder went away meanwhile: its run just ended and was committed
         return data
+    paths = [folder / n for n in names if n.startswith("journal-") and n.endswith(".tsv")]
+    frames = [folder / n for n in names if n.startswith("metrics-") and n.endswith(".bin")]
     for path in paths:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
