@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
@@ -36,7 +37,6 @@ from gitexp.store import catfile
 from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader, read_files_bulk
-from gitexp.services.catalog import sqlfilter
 
 SCHEMA = "5"
 BUSY_MS = 10_000  # how long a write waits for another process's
@@ -307,7 +307,7 @@ class RunIndex:
         except BaseException:
             conn.close()
             raise
-        conn.create_function("gitexp_like", 3, sqlfilter.like, deterministic=True)
+        conn.create_function("gitexp_like", 3, _like, deterministic=True)
         return conn
 
     # -- rows --------------------------------------------------------------------------------
@@ -384,8 +384,8 @@ class RunIndex:
             for kid, kind, key in conn.execute("SELECT kid, kind, key FROM vkeys").fetchall():
                 by_kind.setdefault(kind, []).append((kid, key))
             for kind, keys in by_kind.items():
-                at = 9 + _STORED.index(sqlfilter.COLUMN[kind])
-                _put_vals(conn, sqlfilter.vals_rows(kind, keys, [(r[0], r[at]) for r in rows]))
+                at = 9 + _STORED.index(_sql().COLUMN[kind])
+                _put_vals(conn, _sql().vals_rows(kind, keys, [(r[0], r[at]) for r in rows]))
             conn.execute("COMMIT")
             return True
         except sqlite3.DatabaseError:
@@ -415,8 +415,8 @@ class RunIndex:
             kid = conn.execute("INSERT INTO vkeys (kind, key) VALUES (?, ?)", (kind, key)).lastrowid
             if kid is None:
                 raise sqlite3.DatabaseError("no id for a new key")
-            rows = conn.execute(f"SELECT commit_id, {sqlfilter.COLUMN[kind]} FROM runs").fetchall()
-            _put_vals(conn, sqlfilter.vals_rows(kind, [(kid, key)], rows))
+            rows = conn.execute(f"SELECT commit_id, {_sql().COLUMN[kind]} FROM runs").fetchall()
+            _put_vals(conn, _sql().vals_rows(kind, [(kid, key)], rows))
             conn.execute("COMMIT")
             return kid
         except BaseException:
@@ -476,20 +476,32 @@ def _create(conn: sqlite3.Connection) -> None:
         " cls INTEGER NOT NULL, PRIMARY KEY (kid, commit_id)) WITHOUT ROWID;"
         "CREATE TABLE verified (digest TEXT PRIMARY KEY, gen);"
         # Every scalar a search filters or sorts on, so it picks rows without reading their JSON.
-        f"CREATE INDEX runs_pick ON runs (commit_id, {', '.join(sqlfilter.PICK_COLUMNS)});"
+        f"CREATE INDEX runs_pick ON runs (commit_id, {', '.join(_sql().PICK_COLUMNS)});"
         "DELETE FROM meta WHERE key = 'gen';"
         f"INSERT OR REPLACE INTO meta VALUES ('schema', '{SCHEMA}');"
     )
+
+
+def _sql() -> ModuleType:
+    """The filter language's SQL side, loaded only when a search or a searched key needs it:
+    a run start or a plain listing never does (it imports the whole filter language)."""
+    from gitexp.services.catalog import sqlfilter
+    return sqlfilter
+
+
+def _like(pattern: str, ignore_case: int, text: str | None) -> int:
+    return _sql().like(pattern, ignore_case, text)
 
 
 def _put_vals(conn: sqlite3.Connection, vals: list[tuple]) -> None:
     """Write `vals` rows, marking in `vkeys` the keys that got LOOSE or unsortable values."""
     conn.executemany("INSERT OR REPLACE INTO vals VALUES (?, ?, ?, ?, ?, ?)", vals)
     marks: dict[int, tuple[int, int]] = {}
+    loose_bit = _sql().LOOSE
     for kid, _, _, _, flags, cls in vals:
-        if flags & sqlfilter.LOOSE or cls == 3:
+        if flags & loose_bit or cls == 3:
             loose, _ = marks.get(kid, (0, 1))
-            marks[kid] = (loose | bool(flags & sqlfilter.LOOSE), 1)
+            marks[kid] = (loose | bool(flags & loose_bit), 1)
     conn.executemany("UPDATE vkeys SET loose = max(loose, ?), unsortable = 1 WHERE kid = ?",
                      [(loose, kid) for kid, (loose, _) in marks.items()])
 
