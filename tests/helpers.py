@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> str:
-    """Run the real git CLI and return its stdout."""
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+def git(cwd: Path, *args: str, check: bool = True, input_text: str | None = None) -> str:
+    """Run the real git CLI (with `input_text` on stdin) and return its stdout."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, input=input_text)
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
     return proc.stdout

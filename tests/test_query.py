@@ -73,6 +73,13 @@ def names(result) -> list[str]:
     return [s.name for s in result]
 
 
+def ls_rows(*args: str) -> list[str]:
+    """The table rows of in-process `gitexp ls -c id,name,status ARGS` (in order)."""
+    from click.testing import CliRunner
+
+    return invoke(CliRunner(), "ls", "-c", "id,name,status", *args).stdout.splitlines()[2:]
+
+
 def ls_names(*args: str) -> list[str]:
     """Names listed by in-process `gitexp ls -c name ARGS` (in order)."""
     from click.testing import CliRunner
@@ -443,3 +450,29 @@ def test_ls_columns_with_nested_params(runs: dict[str, str]) -> None:
     for row in rows:
         assert len(row[0]) >= 8 and runs[row[1]].startswith(row[0])
 
+
+
+def test_ls_page_counts_every_run_it_does_not_show(runs: dict[str, str], repo: Path) -> None:
+    """`ls -n K` reads only the shown rows, yet shows the first K of the full listing (running and
+    corrupt runs included) and counts the rest exactly."""
+    from click.testing import CliRunner
+
+    (repo / "bad.yaml").write_text("id: [unclosed\nstatus: FINISHED\n")
+    blob = git(repo, "hash-object", "-w", "bad.yaml").strip()
+    inner = git(repo, "mktree", input_text=f"100644 blob {blob}\trun.yaml\n").strip()
+    tree = git(repo, "mktree", input_text=f"040000 tree {inner}\t.gitexp\n").strip()
+    commit = git(repo, "commit-tree", tree, "-m", "corrupt").strip()
+    git(repo, "update-ref", "refs/gitexp/runs/default/1zzzzzzzzzzzzzzz", commit)
+    gitexp.start_run(run_name="live")  # running: its live values come from the journals
+    gitexp.log_metric("acc", 0.3)
+    gitexp.flush()
+    full = ls_rows("-n", "0")
+    assert len(full) == len(DEFAULT) + 2 and "live" in full[0] and "CORRUPT" in full[-1], full
+    for shown in range(1, len(full) + 1):
+        result = invoke(CliRunner(), "ls", "-c", "id,name,status", "-n", str(shown))
+        assert result.stdout.splitlines()[2:] == full[:shown]
+        more = len(full) - shown
+        assert (f"({more} more; use --limit 0 to list all)" in result.stderr) == (more > 0), result.stderr
+    assert ls_rows("--all", "-n", "2") == ls_rows("--all", "-n", "0")[:2]
+    assert ls_rows("-s", "metrics.acc", "-n", "3") == ls_rows("-s", "metrics.acc", "-n", "0")[:3]
+    gitexp.end_run()

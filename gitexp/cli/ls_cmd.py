@@ -65,7 +65,7 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
     from gitexp.render.tables import render_csv, render_markdown, render_text
     from gitexp.errors import FilterSyntaxError
     from gitexp.services.catalog.listing import run_refs
-    from gitexp.services.catalog.query import search, short_ids
+    from gitexp.services.catalog.query import search, search_page, short_ids
     from gitexp.services.registry.labels import registry_of_run
 
     cols = _parse_columns(columns) if columns else None
@@ -73,30 +73,35 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
         exp = selection.experiment_in(db)
         keep = _unpushed(db) if unpushed else None
         registry = registry_of_run(db)
+        db.recover()  # before the refs are listed, once: short ids must resolve repo-wide
+        every = run_refs(db)
         try:
             if out.kind == JSON:  # every field of every shown run: fetched with the rows, not one at a time
                 rows = search(db, selection.filter, list(sort), exp, None if keep is not None else limit or None,
-                              output="dicts", progress=progress_bar)
+                              output="dicts", progress=progress_bar, refs=every)
                 rows = [r for r in rows if keep is None or r["id"] in keep]
                 # "registry" only on runs that are model versions, as "error" only on corrupt ones
                 rows = [{**r, "registry": registry[r["id"]]} if r.get("id") in registry else r for r in rows]
                 echo_json(rows[:limit] if limit else rows)
                 return
-            runs = search(db, selection.filter, list(sort), exp, progress=progress_bar)
+            if keep is None:  # only the shown rows are read, and how many match
+                shown, total = search_page(db, selection.filter, list(sort), exp, limit or None, progress_bar, every)
+            else:
+                runs = [r for r in search(db, selection.filter, list(sort), exp, progress=progress_bar, refs=every)
+                        if r.id in keep]
+                shown, total = runs[:limit] if limit else runs, len(runs)
         except FilterSyntaxError as exc:
             from gitexp.services.catalog import hints
 
             raise hints.explain_unknown_attribute(hints.KeyIndex.of(search(db, None, None, exp)), exc) from None
-        runs = [r for r in runs if keep is None or r.id in keep]
-        every_id = [ref.rsplit("/", 1)[-1] for ref in run_refs(db)]  # short ids must resolve repo-wide
-        shown = runs[:limit] if limit else runs
+        every_id = [ref.rsplit("/", 1)[-1] for ref in every]
         if not shown:
             _say_no_runs(db, selection, exp, sort, bool(every_id))
             return
         _warn_missing_sort_keys(shown, sort)
     ids = short_ids([s.id for s in shown], among=every_id)
     width = None if out.kind == CSV else terminal_width()
-    cols = cols or runlist.default_columns(shown, selection.all or not selection.named and _many(runs), ids, width)
+    cols = cols or runlist.default_columns(shown, selection.all or not selection.named and _many(shown), ids, width)
     table = runlist.runs_table(shown, cols, ids, exact=out.kind == CSV)
     if any(s.id in registry for s in shown):  # the registry tags a run carries
         table.headers.append("registry")
@@ -104,8 +109,8 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
             row.append(", ".join(registry.get(s.id, [])) or "-")
     click.echo(render_csv(table) if out.kind == CSV else
                render_markdown([table]) if out.kind == MD else render_text([table], out.fmt))
-    if len(runs) > len(shown):
-        click.echo(f"({len(runs) - len(shown)} more; use --limit 0 to list all)", err=True)
+    if total > len(shown):
+        click.echo(f"({total - len(shown)} more; use --limit 0 to list all)", err=True)
 
 
 def _say_no_runs(db: Session, selection: RunSelection, exp: str | None, sort: tuple[str, ...],

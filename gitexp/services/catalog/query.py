@@ -10,17 +10,19 @@ from typing import Any
 from gitexp.errors import GitexpError
 from gitexp.names import SHORT_ID, check_experiment
 from gitexp.services.catalog.filterexpr import parse_filter, parse_sort
-from gitexp.model import LAZY_FIELDS, Run, experiment_of
+from gitexp.model import LAZY_FIELDS, Run
 from gitexp.services.catalog.cache import Progress, paused_gc
 from gitexp.services.catalog.listing import list_runs, run_refs
 from gitexp.services.catalog.sqlsearch import evaluate, kinds_of, search_sql
 from gitexp.services.session import Session
 from gitexp.store.record import flatten
+from gitexp.store.repo import RUNS_PREFIX
 
 
 def search(s: Session, filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
            experiment: str | Sequence[str] | None = None, max_results: int | None = None,
-           output: str = "list", progress: Progress | None = None, runs: Sequence[Run] | None = None) -> Any:
+           output: str = "list", progress: Progress | None = None, runs: Sequence[Run] | None = None,
+           refs: dict[str, str] | None = None) -> Any:
     """Runs matching `filter_string`, sorted by `order_by` (newest first by default).
 
     Args:
@@ -30,6 +32,7 @@ def search(s: Session, filter_string: str | None = None, order_by: Sequence[str]
         max_results: cut the result after sorting.
         output: ``"list"`` (Run objects), ``"dicts"`` or ``"pandas"``.
         runs: search these runs (listed before, fields decoded) instead of listing them.
+        refs: every run's ref, as `run_refs(s)` gave them, to save listing them again.
     """
     if output not in ("list", "dicts", "pandas"):
         raise GitexpError(f"unknown output {output!r}", hint="use 'list', 'dicts' or 'pandas'")
@@ -45,7 +48,7 @@ def search(s: Session, filter_string: str | None = None, order_by: Sequence[str]
     with paused_gc():  # the index turns it back on while it parses records
         result = None
         if runs is None and (predicate.node is not None or keys or max_results is not None):
-            result = search_sql(s, predicate, keys, *_refs(s, experiment), max_results, fields, progress)
+            result = search_sql(s, predicate, keys, *_refs(s, experiment, refs), max_results, fields, progress)
         if result is None:
             runs = _runs(s, experiment, progress, fields) if runs is None else _in_experiments(runs, experiment)
             result = evaluate(runs, predicate, keys)[:max_results]
@@ -66,15 +69,36 @@ def _runs(s: Session, experiment: str | Sequence[str] | None, progress: Progress
     return [r for r in list_runs(s, None, progress, fields) if r.experiment in wanted]
 
 
-def _refs(s: Session, experiment: str | Sequence[str] | None) -> tuple[dict[str, str], list[str] | None]:
-    """({ref: commit} of the runs searched, their experiments or None for all); dead runs recovered first."""
+def _refs(s: Session, experiment: str | Sequence[str] | None,
+          every: dict[str, str] | None = None) -> tuple[dict[str, str], list[str] | None]:
+    """({ref: commit} of the runs searched, their experiments or None for all); dead runs recovered first.
+
+    `every` (all runs' refs, listed after the recovery) is narrowed rather than listed again.
+    """
     s.recover()
     if experiment is None:
-        return run_refs(s), None
+        return (run_refs(s) if every is None else every), None
     names = sorted({check_experiment(n) for n in ([experiment] if isinstance(experiment, str) else experiment)})
-    if len(names) == 1:
+    if len(names) == 1 and every is None:
         return run_refs(s, names[0]), names
-    return {ref: c for ref, c in run_refs(s).items() if experiment_of(ref) in names}, names
+    every = run_refs(s) if every is None else every
+    prefixes = tuple(f"{RUNS_PREFIX}{n}/" for n in names)
+    return {ref: c for ref, c in every.items() if ref.startswith(prefixes)}, names
+
+
+def search_page(s: Session, filter_string: str | None, order_by: Sequence[str], experiment: str | None,
+                limit: int | None, progress: Progress | None = None,
+                refs: dict[str, str] | None = None) -> tuple[list[Run], int]:
+    """`search`'s first `limit` runs (None: all) and how many it finds in all.
+
+    Without a filter every run of the experiment matches, so the count is that of its
+    refs and only the shown rows are read; with one, every match is.
+    """
+    if limit is None or parse_filter(filter_string).node is not None:
+        runs = search(s, filter_string, order_by, experiment, progress=progress, refs=refs)
+        return runs[:limit], len(runs)
+    total = len(_refs(s, experiment, refs)[0])
+    return search(s, None, order_by, experiment, limit, progress=progress, refs=refs), total
 
 
 def _in_experiments(runs: Sequence[Run], experiment: str | Sequence[str] | None) -> Sequence[Run]:
