@@ -95,5 +95,5 @@ def test_settings_come_from_git_config_with_or_without_git(repo: Path, monkeypat
 def test_show_and_diff_read_two_records_without_dulwich(repo: Path) -> None:
     ids = make_runs()
     assert loaded_by(run_cli("ls"), ()) == []  # fills the cache
-    for args in (("show", "r0"), ("show", ids[1][:8]), ("diff", "r0", "r1"), ("diff", ids[0], ids[2], "--code")):
+    for args in (("show", "r0"), ("show", ids[1]), ("diff", "r0", "r1"), ("diff", ids[0], ids[2], "--code")):
         assert loaded_by(run_cli(*args), HEAVY) == [], args
