@@ -90,3 +90,10 @@ def test_settings_come_from_git_config_with_or_without_git(repo: Path, monkeypat
     monkeypatch.setenv("PATH", str(repo / "nowhere"))  # no git on the PATH: dulwich reads the config
     with open_repo() as db:
         assert (db.config("gitexp", "defaultexperiment"), db.config("gitexp", "packthreshold")) == ("sweeps", "7")
+
+
+def test_show_and_diff_read_two_records_without_dulwich(repo: Path) -> None:
+    ids = make_runs()
+    assert loaded_by(run_cli("ls"), ()) == []  # fills the cache
+    for args in (("show", "r0"), ("show", ids[1]), ("diff", "r0", "r1"), ("diff", ids[0], ids[2], "--code")):
+        assert loaded_by(run_cli(*args), HEAVY) == [], args

@@ -13,7 +13,6 @@ from gitexp.services.session import Session
 from gitexp.store import gitcli
 from gitexp.store.record import RECORD_DIR, RunInfo
 from gitexp.store.runcommit import RecordReader
-from gitexp.store.snapshot import snapshot_worktree
 
 
 def _root(s: Session) -> str:
@@ -76,7 +75,7 @@ def run_brief(r: Run, metrics: int = 3) -> dict[str, Any]:
 
 def recording_commits(s: Session, run_id: str) -> list[tuple[str, str]]:
     """(commit, subject) of every branch, tag or remote commit with a `Gitexp-Run: run_id` trailer."""
-    if s.db.root is None or s.db.head() is None:
+    if s.db.root is None:  # (a repository with no commits: git finds none, and dulwich stays unloaded)
         return []
     return gitcli.commits_with_trailer(str(s.db.root), TRAILER, run_id)
 
@@ -102,6 +101,8 @@ def apply_run(s: Session, text: str, force: bool = False) -> Applied:
     info = _info(s, commit)
     tree, _ = s.db.commit_info(commit)
     code = {p: e for p, e in s.db.list_tree(tree).items() if not _in_record(p)}
+    from gitexp.store.snapshot import snapshot_worktree  # loads dulwich: `show` imports this module
+
     current = snapshot_worktree(s.db, s.settings.snapshot).files
     tracked = gitcli.tracked_paths(root)
     changes = [("added" if p not in current else "modified", p) for p, e in sorted(code.items())

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
+from gitexp.store import catfile
 from gitexp.store.ids import to_oid
 from gitexp.store.location import Location, find_repository
 from gitexp.store.refs import RefsMixin
@@ -248,6 +249,7 @@ class GitDB(RefsMixin, RevisionsMixin):
         self._sections: dict[str, dict[str, str]] = {}  # config section: {key: value}, read by git
         self._config_stack: StackedConfig | None = None
         self._identity: bytes | None = None
+        self._cat: catfile.Batch | None = None
 
     @classmethod
     def of(cls, repo: Repo) -> GitDB:
@@ -287,6 +289,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         return len(text) == self.hex_length and all(c in "0123456789abcdef" for c in text)
 
     def close(self) -> None:
+        if self._cat is not None:
+            self._cat.close()
         if self._repo is not None:
             self._repo.close()
 
@@ -397,13 +401,20 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def read_blob(self, sha: str, limit: int | None = None) -> bytes:
         """A blob's bytes; with `limit`, refuse (CorruptRecord) a larger blob before inflating it."""
-        folder = getattr(self.repo.object_store, "path", None)
+        folder = os.path.join(self.place.common_dir, "objects") if self._lite else \
+            getattr(self.repo.object_store, "path", None)
         if folder and len(sha) == self.hex_length:
             # A loose blob in one read and one bounded inflate (its header gives the
             # size): listing reads four per run, and dulwich would read each twice.
             data = _read_loose_blob(os.path.join(folder, sha[:2], sha[2:]), sha, limit)
             if data is not None:
                 return data
+        try:
+            raw = self._git_read(sha, "blob", limit)
+        except ValueError as exc:
+            raise CorruptRecord(f"object {sha[:12]} is {exc}, over the {(limit or 0) >> 20} MiB limit") from None
+        if raw is not None:
+            return raw
         if limit is not None:
             size = self.object_size(sha)
             if size is not None and size > limit:
@@ -471,6 +482,10 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def tree_entries(self, tree_sha: str) -> list[tuple[str, int, str]]:
         """(name, mode, id) of each direct entry of a tree."""
+        raw = self._git_read(tree_sha, "tree")
+        if raw is not None:
+            with contextlib.suppress(ValueError):  # a malformed tree: dulwich says what is wrong
+                return [(name, mode, sha) for name, (mode, sha) in catfile.tree_entries(raw, 20).items()]
         from dulwich.objects import Tree
 
         return [(item.path.decode("utf-8", "surrogateescape"), item.mode, item.sha.decode())
@@ -478,6 +493,15 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def subtree(self, tree_sha: str, path: str) -> str | None:
         """The id of the tree at `path` inside `tree_sha`, or None."""
+        if self._lite:
+            found: str | None = tree_sha
+            for name in path.split("/"):
+                try:  # an absent or unreadable tree is no folder, as for dulwich's lookup below
+                    entry = next((e for e in self.tree_entries(found) if e[0] == name), None) if found else None
+                except Exception:
+                    return None
+                found = entry[2] if entry and stat.S_ISDIR(entry[1]) else None
+            return found
         from dulwich.object_store import tree_lookup_path
 
         try:
@@ -526,6 +550,11 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def commit_info(self, sha: str) -> tuple[str, list[str]]:
         """(tree id, parent ids) of a commit."""
+        raw = self._git_read(sha, "commit")
+        head = raw.partition(b"\n\n")[0].split(b"\n") if raw is not None else []
+        if head and head[0].startswith(b"tree "):
+            parents = [line[7:].decode() for line in head[1:] if line.startswith(b"parent ")]
+            return head[0][5:].decode(), parents
         from dulwich.objects import Commit
 
         commit = self.read_object(sha, Commit)
@@ -536,6 +565,27 @@ class GitDB(RefsMixin, RevisionsMixin):
         from dulwich.objects import Commit
 
         return self.read_object(sha, Commit).author.decode("utf-8", "replace")
+
+    @property
+    def _lite(self) -> bool:
+        """Whether objects are read through `git cat-file` (a SHA-1 repository dulwich has not opened)."""
+        return self._repo is None and self.place.plain
+
+    def _git_read(self, sha: str, kind: str, limit: int | None = None) -> bytes | None:
+        """Object `sha` through `git cat-file` before dulwich is loaded; None to read it through dulwich.
+
+        dulwich reads what this declines (an absent object, another type, no git) and
+        says what is wrong as before; an object over `limit` raises ValueError unread.
+        """
+        if not self._lite or not self.is_object_id(sha):
+            return None
+        if self._cat is None:
+            self._cat = catfile.Batch(self.common_dir)
+        try:
+            found, data = self._cat.read(sha, limit)
+        except catfile.CatFileError:
+            return None
+        return data if found == kind else None
 
     def read_object(self, sha: str, kind: type[T]) -> T:
         """The object `sha`, which must be a `kind` (Tree, Commit…); KeyError when it is absent."""

@@ -78,9 +78,8 @@ def resolve(s: Session, text: str, runs: list[Run] | None = None,
         exact = [ref for ref in refs if ref.endswith("/" + text)]
         if exact:
             return exact[-1], refs[exact[-1]]
-    by_id = {ref.rsplit("/", 1)[-1]: ref for ref in refs}
     if could_be_id_prefix(text):
-        hits = sorted(r for i, r in by_id.items() if i.startswith(text))
+        hits = sorted({i: r for r in refs if (i := r.rsplit("/", 1)[-1]).startswith(text)}.values())
         if len(hits) == 1:
             return hits[0], refs[hits[0]]
         if hits:
@@ -90,15 +89,16 @@ def resolve(s: Session, text: str, runs: list[Run] | None = None,
         return named[0].ref, named[0].commit
     if named:
         raise _ambiguous(text, "name", sorted(r.ref or r.commit for r in named))
-    return _by_revision(s, text, by_id)
+    return _by_revision(s, text, refs)
 
 
-def _by_revision(s: Session, text: str, by_id: dict[str, str]) -> tuple[str | None, str]:
+def _by_revision(s: Session, text: str, refs: dict[str, str]) -> tuple[str | None, str]:
     commit = s.db.resolve(text)
     if commit is not None:
         rec = RecordReader(s.db, commit)
         if rec.is_run:
             run_id = RunInfo.from_yaml(rec.read("run.yaml") or b"").id
+            by_id = {ref.rsplit("/", 1)[-1]: ref for ref in refs}  # built only here: names skip it
             return by_id.get(run_id), commit
     hint = "list runs with 'gitexp ls --all'"
     if len(text) < MIN_PREFIX:
