@@ -88,7 +88,9 @@ def test_histories_resolve_ids_prefixes_names_and_revisions(repo: Path) -> None:
         runs.append(run)
     one, two = runs
     with open_session(repo) as s:
-        loaded = load_histories(s, [one.id, one.id[:8], "two", two.ref], None)  # duplicates dropped
+        # a prefix of one only (runs started in the same 32 ms share 8 characters)
+        prefix = one.id[:next(n for n in range(8, 17) if one.id[:n] != two.id[:n])]
+        loaded = load_histories(s, [one.id, prefix, "two", two.ref], None)  # duplicates dropped
         assert [h.name for h in loaded] == ["one", "two"] and loaded[0].available == ["acc", "loss"]
         assert loaded[0].metrics["loss"] == [(0, 1.0, loaded[0].metrics["loss"][0][2]),
                                              (1, 0.5, loaded[0].metrics["loss"][1][2])]
