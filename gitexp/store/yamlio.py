@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any
 
 from gitexp.errors import CorruptRecord
-from gitexp.store import yamlemit, yamlfast
 
 # Limits checked before any YAML reaches the parser: records come from other
 # people's pushes, and ruamel's C parser recurses per nesting level (50,000
@@ -51,6 +50,8 @@ def load_record(data: bytes | str, what: str) -> Any:
     if len(data) <= FAST_MAX_BYTES:
         # What gitexp writes is read by a small strict reader; anything else (or
         # anything it is unsure of) goes through the full loader and its limits.
+        from gitexp.store import yamlfast  # here: a warm listing parses no YAML, nor compiles its patterns
+
         value = yamlfast.parse(data)
         if value is not yamlfast.FAIL:
             return value
@@ -161,6 +162,8 @@ def dump(obj: Any) -> bytes:
 
     The common shapes are written by `yamlemit` (the same bytes, without loading ruamel).
     """
+    from gitexp.store import yamlemit  # here: reading commands never write YAML
+
     data = _plain(obj)
     fast = yamlemit.dump(data)
     if fast is not None:
