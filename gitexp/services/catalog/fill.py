@@ -84,8 +84,8 @@ class Worker:
     @classmethod
     def start(cls) -> Worker | None:
         """A running worker, or None when no interpreter can be started here."""
-        if not sys.executable:
-            return None
+        if not os.path.basename(sys.executable or "").lower().startswith(("python", "pypy")):
+            return None  # embedded (uWSGI, a GUI app): sys.executable may be a program that is not Python
         # This gitexp first (an editable install is found by a finder that -S leaves out), then the parent's path.
         path = [_PACKAGE_ROOT, *(p for p in sys.path if p and os.path.isdir(p))]
         argv = [sys.executable, "-I", "-S", "-c", _SERVE.format(path=path)]
