@@ -302,12 +302,37 @@ def test_sigkill_of_gitexp_run_takes_its_child_along(repo: Path, tmp_path: Path)
     assert [v for _, v, _ in gitexp.get_run("orphan").metric_history("m")] == [1.0]
 
 
+def _hangups_default() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+def test_under_nohup_a_hang_up_is_ignored_by_gitexp_run_and_its_child(repo: Path, tmp_path: Path) -> None:
+    """nohup means hang-ups are ignored: gitexp run neither dies of one nor passes it on."""
+    (tmp_path / "child.py").write_text(CHILD)
+    side = tmp_path / "side"
+    wrapper = subprocess.Popen([PY, "-m", "gitexp", "run", "-n", "nohup", "--", PY, str(tmp_path / "child.py"),
+                                str(side)], cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    child = _child_pid(side)
+    wrapper.send_signal(signal.SIGHUP)
+    time.sleep(1.0)  # the forwarder's grace is 0.5 s: a forwarded hang-up would have arrived
+    try:
+        assert wrapper.poll() is None and pid_alive(child)
+        os.kill(child, signal.SIGINT)  # the child's own clean-up, then a normal exit
+        assert wrapper.wait(timeout=90) == 0, wrapper.stderr.read()
+    finally:
+        if pid_alive(child):
+            os.kill(child, signal.SIGKILL)
+    assert gitexp.get_run("nohup").status == "FINISHED"  # an ignored hang-up killed nothing
+
+
 def test_sighup_of_gitexp_run_is_handed_to_the_child(repo: Path, tmp_path: Path) -> None:
     (tmp_path / "child.py").write_text(CHILD)
     side = tmp_path / "side"
     wrapper = subprocess.Popen([PY, "-m", "gitexp", "run", "-n", "hungup", "--", PY, str(tmp_path / "child.py"),
                                 str(side)], cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)  # no terminal: the hang-up comes from kill
+                               start_new_session=True,  # no terminal: the hang-up comes from kill
+                               preexec_fn=_hangups_default)  # even when the tests run under nohup
     child = _child_pid(side)
     wrapper.send_signal(signal.SIGHUP)
     try:

@@ -305,6 +305,8 @@ class _Forwarder:
             except OSError:
                 self._tty = None  # no controlling terminal: every signal came from `kill`
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                    continue  # started under nohup: hang-ups stay ignored, as COMMAND ignores them too
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
