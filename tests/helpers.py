@@ -131,3 +131,13 @@ def loaded_by(code: str, modules: tuple[str, ...]) -> list[str]:
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def default_signals() -> None:
+    """A `preexec_fn`: SIGINT and SIGHUP as a terminal would deliver them, even when the suite
+    itself runs where they are ignored (a background job of a script, `nohup`), since ignored
+    signals stay ignored across exec."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)

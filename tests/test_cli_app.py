@@ -18,7 +18,7 @@ import gitexp
 from gitexp.cli import COMMANDS, cli, main
 from gitexp.cli.app import SUMMARIES
 from gitexp.render.formats import escape_controls
-from tests.helpers import invoke
+from tests.helpers import default_signals, invoke
 
 EVIL = "\x1b]0;x\x07"  # sets the terminal title (OSC 0), ended by BEL
 EVIL_SHOWN = "\\033]0;x\\a"
@@ -121,7 +121,7 @@ def test_main_returns_the_code_and_the_group_exits_with_it(repo: Path, runner: C
 def test_sigint_at_a_prompt_is_interrupted_exit_130(repo: Path) -> None:
     make_run("keep-me", 0.1, 0.5)
     proc = subprocess.Popen([sys.executable, "-m", "gitexp", "rm", "keep-me"], cwd=repo, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
     seen = b""
     deadline = time.monotonic() + 60
     while b"Remove?" not in seen and time.monotonic() < deadline:  # wait for the prompt, then Ctrl-C

@@ -18,7 +18,7 @@ import pytest
 
 import gitexp
 from gitexp.services.tracking.localstate import active_dirs
-from tests.helpers import cli, git, init_repo, run_refs, show
+from tests.helpers import cli, default_signals, git, init_repo, run_refs, show
 
 # Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
 # 90-second selection; .ci/run runs them with -m "slow or interop".
@@ -302,10 +302,6 @@ def test_sigkill_of_gitexp_run_takes_its_child_along(repo: Path, tmp_path: Path)
     assert [v for _, v, _ in gitexp.get_run("orphan").metric_history("m")] == [1.0]
 
 
-def _hangups_default() -> None:
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-
-
 def test_under_nohup_a_hang_up_is_ignored_by_gitexp_run_and_its_child(repo: Path, tmp_path: Path) -> None:
     """nohup means hang-ups are ignored: gitexp run neither dies of one nor passes it on."""
     (tmp_path / "child.py").write_text(CHILD)
@@ -332,7 +328,7 @@ def test_sighup_of_gitexp_run_is_handed_to_the_child(repo: Path, tmp_path: Path)
     wrapper = subprocess.Popen([PY, "-m", "gitexp", "run", "-n", "hungup", "--", PY, str(tmp_path / "child.py"),
                                 str(side)], cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                start_new_session=True,  # no terminal: the hang-up comes from kill
-                               preexec_fn=_hangups_default)  # even when the tests run under nohup
+                               preexec_fn=default_signals)  # even when the tests run under nohup
     child = _child_pid(side)
     wrapper.send_signal(signal.SIGHUP)
     try:
