@@ -595,7 +595,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         return obj
 
     def config(self, section: str, key: str) -> str | None:
-        """A value from the merged git config (`gitexp.<key>` style), or None.
+        """A value from the merged git config (`gitexp.<key>`, or `remote.<name>.<key>` with a
+        subsection), or None.
 
         Read as git reads it (includes, `-c`, every scope) by one `git config` per section,
         which also spares dulwich's repository; through dulwich where git is not installed.
@@ -620,16 +621,17 @@ class GitDB(RefsMixin, RevisionsMixin):
         for item in out.decode("utf-8", "surrogateescape").split("\0"):
             name, newline, value = item.partition("\n")
             if name:
-                values[name.split(".", 1)[1]] = value if newline else "true"  # a bare `key` line is true to git
+                values[name.rsplit(".", 1)[1]] = value if newline else "true"  # a bare `key` line is true to git
         return values
 
 
 def _section_items(stack: Any, section: bytes) -> list[tuple[bytes, bytes]]:
-    """Every (key, value) of a config section in dulwich's stack, the nearer scope last."""
+    """Every (key, value) of a config section (`remote.origin`: a subsection) in dulwich's stack,
+    the nearer scope last."""
     items: list[tuple[bytes, bytes]] = []
     for backend in reversed(stack.backends):
         with contextlib.suppress(KeyError):
-            items.extend(backend.items((section,)))
+            items.extend(backend.items(tuple(section.split(b".", 1))))
     return items
 
 

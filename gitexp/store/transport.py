@@ -100,20 +100,13 @@ class Fetched:
 
 def find_remote(db: GitDB, name: str) -> Remote:
     """The remote called `name` in the repository's config; a clear error if there is none."""
-    url = _config_subsection(db, name) if name else None
+    url = db.config(f"remote.{name}", "url") if name else None
     if url is None:
         looks_like_url = any(c in (name or "") for c in "/:\\")
         raise GitexpError(f"no git remote named {name!r}",
                           hint=f"name it first: git remote add team {name}" if looks_like_url else
                           f"add it first: git remote add {name or 'origin'} URL")
     return Remote(name, url)
-
-
-def _config_subsection(db: GitDB, name: str) -> str | None:
-    try:
-        return db.repo.get_config_stack().get((b"remote", name.encode()), b"url").decode()
-    except KeyError:
-        return None
 
 
 def default_remote_name(db: GitDB) -> str:
@@ -124,10 +117,9 @@ def default_remote_name(db: GitDB) -> str:
         head = b""
     if head.startswith(b"ref: refs/heads/"):
         branch = head[len(b"ref: refs/heads/"):]
-        try:
-            return db.repo.get_config_stack().get((b"branch", branch), b"remote").decode()
-        except KeyError:
-            pass
+        remote = db.config(f"branch.{branch.decode('utf-8', 'surrogateescape')}", "remote")
+        if remote:
+            return remote
     return "origin"
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName
 from gitexp.names import check_experiment
 from gitexp.services.session import Session
-from gitexp.services.sync.integrate import TRACKING_ROOT, apply_pending
+from gitexp.services.sync.integrate import TRACKING_ROOT, apply_pending, settle_tip
 from gitexp.services.sync.merge import Conflict, merge3
 from gitexp.store.experiments import EXPERIMENTS_PREFIX, FILENAME, ExperimentRecord, experiment_refs, \
     read_experiment, write_experiment
@@ -119,21 +119,9 @@ def integrate_experiments(s: Session, remote: str, slug: str | None = None, pref
 
 def _one(db: GitDB, slug: str, theirs: str, remote: str, prefer: str | None, result: ExperimentPull,
          pending: list[tuple[str, str, str | None]]) -> None:
-    ref = EXPERIMENTS_PREFIX + slug
-    ours = db.read_ref(ref)
-    if ours is None:
-        pending.append((ref, theirs, None))
-        result.created.append(slug)
-        return
-    relation, base = relate(db, ours, theirs, FILENAME)
-    if relation is Relation.SAME:
-        result.unchanged.append(slug)
-    elif relation is Relation.AHEAD:
-        result.ahead.append(slug)
-    elif relation is Relation.BEHIND:
-        pending.append((ref, theirs, ours))
-        result.fast_forwarded.append(slug)
-    else:
+    diverged = settle_tip(db, EXPERIMENTS_PREFIX + slug, theirs, slug, result, pending, FILENAME)
+    if diverged is not None:
+        ours, base = diverged
         _merge(db, slug, ours, theirs, base, remote, prefer, result)
 
 

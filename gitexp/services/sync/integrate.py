@@ -25,6 +25,7 @@ from gitexp.services.session import Session
 from gitexp.services.sync.merge import Conflict, load_three, merge_records, write_merge
 from gitexp.services.sync.removed import forget_removed, removed_runs
 from gitexp.store.history import Relation, relate
+from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import REMOTES_PREFIX, RUNS_PREFIX, GitDB
 from gitexp.store.transport import update_refs
 
@@ -111,21 +112,33 @@ def apply_pending(db: GitDB, pending: list[tuple[str, str, str | None]], remote:
 
 def _one(db: GitDB, local_ref: str, theirs: str, run_id: str, remote: str, prefer: str | None,
          result: Integration, pending: list[tuple[str, str, str | None]]) -> None:
-    ours = db.read_ref(local_ref)
-    if ours is None:
-        pending.append((local_ref, theirs, None))
-        result.created.append(run_id)
-        return
-    relation, base = relate(db, ours, theirs)
-    if relation is Relation.SAME:
-        result.unchanged.append(run_id)
-    elif relation is Relation.AHEAD:
-        result.ahead.append(run_id)
-    elif relation is Relation.BEHIND:
-        pending.append((local_ref, theirs, ours))
-        result.fast_forwarded.append(run_id)
-    else:
+    diverged = settle_tip(db, local_ref, theirs, run_id, result, pending)
+    if diverged is not None:
+        ours, base = diverged
         _merge(db, local_ref, ours, theirs, base, run_id, remote, prefer, result)
+
+
+def settle_tip(db: GitDB, ref: str, theirs: str, name: str, result: Any,
+               pending: list[tuple[str, str, str | None]], marker: str = RECORD_DIR) -> tuple[str, str | None] | None:
+    """Settle a fetched tip against the local `ref` unless they diverged: created or fast-forwarded
+    (queued in `pending`), unchanged or ahead, noted under `name` in `result`'s lists of those
+    names. Diverged tips return (ours, merge base) for the caller's own merge."""
+    ours = db.read_ref(ref)
+    if ours is None:
+        pending.append((ref, theirs, None))
+        result.created.append(name)
+        return None
+    relation, base = relate(db, ours, theirs, marker)
+    if relation is Relation.SAME:
+        result.unchanged.append(name)
+    elif relation is Relation.AHEAD:
+        result.ahead.append(name)
+    elif relation is Relation.BEHIND:
+        pending.append((ref, theirs, ours))
+        result.fast_forwarded.append(name)
+    else:
+        return ours, base
+    return None
 
 
 def _merge(db: GitDB, local_ref: str, ours: str, theirs: str, base: str | None, run_id: str, remote: str,
