@@ -180,6 +180,7 @@ def test_the_worker_reads_what_this_process_would(repo: Path, runs: list[tuple[s
     assert [r["status"] for r in shared].count("CORRUPT") == 6
 
 
+@pytest.mark.slow  # a cold fill of 1,000+ runs per case; CI runs it with -m slow
 @pytest.mark.parametrize("script", ["import sys; sys.exit(3)", "import sys; sys.stdout.write('garbage')",
                                     "import sys; sys.stdin.buffer.read(10); import os; os._exit(9)"])
 def test_a_failing_worker_loses_no_run(repo: Path, runs: list[tuple[str, str]], with_worker: list[int],

@@ -123,6 +123,7 @@ def both_ways(s: Session, text: str | None, order: list[str], limit: int | None,
     return [r.id for r in found], [r.id for r in expected]
 
 
+@pytest.mark.slow  # 250 generated queries: seconds; CI runs it with -m slow
 def test_generated_filters_and_sorts_agree_with_the_evaluator(many: Path) -> None:
     rng = random.Random(2026)
     checked = 0

@@ -58,6 +58,7 @@ def test_random_documents_match_ruamel() -> None:
     assert fast > 100  # the common shapes are really written fast
 
 
+@pytest.mark.slow  # exhaustive over short strings: seconds; CI runs it with -m slow
 def test_every_short_string_matches_ruamel() -> None:
     written = 0
     for length in range(4):
