@@ -45,6 +45,7 @@ Progress = Callable[[int, int], None]
 FEW_ROWS = 500  # rows wanted below which a temporary table beats scanning every row
 BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its start-up
 CHUNK = 200  # records parsed at a time, here or in the fill worker
+PROGRESS_AFTER_S = 1.0  # a cold load shows its progress bar once it has taken this long
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
             " info, params, tags, summary, last")
@@ -536,11 +537,11 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 
 def _progressed(items: Iterable[tuple], total: int, progress: Progress | None) -> Iterator[tuple]:
-    """`items`, reporting progress every 100 once loading has taken over a second."""
+    """`items`, reporting progress every 100 once loading has taken over PROGRESS_AFTER_S."""
     started, shown = time.monotonic(), 0
     for done, item in enumerate(items, 1):
         yield item
-        if progress and time.monotonic() - started > 1.0 and (done - shown >= 100 or done == total):
+        if progress and time.monotonic() - started > PROGRESS_AFTER_S and (done - shown >= 100 or done == total):
             progress(done, total)
             shown = done
 
