@@ -6,7 +6,6 @@ A mixin of `GitDB` (it uses `self.repo` and `self.common_dir`).
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,11 +20,11 @@ if TYPE_CHECKING:
 
 
 class DirCache(Protocol):
-    """Remembers the refs of a folder for one mtime (see RefsMixin.refs_under)."""
+    """Remembers the refs and the subfolder names of a folder for one mtime (see RefsMixin.refs_under)."""
 
-    def get(self, folder: str, mtime_ns: int) -> dict[str, str] | None: ...
+    def get(self, folder: str, mtime_ns: int) -> tuple[dict[str, str], list[str]] | None: ...
 
-    def put(self, folder: str, mtime_ns: int, refs: dict[str, str]) -> None: ...
+    def put(self, folder: str, mtime_ns: int, refs: dict[str, str], subfolders: list[str]) -> None: ...
 
 
 # How long a ref lock held by someone else is waited for before giving up, as git's
@@ -78,6 +77,8 @@ class RefsMixin:
         `git gc`, `git pack-refs` or a fetch: that is no reason to fail a run. Nor is
         a folder that `git pack-refs` removed (emptied) just as the update created it.
         """
+        import random
+
         from dulwich.file import FileLocked  # loaded by dulwich's refs anyway
 
         deadline = time.monotonic() + LOCK_TIMEOUT
@@ -120,27 +121,43 @@ class RefsMixin:
 
         Reads loose ref files and packed-refs directly: far cheaper than dulwich's
         generic path when there are thousands of run refs. With `dir_cache`, a
-        folder whose mtime has not moved is not read again: git and dulwich update
-        loose refs by renaming a lock file into place, which always touches it.
+        folder whose mtime has not moved is neither listed nor read again: git and
+        dulwich update loose refs by renaming a lock file into place, and a new
+        subfolder is an entry of its parent, so either always touches it.
         """
         # Loose refs first, then packed-refs: `git pack-refs` writes packed-refs
         # before it deletes the loose files, so a ref is always seen in one of them.
         loose: dict[str, str] = {}
-        for dirpath, _dirs, files in os.walk(self.common_dir / prefix):
-            rel = Path(dirpath).relative_to(self.common_dir).as_posix()
-            try:
-                mtime = os.stat(dirpath).st_mtime_ns if dir_cache is not None else 0
-            except FileNotFoundError:  # `git pack-refs` just removed the emptied folder
-                continue
-            found = dir_cache.get(rel, mtime) if dir_cache is not None else None
-            if found is None:
-                found = read_loose_refs(dirpath, rel + "/", files, self.hex_length)
-                if dir_cache is not None:
-                    dir_cache.put(rel, mtime, found)
-            loose.update(found)
+        folders = [prefix.rstrip("/")]
+        while folders:
+            rel = folders.pop()
+            found = self._loose_folder(rel, dir_cache)
+            if found is not None:
+                loose.update(found[0])
+                folders.extend(f"{rel}/{name}" for name in reversed(found[1]))
         out = self._packed_refs(prefix)
         out.update(loose)
         return out
+
+    def _loose_folder(self, rel: str, dir_cache: DirCache | None) -> tuple[dict[str, str], list[str]] | None:
+        """(refs, subfolder names) of the ref folder `rel`, remembered by `dir_cache` for its mtime;
+        None when it is gone (`git pack-refs` removes emptied folders) or cannot be listed."""
+        path = os.path.join(self.common_dir, rel)
+        try:
+            mtime = os.stat(path).st_mtime_ns if dir_cache is not None else 0
+            found = dir_cache.get(rel, mtime) if dir_cache is not None else None
+            if found is not None:
+                return found
+            with os.scandir(path) as entries:
+                listed = [(e.name, e.is_dir(), e.is_symlink()) for e in entries]
+        except OSError:
+            return None
+        files = [name for name, is_dir, _ in listed if not is_dir]
+        subfolders = [name for name, is_dir, link in listed if is_dir and not link]  # as os.walk: links not followed
+        found = read_loose_refs(path, rel + "/", files, self.hex_length), subfolders
+        if dir_cache is not None:
+            dir_cache.put(rel, mtime, *found)
+        return found
 
     def _packed_refs(self, prefix: str) -> dict[str, str]:
         out: dict[str, str] = {}

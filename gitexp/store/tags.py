@@ -212,7 +212,7 @@ class TagCache:
         self.db = db
         self.path = db.local_dir / "tags.json"
         self.entries: dict[str, list] = {}
-        self.dirs: dict[str, list] = {}  # folder -> [mtime_ns, {ref: sha}] (see RefsMixin.refs_under)
+        self.dirs: dict[str, list] = {}  # folder -> [mtime_ns, {ref: sha}, [subfolder]] (see RefsMixin.refs_under)
         self.used: set[str] = set()
         self.dirty = False
         try:
@@ -225,12 +225,12 @@ class TagCache:
             pass
 
     # DirCache: the loose tag refs of a folder, remembered for one mtime of it
-    def get(self, folder: str, mtime_ns: int) -> dict[str, str] | None:
+    def get(self, folder: str, mtime_ns: int) -> tuple[dict[str, str], list[str]] | None:
         hit = self.dirs.get(folder)
-        return hit[1] if isinstance(hit, list) and len(hit) == 2 and hit[0] == mtime_ns else None
+        return (hit[1], hit[2]) if isinstance(hit, list) and len(hit) == 3 and hit[0] == mtime_ns else None
 
-    def put(self, folder: str, mtime_ns: int, refs: dict[str, str]) -> None:
-        self.dirs[folder] = [mtime_ns, refs]
+    def put(self, folder: str, mtime_ns: int, refs: dict[str, str], subfolders: list[str]) -> None:
+        self.dirs[folder] = [mtime_ns, refs, subfolders]
         self.dirty = True
 
     def tags(self) -> dict[str, str]:

@@ -2,10 +2,10 @@
 
 A commit never changes, so a cached row is never stale for its key; freshness
 comes from reading the refs on every call and loading only commits not seen
-before. Ref folders are remembered by mtime, so thousands of loose refs are
-not re-read while nothing moves. The file is derived data: missing, corrupt or
-of another schema, it is deleted and rebuilt; rows that no ref reaches any more
-are pruned when every run is listed.
+before. Ref folders are remembered by mtime (their refs and subfolders), so
+thousands of loose refs are neither listed nor re-read while nothing moves.
+The file is derived data: missing, corrupt or of another schema, it is deleted
+and rebuilt; rows that no ref reaches any more are pruned when every run is listed.
 
 Rows keep run.yaml, params, tags and metrics as JSON text, decoded only when a
 caller reads them: a filter on `metrics.acc` never pays for decoding params.
@@ -18,7 +18,6 @@ so a long-lived server can share one RunIndex between request threads.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 import sqlite3
@@ -38,7 +37,7 @@ from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader, read_files_bulk
 
-SCHEMA = "5"
+SCHEMA = "6"
 BUSY_MS = 10_000  # how long a write waits for another process's
 MAX_KEYS = 48  # keys kept in `vals`; the oldest is dropped (and refilled when asked for again)
 Progress = Callable[[int, int], None]
@@ -55,6 +54,10 @@ SANE = " AND ".join([*(f"typeof({c}) = 'text'" for c in ("ref", "run_id", "name"
                      *(f"typeof({c}) IN ('integer', 'null')" for c in ("start_ms", "end_ms")),
                      *(f"typeof({c}) IN ('text', 'null')" for c in ("user", "last", *LAZY_FIELDS))])
 _TABLES = ("runs", "refdirs", "vkeys", "vals", "verified")
+# The listing order (`listing.list_runs`'s) in SQL, and the covering index that gives rows in it,
+# so a plain `gitexp ls` reads its first rows without sorting every run.
+LISTING_ORDER = ["coalesce(r.start_ms, 0) DESC", "r.ref DESC"]
+LISTING_INDEX = "runs_listing"
 _NEXT_GEN = "INSERT OR REPLACE INTO meta VALUES ('gen', coalesce((SELECT value FROM meta WHERE key = 'gen'), 0) + 1)"
 
 
@@ -245,19 +248,25 @@ class RunIndex:
         """The runs among `refs` named `name`: one indexed lookup, loading only uncached commits.
 
         Resolving a name costs the same as resolving an id on a warm cache, instead
-        of building a Run for every row.
+        of building a Run for every row: a set of refs found complete before is known
+        by its digest (`missing_rows`).
         """
         conn = self._conn()
         if conn is None:
             return [r for r in self.summaries(refs, fields=()) if r.name == name]
         try:
-            cached = {row[0] for row in conn.execute("SELECT commit_id FROM runs")}
-            named = {row[0] for row in conn.execute("SELECT commit_id FROM runs WHERE name = ?", (name,))}
+            conn.execute("BEGIN")
+            try:
+                missing = self.missing_rows(conn, refs)
+                named = conn.execute("SELECT ref, commit_id FROM runs WHERE name = ?", (name,)).fetchall()
+            finally:
+                conn.execute("COMMIT")
         except sqlite3.DatabaseError:
+            missing, named = None, []
+        if missing is None:  # rows cannot stand for `refs`: read them as a listing does
             return [r for r in self.summaries(refs, fields=()) if r.name == name]
-        missing = {ref: sha for ref, sha in refs.items() if sha not in cached}
-        out = [r for r in self.summaries(missing, fields=()) if r.name == name] if missing else []
-        hits = {ref: sha for ref, sha in refs.items() if sha in named and ref not in missing}
+        out = [r for r in self.summaries(dict(missing), fields=()) if r.name == name] if missing else []
+        hits = {ref: sha for ref, sha in named if refs.get(ref) == sha}
         return out + (self.summaries(hits, fields=()) if hits else [])
 
     # -- connections -------------------------------------------------------------------------
@@ -432,7 +441,7 @@ class RunIndex:
         next write to `runs` (each bumps `meta.gen`), so an unchanged repository is checked by
         one digest instead of reading every row.
         """
-        digest = hashlib.blake2b(repr(refs).encode(), digest_size=16).hexdigest()
+        digest = _digest(refs)
         gen = conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()
         if gen and conn.execute("SELECT 1 FROM verified WHERE digest = ? AND gen = ?", (digest, gen[0])).fetchone():
             return []
@@ -469,7 +478,7 @@ def _create(conn: sqlite3.Connection) -> None:
     conn.executescript(
         "".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES)
         + f"CREATE TABLE runs ({_COLUMNS.replace('commit_id', 'commit_id TEXT PRIMARY KEY')});"
-        "CREATE TABLE refdirs (folder TEXT PRIMARY KEY, mtime_ns INTEGER, refs TEXT);"
+        "CREATE TABLE refdirs (folder TEXT PRIMARY KEY, mtime_ns INTEGER, refs TEXT, subfolders TEXT);"
         # loose / unsortable: some value of the key is LOOSE / cannot be sorted in SQL (only ever set)
         "CREATE TABLE vkeys (kid INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL,"
         " loose INTEGER NOT NULL DEFAULT 0, unsortable INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, key));"
@@ -478,6 +487,8 @@ def _create(conn: sqlite3.Connection) -> None:
         "CREATE TABLE verified (digest TEXT PRIMARY KEY, gen);"
         # Every scalar a search filters or sorts on, so it picks rows without reading their JSON.
         f"CREATE INDEX runs_pick ON runs (commit_id, {', '.join(_sql().PICK_COLUMNS)});"
+        f"CREATE INDEX {LISTING_INDEX} ON runs (coalesce(start_ms, 0) DESC, ref DESC, commit_id, status, experiment,"
+        " run_id, name, start_ms, end_ms, user);"
         "DELETE FROM meta WHERE key = 'gen';"
         f"INSERT OR REPLACE INTO meta VALUES ('schema', '{SCHEMA}');"
     )
@@ -505,6 +516,16 @@ def _put_vals(conn: sqlite3.Connection, vals: list[tuple]) -> None:
             marks[kid] = (loose | bool(flags & loose_bit), 1)
     conn.executemany("UPDATE vkeys SET loose = max(loose, ?), unsortable = 1 WHERE kid = ?",
                      [(loose, kid) for kid, (loose, _) in marks.items()])
+
+
+def _digest(refs: dict[str, str]) -> str:
+    """A digest of {ref: commit} (in its order) for `verified`: ref names hold no newline, ids have one length."""
+    try:
+        from _blake2 import blake2b  # what hashlib.blake2b is, without loading OpenSSL's hashes (~5 ms)
+    except ImportError:  # another Python
+        from hashlib import blake2b
+    text = "\n".join(refs) + "\0" + "".join(refs.values())
+    return blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
 def _remember(conn: sqlite3.Connection, digest: str, gen: str | None) -> None:
@@ -553,30 +574,31 @@ class _DirCache:
         self.conn = conn
         self.now = time.time_ns()
         try:
-            rows = conn.execute("SELECT folder, mtime_ns, refs FROM refdirs").fetchall()
+            rows = conn.execute("SELECT folder, mtime_ns, refs, subfolders FROM refdirs").fetchall()
         except sqlite3.DatabaseError:
             rows = []
-        self.known = {f: (m, r) for f, m, r in rows}
-        self.changed: list[tuple[str, int, str]] = []
+        self.known = {f: (m, r, d) for f, m, r, d in rows}
+        self.changed: list[tuple[str, int, str, str]] = []
 
-    def get(self, folder: str, mtime_ns: int) -> dict[str, str] | None:
+    def get(self, folder: str, mtime_ns: int) -> tuple[dict[str, str], list[str]] | None:
         hit = self.known.get(folder)
         if hit is None or hit[0] != mtime_ns:
             return None
         try:
-            return json.loads(hit[1])
-        except ValueError:
+            refs, subfolders = json.loads(hit[1]), json.loads(hit[2])
+        except (TypeError, ValueError):
             return None
+        return (refs, subfolders) if isinstance(refs, dict) and isinstance(subfolders, list) else None
 
-    def put(self, folder: str, mtime_ns: int, refs: dict[str, str]) -> None:
+    def put(self, folder: str, mtime_ns: int, refs: dict[str, str], subfolders: list[str]) -> None:
         if self.now - mtime_ns > RACY_NS:
-            self.changed.append((folder, mtime_ns, json.dumps(refs)))
+            self.changed.append((folder, mtime_ns, json.dumps(refs), json.dumps(subfolders)))
 
     def save(self) -> None:
         if not self.changed:
             return
         try:
-            self.conn.executemany("INSERT OR REPLACE INTO refdirs VALUES (?, ?, ?)", self.changed)
+            self.conn.executemany("INSERT OR REPLACE INTO refdirs VALUES (?, ?, ?, ?)", self.changed)
         except sqlite3.DatabaseError:
             pass
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
-from bisect import bisect_left
+from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import GitexpError
 from gitexp.names import SHORT_ID, check_experiment
-from gitexp.services.catalog.filterexpr import parse_filter, parse_sort
 from gitexp.model import LAZY_FIELDS, Run
 from gitexp.services.catalog.cache import Progress, paused_gc
 from gitexp.services.catalog.listing import list_runs, run_refs
@@ -17,6 +15,9 @@ from gitexp.services.catalog.sqlsearch import evaluate, kinds_of, search_sql
 from gitexp.services.session import Session
 from gitexp.store.record import flatten
 from gitexp.store.repo import RUNS_PREFIX
+
+if TYPE_CHECKING:
+    from gitexp.services.catalog.filterexpr import Filter, SortKey
 
 
 def search(s: Session, filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
@@ -36,26 +37,58 @@ def search(s: Session, filter_string: str | None = None, order_by: Sequence[str]
     """
     if output not in ("list", "dicts", "pandas"):
         raise GitexpError(f"unknown output {output!r}", hint="use 'list', 'dicts' or 'pandas'")
-    if max_results is not None and (isinstance(max_results, bool) or not isinstance(max_results, numbers.Integral)
+    if max_results is not None and (isinstance(max_results, bool) or not _is_integral(max_results)
                                     or max_results < 0):
         raise GitexpError(f"max_results must be a whole number >= 0, not {max_results!r}",
                           hint="use None for no limit")
-    predicate = parse_filter(filter_string)
-    keys = [parse_sort(k) for k in ([order_by] if isinstance(order_by, str) else order_by or [])]
+    predicate, keys = parse_search(filter_string, order_by)
+    searched = _refs(s, experiment, refs) if runs is None and _in_sql(predicate, keys, max_results) else None
+    result = _search(s, predicate, keys, experiment, searched, max_results, output, progress, runs)
+    if output == "list":
+        return result
+    dicts = [r.listing_dict() for r in result]
+    return dicts if output == "dicts" else to_dataframe(dicts)
+
+
+def parse_search(filter_string: str | None,
+                 order_by: Sequence[str] | str | None) -> tuple[Filter | None, list[SortKey]]:
+    """The filter (None: every run) and sort keys; without either, the filter language is not even loaded."""
+    texts = [order_by] if isinstance(order_by, str) else list(order_by or [])
+    if not texts and (filter_string is None or isinstance(filter_string, str) and not filter_string.strip()):
+        return None, []
+    from gitexp.services.catalog.filterexpr import parse_filter, parse_sort
+
+    return parse_filter(filter_string), [parse_sort(k) for k in texts]
+
+
+def _in_sql(predicate: Filter | None, keys: list[SortKey], max_results: int | None) -> bool:
+    """Whether a search is worth running in SQL: a filter, a sort or a limit (else every run is read anyway)."""
+    return predicate is not None and predicate.node is not None or bool(keys) or max_results is not None
+
+
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, int):
+        return True
+    import numbers  # a numpy integer, say
+
+    return isinstance(value, numbers.Integral)
+
+
+def _search(s: Session, predicate: Filter | None, keys: list[SortKey], experiment: str | Sequence[str] | None,
+            searched: tuple[dict[str, str], list[str] | None] | None, max_results: int | None, output: str,
+            progress: Progress | None, runs: Sequence[Run] | None) -> list[Run]:
+    """`search` once parsed: in SQL over `searched` (`_refs`, when `_in_sql`) if it can, else by the evaluator."""
     kinds = kinds_of(predicate, keys)
     # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
     fields: list[str] = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
     with paused_gc():  # the index turns it back on while it parses records
         result = None
-        if runs is None and (predicate.node is not None or keys or max_results is not None):
-            result = search_sql(s, predicate, keys, *_refs(s, experiment, refs), max_results, fields, progress)
+        if searched is not None:
+            result = search_sql(s, predicate, keys, *searched, max_results, fields, progress)
         if result is None:
             runs = _runs(s, experiment, progress, fields) if runs is None else _in_experiments(runs, experiment)
             result = evaluate(runs, predicate, keys)[:max_results]
-    if output == "list":
-        return result
-    dicts = [r.listing_dict() for r in result]
-    return dicts if output == "dicts" else to_dataframe(dicts)
+    return result
 
 
 def _runs(s: Session, experiment: str | Sequence[str] | None, progress: Progress | None,
@@ -94,11 +127,12 @@ def search_page(s: Session, filter_string: str | None, order_by: Sequence[str], 
     Without a filter every run of the experiment matches, so the count is that of its
     refs and only the shown rows are read; with one, every match is.
     """
-    if limit is None or parse_filter(filter_string).node is not None:
+    predicate, keys = parse_search(filter_string, order_by)
+    if limit is None or predicate is not None and predicate.node is not None:
         runs = search(s, filter_string, order_by, experiment, progress=progress, refs=refs)
         return runs[:limit], len(runs)
-    total = len(_refs(s, experiment, refs)[0])
-    return search(s, None, order_by, experiment, limit, progress=progress, refs=refs), total
+    searched = _refs(s, experiment, refs)
+    return _search(s, predicate, keys, experiment, searched, limit, "list", progress, None), len(searched[0])
 
 
 def _in_experiments(runs: Sequence[Run], experiment: str | Sequence[str] | None) -> Sequence[Run]:
@@ -134,15 +168,21 @@ def short_ids(ids: Sequence[str], minimum: int = SHORT_ID, among: Sequence[str] 
     """The shortest prefix (at least `minimum` chars) that tells each of `ids` apart.
 
     Prefixes must be unique among `ids` and `among` (e.g. every run, when only
-    some are shown); only the neighbours in sorted order need to be compared.
+    some are shown); only ids sharing the first `minimum` characters need comparing.
     """
-    ordered = sorted(set(ids) | set(among))
+    every = set(ids) | set(among)
+    heads = Counter(i[:minimum] for i in every)
     out = {}
     for run_id in set(ids):
-        i = bisect_left(ordered, run_id)
         need = minimum
-        for other in ordered[max(i - 1, 0):i] + ordered[i + 1:i + 2]:
-            common = next((n for n, (a, b) in enumerate(zip(run_id, other)) if a != b), min(len(run_id), len(other)))
-            need = max(need, common + 1)
+        if heads[run_id[:minimum]] > 1:  # rare: another id starts the same
+            for other in every:
+                if other != run_id and other.startswith(run_id[:minimum]):
+                    need = max(need, _common(run_id, other) + 1)
         out[run_id] = run_id[:need]
     return out
+
+
+def _common(a: str, b: str) -> int:
+    """The length of the common prefix of `a` and `b`."""
+    return next((n for n, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))

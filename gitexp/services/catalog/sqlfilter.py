@@ -185,7 +185,8 @@ class Translator:
 
     # -- sorting -------------------------------------------------------------------------
     def order(self, keys: Sequence[SortKey]) -> tuple[list[str], list[str]] | None:
-        """(LEFT JOINs, ORDER BY terms) sorting as `sort_rows` over the listing order; None if SQL cannot."""
+        """(LEFT JOINs, ORDER BY terms) sorting as `sort_rows` does, before the listing order
+        (`cache.LISTING_ORDER`, which the caller appends); None if SQL cannot."""
         joins, terms = [], []
         for i, k in enumerate(keys):
             way = _DIRECTION[k.descending]
@@ -201,10 +202,7 @@ class Translator:
             joins.append(f"LEFT JOIN vals {a} ON {a}.kid = {self.kids[k.kind, k.key]} AND {a}.commit_id = r.commit_id")
             terms += [f"coalesce({a}.cls, 4)", f"CASE WHEN {a}.cls = 0 THEN {a}.num END{way}",
                       f"CASE WHEN {a}.cls = 2 THEN {a}.txt END{way}"]
-        return joins, terms + LISTING_ORDER
-
-
-LISTING_ORDER = ["coalesce(r.start_ms, 0) DESC", "r.ref DESC"]  # `listing.list_runs`'s order
+        return joins, terms
 
 
 def _not(sql: str) -> str:

@@ -6,7 +6,9 @@ Runs. Rows the SQL cannot decide are decided by the filter itself as they come; 
 runs (whose live values are not in the cache) and unreadable records are evaluated
 apart and merged by the evaluator's own sort. `search_sql` returns None when the index
 cannot serve (no cache, a commit under two refs, a busy or damaged database): the caller
-then evaluates every listed run.
+then evaluates every listed run. A plain listing (no filter, no sort: `predicate` None)
+reads the rows in the listing order from the index made for it and never loads the
+filter language.
 """
 
 from __future__ import annotations
@@ -14,39 +16,45 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from gitexp.model import LAZY_FIELDS, Run
-from gitexp.services.catalog import sqlfilter
-from gitexp.services.catalog.cache import Progress, RunIndex
-from gitexp.services.catalog.filterexpr import Filter, SortKey, sort_rows
+from gitexp.services.catalog.cache import LISTING_INDEX, LISTING_ORDER, Progress, RunIndex
 from gitexp.services.catalog.listing import attach, listing_order
 from gitexp.services.session import Session
+
+if TYPE_CHECKING:
+    from gitexp.services.catalog.filterexpr import Filter, SortKey
 
 _SCALARS = "r.commit_id, r.ref, r.run_id, r.name, r.experiment, r.status, r.start_ms, r.end_ms, r.user"
 
 
-def kinds_of(predicate: Filter, keys: Sequence[SortKey]) -> set[str]:
-    """The row kinds (params, metrics, tags, attributes) a filter and sort keys read."""
-    return {kind for kind, _ in predicate.referenced()} | {k.kind for k in keys}
+def kinds_of(predicate: Filter | None, keys: Sequence[SortKey]) -> set[str]:
+    """The row kinds (params, metrics, tags, attributes) a filter (None: none) and sort keys read."""
+    return {kind for kind, _ in (predicate.referenced() if predicate else ())} | {k.kind for k in keys}
 
 
-def evaluate(runs: Iterable[Run], predicate: Filter, keys: Sequence[SortKey]) -> list[Run]:
-    """The runs `predicate` keeps, in their order, then sorted by `keys`: the one evaluator."""
-    kinds = kinds_of(predicate, keys)
-    return sort_runs([r for r in runs if predicate(r.row(kinds))], keys)
+def evaluate(runs: Iterable[Run], predicate: Filter | None, keys: Sequence[SortKey]) -> list[Run]:
+    """The runs `predicate` (None: every run) keeps, in their order, then sorted by `keys`: the one evaluator."""
+    if predicate is not None:
+        kinds = kinds_of(predicate, keys)
+        runs = [r for r in runs if predicate(r.row(kinds))]
+    return sort_runs(list(runs), keys)
 
 
 def sort_runs(runs: list[Run], keys: Sequence[SortKey]) -> list[Run]:
     """`runs` sorted by `keys` (stable: ties keep their order)."""
     if not keys:
         return runs
+    from gitexp.services.catalog.filterexpr import sort_rows
+
     kinds = {k.kind for k in keys}
     pairs = [(r, r.row(kinds)) for r in runs]
     by_row = {id(row): r for r, row in pairs}
     return [by_row[id(row)] for row in sort_rows([row for _, row in pairs], list(keys))]
 
 
-def search_sql(s: Session, predicate: Filter, keys: Sequence[SortKey], refs: dict[str, str],
+def search_sql(s: Session, predicate: Filter | None, keys: Sequence[SortKey], refs: dict[str, str],
                experiments: Sequence[str] | None, limit: int | None, fields: Sequence[str],
                progress: Progress | None = None) -> list[Run] | None:
     """The runs of `refs` matching `predicate`, sorted by `keys`, cut at `limit`; None when not served.
@@ -57,7 +65,7 @@ def search_sql(s: Session, predicate: Filter, keys: Sequence[SortKey], refs: dic
     if conn is None:
         return None
     try:
-        kids = index.key_ids(conn, sqlfilter.keys_of(predicate.node, keys))
+        kids = index.key_ids(conn, _keys_of(predicate, keys))
         unread = _settle(index, conn, refs, progress)
         if unread is None:
             return None
@@ -76,6 +84,14 @@ def search_sql(s: Session, predicate: Filter, keys: Sequence[SortKey], refs: dic
     # Runs SQL could not place: merged by the evaluator's sort over the listing order.
     merged = sorted(picked + evaluate(floating, predicate, ()), key=listing_order, reverse=True)
     return sort_runs(merged, keys)[:limit]
+
+
+def _keys_of(predicate: Filter | None, keys: Sequence[SortKey]) -> set[tuple[str, str]]:
+    if predicate is None and not keys:
+        return set()
+    from gitexp.services.catalog import sqlfilter
+
+    return sqlfilter.keys_of(predicate.node if predicate else None, keys)
 
 
 def _settle(index: RunIndex, conn: sqlite3.Connection, refs: dict[str, str],
@@ -103,29 +119,45 @@ def _settle(index: RunIndex, conn: sqlite3.Connection, refs: dict[str, str],
     return unread
 
 
-def _select(index: RunIndex, conn: sqlite3.Connection, predicate: Filter, keys: Sequence[SortKey],
+def _select(index: RunIndex, conn: sqlite3.Connection, predicate: Filter | None, keys: Sequence[SortKey],
             kids: dict[tuple[str, str], int], wanted: set[str], experiments: Sequence[str] | None,
             limit: int | None, fields: Sequence[str]) -> tuple[list[Run], bool, list[Run]]:
     """(matching runs, whether they are in final order, running runs to evaluate apart)."""
+    params = {f"e{i}": e for i, e in enumerate(experiments or ())}
+    where = "" if experiments is None else f" AND r.experiment IN ({', '.join(':' + p for p in params)})"
+    joins: list[str] = []
+    if predicate is None and not keys:  # a plain listing: rows come in order from their index, none is sorted
+        sure, upper, terms, ordered, by = "1", "1", LISTING_ORDER, True, LISTING_INDEX
+    else:
+        sure, upper, joins, terms, ordered = _translate(conn, predicate, keys, kids, params)
+        by = "runs_pick"
+    # Scalars only, from a covering index: the JSON of a row is read when it is needed.
+    sql = (f"SELECT {_SCALARS}, {sure} FROM runs r INDEXED BY {by} {' '.join(joins)}"
+           f" WHERE r.status != 'RUNNING' AND ({upper}){where} ORDER BY {', '.join(terms)}")
+    rows = (row for row in conn.execute(sql, params) if row[0] in wanted)  # not old commits of edited runs
+    kinds = kinds_of(predicate, keys)
+    picked = _matching(index, conn, rows, predicate, kinds, limit if ordered else None,
+                       [f for f in LAZY_FIELDS if f in fields or f in kinds])
+    running = conn.execute(f"SELECT {_SCALARS}, 0 FROM runs r WHERE r.status = 'RUNNING'{where}", params)
+    return picked, ordered, _with_json(index, conn, [r for r in running if r[0] in wanted], LAZY_FIELDS)
+
+
+def _translate(conn: sqlite3.Connection, predicate: Filter | None, keys: Sequence[SortKey],
+               kids: dict[tuple[str, str], int], params: dict) -> tuple[str, str, list[str], list[str], bool]:
+    """(SQL of the rows surely matching, of those that may match, JOINs, ORDER BY terms, whether SQL
+    sorts as asked) of a search; its literals are added to `params`."""
+    from gitexp.services.catalog import sqlfilter
+
     loose, unsortable = _risky(conn, kids)
     tr = sqlfilter.Translator(kids, loose, unsortable)
-    cond = tr.cond(predicate.node)
+    cond = tr.cond(predicate.node if predicate else None)
     order = tr.order(keys)
-    joins, terms = order or ([], sqlfilter.LISTING_ORDER)
-    where = "" if experiments is None else f" AND r.experiment IN ({', '.join(tr.param(e) for e in experiments)})"
-    sure = "1" if cond.lower == cond.upper else cond.lower
-    # Scalars only, from the covering index: the JSON of a row is read when it is needed.
-    sql = (f"SELECT {_SCALARS}, {sure} FROM runs r INDEXED BY runs_pick {' '.join(joins)}"
-           f" WHERE r.status != 'RUNNING' AND ({cond.upper}){where} ORDER BY {', '.join(terms)}")
-    rows = (row for row in conn.execute(sql, tr.params) if row[0] in wanted)  # not old commits of edited runs
-    kinds = kinds_of(predicate, keys)
-    picked = _matching(index, conn, rows, predicate, kinds, limit if order is not None else None,
-                       [f for f in LAZY_FIELDS if f in fields or f in kinds])
-    running = conn.execute(f"SELECT {_SCALARS}, 0 FROM runs r WHERE r.status = 'RUNNING'{where}", tr.params)
-    return picked, order is not None, _with_json(index, conn, [r for r in running if r[0] in wanted], LAZY_FIELDS)
+    params.update(tr.params)
+    joins, terms = order or ([], [])
+    return "1" if cond.lower == cond.upper else cond.lower, cond.upper, joins, terms + LISTING_ORDER, order is not None
 
 
-def _matching(index: RunIndex, conn: sqlite3.Connection, rows: Iterator[tuple], predicate: Filter,
+def _matching(index: RunIndex, conn: sqlite3.Connection, rows: Iterator[tuple], predicate: Filter | None,
               kinds: set[str], stop: int | None, fields: Sequence[str]) -> list[Run]:
     """Runs of the scalar `rows` (sure: last column) that match, in order, up to `stop`.
 
@@ -143,7 +175,7 @@ def _matching(index: RunIndex, conn: sqlite3.Connection, rows: Iterator[tuple], 
         by_commit = {r.commit: r for r in runs}
         for row in batch:
             run = by_commit.get(row[0]) or Run(row[1], row[0], row[2:9], loader=index.load_field)
-            if row[-1] or predicate(run.row(kinds)):
+            if row[-1] or predicate is None or predicate(run.row(kinds)):
                 picked.append(run)
                 if stop is not None and len(picked) >= stop:
                     break

@@ -27,7 +27,7 @@ CLOCK_SLACK_MS = CLOCK_SLACK_MINUTES * 60_000
 MAX_UNINDEXED = 500  # records read from git per hook at most; the rest waits for `gitexp ls` to index it
 CODE_FIRST = 32  # up to this many runs since HEAD, each one's code is compared before its record is read
 # catalog.cache.SCHEMA (a test keeps them equal): importing the cache would load YAML in every hook.
-CACHE_SCHEMA = "5"
+CACHE_SCHEMA = "6"
 RUNS_PREFIX = "refs/gitexp/runs/"  # store.repo.RUNS_PREFIX (a test keeps them equal)
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"  # names._B32
 
