@@ -85,7 +85,8 @@ def ls(selection: RunSelection, sort: tuple[str, ...], limit: int, columns: str 
                 echo_json(rows[:limit] if limit else rows)
                 return
             if keep is None:  # only the shown rows are read, and how many match
-                shown, total = search_page(db, selection.filter, list(sort), exp, limit or None, progress_bar, every)
+                shown, total = search_page(db, selection.filter, list(sort), exp, limit or None, progress_bar, every,
+                                           fields=("params",))  # the table's; metrics come with every row
             else:
                 runs = [r for r in search(db, selection.filter, list(sort), exp, progress=progress_bar, refs=every)
                         if r.id in keep]

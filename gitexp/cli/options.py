@@ -9,7 +9,8 @@ is meant when none is named) are written once, here.
 from __future__ import annotations
 
 import functools
-import shutil
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +110,17 @@ def echo_table(headers: list[str], rows: list[list[Any]], out: Output) -> None:
 
 
 def terminal_width() -> int:
-    return shutil.get_terminal_size((100, 24)).columns
+    """As `shutil.get_terminal_size((100, 24)).columns` (COLUMNS first), without loading shutil."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 100
 
 
 def open_db() -> Any:

@@ -75,7 +75,7 @@ def _ranked_keys(runs: list) -> tuple[list[str], list[str]]:
         for key, value in flatten(s.params).items():
             present[key] += 1
             values.setdefault(key, set()).add(repr(value))
-        metrics.update(s.summary.keys())
+        metrics.update(s.metrics.keys())  # the last values: read with the row, unlike summaries
     n = len(runs)
     spread = {k: len(values[k]) + (present[k] < n) for k in present}
     order = list(present)
@@ -117,7 +117,7 @@ def value(s: Any, col: str) -> Any:
     if kind == "params":
         return _param(s.params, key)
     if kind == "metrics":
-        return s.summary.get(key, {}).get("last")
+        return s.metrics.get(key)
     return s.tags.get(key)
 
 

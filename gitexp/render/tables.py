@@ -10,7 +10,6 @@ stay light to import).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -201,6 +200,8 @@ def _longest_backticks(text: str) -> int:
 def render_csv(table: Table) -> str:
     """One table as CSV: a header row, then the rows (cell text, controls escaped)."""
     buf = io.StringIO()
+    import csv
+
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(table.headers)
     writer.writerows([[cell_text(c) for c in row] for row in table.rows])

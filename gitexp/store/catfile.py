@@ -10,10 +10,14 @@ repositories without a `git` command and for anything this reader declines.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
+
+# subprocess and shutil are imported where a process is started: a warm listing never starts one.
 
 MISSING = "missing"  # the type of an answer for an object (or `<rev>:<path>`) the repository lacks
 
@@ -24,6 +28,8 @@ class CatFileError(Exception):
 
 def available() -> bool:
     """Whether a `git` command is installed."""
+    import shutil
+
     return shutil.which("git") is not None
 
 
@@ -40,6 +46,8 @@ def cat(git_dir: str | os.PathLike[str], requests: Iterable[str],
         return []
     mode = "--batch" if contents else "--batch-check"
     try:
+        import subprocess
+
         proc = subprocess.Popen(["git", "--git-dir", os.fspath(git_dir), "cat-file", mode, "--buffer"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError as exc:
@@ -133,6 +141,8 @@ class Batch:
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is None:
+            import subprocess
+
             try:
                 self._proc = subprocess.Popen(["git", "--git-dir", self.git_dir, "cat-file", "--batch"],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from gitexp.errors import GitexpError
@@ -43,6 +42,7 @@ class SideStore:
         if target.exists():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
+        import shutil
         import tempfile
 
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")

@@ -43,7 +43,7 @@ def search(s: Session, filter_string: str | None = None, order_by: Sequence[str]
                           hint="use None for no limit")
     predicate, keys = parse_search(filter_string, order_by)
     searched = _refs(s, experiment, refs) if runs is None and _in_sql(predicate, keys, max_results) else None
-    result = _search(s, predicate, keys, experiment, searched, max_results, output, progress, runs)
+    result = _search(s, predicate, keys, experiment, searched, max_results, output, progress, runs, ())
     if output == "list":
         return result
     dicts = [r.listing_dict() for r in result]
@@ -76,11 +76,14 @@ def _is_integral(value: Any) -> bool:
 
 def _search(s: Session, predicate: Filter | None, keys: list[SortKey], experiment: str | Sequence[str] | None,
             searched: tuple[dict[str, str], list[str] | None] | None, max_results: int | None, output: str,
-            progress: Progress | None, runs: Sequence[Run] | None) -> list[Run]:
-    """`search` once parsed: in SQL over `searched` (`_refs`, when `_in_sql`) if it can, else by the evaluator."""
+            progress: Progress | None, runs: Sequence[Run] | None, wanted: Sequence[str]) -> list[Run]:
+    """`search` once parsed: in SQL over `searched` (`_refs`, when `_in_sql`) if it can, else by the evaluator.
+
+    `wanted` are fields the caller reads from every result, fetched with the rows."""
     kinds = kinds_of(predicate, keys)
     # Dicts and frames read every field of every result: fetch them with the rows, not one by one.
-    fields: list[str] = list(LAZY_FIELDS) if output != "list" else [k for k in ("params", "tags") if k in kinds]
+    fields: list[str] = list(LAZY_FIELDS) if output != "list" else \
+        [k for k in LAZY_FIELDS if k in wanted or k in ("params", "tags") and k in kinds]
     with paused_gc():  # the index turns it back on while it parses records
         result = None
         if searched is not None:
@@ -120,19 +123,20 @@ def _refs(s: Session, experiment: str | Sequence[str] | None,
 
 
 def search_page(s: Session, filter_string: str | None, order_by: Sequence[str], experiment: str | None,
-                limit: int | None, progress: Progress | None = None,
-                refs: dict[str, str] | None = None) -> tuple[list[Run], int]:
+                limit: int | None, progress: Progress | None = None, refs: dict[str, str] | None = None,
+                fields: Sequence[str] = ()) -> tuple[list[Run], int]:
     """`search`'s first `limit` runs (None: all) and how many it finds in all.
 
     Without a filter every run of the experiment matches, so the count is that of its
-    refs and only the shown rows are read; with one, every match is.
+    refs and only the shown rows are read; with one, every match is. `fields` (of
+    `model.LAZY_FIELDS`) are read with the shown rows rather than one run at a time.
     """
     predicate, keys = parse_search(filter_string, order_by)
     if limit is None or predicate is not None and predicate.node is not None:
         runs = search(s, filter_string, order_by, experiment, progress=progress, refs=refs)
         return runs[:limit], len(runs)
     searched = _refs(s, experiment, refs)
-    return _search(s, predicate, keys, experiment, searched, limit, "list", progress, None), len(searched[0])
+    return _search(s, predicate, keys, experiment, searched, limit, "list", progress, None, fields), len(searched[0])
 
 
 def _in_experiments(runs: Sequence[Run], experiment: str | Sequence[str] | None) -> Sequence[Run]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +64,8 @@ class ActiveDir:
             return None
 
     def remove(self) -> None:
+        import shutil  # here: every listing loads this module
+
         shutil.rmtree(self.path, ignore_errors=True)
 
 
