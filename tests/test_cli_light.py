@@ -37,6 +37,18 @@ def test_warm_ls_loads_no_dulwich_registry_sync_or_hints(repo: Path) -> None:
     assert loaded_by(run_cli("ls", "--json"), HEAVY) == []
 
 
+def test_a_plain_ls_loads_no_filter_language_nor_process_or_hash_modules(repo: Path) -> None:
+    make_runs()
+    plain = ("gitexp.services.catalog.filterexpr", "gitexp.services.catalog.predicates",
+             "gitexp.services.catalog.sqlfilter", "subprocess", "shutil", "hashlib", "csv")
+    assert loaded_by(run_cli("ls"), ()) == []  # fills the cache
+    assert loaded_by(run_cli("ls"), plain) == []
+    assert loaded_by(run_cli("ls", "--all", "-n", "1"), plain) == []
+    assert loaded_by(run_cli("ls", "-f", "metrics.acc > 0"), plain) == [
+        "gitexp.services.catalog.filterexpr", "gitexp.services.catalog.predicates",
+        "gitexp.services.catalog.sqlfilter"]
+
+
 def test_a_dead_run_and_fetched_runs_still_load_what_they_need(repo: Path) -> None:
     make_runs()
     (repo / ".git" / "gitexp" / "active" / "x").mkdir(parents=True)  # a run folder: recovery must look

@@ -248,6 +248,33 @@ def test_new_experiment_folder_is_seen(repo: Path) -> None:
     assert names(listed("-e", "sweep")) == ["y", "x"]
 
 
+def test_unchanged_ref_folders_are_not_even_listed(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder whose mtime holds gives its refs and subfolders from the cache: no scandir at all."""
+    a, x = make_run("a"), make_run("x", experiment="sweep")
+    age_ref_folders(repo)
+    assert names(listed("--all")) == ["x", "a"]  # remembers every folder, subfolders included
+    scanned: list[str] = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path=".": scanned.append(str(path)) or real_scandir(path))
+    assert [r["id"] for r in listed("--all")] == [x, a]
+    runs = [p for p in scanned if "refs/gitexp/runs" in p]  # (tags and fetched runs: small, never remembered)
+    assert runs == []
+    b = make_run("b")  # its ref's rename moves the default folder's mtime: that folder alone is listed again
+    scanned.clear()
+    assert [r["id"] for r in listed("--all")] == [b, x, a]
+    assert {os.path.relpath(p, repo / ".git") for p in scanned if "refs/gitexp/runs" in p} == {DEFAULT_DIR}
+
+
+def test_a_name_resolves_to_a_run_the_cache_has_not_seen(repo: Path) -> None:
+    a = make_run("a")
+    listed()  # the cache knows every run, and that these refs are complete
+    b = make_run("b")
+    assert cli("diff", "a", "b", "--json", cwd=repo).stdout.count(b) >= 1
+    result = json.loads(cli("diff", "b", "a", "--json", cwd=repo).stdout)
+    assert (result["a"]["id"], result["b"]["id"]) == (b, a)
+    assert query(repo, "SELECT count(*) FROM runs") == [(2,)]  # b's row was added on the way
+
+
 # -- a damaged or unusable cache ----------------------------------------------------------------------
 
 @pytest.mark.slow  # over 0.85 s: the README's selection stays under 90 s
