@@ -273,6 +273,14 @@ def test_a_name_resolves_to_a_run_the_cache_has_not_seen(repo: Path) -> None:
     result = json.loads(cli("diff", "b", "a", "--json", cwd=repo).stdout)
     assert (result["a"]["id"], result["b"]["id"]) == (b, a)
     assert query(repo, "SELECT count(*) FROM runs") == [(2,)]  # b's row was added on the way
+    conn = sqlite3.connect(cache_file(repo))  # a row whose columns lost their types is read from git again
+    conn.execute("UPDATE runs SET start_ms = 'x' WHERE name = 'a'")
+    conn.execute("DELETE FROM verified")  # (the refs are not known complete any more)
+    conn.commit()
+    conn.close()
+    damaged = cli("diff", "a", "b", "--json", cwd=repo)
+    assert damaged.returncode == 0, damaged.stderr  # once, not "ambiguous name" (its row and its record)
+    assert json.loads(damaged.stdout)["a"]["id"] == a
 
 
 # -- a damaged or unusable cache ----------------------------------------------------------------------

@@ -265,9 +265,10 @@ class RunIndex:
             missing, named = None, []
         if missing is None:  # rows cannot stand for `refs`: read them as a listing does
             return [r for r in self.summaries(refs, fields=()) if r.name == name]
-        out = [r for r in self.summaries(dict(missing), fields=()) if r.name == name] if missing else []
-        hits = {ref: sha for ref, sha in named if refs.get(ref) == sha}
-        return out + (self.summaries(hits, fields=()) if hits else [])
+        unread = dict(missing)  # (rows of damaged types count as missing: read from git again)
+        out = [r for r in self.summaries(unread, fields=()) if r.name == name] if unread else []
+        hits = {ref: sha for ref, sha in named if refs.get(ref) == sha and ref not in unread}
+        return out + ([r for r in self.summaries(hits, fields=()) if r.name == name] if hits else [])
 
     # -- connections -------------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection | None:
