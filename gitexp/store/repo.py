@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
-from gitexp.store import catfile
+from gitexp.store import catfile, objects
 from gitexp.store.ids import to_oid
 from gitexp.store.location import Location, find_repository
 from gitexp.store.refs import RefsMixin
@@ -29,7 +29,7 @@ from gitexp.store.revparse import RevisionsMixin
 if TYPE_CHECKING:
     from dulwich.config import StackedConfig
     from dulwich.object_format import ObjectFormat
-    from dulwich.objects import ShaFile, Tree
+    from dulwich.objects import ShaFile
     from dulwich.repo import Repo
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
@@ -245,7 +245,7 @@ class GitDB(RefsMixin, RevisionsMixin):
         # A repository left to open lazily is SHA-1: its config names no extension (store/location.py).
         self.hex_length: int = getattr(getattr(repo, "object_format", None), "hex_length", 40)
         self._sha1 = self.hex_length == 40
-        self._batch: list[ShaFile] | None = None
+        self._batch: list[objects.GitObject] | None = None
         self._sections: dict[str, dict[str, str]] = {}  # config section: {key: value}, read by git
         self._config_stack: StackedConfig | None = None
         self._identity: bytes | None = None
@@ -268,21 +268,13 @@ class GitDB(RefsMixin, RevisionsMixin):
     def object_format(self) -> ObjectFormat | None:
         return getattr(self.repo, "object_format", None)
 
-    def new(self, obj: T) -> T:
-        """Mark a new object as belonging to this repository's object format."""
-        if not self._sha1 and self.object_format is not None:  # not SHA-1: a format is known
-            obj.object_format = self.object_format
-        return obj
-
-    def oid(self, obj: ShaFile) -> str:
-        """The object's id in this repository (`obj.id` is always SHA-1 in dulwich)."""
-        return obj.id.decode() if self._sha1 else obj.get_id(self.object_format).decode()
+    def make(self, kind: str, data: bytes) -> objects.GitObject:
+        """An object of this repository's format (SHA-1 or SHA-256), not written."""
+        return objects.make(kind, data, self.hex_length)
 
     def blob_id(self, data: bytes) -> str:
         """The id a blob with `data` gets here, without writing it."""
-        from dulwich.objects import Blob
-
-        return self.oid(self.new(Blob.from_string(data)))
+        return self.make("blob", data).id
 
     def is_object_id(self, text: str) -> bool:
         """True if `text` is a full object id of this repository's format (lower-case hex)."""
@@ -302,25 +294,23 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     # -- objects -------------------------------------------------------------
     def add_blob(self, data: bytes) -> str:
-        from dulwich.objects import Blob
-
-        blob = self.new(Blob.from_string(data))
+        blob = self.make("blob", data)
         self.add_objects([blob])
-        return self.oid(blob)
+        return blob.id
 
-    def add_objects(self, objects: Sequence[ShaFile]) -> None:
+    def add_objects(self, objs: Sequence[objects.GitObject]) -> None:
         """Write objects: loose when few (as git does), one pack when many.
 
         A pack per small write would leave thousands of tiny packs after a sweep,
         each kept open and searched on every read, until the next `git gc`.
         """
         if self._batch is not None:
-            self._batch.extend(objects)
-        elif len(objects) < PACK_THRESHOLD:
-            for obj in objects:
+            self._batch.extend(objs)
+        elif len(objs) < PACK_THRESHOLD:
+            for obj in objs:
                 self._write_loose(obj)
         else:
-            self.repo.object_store.add_objects([(obj, None) for obj in objects])
+            self._write_pack(objs)
 
     @contextlib.contextmanager
     def batched(self) -> Iterator[None]:
@@ -331,16 +321,24 @@ class GitDB(RefsMixin, RevisionsMixin):
         if self._batch is not None:
             yield
             return
-        pending: list[ShaFile] = []
+        pending: list[objects.GitObject] = []
         self._batch = pending
         try:
             yield
         finally:
             self._batch = None
         if pending:
-            self.repo.object_store.add_objects([(obj, None) for obj in pending])
+            self._write_pack(pending)
 
-    def _write_loose(self, obj: ShaFile) -> None:
+    def _write_pack(self, objs: Sequence[objects.GitObject]) -> None:
+        """One pack of `objs`, written by dulwich (rare: bulk writes)."""
+        from dulwich.objects import ShaFile
+
+        fmt = None if self._sha1 else self.object_format
+        self.repo.object_store.add_objects([
+            (ShaFile.from_raw_string(objects.TYPE_NUMBERS[o.kind], o.data, object_format=fmt), None) for o in objs])
+
+    def _write_loose(self, obj: objects.GitObject) -> None:
         """Write one loose object through a unique temp file and a rename, as git does.
 
         dulwich's own writer takes an O_EXCL `<object>.lock`, so two processes
@@ -348,14 +346,13 @@ class GitDB(RefsMixin, RevisionsMixin):
         a writer killed mid-write blocks that object forever. Objects are
         content-addressed: whichever complete copy lands last is the same.
         """
-        sha = self.oid(obj)
-        path = Path(self.repo.object_store.path) / sha[:2] / sha[2:]
+        path = self.common_dir / "objects" / obj.id[:2] / obj.id[2:]
         try:
             os.utime(path)  # already there: refresh its mtime so gc does not prune it early
             return
         except FileNotFoundError:
             pass
-        data = obj.as_legacy_object(LOOSE_COMPRESSION)
+        data = obj.loose(LOOSE_COMPRESSION)
         for attempt in range(_LOOSE_ATTEMPTS):
             try:
                 _write_file(path, data)
@@ -432,9 +429,9 @@ class GitDB(RefsMixin, RevisionsMixin):
         """Write nested trees for a flat {path: Entry} mapping; return the root tree id."""
         trees = self.build_trees(files)
         self.add_objects(trees)
-        return self.oid(trees[-1])
+        return trees[-1].id
 
-    def build_trees(self, files: dict[str, Entry]) -> list[Tree]:
+    def build_trees(self, files: dict[str, Entry]) -> list[objects.GitObject]:
         """The nested tree objects of a flat {path: Entry} mapping, root last, not written.
 
         A path that is both a file and a folder (`a` and `a/b`) is refused loudly:
@@ -453,21 +450,22 @@ class GitDB(RefsMixin, RevisionsMixin):
             if isinstance(here, dict):
                 raise _clash(path, _first_file(here, path))
             node[name] = entry
-        trees: list[Tree] = []
+        trees: list[objects.GitObject] = []
         self._build(root, trees)
         return trees
 
-    def _build(self, node: _Folder, out: list[Tree]) -> str:
-        from dulwich.objects import Tree
+    def _build(self, node: _Folder, out: list[objects.GitObject]) -> str:
+        entries = [(name, DIR, self._build(child, out)) if isinstance(child, dict) else (name, child.mode, child.sha)
+                   for name, child in node.items()]
+        return self.tree_object(entries, out).id
 
-        tree = self.new(Tree())
-        for name, child in node.items():
-            if isinstance(child, dict):
-                tree.add(name.encode(), DIR, to_oid(self._build(child, out)))
-            else:
-                tree.add(name.encode(), child.mode, to_oid(child.sha))
-        out.append(tree)
-        return self.oid(tree)
+    def tree_object(self, entries: list[tuple[str, int, str]],
+                    out: list[objects.GitObject] | None = None) -> objects.GitObject:
+        """The tree of (name, mode, id) entries, not written (appended to `out` when given)."""
+        tree = self.make("tree", objects.tree_data(entries))
+        if out is not None:
+            out.append(tree)
+        return tree
 
     def list_tree(self, tree_sha: str, prefix: str = "") -> dict[str, Entry]:
         """Flatten a tree into {path: Entry} (files, links and gitlinks)."""
@@ -485,7 +483,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         raw = self._git_read(tree_sha, "tree")
         if raw is not None:
             with contextlib.suppress(ValueError):  # a malformed tree: dulwich says what is wrong
-                return [(name, mode, sha) for name, (mode, sha) in catfile.tree_entries(raw, 20).items()]
+                entries = catfile.tree_entries(raw, self.hex_length // 2)
+                return [(name, mode, sha) for name, (mode, sha) in entries.items()]
         from dulwich.objects import Tree
 
         return [(item.path.decode("utf-8", "surrogateescape"), item.mode, item.sha.decode())
@@ -512,30 +511,20 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def write_commit(self, tree: str, parents: list[str], message: str, when: float | None = None) -> str:
         """Write a commit object with the user's identity; return its id."""
-        from dulwich.objects import Commit
-
-        ident = self.identity()
-        ts = int(time.time() if when is None else when)
-        commit = self.new(Commit())
-        commit.tree = to_oid(tree)
-        commit.parents = [to_oid(p) for p in parents]
-        commit.author = commit.committer = ident
-        commit.author_time = commit.commit_time = ts
-        commit.author_timezone = commit.commit_timezone = 0
-        commit.encoding = b"UTF-8"
-        commit.message = message.encode() if message.endswith("\n") else (message + "\n").encode()
+        text = message if message.endswith("\n") else message + "\n"
+        stamp = int(time.time() if when is None else when)
+        commit = self.make("commit", objects.commit_data(tree, parents, self.identity(), stamp, text.encode()))
         self.add_objects([commit])
-        return self.oid(commit)
+        return commit.id
 
     def identity(self) -> bytes:
-        """The committer identity for commits and reflogs (settled once per GitDB)."""
-        from dulwich.repo import get_user_identity
-
+        """The committer identity for commits and reflogs (settled once per GitDB), as dulwich's
+        `get_user_identity` finds it: `GIT_COMMITTER_NAME`/`_EMAIL`, `user.name`/`.email`, the account."""
         if self._identity is None:
-            try:
-                self._identity = get_user_identity(self.config_stack(), kind="COMMITTER")
-            except Exception:
-                self._identity = b"gitexp <gitexp@localhost>"
+            name, email = os.environ.get("GIT_COMMITTER_NAME"), os.environ.get("GIT_COMMITTER_EMAIL")
+            name = self.config("user", "name") if name is None else name
+            email = self.config("user", "email") if email is None else email
+            self._identity = _identity(name, email)
         return self._identity
 
     def config_stack(self) -> StackedConfig:
@@ -625,6 +614,22 @@ class GitDB(RefsMixin, RevisionsMixin):
         return values
 
 
+def _identity(name: str | None, email: str | None) -> bytes:
+    """`Name <email>`, the account's name or address (dulwich's defaults) where one is missing."""
+    if name is None or email is None:
+        try:
+            from dulwich.repo import _get_default_identity  # the account's name and host: rare
+
+            default_name, default_email = _get_default_identity()
+        except Exception:
+            return b"gitexp <gitexp@localhost>"
+        name = default_name if name is None else name
+        email = default_email if email is None else email
+    if email.startswith("<") and email.endswith(">"):
+        email = email[1:-1]
+    return f"{name} <{email}>".encode("utf-8", "surrogateescape")
+
+
 def _section_items(stack: Any, section: bytes) -> list[tuple[bytes, bytes]]:
     """Every (key, value) of a config section (`remote.origin`: a subsection) in dulwich's stack,
     the nearer scope last."""
@@ -637,9 +642,7 @@ def _section_items(stack: Any, section: bytes) -> list[tuple[bytes, bytes]]:
 
 def blob_id(data: bytes) -> str:
     """The SHA-1 id a blob with `data` gets in git (see GitDB.blob_id for any repository)."""
-    from dulwich.objects import Blob
-
-    return Blob.from_string(data).id.decode()
+    return objects.make("blob", data).id
 
 
 def _pack_gone() -> type[Exception]:
