@@ -76,7 +76,7 @@ class RefsMixin:
             except KeyError:
                 return None
         name = self._follow(ref)
-        value = self._loose_value(name) or self._packed_refs(name).get(name)
+        value = self._loose_value(name) or self._packed_ref(name)
         return value if value and len(value) == self.hex_length else None
 
     def _follow(self, ref: str) -> str:
@@ -132,7 +132,7 @@ class RefsMixin:
             raise RefLocked(lock) from None
         try:
             with os.fdopen(fd, "wb") as f:
-                current = self._loose_value(ref) or self._packed_refs(ref).get(ref)  # read under the lock
+                current = self._loose_value(ref) or self._packed_ref(ref)  # read under the lock
                 if current != old or current == new:
                     os.unlink(lock)
                     return current == new
@@ -244,6 +244,22 @@ class RefsMixin:
         except FileNotFoundError:
             pass
         return out
+
+    def _packed_ref(self, ref: str) -> str | None:
+        """One ref's id in packed-refs, found without parsing the other lines (10,000 runs: one search)."""
+        try:
+            with open(self.common_dir / "packed-refs", "rb") as f:
+                data = f.read() + b"\n"
+        except FileNotFoundError:
+            return None
+        key = b" " + ref.encode() + b"\n"
+        at = data.find(key)
+        while at != -1:
+            sha = data[data.rfind(b"\n", 0, at) + 1:at]  # the line's start (0 on the first line)
+            if len(sha) == self.hex_length and sha[:1] not in (b"#", b"^"):
+                return sha.decode()
+            at = data.find(key, at + 1)
+        return None
 
     def head(self) -> str | None:
         """The commit HEAD points at, or None in a repository with no commits."""

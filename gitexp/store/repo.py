@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 import time
 import zlib
@@ -246,7 +245,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         self.hex_length: int = getattr(getattr(repo, "object_format", None), "hex_length", 40)
         self._sha1 = self.hex_length == 40
         self._batch: list[objects.GitObject] | None = None
-        self._sections: dict[str, dict[str, str]] = {}  # config section: {key: value}, read by git
+        self._sections: dict[str, dict[str, str]] | None = None  # config section: {key: value}, read by git
+        self._git_config = True  # False: git could not read the config, dulwich does
         self._config_stack: StackedConfig | None = None
         self._identity: bytes | None = None
         self._cat: catfile.Batch | None = None
@@ -398,14 +398,11 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def read_blob(self, sha: str, limit: int | None = None) -> bytes:
         """A blob's bytes; with `limit`, refuse (CorruptRecord) a larger blob before inflating it."""
-        folder = os.path.join(self.place.common_dir, "objects") if self._lite else \
-            getattr(self.repo.object_store, "path", None)
-        if folder and len(sha) == self.hex_length:
-            # A loose blob in one read and one bounded inflate (its header gives the
-            # size): listing reads four per run, and dulwich would read each twice.
-            data = _read_loose_blob(os.path.join(folder, sha[:2], sha[2:]), sha, limit)
-            if data is not None:
-                return data
+        # A loose blob in one read and one bounded inflate (its header gives the
+        # size): listing reads four per run, and dulwich would read each twice.
+        data = self._read_loose(sha, "blob", limit)
+        if data is not None:
+            return data
         try:
             raw = self._git_read(sha, "blob", limit)
         except ValueError as exc:
@@ -568,6 +565,10 @@ class GitDB(RefsMixin, RevisionsMixin):
         """
         if not self._lite or not self.is_object_id(sha):
             return None
+        if kind != "blob":  # (read_blob has looked): what a run wrote is loose, read with no git process
+            data = self._read_loose(sha, kind)
+            if data is not None:
+                return data
         if self._cat is None:
             self._cat = catfile.Batch(self.common_dir)
         try:
@@ -575,6 +576,12 @@ class GitDB(RefsMixin, RevisionsMixin):
         except catfile.CatFileError:
             return None
         return data if found == kind else None
+
+    def _read_loose(self, sha: str, kind: str, limit: int | None = None) -> bytes | None:
+        """A loose object's content (`kind` only), or None when it is not loose (or not readable this way)."""
+        if len(sha) != self.hex_length:
+            return None
+        return _read_loose(os.path.join(self.place.common_dir, "objects", sha[:2], sha[2:]), sha, kind, limit)
 
     def read_object(self, sha: str, kind: type[T]) -> T:
         """The object `sha`, which must be a `kind` (Tree, Commit…); KeyError when it is absent."""
@@ -587,31 +594,37 @@ class GitDB(RefsMixin, RevisionsMixin):
         """A value from the merged git config (`gitexp.<key>`, or `remote.<name>.<key>` with a
         subsection), or None.
 
-        Read as git reads it (includes, `-c`, every scope) by one `git config` per section,
-        which also spares dulwich's repository; through dulwich where git is not installed.
+        Read as git reads it (includes, `-c`, every scope) by one `git config --list` per
+        GitDB, which also spares dulwich's repository; through dulwich where git is not
+        installed or refuses the config (dulwich then says what is wrong).
         """
-        if section not in self._sections:
-            self._sections[section] = self._read_config(section)
-        return self._sections[section].get(key.lower())
+        if self._sections is None:
+            self._sections = self._read_config()
+        if section not in self._sections and not self._git_config:
+            items = _section_items(self.config_stack(), section.encode())
+            self._sections[section] = {k.decode().lower(): v.decode() for k, v in items}
+        return self._sections.get(section, {}).get(key.lower())
 
-    def _read_config(self, section: str) -> dict[str, str]:
+    def _read_config(self) -> dict[str, dict[str, str]]:
+        """{section: {key: value}} of the whole merged config; {} when git cannot read it."""
         from gitexp.store import gitproc
 
         place = self.place
         try:
             code, out, _ = gitproc.run(place.work_tree or place.control_dir, "--git-dir", place.control_dir,
-                                       "config", "-z", "--get-regexp", rf"^{re.escape(section)}\.[^.]*$")
-        except gitproc.GitCommandError:  # no git: dulwich reads it
+                                       "config", "-z", "--list")
+        except gitproc.GitCommandError:  # no git
             code, out = -1, b""
-        if code not in (0, 1):  # (1: no such key) a config git refuses: dulwich says what is wrong, as before
-            items = _section_items(self.config_stack(), section.encode())
-            return {k.decode().lower(): v.decode() for k, v in items}
-        values: dict[str, str] = {}
+        if code != 0:
+            self._git_config = False
+            return {}
+        sections: dict[str, dict[str, str]] = {}
         for item in out.decode("utf-8", "surrogateescape").split("\0"):
             name, newline, value = item.partition("\n")
-            if name:
-                values[name.rsplit(".", 1)[1]] = value if newline else "true"  # a bare `key` line is true to git
-        return values
+            section, dot, key = name.rpartition(".")
+            if dot:  # the last value of a key wins, as for git; a bare `key` line is true to git
+                sections.setdefault(section, {})[key] = value if newline else "true"
+        return sections
 
 
 def _identity(name: str | None, email: str | None) -> bytes:
@@ -658,8 +671,9 @@ def _write_file(path: Path, data: bytes) -> None:
     write_atomic(path, data, prefix="tmp_obj_", mode=0o444)
 
 
-def _read_loose_blob(path: str, sha: str, limit: int | None) -> bytes | None:
-    """A loose blob's content, or None when it is not loose (or not readable this way)."""
+def _read_loose(path: str, sha: str, kind: str, limit: int | None) -> bytes | None:
+    """A loose object's content, or None when it is not loose (or not readable this way), or
+    not a `kind` (a blob expected where another object is: GitexpError)."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -668,15 +682,17 @@ def _read_loose_blob(path: str, sha: str, limit: int | None) -> bytes | None:
     try:
         inflate = zlib.decompressobj()
         head = inflate.decompress(raw, 64)
-        kind, _, rest = head.partition(b" ")
+        found, _, rest = head.partition(b" ")
         size_text, nul, body = rest.partition(b"\0")
         if not nul:
             return None
         size = int(size_text)
     except (zlib.error, ValueError):
         return None
-    if kind != b"blob":
-        raise GitexpError(f"object {sha} is not a file")
+    if found != kind.encode():
+        if kind == "blob":
+            raise GitexpError(f"object {sha} is not a file")
+        return None
     if limit is not None and size > limit:
         raise CorruptRecord(f"object {sha[:12]} is {size} bytes, over the {limit >> 20} MiB limit")
     try:
