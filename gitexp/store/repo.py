@@ -1,9 +1,11 @@
-"""A repository's object database through dulwich, with no working-tree side effects.
+"""A repository's object database, with no working-tree side effects.
 
 The store is the only package that imports dulwich; object ids leave it as hex
 `str`. `GitDB` gathers objects (here), refs (`refs.py`) and revisions (`revparse.py`).
-dulwich is imported when objects are first read or written (`GitDB.repo`), not when a
-repository is opened: listing runs reads refs and the cache index as plain files.
+Objects are formatted by `objects.py` and written loose here; they are read from loose
+files or through `git cat-file`. dulwich is imported only for what it alone does (a
+pack written, an object git declines, a repository git cannot read: `GitDB.repo`), so a
+run's start and end, a listing, `show` and `diff` never load it.
 """
 
 from __future__ import annotations
