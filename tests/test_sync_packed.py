@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitexp.store.refs import write_packed_refs
+from gitexp.store.transport import Remote
 from tests.helpers import git, loaded_by
 from tests.sync_helpers import add_origin, clone, gx, make_run
 
@@ -109,3 +110,13 @@ def test_the_users_pre_push_hook_runs_and_can_stop_a_push(team, tmp_path: Path) 
     pushed = gx(a, "push", "origin")
     assert pushed.returncode == 0, pushed.stderr
     assert f"{RUNS}default/{run_id}" in git(origin, "for-each-ref", RUNS)
+
+
+@pytest.mark.parametrize(("url", "local"), [
+    ("/srv/git/team.git", True), ("../team.git", True), ("file:///srv/git/team.git", True),
+    ("git@github.com:team/repo.git", False), ("host:repo.git", False), ("ssh://host/repo.git", False),
+    ("https://github.com/team/repo.git", False), ("git://127.0.0.1:9418/repo.git", False),
+])
+def test_a_remote_on_this_machine_is_told_as_git_tells_it(url: str, local: bool) -> None:
+    """Only a remote on this machine gets objects without delta search (`transport.LOCAL_PACKING`)."""
+    assert Remote("team", url).is_local is local
