@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitexp.store.refs import write_packed_refs
+import gitexp.store.transport as transport
 from gitexp.store.transport import Remote
 from tests.helpers import git, loaded_by
 from tests.sync_helpers import add_origin, clone, gx, make_run
@@ -120,3 +121,34 @@ def test_the_users_pre_push_hook_runs_and_can_stop_a_push(team, tmp_path: Path) 
 def test_a_remote_on_this_machine_is_told_as_git_tells_it(url: str, local: bool) -> None:
     """Only a remote on this machine gets objects without delta search (`transport.LOCAL_PACKING`)."""
     assert Remote("team", url).is_local is local
+
+
+@pytest.mark.slow
+def test_fetch_prunes_runs_deleted_there_and_a_server_refusing_ids_gets_the_glob_fetch(
+        team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitexp.services.session import open_session
+    from gitexp.services.sync.pull import fetch
+
+    origin, a = team
+    ids = sorted(make_run(a, f"r{i}") for i in range(2))
+    assert gx(a, "push", "origin").returncode == 0
+    b = clone(origin, tmp_path / "b")
+    tracking = "refs/gitexp/remotes/origin/runs/default/"
+
+    def tracked() -> set[str]:
+        return {r[len(tracking):] for r in refs(b) if r.startswith(tracking)}
+
+    with open_session(b) as s:
+        assert fetch(s, "origin").new == 2  # by id, the tracking refs written packed
+    assert tracked() == set(ids)
+    git(origin, "update-ref", "-d", f"{RUNS}default/{ids[0]}")
+    with open_session(b) as s:
+        assert fetch(s, "origin").pruned == 1
+    assert tracked() == {ids[1]}
+    late = make_run(a, "late")
+    assert gx(a, "push", "origin").returncode == 0  # ids[0] goes again too: a still has it
+    monkeypatch.setattr(transport, "_fetch_ids", lambda *args: False)  # a server serving advertised tips only
+    with open_session(b) as s:
+        assert fetch(s, "origin").new == 2
+    assert tracked() == {*ids, late}
+    git(b, "fsck", "--strict")
