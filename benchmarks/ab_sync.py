@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -29,6 +30,7 @@ from gen_runs import generate  # noqa: E402
 
 ENV = {**user_env(), **GIT_ENV}
 SPEC = "refs/gitexp/runs/*:refs/gitexp/runs/*"
+Timings = dict[str, list[tuple[float, float]]]  # command name: (wall, CPU) of each try
 
 
 def timed(cwd: Path, args: list[str]) -> tuple[float, float]:
@@ -66,12 +68,21 @@ def fresh_clone(source: Path, dest: Path) -> Path:
     return dest
 
 
-def report(what: str, results: dict[str, list[tuple[float, float]]]) -> None:
+def report(what: str, results: Timings) -> None:
     for name, got in results.items():
         walls, cpus = [w for w, _ in got], [c for _, c in got]
         print(f"{what} {name:<48} wall best {min(walls):.3f} median {statistics.median(walls):.3f} s | "
               f"CPU best {min(cpus):.3f} median {statistics.median(cpus):.3f} s", flush=True)
     print(f"  (load {os.getloadavg()[0]:.1f})", flush=True)
+
+
+def race(commands: dict[str, list[str]], prepare: Callable[[], Path], repeat: int) -> Timings:
+    """Each try runs every command once, in turn, in a folder `prepare` made."""
+    results: Timings = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            results[name].append(timed(prepare(), cmd))
+    return results
 
 
 def main() -> None:
@@ -85,21 +96,12 @@ def main() -> None:
         repo = make_repo(str(tmp))
         generate(repo, args.runs, params=10, metrics=3, steps=20)
         git(repo, "remote", "add", "origin", str(tmp / "none"))
-        commands = {exe: [exe, "push", "origin"] for exe in args.gitexp} | {"git push": ["git", "push", "-q",
-                                                                                         "origin", SPEC]}
-        pushes: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
-        for _ in range(args.repeat):
-            for name, cmd in commands.items():
-                pushes[name].append(timed(fresh_remote(repo, tmp / "remote.git"), cmd))
-        report("push", pushes)
-        source = tmp / "remote.git"  # holds every run now
-        commands = {exe: [exe, "pull", "origin"] for exe in args.gitexp} | {"git fetch": ["git", "fetch", "-q",
-                                                                                          "origin", SPEC]}
-        pulls: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
-        for _ in range(args.repeat):
-            for name, cmd in commands.items():
-                pulls[name].append(timed(fresh_clone(source, tmp / "clone"), cmd))
-        report("pull", pulls)
+        push = {exe: [exe, "push", "origin"] for exe in args.gitexp}
+        push["git push"] = ["git", "push", "-q", "origin", SPEC]
+        report("push", race(push, lambda: fresh_remote(repo, tmp / "remote.git"), args.repeat))
+        pull = {exe: [exe, "pull", "origin"] for exe in args.gitexp}
+        pull["git fetch"] = ["git", "fetch", "-q", "origin", SPEC]
+        report("pull", race(pull, lambda: fresh_clone(tmp / "remote.git", tmp / "clone"), args.repeat))  # all runs
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
