@@ -1,6 +1,7 @@
 """Refs: compare-and-swap updates with reflog messages, and fast listing under a prefix.
 
-A mixin of `GitDB` (it uses `self.repo` and `self.common_dir`).
+A mixin of `GitDB` (it uses `self.repo` and `self.common_dir`); and `write_packed_refs`,
+packed-refs rewritten in one go for the refs only gitexp writes (no dulwich).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import contextlib
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -304,3 +305,65 @@ def read_loose_refs(dirpath: str, lead: str, files: list[str], hex_length: int) 
         if len(value) == hex_length:
             found[lead + name] = value.decode()
     return found
+
+
+# -- packed-refs, written whole (refs only gitexp writes: tracking copies, a push's own) --
+PACKED_HEADER = b"# pack-refs with:"
+
+
+def write_packed_refs(common_dir: Path, refs: Mapping[str, str | None]) -> bool:
+    """Set (None: delete) `refs` in packed-refs and remove their loose files; False if it is locked.
+
+    One file rewritten under git's `packed-refs.lock`, sorted by name as git keeps it
+    (its header says `sorted`; peeled `^` lines stay with their refs). No
+    compare-and-swap: only for refs that gitexp alone writes, whose readers may see
+    an old value (never none) while the file is replaced: the new file is in place
+    before a loose file is removed. False too in a reftable repository.
+    """
+    if not refs:
+        return True
+    if (common_dir / "reftable").is_dir():
+        return False
+    path = common_dir / "packed-refs"
+    lock = common_dir / "packed-refs.lock"
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError:  # a gc or pack-refs holds it now (or the folder is read-only)
+        return False
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(_packed_text(path, refs))
+        os.replace(lock, path)
+    except BaseException:
+        lock.unlink(missing_ok=True)
+        raise
+    for ref in refs:
+        with contextlib.suppress(OSError):
+            os.unlink(common_dir / ref)
+    return True
+
+
+def _packed_text(path: Path, refs: Mapping[str, str | None]) -> bytes:
+    """packed-refs' new content: its lines (a ref with its `^` line) with `refs` applied, sorted."""
+    try:
+        old = path.read_bytes()
+    except FileNotFoundError:
+        old = b""
+    traits = old.split(b"\n", 1)[0].split() if old.startswith(PACKED_HEADER) else []
+    peeled = not old or b"peeled" in traits  # refs/tags/ lines carry their `^` lines: keep saying so
+    entries: dict[bytes, bytes] = {}
+    last = b""
+    for line in old.splitlines(keepends=True):
+        if line.startswith(b"^") and last:
+            entries[last] += line
+        elif not line.startswith(b"#") and b" " in line:
+            last = line.rstrip(b"\n").partition(b" ")[2]
+            entries[last] = line if line.endswith(b"\n") else line + b"\n"
+    for ref, sha in refs.items():
+        name = ref.encode()
+        if sha is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = b"%s %s\n" % (sha.encode(), name)
+    header = PACKED_HEADER + (b" peeled" if peeled else b"") + b" sorted \n"
+    return header + b"".join(entries[name] for name in sorted(entries))
