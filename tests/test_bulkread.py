@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -88,13 +89,12 @@ def runs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 def test_bulk_read_equals_one_by_one_reads(repo: Path, runs: list[tuple[str, str]],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    served: list[int] = []
-    real_cat = catfile.cat
-    monkeypatch.setattr(catfile, "cat", lambda *a, **k: served.append(1) or real_cat(*a, **k))
+    started, rounds = _count_processes(monkeypatch)
     monkeypatch.setattr(cache, "BULK_FROM", 1)
+    monkeypatch.setattr(runcommit, "BULK_ROUND", 4)
     with open_repo(repo) as db:
         bulk = _loaded(db, runs)
-        assert len(served) == 3  # one process per pass: commits and folders, sizes, contents
+        assert (started, rounds) == ([1], [])  # one process for every round and pass
         slow = [_as_data(cache.load_summary(db, ref, commit)) for ref, commit in runs]
     assert _same(bulk, slow)
     by_name = {r["ref"]: r for r in bulk}
@@ -105,6 +105,36 @@ def test_bulk_read_equals_one_by_one_reads(repo: Path, runs: list[tuple[str, str
                    "huge": "CORRUPT", "wrong_id": "CORRUPT", "no_record": "CORRUPT", "blob": "CORRUPT"}
     errors = {odd: by_name[runs[12 + i][0]]["error"] for i, odd in enumerate(ODD)}
     assert "not a file" in errors["symlink"] and "over the" in errors["huge"] and "but its ref is" in errors["wrong_id"]
+
+
+def _count_processes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
+    """Lists that grow by one per `Reader` process started and per process-per-round `cat`."""
+    started: list[int] = []
+    rounds: list[int] = []
+    real_start, real_cat = catfile.Reader._start, catfile.cat
+    monkeypatch.setattr(catfile.Reader, "_start", lambda self: (self._proc or started.append(1)) or real_start(self))
+    monkeypatch.setattr(catfile, "cat", lambda *a, **k: rounds.append(1) or real_cat(*a, **k))
+    return started, rounds
+
+
+def test_with_a_git_older_than_batch_command_each_pass_is_a_process(
+        repo: Path, runs: list[tuple[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git before 2.36 has no `cat-file --batch-command`: it answers with its usage and exit 129."""
+    monkeypatch.setattr(cache, "BULK_FROM", 1)
+    monkeypatch.setattr(runcommit, "BULK_ROUND", 10)
+    with open_repo(repo) as db:
+        today = _loaded(db, runs)
+        old = tmp_path / "old-git"
+        old.mkdir()
+        real = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True).stdout.strip()
+        (old / "git").write_text(f'#!/bin/sh\ncase "$*" in *--batch-command*) echo "usage: git cat-file" >&2;'
+                                 f' exit 129;; esac\nexec {real} "$@"\n')
+        (old / "git").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{old}:{os.environ['PATH']}")
+        started, rounds = _count_processes(monkeypatch)
+        older = _loaded(db, runs)
+    assert _same(today, older)
+    assert len(started) == 1 and len(rounds) == 3 * 3  # tried once; then three passes a round (25 runs)
 
 
 def test_without_git_every_run_is_read_through_dulwich(repo: Path, runs: list[tuple[str, str]],

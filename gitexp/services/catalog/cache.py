@@ -45,6 +45,7 @@ Progress = Callable[[int, int], None]
 FEW_ROWS = 500  # rows wanted below which a temporary table beats scanning every row
 BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its start-up
 CHUNK = 200  # records parsed at a time, here or in the fill worker
+STORE_EVERY = 2000  # rows of a cold load written at a time, while the worker parses the next
 PROGRESS_AFTER_S = 1.0  # a cold load shows its progress bar once it has taken this long
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
@@ -221,25 +222,33 @@ class RunIndex:
         wanted = set(refs.values())
         cached = self._fetch(conn, wanted, set(fields), complete) if conn else {}
         missing = [(ref, sha) for ref, sha in refs.items() if sha not in cached]
-        fresh, rows = self._load(missing, progress)
-        if conn and rows:
-            self._store_rows(conn, rows)
+        fresh, _ = self._load(conn, missing, progress)
         by_sha = {**cached, **{s.commit: s for s in fresh}}
         return [by_sha[sha].at_ref(ref) for ref, sha in refs.items()]
 
-    def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> tuple[list[Run], list[tuple]]:
-        """Read records of commits not in the cache (in bulk, in this process); their rows to store.
+    def _load(self, conn: sqlite3.Connection | None, missing: list[tuple[str, str]], progress: Progress | None,
+              every: bool = True) -> tuple[list[Run], bool]:
+        """Read records of commits not in the cache (in bulk) and store their rows; (the runs read, or
+        only the unreadable ones without `every`; whether every row was stored).
 
-        A run read keeps its fields as the JSON of its row, decoded on first use as a
-        cached run's are: 10,000 decoded records would hold ~150 MB at once.
+        Rows are written STORE_EVERY at a time as they come, while the worker still parses:
+        only the last batch is written after parsing ends. A run read keeps its fields as
+        the JSON of its row, decoded on first use as a cached run's are: 10,000 decoded
+        records would hold ~150 MB at once.
         """
-        runs, rows = [], []
+        runs, batch, stored = [], [], conn is not None
         with running_gc():
             for row in _progressed(load_rows(self.db, missing), len(missing), progress):
-                runs.append(_run_of(row, self.load_field))
-                if row[0] is not None:
-                    rows.append(row)
-        return runs, rows
+                if row[0] is None or every:
+                    runs.append(_run_of(row, self.load_field))
+                if row[0] is not None and conn is not None:
+                    batch.append(row)
+                    if len(batch) == STORE_EVERY:
+                        stored = self._store_rows(conn, batch) and stored
+                        batch = []
+            if batch and conn is not None:
+                stored = self._store_rows(conn, batch) and stored
+        return runs, stored
 
     def with_name(self, refs: dict[str, str], name: str) -> list[Run]:
         """The runs among `refs` named `name`: one indexed lookup, loading only uncached commits.
@@ -379,7 +388,8 @@ class RunIndex:
             return False
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", rows)
+            # In key order: a fresh index grows by appending instead of splitting pages.
+            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", sorted(rows))
             conn.execute(_NEXT_GEN)
             by_kind: dict[str, list[tuple[int, str]]] = {}
             for kid, kind, key in conn.execute("SELECT kid, kind, key FROM vkeys").fetchall():
@@ -454,10 +464,8 @@ class RunIndex:
                  progress: Progress | None) -> list[Run] | None:
         """Read and store the records of `pairs`; the runs that cannot be stored (unreadable), or
         None when the rows could not be written."""
-        fresh, rows = self._load(pairs, progress)
-        if rows and not self._store_rows(conn, rows):
-            return None
-        return [r for r in fresh if r.error]
+        unread, stored = self._load(conn, pairs, progress, every=False)
+        return unread if stored else None
 
     def clear(self) -> None:
         self.close()
