@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 import string
+import subprocess
+import sys
 
 import pytest
 
@@ -126,15 +128,17 @@ def test_summaries_read_as_ruamel_reads_them(seed: int) -> None:
         points = {k: [(s, rng.choice(floats + [rng.random() * 10 ** rng.randrange(-9, 9)]), s)
                       for s in range(rng.randrange(1, 4))] for k in keys}
         data = yamlio.dump({k: summarize(p) for k, p in sorted(points.items())})
-        shaped += yamlfast._SUMMARY.fullmatch(data.decode()) is not None
         fast = yamlfast.parse(data)
+        shaped += yamlfast._SUMMARY.fullmatch(data.decode()) is not None
         assert fast is yamlfast.FAIL or _same(fast, _full(data)), data
     assert shaped > 100  # the summary reader took most of them
 
 
 @pytest.mark.parametrize("doc", [
     b"a: 1\nb:\n- x\n- 2\nc: []\n", b"a:\nb: 1\n", b"- a\n- b\n", b"a:\n- x\n- - y\n", b"a: 1\n- x\n",
-    b"a:\n-\n", b"a: 'it''s'\nb: ''\n", b"a: 1\n\nb: 2\n", b"a: 1\nb: 2", b"acc:\n  last: .nan\n  step: 0\n"
+    b"a:\n-\n", b"a:\n- \n", b"a: \nb: 1\n", b"a: \n- x\n", b"- x\n", b"a:\n- x\nb: 2\n- y\n", b"a: 1\n\n",
+    b"a:: 1\n", b"a:b\n", b":\n", b"a : 1\n", b"a: b: c\n",
+    b"a: 'it''s'\nb: ''\n", b"a: 1\n\nb: 2\n", b"a: 1\nb: 2", b"acc:\n  last: .nan\n  step: 0\n"
     b"  min: .nan\n  max: .nan\n  count: 1\nacc:\n  last: 1.0\n  step: 0\n  min: 1.0\n  max: 1.0\n  count: 1\n",
 ])
 def test_the_shape_readers_read_as_ruamel_or_abstain(doc: bytes) -> None:
@@ -142,3 +146,10 @@ def test_the_shape_readers_read_as_ruamel_or_abstain(doc: bytes) -> None:
     assert fast is yamlfast.FAIL or _same(fast, _full(doc)), doc
     general = yamlfast._general(doc.decode())
     assert general is yamlfast.FAIL or fast is yamlfast.FAIL or _same(fast, general), doc
+
+
+def test_importing_the_reader_compiles_nothing_until_it_parses() -> None:
+    """`gitexp run` imports it and may parse nothing: its patterns (~10 ms) wait for the first parse."""
+    script = "import gitexp.store.yamlfast as y; print(y._compiled); print(y.parse(b'a: 1\\n'), y._compiled)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["False", "{'a': 1} True"]
