@@ -16,6 +16,7 @@ Patterns are compiled on the first parse, so importing this module costs nothing
 from __future__ import annotations
 
 import re
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]  # C; untyped in typeshed
 from typing import Any
 
 FAIL: Any = object()
@@ -180,6 +181,40 @@ def _summary(text: str) -> dict[str, dict[str, Any]]:
     if len(out) != len(entries) or not all(key in _GOOD_KEYS or _good_key(key) for key in out):
         raise _Abstain
     return out
+
+
+def summary_json(data: bytes) -> tuple[str, str] | Any:
+    """(JSON of summary.yaml, JSON of each metric's last value) if it has the shape `summarize`
+    writes, else FAIL: `json.loads` of each gives what `parse` gives (and its `last` values).
+
+    The numbers keep their YAML text where JSON reads it as the same number, so a cold
+    listing never turns its 30 floats a run back into text: float repr was most of the
+    cost of encoding a summary.
+    """
+    if not _compiled:
+        _compile()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return FAIL
+    if not _SUMMARY.fullmatch(text):
+        return FAIL
+    entries = _SUMMARY_ENTRY.findall(text)
+    if len({e[0] for e in entries}) != len(entries) or not all(e[0] in _GOOD_KEYS or _good_key(e[0]) for e in entries):
+        return FAIL
+    names = [encode_basestring_ascii(e[0]) for e in entries]
+    summary = ", ".join(f'{name}: {{"last": {_json_float(last)}, "step": {step}, "min": {_json_float(low)},'
+                        f' "max": {_json_float(high)}, "count": {count}}}'
+                        for name, (_, last, step, low, high, count) in zip(names, entries))
+    return f"{{{summary}}}", f"{{{', '.join(f'{n}: {_json_float(e[1])}' for n, e in zip(names, entries))}}}"
+
+
+def _json_float(text: str) -> str:
+    """JSON for a float's YAML text (as `_FLOAT_TEXT` has it): the text itself unless JSON
+    spells it otherwise (nan, inf, a point before the exponent: `1.e5`)."""
+    if text[-1] in "nNfF":
+        return "NaN" if text[-1] in "nN" else "-Infinity" if text[0] == "-" else "Infinity"
+    return text if ".e" not in text and ".E" not in text else repr(float(text))
 
 
 def _float(text: str) -> float:

@@ -35,6 +35,7 @@ from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
 from gitexp.store import catfile
 from gitexp.store.record import RunInfo, parse_mapping
+from gitexp.store.yamlio import FAST_MAX_BYTES
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader, read_files_bulk
 
@@ -106,11 +107,23 @@ def record_rows(chunk: list[tuple[str, str, dict[str, bytes]]]) -> list[tuple]:
 
     An unreadable record gives (None, ref, commit, error, status) instead of a row.
     """
-    return [_row(_checked(ref, commit, partial(fields_from, files.get, ref))) for ref, commit, files in chunk]
+    from gitexp.store import yamlfast  # here: a warm listing reads no YAML
+
+    return [_row_of(ref, commit, files, yamlfast.summary_json) for ref, commit, files in chunk]
 
 
-def _row(run: Run) -> tuple:
-    return (None, run.ref, run.commit, run.error, run.status) if run.error else _encode(run)
+def _row_of(ref: str, commit: str, files: dict[str, bytes], summary_json: Callable[[bytes], Any]) -> tuple:
+    """One record's row; a summary.yaml of the shape `summarize` writes goes to JSON undecoded."""
+    data = files.get("summary.yaml")
+    texts = summary_json(data) if data is not None and len(data) <= FAST_MAX_BYTES else None
+    if not isinstance(texts, tuple):
+        return _row(_checked(ref, commit, partial(fields_from, files.get, ref)))
+    rest = {name: content for name, content in files.items() if name != "summary.yaml"}  # a sound summary
+    return _row(_checked(ref, commit, partial(fields_from, rest.get, ref)), texts)
+
+
+def _row(run: Run, summary: tuple[str, str] | None = None) -> tuple:
+    return (None, run.ref, run.commit, run.error, run.status) if run.error else _encode(run, summary)
 
 
 def _run_of(row: tuple, loader: Loader | None = None) -> Run:
@@ -611,10 +624,11 @@ def _json_encoder() -> Callable[[Any], str]:
 _to_json = _json_encoder()
 
 
-def _encode(s: Run) -> tuple:
+def _encode(s: Run, summary: tuple[str, str] | None = None) -> tuple:
+    """A run's row; `summary`: the JSON of its summary and last values when known."""
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
-            _to_json(dict(s.info.__dict__)), _to_json(s.params), _to_json(s.tags), _to_json(s.summary),
-            _to_json(dict(s.metrics)))
+            _to_json(dict(s.info.__dict__)), _to_json(s.params), _to_json(s.tags),
+            *(summary or (_to_json(s.summary), _to_json(dict(s.metrics)))))
 
 
 def _unlink(path: Path) -> None:
