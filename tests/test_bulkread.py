@@ -178,6 +178,19 @@ def test_cat_answers_in_order_and_says_missing(repo: Path) -> None:
     assert catfile.tree_entries(tree, 20) == {"train.py": (FILE, git(repo, "rev-parse", f"{head}:train.py").strip())}
 
 
+def test_a_reader_answers_as_cat_does_round_after_round(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catfile, "PIPE_BYTES", 200)  # a few commands a part: many parts a round
+    with open_repo(repo) as db:
+        blobs = [db.add_blob(b"x" * n) for n in range(30)]
+        head = db.head()
+    rounds = [blobs + ["0" * 40, f"{head}:train.py", f"{head}:nope"], blobs[:3], [head]]
+    with catfile.Reader(repo / ".git") as reader:
+        for requests in rounds:
+            for contents in (True, False):
+                assert reader.cat(requests, contents) == catfile.cat(repo / ".git", requests, contents)
+        assert reader.cat([]) == [] and reader._rounds == 2 * len(rounds) and not reader._old_git
+
+
 # -- the fill worker: a second process parsing chunks of records ---------------------------------
 
 @pytest.fixture

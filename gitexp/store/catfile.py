@@ -141,17 +141,10 @@ class Reader:
         self.close()
 
 
-def _parts(requests: list[str], size: int = PIPE_BYTES) -> Iterator[list[str]]:
-    """`requests` in runs of under `size` bytes of commands."""
-    part: list[str] = []
-    used = 0
-    for request in requests:
-        used += len(request) + 10  # "contents " and a newline
-        if part and used > size:
-            yield part
-            part, used = [], len(request) + 10
-        part.append(request)
-    yield part
+def _parts(requests: list[str]) -> Iterator[list[str]]:
+    """`requests` in runs of under PIPE_BYTES of commands (`contents <request>` lines)."""
+    step = max(1, PIPE_BYTES // (max(map(len, requests)) + 10))
+    return (requests[i:i + step] for i in range(0, len(requests), step))
 
 
 def _stop(proc: subprocess.Popen[bytes] | None) -> None:
