@@ -88,13 +88,13 @@ class Reader:
         self.git_dir = os.fspath(git_dir)
         self._proc: subprocess.Popen[bytes] | None = None
         self._rounds = 0  # rounds answered by the process: a failure before any is an older git
-        self._old_git = False
+        self.old_git = False  # found to have no --batch-command: each round is a `cat`
 
     def cat(self, requests: list[str], contents: bool = True) -> list[tuple[str, int, bytes]]:
         """`cat(git_dir, requests, contents)`, answered by this reader's process."""
         if not requests:
             return []
-        if not self._old_git:
+        if not self.old_git:
             try:
                 answers = self._ask(requests, contents)
                 self._rounds += 1
@@ -103,7 +103,7 @@ class Reader:
                 self.close()
                 if self._rounds:
                     raise
-                self._old_git = True  # no --batch-command here
+                self.old_git = True
         return cat(self.git_dir, requests, contents)
 
     def _ask(self, requests: list[str], contents: bool) -> list[tuple[str, int, bytes]]:

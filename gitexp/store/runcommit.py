@@ -220,6 +220,7 @@ class RecordReader:
 
 SUMMARY_FILES = ("run.yaml", "params.yaml", "tags.yaml", "summary.yaml")
 BULK_ROUND = 200  # commits per round of `git cat-file` passes: the first records are parsed at once
+OLD_GIT_ROUND = 5000  # with a git before 2.36, three processes a round: fewer, bigger rounds
 
 
 def read_files_bulk(db: GitDB, commits: Sequence[str],
@@ -234,8 +235,11 @@ def read_files_bulk(db: GitDB, commits: Sequence[str],
     the first while git reads the next, and holds a round's bytes at a time.
     """
     with catfile.Reader(db.common_dir) as reader:
-        for start in range(0, len(commits), BULK_ROUND):
-            yield from _bulk_round(reader, commits[start:start + BULK_ROUND], names, db.hex_length // 2)
+        start = 0
+        while start < len(commits):
+            size = OLD_GIT_ROUND if reader.old_git else BULK_ROUND
+            yield from _bulk_round(reader, commits[start:start + size], names, db.hex_length // 2)
+            start += size
 
 
 def _bulk_round(reader: catfile.Reader, commits: Sequence[str], names: Sequence[str],
