@@ -191,6 +191,27 @@ def test_a_reader_answers_as_cat_does_round_after_round(repo: Path, monkeypatch:
         assert reader.cat([]) == [] and reader._rounds == 2 * len(rounds) and not reader.old_git
 
 
+def test_a_cold_load_stores_its_rows_a_batch_at_a_time(repo: Path, runs: list[tuple[str, str]],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "BULK_FROM", 1)
+    monkeypatch.setattr(cache, "STORE_EVERY", 4)
+    writes: list[int] = []
+    real = cache.RunIndex._store_rows
+    monkeypatch.setattr(cache.RunIndex, "_store_rows",
+                        lambda self, conn, rows: writes.append(len(rows)) or real(self, conn, rows))
+    with open_repo(repo) as db:
+        index = cache.RunIndex(db)
+        listed = index.summaries(dict(runs))
+        readable = len([r for r in listed if not r.error])
+        assert readable == len(runs) - 6 and writes == [4, 4, 4, 4, 3]  # 19 rows as they came; no row for the corrupt
+        assert index.connection().execute("SELECT count(*) FROM runs").fetchone()[0] == readable  # type: ignore[union-attr]
+        index.close()
+        again = cache.RunIndex(db)
+        assert _same([_as_data(r) for r in again.summaries(dict(runs))], [_as_data(r) for r in listed])
+        again.close()
+    assert len(writes) == 5  # the second listing read every readable run from the cache
+
+
 # -- the fill worker: a second process parsing chunks of records ---------------------------------
 
 @pytest.fixture

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -402,7 +403,8 @@ class RunIndex:
         try:
             conn.execute("BEGIN IMMEDIATE")
             # In key order: a fresh index grows by appending instead of splitting pages.
-            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", sorted(rows))
+            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                             sorted(rows, key=itemgetter(0)))
             conn.execute(_NEXT_GEN)
             by_kind: dict[str, list[tuple[int, str]]] = {}
             for kid, kind, key in conn.execute("SELECT kid, kind, key FROM vkeys").fetchall():
