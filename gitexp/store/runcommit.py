@@ -207,7 +207,8 @@ class RecordReader:
 
 
 SUMMARY_FILES = ("run.yaml", "params.yaml", "tags.yaml", "summary.yaml")
-BULK_CHUNK = 5000  # commits per round of `git cat-file` passes: bounds the bytes held at once
+BULK_ROUND = 200  # commits per round of `git cat-file` passes: the first records are parsed at once
+OLD_GIT_ROUND = 5000  # with a git before 2.36, three processes a round: fewer, bigger rounds
 
 
 def read_files_bulk(db: GitDB, commits: Sequence[str],
@@ -218,20 +219,25 @@ def read_files_bulk(db: GitDB, commits: Sequence[str],
     leaves them, or (commit, None) for a commit this reader declines (not a commit, a
     file that is not a regular file, a wrong type or over the size limit): `RecordReader`
     reads that one and says what is wrong. Raises CatFileError when `git` cannot serve.
+    Commits are read in rounds of BULK_ROUND through one process, so a caller parses
+    the first while git reads the next, and holds a round's bytes at a time.
     """
-    for start in range(0, len(commits), BULK_CHUNK):
-        yield from _bulk_chunk(db, commits[start:start + BULK_CHUNK], names)
+    with catfile.Reader(db.common_dir) as reader:
+        start = 0
+        while start < len(commits):
+            size = OLD_GIT_ROUND if reader.old_git else BULK_ROUND
+            yield from _bulk_round(reader, commits[start:start + size], names, db.hex_length // 2)
+            start += size
 
 
-def _bulk_chunk(db: GitDB, commits: Sequence[str],
-                names: Sequence[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
-    git_dir = db.common_dir
-    answers = iter(catfile.cat(git_dir, [r for c in commits for r in (c, f"{c}:{RECORD_DIR}")]))
-    plans = [_plan(next(answers), next(answers), names, db.hex_length // 2) for _ in commits]
+def _bulk_round(reader: catfile.Reader, commits: Sequence[str], names: Sequence[str],
+                hash_bytes: int) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+    answers = iter(reader.cat([r for c in commits for r in (c, f"{c}:{RECORD_DIR}")]))
+    plans = [_plan(next(answers), next(answers), names, hash_bytes) for _ in commits]
     wanted = sorted({sha for plan in plans if plan for sha in plan.values()})
-    checked = catfile.cat(git_dir, wanted, contents=False)
+    checked = reader.cat(wanted, contents=False)
     fits = [sha for sha, (kind, size, _) in zip(wanted, checked) if kind == "blob" and size <= MAX_YAML_BYTES]
-    data = {sha: content for sha, (_, _, content) in zip(fits, catfile.cat(git_dir, fits))}
+    data = {sha: content for sha, (_, _, content) in zip(fits, reader.cat(fits))}
     for commit, plan in zip(commits, plans):
         if plan is None or any(sha not in data for sha in plan.values()):
             yield commit, None
