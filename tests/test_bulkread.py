@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -88,13 +89,12 @@ def runs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 def test_bulk_read_equals_one_by_one_reads(repo: Path, runs: list[tuple[str, str]],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    served: list[int] = []
-    real_cat = catfile.cat
-    monkeypatch.setattr(catfile, "cat", lambda *a, **k: served.append(1) or real_cat(*a, **k))
+    started, rounds = _count_processes(monkeypatch)
     monkeypatch.setattr(cache, "BULK_FROM", 1)
+    monkeypatch.setattr(runcommit, "BULK_ROUND", 4)
     with open_repo(repo) as db:
         bulk = _loaded(db, runs)
-        assert len(served) == 3  # one process per pass: commits and folders, sizes, contents
+        assert (started, rounds) == ([1], [])  # one process for every round and pass
         slow = [_as_data(cache.load_summary(db, ref, commit)) for ref, commit in runs]
     assert _same(bulk, slow)
     by_name = {r["ref"]: r for r in bulk}
@@ -105,6 +105,36 @@ def test_bulk_read_equals_one_by_one_reads(repo: Path, runs: list[tuple[str, str
                    "huge": "CORRUPT", "wrong_id": "CORRUPT", "no_record": "CORRUPT", "blob": "CORRUPT"}
     errors = {odd: by_name[runs[12 + i][0]]["error"] for i, odd in enumerate(ODD)}
     assert "not a file" in errors["symlink"] and "over the" in errors["huge"] and "but its ref is" in errors["wrong_id"]
+
+
+def _count_processes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
+    """Lists that grow by one per `Reader` process started and per process-per-round `cat`."""
+    started: list[int] = []
+    rounds: list[int] = []
+    real_start, real_cat = catfile.Reader._start, catfile.cat
+    monkeypatch.setattr(catfile.Reader, "_start", lambda self: (self._proc or started.append(1)) or real_start(self))
+    monkeypatch.setattr(catfile, "cat", lambda *a, **k: rounds.append(1) or real_cat(*a, **k))
+    return started, rounds
+
+
+def test_with_a_git_older_than_batch_command_each_pass_is_a_process(
+        repo: Path, runs: list[tuple[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git before 2.36 has no `cat-file --batch-command`: it answers with its usage and exit 129."""
+    monkeypatch.setattr(cache, "BULK_FROM", 1)
+    monkeypatch.setattr(runcommit, "BULK_ROUND", 10)
+    with open_repo(repo) as db:
+        today = _loaded(db, runs)
+        old = tmp_path / "old-git"
+        old.mkdir()
+        real = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True).stdout.strip()
+        (old / "git").write_text(f'#!/bin/sh\ncase "$*" in *--batch-command*) echo "usage: git cat-file" >&2;'
+                                 f' exit 129;; esac\nexec {real} "$@"\n')
+        (old / "git").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{old}:{os.environ['PATH']}")
+        started, rounds = _count_processes(monkeypatch)
+        older = _loaded(db, runs)
+    assert _same(today, older)
+    assert len(started) == 1 and len(rounds) == 2 * 3  # tried once; then three passes a round, rounds of 5,000
 
 
 def test_without_git_every_run_is_read_through_dulwich(repo: Path, runs: list[tuple[str, str]],
@@ -146,6 +176,40 @@ def test_cat_answers_in_order_and_says_missing(repo: Path) -> None:
     assert catfile.cat(repo / ".git", [blob], contents=False) == [("blob", 6, b"")]
     tree = catfile.cat(repo / ".git", [f"{head}^{{tree}}"])[0][2]
     assert catfile.tree_entries(tree, 20) == {"train.py": (FILE, git(repo, "rev-parse", f"{head}:train.py").strip())}
+
+
+def test_a_reader_answers_as_cat_does_round_after_round(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catfile, "PIPE_BYTES", 200)  # a few commands a part: many parts a round
+    with open_repo(repo) as db:
+        blobs = [db.add_blob(b"x" * n) for n in range(30)]
+        head = db.head()
+    rounds = [blobs + ["0" * 40, f"{head}:train.py", f"{head}:nope"], blobs[:3], [head]]
+    with catfile.Reader(repo / ".git") as reader:
+        for requests in rounds:
+            for contents in (True, False):
+                assert reader.cat(requests, contents) == catfile.cat(repo / ".git", requests, contents)
+        assert reader.cat([]) == [] and reader._rounds == 2 * len(rounds) and not reader.old_git
+
+
+def test_a_cold_load_stores_its_rows_a_batch_at_a_time(repo: Path, runs: list[tuple[str, str]],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "BULK_FROM", 1)
+    monkeypatch.setattr(cache, "STORE_EVERY", 4)
+    writes: list[int] = []
+    real = cache.RunIndex._store_rows
+    monkeypatch.setattr(cache.RunIndex, "_store_rows",
+                        lambda self, conn, rows: writes.append(len(rows)) or real(self, conn, rows))
+    with open_repo(repo) as db:
+        index = cache.RunIndex(db)
+        listed = index.summaries(dict(runs))
+        readable = len([r for r in listed if not r.error])
+        assert readable == len(runs) - 6 and writes == [4, 4, 4, 4, 3]  # 19 rows as they came; no row for the corrupt
+        assert index.connection().execute("SELECT count(*) FROM runs").fetchone()[0] == readable  # type: ignore[union-attr]
+        index.close()
+        again = cache.RunIndex(db)
+        assert _same([_as_data(r) for r in again.summaries(dict(runs))], [_as_data(r) for r in listed])
+        again.close()
+    assert len(writes) == 5  # the second listing read every readable run from the cache
 
 
 # -- the fill worker: a second process parsing chunks of records ---------------------------------

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import string
+import subprocess
+import sys
 
 import pytest
 
@@ -119,22 +122,29 @@ def test_summaries_read_as_ruamel_reads_them(seed: int) -> None:
     """summary.yaml as `summarize` writes it, with odd keys and floats, through its own fast reader."""
     rng = random.Random(seed)
     floats = [0.0, -0.0, 1e-7, 1e20, 1e-300, 3.14, math.inf, -math.inf, math.nan, 5e-324, 123456789.0]
-    shaped = 0
+    shaped = json_shaped = 0
     for _ in range(300):
         keys = {rng.choice(ODD_STRINGS) if rng.random() < 0.05 else rng.choice(["acc", "train/loss", "val acc", "a.b"])
                 for _ in range(rng.randrange(1, 6))}
         points = {k: [(s, rng.choice(floats + [rng.random() * 10 ** rng.randrange(-9, 9)]), s)
                       for s in range(rng.randrange(1, 4))] for k in keys}
         data = yamlio.dump({k: summarize(p) for k, p in sorted(points.items())})
-        shaped += yamlfast._SUMMARY.fullmatch(data.decode()) is not None
         fast = yamlfast.parse(data)
+        shaped += yamlfast._SUMMARY.fullmatch(data.decode()) is not None
         assert fast is yamlfast.FAIL or _same(fast, _full(data)), data
-    assert shaped > 100  # the summary reader took most of them
+        texts = yamlfast.summary_json(data)  # what a cold listing stores, undecoded
+        if texts is not yamlfast.FAIL:
+            assert _same(json.loads(texts[0]), fast), data
+            assert _same(json.loads(texts[1]), {k: v["last"] for k, v in fast.items()}), data
+            json_shaped += 1
+    assert shaped > 100 and json_shaped == shaped  # the summary readers took most of them
 
 
 @pytest.mark.parametrize("doc", [
     b"a: 1\nb:\n- x\n- 2\nc: []\n", b"a:\nb: 1\n", b"- a\n- b\n", b"a:\n- x\n- - y\n", b"a: 1\n- x\n",
-    b"a:\n-\n", b"a: 'it''s'\nb: ''\n", b"a: 1\n\nb: 2\n", b"a: 1\nb: 2", b"acc:\n  last: .nan\n  step: 0\n"
+    b"a:\n-\n", b"a:\n- \n", b"a: \nb: 1\n", b"a: \n- x\n", b"- x\n", b"a:\n- x\nb: 2\n- y\n", b"a: 1\n\n",
+    b"a:: 1\n", b"a:b\n", b":\n", b"a : 1\n", b"a: b: c\n",
+    b"a: 'it''s'\nb: ''\n", b"a: 1\n\nb: 2\n", b"a: 1\nb: 2", b"acc:\n  last: .nan\n  step: 0\n"
     b"  min: .nan\n  max: .nan\n  count: 1\nacc:\n  last: 1.0\n  step: 0\n  min: 1.0\n  max: 1.0\n  count: 1\n",
 ])
 def test_the_shape_readers_read_as_ruamel_or_abstain(doc: bytes) -> None:
@@ -142,3 +152,24 @@ def test_the_shape_readers_read_as_ruamel_or_abstain(doc: bytes) -> None:
     assert fast is yamlfast.FAIL or _same(fast, _full(doc)), doc
     general = yamlfast._general(doc.decode())
     assert general is yamlfast.FAIL or fast is yamlfast.FAIL or _same(fast, general), doc
+
+
+def test_importing_the_reader_compiles_nothing_until_it_parses() -> None:
+    """`gitexp run` imports it and may parse nothing: its patterns (~10 ms) wait for the first parse."""
+    script = "import gitexp.store.yamlfast as y; print(y._compiled); print(y.parse(b'a: 1\\n'), y._compiled)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["False", "{'a': 1} True"]
+
+
+@pytest.mark.parametrize("number", ["1.e5", "1E5", "1.5e-3", "0.0", "-0.0", ".NaN", ".NAN", "-.INF", ".Inf", "1e400",
+                                    "-1e-400", "123456789012345678901234567890.5", "0", "-0", "7"])
+def test_summary_json_reads_back_as_the_summary(number: str) -> None:
+    """Numbers gitexp does not write itself (another writer's summary.yaml) keep their value in the JSON."""
+    data = f"m:\n  last: {number}\n  step: -0\n  min: {number}\n  max: 1.0\n  count: 3\n".encode()
+    fast = yamlfast.parse(data)
+    assert fast is yamlfast.FAIL or _same(fast, _full(data))
+    texts = yamlfast.summary_json(data)
+    if fast is yamlfast.FAIL or not isinstance(fast["m"]["last"], float):
+        assert texts is yamlfast.FAIL  # ints are not `summarize`'s shape: decoded the usual way
+    else:
+        assert _same(json.loads(texts[0]), fast) and _same(json.loads(texts[1]), {"m": fast["m"]["last"]})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # subprocess and shutil are imported where a process is started: a warm listing never starts one.
 
 MISSING = "missing"  # the type of an answer for an object (or `<rev>:<path>`) the repository lacks
+PIPE_BYTES = 32 << 10  # commands written before their answers are read: half a pipe's 64 KiB
 
 
 class CatFileError(Exception):
@@ -45,9 +46,9 @@ def cat(git_dir: str | os.PathLike[str], requests: Iterable[str],
     if not wanted:
         return []
     mode = "--batch" if contents else "--batch-check"
-    try:
-        import subprocess
+    import subprocess
 
+    try:
         proc = subprocess.Popen(["git", "--git-dir", os.fspath(git_dir), "cat-file", mode, "--buffer"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError as exc:
@@ -80,6 +81,92 @@ def _answer(out: object, contents: bool) -> tuple[str, int, bytes]:
     if len(data) != size + 1:
         raise CatFileError("git cat-file stopped mid-answer")
     return kind, size, data[:size]
+
+
+class Reader:
+    """`cat` for many rounds of requests through one `git cat-file --batch-command` process.
+
+    A cold listing reads its records in rounds of a few hundred, so that parsing starts
+    at once; one process answers them all (git 2.36+: `flush` ends a round), where a
+    process per round would cost a few milliseconds each. With an older git each
+    round is one `cat` process.
+    """
+
+    def __init__(self, git_dir: str | os.PathLike[str]) -> None:
+        self.git_dir = os.fspath(git_dir)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._rounds = 0  # rounds answered by the process: a failure before any is an older git
+        self.old_git = False  # found to have no --batch-command: each round is a `cat`
+
+    def cat(self, requests: list[str], contents: bool = True) -> list[tuple[str, int, bytes]]:
+        """`cat(git_dir, requests, contents)`, answered by this reader's process."""
+        if not requests:
+            return []
+        if not self.old_git:
+            try:
+                answers = self._ask(requests, contents)
+                self._rounds += 1
+                return answers
+            except CatFileError:
+                self.close()
+                if self._rounds:
+                    raise
+                self.old_git = True
+        return cat(self.git_dir, requests, contents)
+
+    def _ask(self, requests: list[str], contents: bool) -> list[tuple[str, int, bytes]]:
+        proc = self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        verb = "contents" if contents else "info"
+        answers: list[tuple[str, int, bytes]] = []
+        for part in _parts(requests):
+            try:  # a part fits in the pipe, so writing it never waits on git to read
+                proc.stdin.write("".join(f"{verb} {r}\n" for r in part).encode() + b"flush\n")
+                proc.stdin.flush()
+            except OSError as exc:
+                raise CatFileError(f"git cat-file stopped: {exc}") from None
+            answers += [_answer(proc.stdout, contents) for _ in part]
+        return answers
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            import subprocess
+
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", "--git-dir", self.git_dir, "cat-file", "--batch-command", "--buffer"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            except OSError as exc:
+                raise CatFileError(f"cannot run git: {exc}") from None
+        return self._proc
+
+    def close(self) -> None:
+        _stop(self._proc)
+        self._proc = None
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _parts(requests: list[str]) -> Iterator[list[str]]:
+    """`requests` in runs of under PIPE_BYTES of commands (`contents <request>` lines)."""
+    step = max(1, PIPE_BYTES // (max(map(len, requests)) + 10))
+    return (requests[i:i + step] for i in range(0, len(requests), step))
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None:
+        proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                if pipe is not None:
+                    pipe.close()
+            except OSError:  # commands still buffered for a git that is gone
+                pass
 
 
 def tree_entries(data: bytes, hash_bytes: int) -> dict[str, tuple[int, str]]:
@@ -153,12 +240,7 @@ class Batch:
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()
-            proc.wait()
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None:
-                    pipe.close()
+        _stop(proc)
 
 
 def _header(header: bytes) -> tuple[str, int]:

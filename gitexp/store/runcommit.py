@@ -8,21 +8,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitexp.errors import CorruptRecord
 from gitexp.store import catfile
-from gitexp.store.ids import to_oid
 from gitexp.store.journal import JournalData
 from gitexp.store.record import (
     RECORD_DIR, Artifact, Columns, Point, RunInfo, encode_record, parse_artifacts, parse_mapping, parse_metric,
     parse_metric_columns,
 )
+from gitexp.store.objects import GitObject
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
 from gitexp.store.yamlio import MAX_YAML_BYTES
-
-if TYPE_CHECKING:  # dulwich is imported where objects are made: listing runs from the cache loads none
-    from dulwich.objects import Tree
 
 
 def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dict[str, list[Point]],
@@ -42,13 +39,13 @@ class CodeTree:
     """
 
     id: str
-    trees: list[Tree]
+    trees: list[GitObject]
 
 
 def hash_code_tree(db: GitDB, files: dict[str, Entry]) -> CodeTree:
     """The trees of a flat code listing, for `write_run_commit`."""
     trees = db.build_trees(files)
-    return CodeTree(db.oid(trees[-1]), trees)
+    return CodeTree(trees[-1].id, trees)
 
 
 def code_tree(db: GitDB, root: str) -> str:
@@ -56,11 +53,10 @@ def code_tree(db: GitDB, root: str) -> str:
 
     One tree read, however large the tree.
     """
-    from dulwich.objects import Tree
-
-    if RECORD_DIR.encode() not in db.read_object(root, Tree):
+    entries = db.tree_entries(root)
+    if all(name != RECORD_DIR for name, _, _ in entries):
         return root
-    return db.oid(_without(db, root, RECORD_DIR))
+    return db.tree_object([e for e in entries if e[0] != RECORD_DIR]).id
 
 
 def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Entry] | CodeTree | None,
@@ -70,17 +66,15 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
     The code is given either as an existing root tree id (`code_root`, whose own
     `.gitexp` entry is replaced), as hashed trees (`CodeTree`) or as a flat listing.
     """
-    from dulwich.objects import Blob
-
     blobs = []
     entries: dict[str, Entry] = {}
     for path, value in record.items():
         if isinstance(value, Entry):
             entries[path] = value
         else:
-            blob = db.new(Blob.from_string(value))
+            blob = db.make("blob", value)
             blobs.append(blob)
-            entries[path] = Entry(FILE, db.oid(blob))
+            entries[path] = Entry(FILE, blob.id)
     db.add_objects(blobs)
     if isinstance(code_files, CodeTree):
         db.add_objects(code_files.trees[:-1])
@@ -92,23 +86,17 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
     return db.write_commit(root, parents, message)
 
 
-def _with_entry(db: GitDB, root: str | Tree | None, name: str, subtree: str) -> str:
-    tree = _without(db, root, name)
-    tree.add(name.encode(), DIR, to_oid(subtree))
+def _with_entry(db: GitDB, root: str | GitObject | None, name: str, subtree: str) -> str:
+    """Write `root`'s tree with folder `name` set to `subtree`; return its id."""
+    if root is None:
+        entries = []
+    elif isinstance(root, GitObject):
+        entries = [(n, mode, sha) for n, (mode, sha) in catfile.tree_entries(root.data, db.hex_length // 2).items()]
+    else:
+        entries = db.tree_entries(root)
+    tree = db.tree_object([e for e in entries if e[0] != name] + [(name, DIR, subtree)])
     db.add_objects([tree])
-    return db.oid(tree)
-
-
-def _without(db: GitDB, root: str | Tree | None, name: str) -> Tree:
-    """A new tree object: `root`'s entries but `name` (not written)."""
-    from dulwich.objects import Tree
-
-    tree = db.new(Tree())
-    if root is not None:
-        for item in (root if isinstance(root, Tree) else db.read_object(root, Tree)).iteritems():
-            if item.path != name.encode():
-                tree.add(item.path, item.mode, item.sha)
-    return tree
+    return tree.id
 
 
 class ColumnCache:
@@ -219,7 +207,8 @@ class RecordReader:
 
 
 SUMMARY_FILES = ("run.yaml", "params.yaml", "tags.yaml", "summary.yaml")
-BULK_CHUNK = 5000  # commits per round of `git cat-file` passes: bounds the bytes held at once
+BULK_ROUND = 200  # commits per round of `git cat-file` passes: the first records are parsed at once
+OLD_GIT_ROUND = 5000  # with a git before 2.36, three processes a round: fewer, bigger rounds
 
 
 def read_files_bulk(db: GitDB, commits: Sequence[str],
@@ -230,20 +219,25 @@ def read_files_bulk(db: GitDB, commits: Sequence[str],
     leaves them, or (commit, None) for a commit this reader declines (not a commit, a
     file that is not a regular file, a wrong type or over the size limit): `RecordReader`
     reads that one and says what is wrong. Raises CatFileError when `git` cannot serve.
+    Commits are read in rounds of BULK_ROUND through one process, so a caller parses
+    the first while git reads the next, and holds a round's bytes at a time.
     """
-    for start in range(0, len(commits), BULK_CHUNK):
-        yield from _bulk_chunk(db, commits[start:start + BULK_CHUNK], names)
+    with catfile.Reader(db.common_dir) as reader:
+        start = 0
+        while start < len(commits):
+            size = OLD_GIT_ROUND if reader.old_git else BULK_ROUND
+            yield from _bulk_round(reader, commits[start:start + size], names, db.hex_length // 2)
+            start += size
 
 
-def _bulk_chunk(db: GitDB, commits: Sequence[str],
-                names: Sequence[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
-    git_dir = db.common_dir
-    answers = iter(catfile.cat(git_dir, [r for c in commits for r in (c, f"{c}:{RECORD_DIR}")]))
-    plans = [_plan(next(answers), next(answers), names, db.hex_length // 2) for _ in commits]
+def _bulk_round(reader: catfile.Reader, commits: Sequence[str], names: Sequence[str],
+                hash_bytes: int) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+    answers = iter(reader.cat([r for c in commits for r in (c, f"{c}:{RECORD_DIR}")]))
+    plans = [_plan(next(answers), next(answers), names, hash_bytes) for _ in commits]
     wanted = sorted({sha for plan in plans if plan for sha in plan.values()})
-    checked = catfile.cat(git_dir, wanted, contents=False)
+    checked = reader.cat(wanted, contents=False)
     fits = [sha for sha, (kind, size, _) in zip(wanted, checked) if kind == "blob" and size <= MAX_YAML_BYTES]
-    data = {sha: content for sha, (_, _, content) in zip(fits, catfile.cat(git_dir, fits))}
+    data = {sha: content for sha, (_, _, content) in zip(fits, reader.cat(fits))}
     for commit, plan in zip(commits, plans):
         if plan is None or any(sha not in data for sha in plan.values()):
             yield commit, None

@@ -8,13 +8,15 @@ anchors, tags, comments, escapes, multi-line scalars, duplicate keys, timestamps
 odd numbers…), which the caller then hands to the full safe loader with its limits
 and typed checks. So its result is always what ruamel's would be, or it abstains
 (tests compare the two on generated records). The two shapes of nearly every record
-file, a flat mapping and `summary.yaml`, are read by a regex pass each (another ~2x);
-the general reader takes the rest of the subset.
+file are read apart: a flat mapping line by line (lines seen before are remembered),
+`summary.yaml` by one regex pass; the general reader takes the rest of the subset.
+Patterns are compiled on the first parse, so importing this module costs nothing.
 """
 
 from __future__ import annotations
 
 import re
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]  # C; untyped in typeshed
 from typing import Any
 
 FAIL: Any = object()
@@ -30,7 +32,6 @@ _CONSTANTS: dict[str, Any] = {
 }
 _INT = r"-?(?:0|[1-9][0-9]*)"
 _FRACTION = r"\.[0-9]+(?:[eE][-+]?[0-9]+)?|(?:\.[0-9]*)?[eE][-+]?[0-9]+"  # what makes an int text a float
-_NUMBER = re.compile(rf"{_INT}({_FRACTION})?\Z")  # an int, or (with its group) a float
 _NUMBER_STARTS = frozenset("-0123456789")
 _NONE: Any = object()
 # Records repeat themselves (`count: 100`, `status: FINISHED`, the same keys): what a line
@@ -42,32 +43,45 @@ _PAIRS: dict[str, tuple[str, Any]] = {}  # `key: scalar` line -> (key, value)
 # A plain scalar that can only be a string: starts with an ASCII letter, `_`, `/` or a dash before a
 # letter or dash (`--lr=0.1`, never a number), no `:` or `#`
 # (mapping or comment indicators), no control characters, YAML line breaks or BOM, no trailing space.
-_PLAIN = re.compile(r"(?:[A-Za-z_/]|-[-A-Za-z_])(?:[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff])?\Z")  # noqa: E501 (one character class)
-_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){2,}\Z")  # 3.11.7: not a number in YAML 1.2, a string
-_BODY = re.compile(r"[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff]\Z")
-_NOT_NUMERIC = re.compile(r"[^0-9eE._+\-]")  # a character no YAML 1.2 number (or date) has
-_KEY = re.compile(_PLAIN.pattern.replace("|-[-A-Za-z_]", ""))
-_ODD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")  # in quotes: left to the full loader
-
-# Two shapes cover nearly every record file and are read with one regex pass and a short loop:
-# a flat mapping (run.yaml, params, tags: `key: scalar` lines, lists of scalars under a key), and
-# summary.yaml as `summarize` writes it. Each line or entry is matched whole; anything else in
-# the document (`bad`) sends it to the general reader below.
-_KEY_TEXT = _KEY.pattern[:-2]
-_FLAT_LINE = re.compile(
-    rf"(?:({_KEY_TEXT}):(?: |(?=\n))|(- ))"  # a key, or a list item
-    rf"(?:({_INT}(?:{_FRACTION}))|({_INT})|({_PLAIN.pattern[:-2]})"  # float, int, plain string
-    r"|('(?:[^'\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]|'')*')|([^\n]+))?\n"  # quoted, anything else
-    r"|([^\n]*\n)")  # bad
+_PLAIN_TEXT = r"(?:[A-Za-z_/]|-[-A-Za-z_])(?:[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff])?"  # noqa: E501 (one character class)
+_KEY_TEXT = _PLAIN_TEXT.replace("|-[-A-Za-z_]", "")
 _FLOAT_TEXT = rf"{_INT}(?:{_FRACTION})|\.nan|\.NaN|\.NAN|-?\.(?:inf|Inf|INF)"
-_SUMMARY = re.compile(rf"(?:{_KEY_TEXT}:\n  last: (?:{_FLOAT_TEXT})\n  step: {_INT}\n  min: (?:{_FLOAT_TEXT})\n"
-                      rf"  max: (?:{_FLOAT_TEXT})\n  count: {_INT}\n)+")
-_SUMMARY_ENTRY = re.compile(rf"({_KEY_TEXT}):\n  last: (\S+)\n  step: (\S+)\n  min: (\S+)\n  max: (\S+)\n"
-                            r"  count: (\S+)\n")
+
+# The patterns are compiled on the first parse (`_compile`), not at import: compiling them
+# costs ~10 ms, which every command importing this module (`gitexp run`) would pay for nothing.
+_compiled = False
+_NUMBER: re.Pattern[str]  # an int, or (with its group) a float
+_PLAIN: re.Pattern[str]
+_KEY: re.Pattern[str]
+_VERSION: re.Pattern[str]  # 3.11.7: not a number in YAML 1.2, a string
+_BODY: re.Pattern[str]
+_NOT_NUMERIC: re.Pattern[str]  # a character no YAML 1.2 number (or date) has
+_ODD: re.Pattern[str]  # in quotes: left to the full loader
+# summary.yaml as `summarize` writes it: the whole document checked by one match, then its entries read.
+_SUMMARY: re.Pattern[str]
+_SUMMARY_ENTRY: re.Pattern[str]
+
+
+def _compile() -> None:
+    global _compiled, _NUMBER, _PLAIN, _KEY, _VERSION, _BODY, _NOT_NUMERIC, _ODD, _SUMMARY, _SUMMARY_ENTRY
+    _NUMBER = re.compile(rf"{_INT}({_FRACTION})?\Z")
+    _PLAIN = re.compile(_PLAIN_TEXT + r"\Z")
+    _KEY = re.compile(_KEY_TEXT + r"\Z")
+    _VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){2,}\Z")
+    _BODY = re.compile(r"[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff]\Z")
+    _NOT_NUMERIC = re.compile(r"[^0-9eE._+\-]")
+    _ODD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+    _SUMMARY = re.compile(rf"(?:{_KEY_TEXT}:\n  last: (?:{_FLOAT_TEXT})\n  step: {_INT}\n  min: (?:{_FLOAT_TEXT})\n"
+                          rf"  max: (?:{_FLOAT_TEXT})\n  count: {_INT}\n)+")
+    _SUMMARY_ENTRY = re.compile(rf"({_KEY_TEXT}):\n  last: (\S+)\n  step: (\S+)\n  min: (\S+)\n  max: (\S+)\n"
+                                r"  count: (\S+)\n")
+    _compiled = True
 
 
 def parse(data: bytes | str) -> Any:
     """The document's value, or FAIL if it is outside the subset."""
+    if not _compiled:
+        _compile()
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
@@ -116,20 +130,20 @@ def _flat(text: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     items: list[Any] | None = None
     bare = None  # the key of a bare `key:` line just read: its list starts with the next item
-    for key, dash, f, i, p, q, other, bad in _FLAT_LINE.findall(text):
-        if bad:
-            raise _Abstain
-        value = float(f) if f else int(i) if i else _CONSTANTS.get(p, p) if p else \
-            q[1:-1].replace("''", "'") if q else _scalar(other) if other else _NONE
-        if dash:
+    lines = text.split("\n")
+    if lines.pop():
+        raise _Abstain  # no final line break (parse adds one)
+    for line in lines:
+        if line[:2] == "- ":
             if bare is not None:
                 out[bare] = items = []
                 bare = None
-            if items is None or value is _NONE:
+            if items is None or line == "- ":
                 raise _Abstain
-            items.append(value)
+            items.append(_scalar(line[2:]))
             continue
-        if key in out or key not in _GOOD_KEYS and not _good_key(key):
+        key, value = _pair(line)
+        if key in out:
             raise _Abstain
         items = bare = None
         if value is _NONE:
@@ -137,6 +151,26 @@ def _flat(text: str) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _pair(line: str) -> tuple[str, Any]:
+    """(key, value) of a `key: scalar` line, value _NONE for a bare `key:`; remembered when short."""
+    known = _PAIRS.get(line)
+    if known is not None:
+        return known
+    key, sep, rest = line.partition(": ")
+    if not sep or not rest:
+        if not sep and line[-1:] != ":":
+            raise _Abstain
+        key, rest = line[:-1] if not sep else key, ""
+    if key not in _GOOD_KEYS and not _good_key(key):
+        raise _Abstain
+    if not rest:
+        return key, _NONE
+    value = _scalar(rest)
+    if len(_PAIRS) < MAX_REMEMBERED and len(rest) < 12 and not isinstance(value, (dict, list)):
+        _PAIRS[line] = (key, value)
+    return key, value
 
 
 def _summary(text: str) -> dict[str, dict[str, Any]]:
@@ -147,6 +181,40 @@ def _summary(text: str) -> dict[str, dict[str, Any]]:
     if len(out) != len(entries) or not all(key in _GOOD_KEYS or _good_key(key) for key in out):
         raise _Abstain
     return out
+
+
+def summary_json(data: bytes) -> tuple[str, str] | Any:
+    """(JSON of summary.yaml, JSON of each metric's last value) if it has the shape `summarize`
+    writes, else FAIL: `json.loads` of each gives what `parse` gives (and its `last` values).
+
+    The numbers keep their YAML text where JSON reads it as the same number, so a cold
+    listing never turns its 30 floats a run back into text: float repr was most of the
+    cost of encoding a summary.
+    """
+    if not _compiled:
+        _compile()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return FAIL
+    if not _SUMMARY.fullmatch(text):
+        return FAIL
+    entries = _SUMMARY_ENTRY.findall(text)
+    if len({e[0] for e in entries}) != len(entries) or not all(e[0] in _GOOD_KEYS or _good_key(e[0]) for e in entries):
+        return FAIL
+    names = [encode_basestring_ascii(e[0]) for e in entries]
+    summary = ", ".join(f'{name}: {{"last": {_json_float(last)}, "step": {step}, "min": {_json_float(low)},'
+                        f' "max": {_json_float(high)}, "count": {count}}}'
+                        for name, (_, last, step, low, high, count) in zip(names, entries))
+    return f"{{{summary}}}", f"{{{', '.join(f'{n}: {_json_float(e[1])}' for n, e in zip(names, entries))}}}"
+
+
+def _json_float(text: str) -> str:
+    """JSON for a float's YAML text (as `_FLOAT_TEXT` has it): the text itself unless JSON
+    spells it otherwise (nan, inf, a point before the exponent: `1.e5`)."""
+    if text[-1] in "nNfF":
+        return "NaN" if text[-1] in "nN" else "-Infinity" if text[0] == "-" else "Infinity"
+    return text if ".e" not in text and ".E" not in text else repr(float(text))
 
 
 def _float(text: str) -> float:
@@ -166,26 +234,12 @@ def _mapping(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> t
     out: dict[str, Any] = {}
     n = len(lines)
     while i < n and lines[i][0] == indent:
-        content = lines[i][1]
-        known = _PAIRS.get(content)
-        if known is not None:  # a `key: scalar` line read before
-            if known[0] in out:
-                raise _Abstain
-            out[known[0]] = known[1]
-            i += 1
-            continue
-        key, sep, rest = content.partition(": ")
-        if not sep:
-            if content[-1:] != ":":
-                raise _Abstain
-            key, rest = content[:-1], ""
-        if key in out or key not in _GOOD_KEYS and not _good_key(key):
+        key, value = _pair(lines[i][1])
+        if key in out:
             raise _Abstain
         i += 1
-        if rest:
-            out[key] = value = _scalar(rest)
-            if len(_PAIRS) < MAX_REMEMBERED and not isinstance(value, (dict, list)) and len(rest) < 12:
-                _PAIRS[content] = (key, value)
+        if value is not _NONE:
+            out[key] = value
         elif i < n and lines[i][0] > indent:
             out[key], i = _node(lines, i, lines[i][0], depth + 1)
         elif i < n and lines[i][0] == indent and (lines[i][1][:2] == "- " or lines[i][1] == "-"):

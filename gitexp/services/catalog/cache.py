@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,6 +35,7 @@ from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
 from gitexp.store import catfile
 from gitexp.store.record import RunInfo, parse_mapping
+from gitexp.store.yamlio import FAST_MAX_BYTES
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader, read_files_bulk
 
@@ -44,6 +46,7 @@ Progress = Callable[[int, int], None]
 FEW_ROWS = 500  # rows wanted below which a temporary table beats scanning every row
 BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its start-up
 CHUNK = 200  # records parsed at a time, here or in the fill worker
+STORE_EVERY = 2000  # rows of a cold load written at a time, while the worker parses the next
 PROGRESS_AFTER_S = 1.0  # a cold load shows its progress bar once it has taken this long
 RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
@@ -108,11 +111,23 @@ def record_rows(chunk: list[tuple[str, str, dict[str, bytes]]]) -> list[tuple]:
 
     An unreadable record gives (None, ref, commit, error, status) instead of a row.
     """
-    return [_row(_checked(ref, commit, partial(fields_from, files.get, ref))) for ref, commit, files in chunk]
+    from gitexp.store import yamlfast  # here: a warm listing reads no YAML
+
+    return [_row_of(ref, commit, files, yamlfast.summary_json) for ref, commit, files in chunk]
 
 
-def _row(run: Run) -> tuple:
-    return (None, run.ref, run.commit, run.error, run.status) if run.error else _encode(run)
+def _row_of(ref: str, commit: str, files: dict[str, bytes], summary_json: Callable[[bytes], Any]) -> tuple:
+    """One record's row; a summary.yaml of the shape `summarize` writes goes to JSON undecoded."""
+    data = files.get("summary.yaml")
+    texts = summary_json(data) if data is not None and len(data) <= FAST_MAX_BYTES else None
+    if not isinstance(texts, tuple):
+        return _row(_checked(ref, commit, partial(fields_from, files.get, ref)))
+    rest = {name: content for name, content in files.items() if name != "summary.yaml"}  # a sound summary
+    return _row(_checked(ref, commit, partial(fields_from, rest.get, ref)), texts)
+
+
+def _row(run: Run, summary: tuple[str, str] | None = None) -> tuple:
+    return (None, run.ref, run.commit, run.error, run.status) if run.error else _encode(run, summary)
 
 
 def _run_of(row: tuple, loader: Loader | None = None) -> Run:
@@ -224,25 +239,33 @@ class RunIndex:
         wanted = set(refs.values())
         cached = self._fetch(conn, wanted, set(fields), complete) if conn else {}
         missing = [(ref, sha) for ref, sha in refs.items() if sha not in cached]
-        fresh, rows = self._load(missing, progress)
-        if conn and rows:
-            self._store_rows(conn, rows)
+        fresh, _ = self._load(conn, missing, progress)
         by_sha = {**cached, **{s.commit: s for s in fresh}}
         return [by_sha[sha].at_ref(ref) for ref, sha in refs.items()]
 
-    def _load(self, missing: list[tuple[str, str]], progress: Progress | None) -> tuple[list[Run], list[tuple]]:
-        """Read records of commits not in the cache (in bulk, in this process); their rows to store.
+    def _load(self, conn: sqlite3.Connection | None, missing: list[tuple[str, str]], progress: Progress | None,
+              every: bool = True) -> tuple[list[Run], bool]:
+        """Read records of commits not in the cache (in bulk) and store their rows; (the runs read, or
+        only the unreadable ones without `every`; whether every row was stored).
 
-        A run read keeps its fields as the JSON of its row, decoded on first use as a
-        cached run's are: 10,000 decoded records would hold ~150 MB at once.
+        Rows are written STORE_EVERY at a time as they come, while the worker still parses:
+        only the last batch is written after parsing ends. A run read keeps its fields as
+        the JSON of its row, decoded on first use as a cached run's are: 10,000 decoded
+        records would hold ~150 MB at once.
         """
-        runs, rows = [], []
+        runs, batch, stored = [], [], conn is not None
         with running_gc():
             for row in _progressed(load_rows(self.db, missing), len(missing), progress):
-                runs.append(_run_of(row, self.load_field))
-                if row[0] is not None:
-                    rows.append(row)
-        return runs, rows
+                if row[0] is None or every:
+                    runs.append(_run_of(row, self.load_field))
+                if row[0] is not None and conn is not None:
+                    batch.append(row)
+                    if len(batch) == STORE_EVERY:
+                        stored = self._store_rows(conn, batch) and stored
+                        batch = []
+            if batch and conn is not None:
+                stored = self._store_rows(conn, batch) and stored
+        return runs, stored
 
     def with_name(self, refs: dict[str, str], name: str) -> list[Run]:
         """The runs among `refs` named `name`: one indexed lookup, loading only uncached commits.
@@ -389,7 +412,9 @@ class RunIndex:
             return False
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", rows)
+            # In key order: a fresh index grows by appending instead of splitting pages.
+            conn.executemany(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                             sorted(rows, key=itemgetter(0)))
             conn.execute(_NEXT_GEN)
             by_kind: dict[str, list[tuple[int, str]]] = {}
             for kid, kind, key in conn.execute("SELECT kid, kind, key FROM vkeys").fetchall():
@@ -464,10 +489,8 @@ class RunIndex:
                  progress: Progress | None) -> list[Run] | None:
         """Read and store the records of `pairs`; the runs that cannot be stored (unreadable), or
         None when the rows could not be written."""
-        fresh, rows = self._load(pairs, progress)
-        if rows and not self._store_rows(conn, rows):
-            return None
-        return [r for r in fresh if r.error]
+        unread, stored = self._load(conn, pairs, progress, every=False)
+        return unread if stored else None
 
     def clear(self) -> None:
         self.close()
@@ -626,10 +649,11 @@ def _json_encoder() -> Callable[[Any], str]:
 _to_json = _json_encoder()
 
 
-def _encode(s: Run) -> tuple:
+def _encode(s: Run, summary: tuple[str, str] | None = None) -> tuple:
+    """A run's row; `summary`: the JSON of its summary and last values when known."""
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
-            _to_json(dict(s.info.__dict__)), _to_json(s.params), _to_json(s.tags), _to_json(s.summary),
-            _to_json(dict(s.metrics)))
+            _to_json(dict(s.info.__dict__)), _to_json(s.params), _to_json(s.tags),
+            *(summary or (_to_json(s.summary), _to_json(dict(s.metrics)))))
 
 
 def _unlink(path: Path) -> None:
