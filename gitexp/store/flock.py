@@ -1,4 +1,5 @@
-"""An exclusive, blocking flock on a file: the kernel drops it when the holder dies."""
+"""An exclusive, blocking flock on a file: the kernel drops it when the holder dies; the host name
+that lock files written by gitexp (name reservations, `gc.pid`) record beside a pid."""
 
 from __future__ import annotations
 
@@ -23,3 +24,12 @@ def exclusive(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def host_name() -> str:
+    """This machine's name, as `socket.gethostname()` gives it (uname's node name), without importing socket."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket  # pragma: no cover - Windows
+
+    return socket.gethostname()

@@ -28,13 +28,12 @@ import errno
 import hashlib
 import json
 import os
-import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitexp.store.flock import exclusive
+from gitexp.store.flock import exclusive, host_name
 
 RUNS_PREFIX = "refs/gitexp/runs/"  # repo.RUNS_PREFIX (this module stays free of dulwich)
 
@@ -53,7 +52,7 @@ class Holder:
 
     def process_alive(self) -> bool | None:
         """True/False for a process on this machine; None when it ran on another one."""
-        if self.host != socket.gethostname() or self.pid <= 0:
+        if self.host != host_name() or self.pid <= 0:
             return None
         try:
             os.kill(self.pid, 0)
@@ -105,7 +104,7 @@ class NameBook:
         For a caller that moves on to another name when this one is taken (generated
         names): the holder is not read.
         """
-        return self._create(Holder(name, ref, os.getpid(), socket.gethostname()))
+        return self._create(Holder(name, ref, os.getpid(), host_name()))
 
     def reserve(self, name: str, ref: str, holds: Holds) -> Holder | None:
         """Reserve `name` for `ref`, taking over a stale reservation; None on success, else the holder."""

@@ -14,8 +14,9 @@ the general reader takes the rest of the subset.
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from gitexp.store.lazyre import lazy
 
 FAIL: Any = object()
 MAX_DEPTH = 100  # as yamlio.MAX_DEPTH: deeper documents go to the full loader, which refuses them
@@ -30,7 +31,7 @@ _CONSTANTS: dict[str, Any] = {
 }
 _INT = r"-?(?:0|[1-9][0-9]*)"
 _FRACTION = r"\.[0-9]+(?:[eE][-+]?[0-9]+)?|(?:\.[0-9]*)?[eE][-+]?[0-9]+"  # what makes an int text a float
-_NUMBER = re.compile(rf"{_INT}({_FRACTION})?\Z")  # an int, or (with its group) a float
+_NUMBER = lazy(rf"{_INT}({_FRACTION})?\Z")  # an int, or (with its group) a float
 _NUMBER_STARTS = frozenset("-0123456789")
 _NONE: Any = object()
 # Records repeat themselves (`count: 100`, `status: FINISHED`, the same keys): what a line
@@ -42,27 +43,27 @@ _PAIRS: dict[str, tuple[str, Any]] = {}  # `key: scalar` line -> (key, value)
 # A plain scalar that can only be a string: starts with an ASCII letter, `_`, `/` or a dash before a
 # letter or dash (`--lr=0.1`, never a number), no `:` or `#`
 # (mapping or comment indicators), no control characters, YAML line breaks or BOM, no trailing space.
-_PLAIN = re.compile(r"(?:[A-Za-z_/]|-[-A-Za-z_])(?:[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff])?\Z")  # noqa: E501 (one character class)
-_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){2,}\Z")  # 3.11.7: not a number in YAML 1.2, a string
-_BODY = re.compile(r"[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff]\Z")
-_NOT_NUMERIC = re.compile(r"[^0-9eE._+\-]")  # a character no YAML 1.2 number (or date) has
-_KEY = re.compile(_PLAIN.pattern.replace("|-[-A-Za-z_]", ""))
-_ODD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")  # in quotes: left to the full loader
+_PLAIN = lazy(r"(?:[A-Za-z_/]|-[-A-Za-z_])(?:[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff])?\Z")  # noqa: E501 (one character class)
+_VERSION = lazy(r"[0-9]+(?:\.[0-9]+){2,}\Z")  # 3.11.7: not a number in YAML 1.2, a string
+_BODY = lazy(r"[^\x00-\x1f\x7f-\x9f:#\u2028\u2029\ufeff]*[^\x00-\x20\x7f-\x9f:#\u2028\u2029\ufeff]\Z")
+_NOT_NUMERIC = lazy(r"[^0-9eE._+\-]")  # a character no YAML 1.2 number (or date) has
+_KEY = lazy(_PLAIN.pattern.replace("|-[-A-Za-z_]", ""))
+_ODD = lazy(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")  # in quotes: left to the full loader
 
 # Two shapes cover nearly every record file and are read with one regex pass and a short loop:
 # a flat mapping (run.yaml, params, tags: `key: scalar` lines, lists of scalars under a key), and
 # summary.yaml as `summarize` writes it. Each line or entry is matched whole; anything else in
 # the document (`bad`) sends it to the general reader below.
 _KEY_TEXT = _KEY.pattern[:-2]
-_FLAT_LINE = re.compile(
+_FLAT_LINE = lazy(
     rf"(?:({_KEY_TEXT}):(?: |(?=\n))|(- ))"  # a key, or a list item
     rf"(?:({_INT}(?:{_FRACTION}))|({_INT})|({_PLAIN.pattern[:-2]})"  # float, int, plain string
     r"|('(?:[^'\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]|'')*')|([^\n]+))?\n"  # quoted, anything else
     r"|([^\n]*\n)")  # bad
 _FLOAT_TEXT = rf"{_INT}(?:{_FRACTION})|\.nan|\.NaN|\.NAN|-?\.(?:inf|Inf|INF)"
-_SUMMARY = re.compile(rf"(?:{_KEY_TEXT}:\n  last: (?:{_FLOAT_TEXT})\n  step: {_INT}\n  min: (?:{_FLOAT_TEXT})\n"
+_SUMMARY = lazy(rf"(?:{_KEY_TEXT}:\n  last: (?:{_FLOAT_TEXT})\n  step: {_INT}\n  min: (?:{_FLOAT_TEXT})\n"
                       rf"  max: (?:{_FLOAT_TEXT})\n  count: {_INT}\n)+")
-_SUMMARY_ENTRY = re.compile(rf"({_KEY_TEXT}):\n  last: (\S+)\n  step: (\S+)\n  min: (\S+)\n  max: (\S+)\n"
+_SUMMARY_ENTRY = lazy(rf"({_KEY_TEXT}):\n  last: (\S+)\n  step: (\S+)\n  min: (\S+)\n  max: (\S+)\n"
                             r"  count: (\S+)\n")
 
 
