@@ -30,8 +30,8 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from gitexp.store.flock import exclusive, host_name
 
@@ -41,8 +41,7 @@ RUNS_PREFIX = "refs/gitexp/runs/"  # repo.RUNS_PREFIX (this module stays free of
 SEEDED = ".seeded"  # written once the folder holds the names of the runs that existed before it
 
 
-@dataclass(frozen=True)
-class Holder:
+class Holder(NamedTuple):  # a NamedTuple: made in a tenth of a dataclass's time, on every run start
     """Who holds a name: a run ref, and the process that reserved it (for starts in progress)."""
 
     name: str
@@ -161,7 +160,7 @@ class NameBook:
             except OSError as exc:  # no symbolic links here (some network or FAT file systems)
                 if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):
                     raise
-        return _create_file(self.folder, target, json.dumps(holder.__dict__).encode())
+        return _create_file(self.folder, target, json.dumps(holder._asdict()).encode())
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

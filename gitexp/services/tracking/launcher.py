@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from io import BufferedReader
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from gitexp.errors import CommandNotFound, GitexpError, NotExecutable
 from gitexp.services.tracking import run as tracking
@@ -42,8 +42,7 @@ class LaunchSpec:
     wait: bool = True  # wait for a run holding params.yaml (False: refuse)
 
 
-@dataclass
-class LaunchResult:
+class LaunchResult(NamedTuple):
     run_id: str
     name: str
     status: str
