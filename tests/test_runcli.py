@@ -169,3 +169,38 @@ def test_a_failing_command_exits_with_its_code_through_the_fast_path(repo: Path)
     [ref] = run_refs(repo)
     assert record(repo, ref)["status"] == "FAILED" and show(repo, ref, ".gitexp/tags.yaml") == "k: v\n"
     assert proc.stderr.splitlines()[-1].startswith("gitexp: run ") and " FAILED (exit code 3, " in proc.stderr
+
+
+def on_a_terminal(repo: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run the console script with stdout and stderr on a pseudo-terminal: its exit code and what it wrote."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PY, "-m", "gitexp", *args], cwd=repo, stdout=slave, stderr=slave,
+                            env={**os.environ, **(env or {})})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return proc.wait(timeout=60), b"".join(chunks).decode()
+
+
+def test_colours_on_a_terminal_as_click_gives_them_and_none_with_no_color(repo: Path) -> None:
+    code, out = on_a_terminal(repo, "run", "--", PY, "-c", "pass")
+    assert code == 0 and "\x1b[32mgitexp: run " in out and " FINISHED\x1b[0m (exit code 0, " in out
+    code, out = on_a_terminal(repo, "run", "--", PY, "-c", "raise SystemExit(1)")
+    assert code == 1 and "\x1b[31mgitexp: run " in out
+    code, out = on_a_terminal(repo, "run", "-e", "My Exp", "--", PY, "-c", "pass")
+    assert code == 1 and "\x1b[31mError: invalid experiment name 'My Exp'" in out
+    for args in (["run", "--", PY, "-c", "pass"], ["run", "-e", "My Exp", "--", PY, "-c", "pass"]):
+        code, out = on_a_terminal(repo, *args, env={"NO_COLOR": "1"})
+        assert "\x1b[" not in out, out
+        assert code == (0 if "pass" in args[-1] and "-e" not in args else 1)
