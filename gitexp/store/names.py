@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import tempfile
@@ -33,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from gitexp.store.flock import exclusive, host_name
+from gitexp.store.flock import exclusive, host_name, sha1_hex
 
 RUNS_PREFIX = "refs/gitexp/runs/"  # repo.RUNS_PREFIX (this module stays free of dulwich)
 
@@ -73,7 +72,7 @@ class NameBook:
 
     def path(self, name: str) -> Path:
         # Names are free text (any characters, up to 250): a digest makes a safe, short file name.
-        return self.folder / hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()
+        return self.folder / sha1_hex(name.encode("utf-8", "surrogateescape"))
 
     def holder(self, name: str) -> Holder | None:
         """The reservation of `name`, or None (also for an unreadable one)."""

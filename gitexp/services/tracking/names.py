@@ -9,8 +9,6 @@ with or without a cache.
 
 from __future__ import annotations
 
-import sqlite3
-
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.names import _ADJECTIVES, _NOUNS, choose
 from gitexp.services.session import Session
@@ -95,6 +93,7 @@ def _cached_holder(s: Session, name: str, ref: str) -> Holder | None:
 def _cache_query(s: Session, query: str, args: tuple) -> list[tuple]:
     if not s.has_cache_file():  # never create (or rebuild) the cache to start a run
         return []
+    import sqlite3  # here: a repository without a cache never needs it
     conn = s.cache.connection()
     if conn is None:
         return []
