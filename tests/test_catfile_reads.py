@@ -42,7 +42,8 @@ def test_reads_through_git_answer_as_dulwich_does(repo: Path, packed: bool) -> N
         git(repo, "gc", "-q")
     with open_repo(repo) as lite:
         got = _reads(lite, commit)
-        assert lite._repo is None and lite._cat is not None  # read by git, dulwich never loaded
+        assert lite._repo is None  # dulwich never loaded: read by git (packed) or from the loose files
+        assert (lite._cat is not None) == packed
     with GitDB.of(_dulwich_repo(str(repo))) as full:
         assert full._cat is None
         assert got == _reads(full, commit)

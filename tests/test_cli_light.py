@@ -53,7 +53,7 @@ def test_a_plain_repository_opens_without_dulwich_and_reads_objects_on_demand(re
         ref = f"refs/gitexp/runs/default/{run_id}"
         assert db.refs_under("refs/gitexp/runs/")[ref] == git(repo, "rev-parse", ref).strip()
         assert db.commit_info(db.read_ref(ref) or "")[0] == git(repo, "rev-parse", f"{ref}^{{tree}}").strip()
-        assert db._repo is not None  # opened by the object read
+        assert db._repo is None and db._cat is None  # a loose object is read as a file: no dulwich, no git
 
 
 def test_a_linked_worktree_and_a_bare_clone_are_found_as_dulwich_finds_them(repo: Path, tmp_path: Path) -> None:

@@ -169,8 +169,6 @@ def test_background_flush_warns_once_and_keeps_points(repo: Path, capsys: pytest
 def test_loose_write_survives_its_folder_being_removed(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile as tf
 
-    from dulwich.objects import Blob
-
     real = tf.mkstemp
     calls = []
 
@@ -182,10 +180,10 @@ def test_loose_write_survives_its_folder_being_removed(repo: Path, monkeypatch: 
 
     monkeypatch.setattr(tf, "mkstemp", racing_mkstemp)
     with open_repo(repo) as db:
-        blob = Blob.from_string(b"raced by gc\n")
+        blob = db.make("blob", b"raced by gc\n")
         db.add_objects([blob])
     assert len(calls) == 2
-    assert git(repo, "cat-file", "-p", blob.id.decode()) == "raced by gc\n"
+    assert git(repo, "cat-file", "-p", blob.id) == "raced by gc\n"
 
 
 def test_refs_under_tolerates_folders_removed_by_pack_refs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,21 +199,22 @@ def test_refs_under_tolerates_folders_removed_by_pack_refs(repo: Path, monkeypat
 
 def test_ref_update_survives_pack_refs_removing_its_folder(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The stress storm's other failure: `git pack-refs --all` removed the emptied
-    refs/gitexp/runs/<exp> folder between dulwich creating it and opening the ref's lock."""
-    import dulwich.refs
+    refs/gitexp/runs/<exp> folder between gitexp creating it and opening the ref's lock."""
+    from gitexp.store import refs as refs_module
 
-    real = dulwich.refs.ensure_dir_exists
+    real = os.open
     calls = []
 
-    def racing(dirname):  # what os.makedirs raises when a parent vanished under it
-        calls.append(dirname)
-        if len(calls) == 1:
-            raise FileNotFoundError(2, "No such file or directory", dirname)
-        return real(dirname)
+    def racing(path, flags, *args):  # the lock's folder vanished under it
+        if "refs/gitexp" in str(path) and str(path).endswith(".lock"):
+            calls.append(path)
+            if len(calls) == 1:
+                raise FileNotFoundError(2, "No such file or directory", path)
+        return real(path, flags, *args)
 
     with open_repo(repo) as db:
         run = tracking.create_run(Session(db), "gc", "raced")
-        monkeypatch.setattr(dulwich.refs, "ensure_dir_exists", racing)
+        monkeypatch.setattr(refs_module.os, "open", racing)
         run.end()
     assert len(calls) == 2
     assert "FINISHED" in git(repo, "show", f"{run.ref}:.gitexp/run.yaml")

@@ -244,7 +244,7 @@ def test_push_reads_each_record_once_and_a_no_op_reads_none(team, monkeypatch) -
     tree and artifact list come from one git cat-file; runs listing artifacts are opened for them
     once); a no-op push compares tips only."""
     from gitexp.services.session import open_session
-    from gitexp.services.sync import common, localruns, push
+    from gitexp.services.sync import push
     from gitexp.store import runcommit
 
     _origin, a, _b = team
@@ -257,8 +257,7 @@ def test_push_reads_each_record_once_and_a_no_op_reads_none(team, monkeypatch) -
             opened.append(commit)
             super().__init__(db, commit)
 
-    monkeypatch.setattr(localruns, "RecordReader", Counting)
-    monkeypatch.setattr(common, "RecordReader", Counting)
+    monkeypatch.setattr(runcommit, "RecordReader", Counting)  # push's modules import it where they read
     with open_session(a) as s:
         plan = push.plan_push(s, push.PushOptions(remote="origin"))
         assert {o.run_id for o in plan.send} == ids

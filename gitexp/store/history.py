@@ -14,13 +14,11 @@ from collections.abc import Iterator
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from dulwich.objects import Blob, Commit, Tag, Tree
-
 from gitexp.store.ids import to_oid
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import GitDB
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # dulwich is loaded by the first walk (a push or pull that only creates refs has none)
     from dulwich.object_store import BaseObjectStore
     from dulwich.objects import ObjectID
 
@@ -36,6 +34,8 @@ class Relation(Enum):
 
 def run_history(db: GitDB, tip: str, marker: str = RECORD_DIR) -> list[str]:
     """The run commits (trees holding `marker`) reachable from `tip`, breadth first (tip first)."""
+    from dulwich.objects import Commit, Tree
+
     seen: dict[str, None] = {}
     queue = deque([tip])
     store = db.repo.object_store
@@ -80,6 +80,8 @@ def reachable_record_files(db: GitDB, name: str) -> Iterator[bytes]:
     Every ref is a root (runs, remote-tracking runs, tags, branches); annotated tags
     are peeled; commits without the file, and objects absent here, are passed by.
     """
+    from dulwich.objects import Blob, Commit, Tag
+
     store = db.repo.object_store
     seen_commits: set[ObjectID] = set()
     seen_files: set[ObjectID] = set()
@@ -109,6 +111,8 @@ def reachable_record_files(db: GitDB, name: str) -> Iterator[bytes]:
 
 
 def _record_file(store: BaseObjectStore, tree_id: ObjectID, name: bytes) -> ObjectID | None:
+    from dulwich.objects import Tree
+
     tree = store[tree_id]
     if not isinstance(tree, Tree) or RECORD_DIR.encode() not in tree:
         return None

@@ -43,7 +43,7 @@ def estimate_loose(db: GitDB, exact: bool = False) -> int:
 
     `exact` counts all 256 folders (for thresholds too small for a sample to tell).
     """
-    root = Path(db.repo.object_store.path)
+    root = db.common_dir / "objects"  # where dulwich and git keep them: no need to load dulwich
     if not exact:
         return 256 * _count(root / SAMPLE, db.hex_length - 2)
     return sum(_count(root / f"{n:02x}", db.hex_length - 2) for n in range(256))

@@ -1,16 +1,17 @@
-"""A repository's object database through dulwich, with no working-tree side effects.
+"""A repository's object database, with no working-tree side effects.
 
 The store is the only package that imports dulwich; object ids leave it as hex
 `str`. `GitDB` gathers objects (here), refs (`refs.py`) and revisions (`revparse.py`).
-dulwich is imported when objects are first read or written (`GitDB.repo`), not when a
-repository is opened: listing runs reads refs and the cache index as plain files.
+Objects are formatted by `objects.py` and written loose here; they are read from loose
+files or through `git cat-file`. dulwich is imported only for what it alone does (a
+pack written, an object git declines, a repository git cannot read: `GitDB.repo`), so a
+run's start and end, a listing, `show` and `diff` never load it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 import time
 import zlib
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
-from gitexp.store import catfile
+from gitexp.store import catfile, objects
 from gitexp.store.ids import to_oid
 from gitexp.store.location import Location, find_repository
 from gitexp.store.refs import RefsMixin
@@ -29,7 +30,7 @@ from gitexp.store.revparse import RevisionsMixin
 if TYPE_CHECKING:
     from dulwich.config import StackedConfig
     from dulwich.object_format import ObjectFormat
-    from dulwich.objects import ShaFile, Tree
+    from dulwich.objects import ShaFile
     from dulwich.repo import Repo
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
@@ -245,8 +246,9 @@ class GitDB(RefsMixin, RevisionsMixin):
         # A repository left to open lazily is SHA-1: its config names no extension (store/location.py).
         self.hex_length: int = getattr(getattr(repo, "object_format", None), "hex_length", 40)
         self._sha1 = self.hex_length == 40
-        self._batch: list[ShaFile] | None = None
-        self._sections: dict[str, dict[str, str]] = {}  # config section: {key: value}, read by git
+        self._batch: list[objects.GitObject] | None = None
+        self._sections: dict[str, dict[str, str]] | None = None  # config section: {key: value}, read by git
+        self._git_config = True  # False: git could not read the config, dulwich does
         self._config_stack: StackedConfig | None = None
         self._identity: bytes | None = None
         self._cat: catfile.Batch | None = None
@@ -268,21 +270,13 @@ class GitDB(RefsMixin, RevisionsMixin):
     def object_format(self) -> ObjectFormat | None:
         return getattr(self.repo, "object_format", None)
 
-    def new(self, obj: T) -> T:
-        """Mark a new object as belonging to this repository's object format."""
-        if not self._sha1 and self.object_format is not None:  # not SHA-1: a format is known
-            obj.object_format = self.object_format
-        return obj
-
-    def oid(self, obj: ShaFile) -> str:
-        """The object's id in this repository (`obj.id` is always SHA-1 in dulwich)."""
-        return obj.id.decode() if self._sha1 else obj.get_id(self.object_format).decode()
+    def make(self, kind: str, data: bytes) -> objects.GitObject:
+        """An object of this repository's format (SHA-1 or SHA-256), not written."""
+        return objects.make(kind, data, self.hex_length)
 
     def blob_id(self, data: bytes) -> str:
         """The id a blob with `data` gets here, without writing it."""
-        from dulwich.objects import Blob
-
-        return self.oid(self.new(Blob.from_string(data)))
+        return self.make("blob", data).id
 
     def is_object_id(self, text: str) -> bool:
         """True if `text` is a full object id of this repository's format (lower-case hex)."""
@@ -302,25 +296,23 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     # -- objects -------------------------------------------------------------
     def add_blob(self, data: bytes) -> str:
-        from dulwich.objects import Blob
-
-        blob = self.new(Blob.from_string(data))
+        blob = self.make("blob", data)
         self.add_objects([blob])
-        return self.oid(blob)
+        return blob.id
 
-    def add_objects(self, objects: Sequence[ShaFile]) -> None:
+    def add_objects(self, objs: Sequence[objects.GitObject]) -> None:
         """Write objects: loose when few (as git does), one pack when many.
 
         A pack per small write would leave thousands of tiny packs after a sweep,
         each kept open and searched on every read, until the next `git gc`.
         """
         if self._batch is not None:
-            self._batch.extend(objects)
-        elif len(objects) < PACK_THRESHOLD:
-            for obj in objects:
+            self._batch.extend(objs)
+        elif len(objs) < PACK_THRESHOLD:
+            for obj in objs:
                 self._write_loose(obj)
         else:
-            self.repo.object_store.add_objects([(obj, None) for obj in objects])
+            self._write_pack(objs)
 
     @contextlib.contextmanager
     def batched(self) -> Iterator[None]:
@@ -331,16 +323,24 @@ class GitDB(RefsMixin, RevisionsMixin):
         if self._batch is not None:
             yield
             return
-        pending: list[ShaFile] = []
+        pending: list[objects.GitObject] = []
         self._batch = pending
         try:
             yield
         finally:
             self._batch = None
         if pending:
-            self.repo.object_store.add_objects([(obj, None) for obj in pending])
+            self._write_pack(pending)
 
-    def _write_loose(self, obj: ShaFile) -> None:
+    def _write_pack(self, objs: Sequence[objects.GitObject]) -> None:
+        """One pack of `objs`, written by dulwich (rare: bulk writes)."""
+        from dulwich.objects import ShaFile
+
+        fmt = None if self._sha1 else self.object_format
+        self.repo.object_store.add_objects([
+            (ShaFile.from_raw_string(objects.TYPE_NUMBERS[o.kind], o.data, object_format=fmt), None) for o in objs])
+
+    def _write_loose(self, obj: objects.GitObject) -> None:
         """Write one loose object through a unique temp file and a rename, as git does.
 
         dulwich's own writer takes an O_EXCL `<object>.lock`, so two processes
@@ -348,14 +348,13 @@ class GitDB(RefsMixin, RevisionsMixin):
         a writer killed mid-write blocks that object forever. Objects are
         content-addressed: whichever complete copy lands last is the same.
         """
-        sha = self.oid(obj)
-        path = Path(self.repo.object_store.path) / sha[:2] / sha[2:]
+        path = self.common_dir / "objects" / obj.id[:2] / obj.id[2:]
         try:
             os.utime(path)  # already there: refresh its mtime so gc does not prune it early
             return
         except FileNotFoundError:
             pass
-        data = obj.as_legacy_object(LOOSE_COMPRESSION)
+        data = obj.loose(LOOSE_COMPRESSION)
         for attempt in range(_LOOSE_ATTEMPTS):
             try:
                 _write_file(path, data)
@@ -401,14 +400,11 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def read_blob(self, sha: str, limit: int | None = None) -> bytes:
         """A blob's bytes; with `limit`, refuse (CorruptRecord) a larger blob before inflating it."""
-        folder = os.path.join(self.place.common_dir, "objects") if self._lite else \
-            getattr(self.repo.object_store, "path", None)
-        if folder and len(sha) == self.hex_length:
-            # A loose blob in one read and one bounded inflate (its header gives the
-            # size): listing reads four per run, and dulwich would read each twice.
-            data = _read_loose_blob(os.path.join(folder, sha[:2], sha[2:]), sha, limit)
-            if data is not None:
-                return data
+        # A loose blob in one read and one bounded inflate (its header gives the
+        # size): listing reads four per run, and dulwich would read each twice.
+        data = self._read_loose(sha, "blob", limit)
+        if data is not None:
+            return data
         try:
             raw = self._git_read(sha, "blob", limit)
         except ValueError as exc:
@@ -432,9 +428,9 @@ class GitDB(RefsMixin, RevisionsMixin):
         """Write nested trees for a flat {path: Entry} mapping; return the root tree id."""
         trees = self.build_trees(files)
         self.add_objects(trees)
-        return self.oid(trees[-1])
+        return trees[-1].id
 
-    def build_trees(self, files: dict[str, Entry]) -> list[Tree]:
+    def build_trees(self, files: dict[str, Entry]) -> list[objects.GitObject]:
         """The nested tree objects of a flat {path: Entry} mapping, root last, not written.
 
         A path that is both a file and a folder (`a` and `a/b`) is refused loudly:
@@ -453,21 +449,22 @@ class GitDB(RefsMixin, RevisionsMixin):
             if isinstance(here, dict):
                 raise _clash(path, _first_file(here, path))
             node[name] = entry
-        trees: list[Tree] = []
+        trees: list[objects.GitObject] = []
         self._build(root, trees)
         return trees
 
-    def _build(self, node: _Folder, out: list[Tree]) -> str:
-        from dulwich.objects import Tree
+    def _build(self, node: _Folder, out: list[objects.GitObject]) -> str:
+        entries = [(name, DIR, self._build(child, out)) if isinstance(child, dict) else (name, child.mode, child.sha)
+                   for name, child in node.items()]
+        return self.tree_object(entries, out).id
 
-        tree = self.new(Tree())
-        for name, child in node.items():
-            if isinstance(child, dict):
-                tree.add(name.encode(), DIR, to_oid(self._build(child, out)))
-            else:
-                tree.add(name.encode(), child.mode, to_oid(child.sha))
-        out.append(tree)
-        return self.oid(tree)
+    def tree_object(self, entries: list[tuple[str, int, str]],
+                    out: list[objects.GitObject] | None = None) -> objects.GitObject:
+        """The tree of (name, mode, id) entries, not written (appended to `out` when given)."""
+        tree = self.make("tree", objects.tree_data(entries))
+        if out is not None:
+            out.append(tree)
+        return tree
 
     def list_tree(self, tree_sha: str, prefix: str = "") -> dict[str, Entry]:
         """Flatten a tree into {path: Entry} (files, links and gitlinks)."""
@@ -485,7 +482,8 @@ class GitDB(RefsMixin, RevisionsMixin):
         raw = self._git_read(tree_sha, "tree")
         if raw is not None:
             with contextlib.suppress(ValueError):  # a malformed tree: dulwich says what is wrong
-                return [(name, mode, sha) for name, (mode, sha) in catfile.tree_entries(raw, 20).items()]
+                entries = catfile.tree_entries(raw, self.hex_length // 2)
+                return [(name, mode, sha) for name, (mode, sha) in entries.items()]
         from dulwich.objects import Tree
 
         return [(item.path.decode("utf-8", "surrogateescape"), item.mode, item.sha.decode())
@@ -512,30 +510,20 @@ class GitDB(RefsMixin, RevisionsMixin):
 
     def write_commit(self, tree: str, parents: list[str], message: str, when: float | None = None) -> str:
         """Write a commit object with the user's identity; return its id."""
-        from dulwich.objects import Commit
-
-        ident = self.identity()
-        ts = int(time.time() if when is None else when)
-        commit = self.new(Commit())
-        commit.tree = to_oid(tree)
-        commit.parents = [to_oid(p) for p in parents]
-        commit.author = commit.committer = ident
-        commit.author_time = commit.commit_time = ts
-        commit.author_timezone = commit.commit_timezone = 0
-        commit.encoding = b"UTF-8"
-        commit.message = message.encode() if message.endswith("\n") else (message + "\n").encode()
+        text = message if message.endswith("\n") else message + "\n"
+        stamp = int(time.time() if when is None else when)
+        commit = self.make("commit", objects.commit_data(tree, parents, self.identity(), stamp, text.encode()))
         self.add_objects([commit])
-        return self.oid(commit)
+        return commit.id
 
     def identity(self) -> bytes:
-        """The committer identity for commits and reflogs (settled once per GitDB)."""
-        from dulwich.repo import get_user_identity
-
+        """The committer identity for commits and reflogs (settled once per GitDB), as dulwich's
+        `get_user_identity` finds it: `GIT_COMMITTER_NAME`/`_EMAIL`, `user.name`/`.email`, the account."""
         if self._identity is None:
-            try:
-                self._identity = get_user_identity(self.config_stack(), kind="COMMITTER")
-            except Exception:
-                self._identity = b"gitexp <gitexp@localhost>"
+            name, email = os.environ.get("GIT_COMMITTER_NAME"), os.environ.get("GIT_COMMITTER_EMAIL")
+            name = self.config("user", "name") if name is None else name
+            email = self.config("user", "email") if email is None else email
+            self._identity = _identity(name, email)
         return self._identity
 
     def config_stack(self) -> StackedConfig:
@@ -579,6 +567,10 @@ class GitDB(RefsMixin, RevisionsMixin):
         """
         if not self._lite or not self.is_object_id(sha):
             return None
+        if kind != "blob":  # (read_blob has looked): what a run wrote is loose, read with no git process
+            data = self._read_loose(sha, kind)
+            if data is not None:
+                return data
         if self._cat is None:
             self._cat = catfile.Batch(self.common_dir)
         try:
@@ -586,6 +578,12 @@ class GitDB(RefsMixin, RevisionsMixin):
         except catfile.CatFileError:
             return None
         return data if found == kind else None
+
+    def _read_loose(self, sha: str, kind: str, limit: int | None = None) -> bytes | None:
+        """A loose object's content (`kind` only), or None when it is not loose (or not readable this way)."""
+        if len(sha) != self.hex_length:
+            return None
+        return _read_loose(os.path.join(self.place.common_dir, "objects", sha[:2], sha[2:]), sha, kind, limit)
 
     def read_object(self, sha: str, kind: type[T]) -> T:
         """The object `sha`, which must be a `kind` (Tree, Commit…); KeyError when it is absent."""
@@ -598,31 +596,53 @@ class GitDB(RefsMixin, RevisionsMixin):
         """A value from the merged git config (`gitexp.<key>`, or `remote.<name>.<key>` with a
         subsection), or None.
 
-        Read as git reads it (includes, `-c`, every scope) by one `git config` per section,
-        which also spares dulwich's repository; through dulwich where git is not installed.
+        Read as git reads it (includes, `-c`, every scope) by one `git config --list` per
+        GitDB, which also spares dulwich's repository; through dulwich where git is not
+        installed or refuses the config (dulwich then says what is wrong).
         """
-        if section not in self._sections:
-            self._sections[section] = self._read_config(section)
-        return self._sections[section].get(key.lower())
+        if self._sections is None:
+            self._sections = self._read_config()
+        if section not in self._sections and not self._git_config:
+            items = _section_items(self.config_stack(), section.encode())
+            self._sections[section] = {k.decode().lower(): v.decode() for k, v in items}
+        return self._sections.get(section, {}).get(key.lower())
 
-    def _read_config(self, section: str) -> dict[str, str]:
+    def _read_config(self) -> dict[str, dict[str, str]]:
+        """{section: {key: value}} of the whole merged config; {} when git cannot read it."""
         from gitexp.store import gitproc
 
         place = self.place
         try:
             code, out, _ = gitproc.run(place.work_tree or place.control_dir, "--git-dir", place.control_dir,
-                                       "config", "-z", "--get-regexp", rf"^{re.escape(section)}\.[^.]*$")
-        except gitproc.GitCommandError:  # no git: dulwich reads it
+                                       "config", "-z", "--list")
+        except gitproc.GitCommandError:  # no git
             code, out = -1, b""
-        if code not in (0, 1):  # (1: no such key) a config git refuses: dulwich says what is wrong, as before
-            items = _section_items(self.config_stack(), section.encode())
-            return {k.decode().lower(): v.decode() for k, v in items}
-        values: dict[str, str] = {}
+        if code != 0:
+            self._git_config = False
+            return {}
+        sections: dict[str, dict[str, str]] = {}
         for item in out.decode("utf-8", "surrogateescape").split("\0"):
             name, newline, value = item.partition("\n")
-            if name:
-                values[name.rsplit(".", 1)[1]] = value if newline else "true"  # a bare `key` line is true to git
-        return values
+            section, dot, key = name.rpartition(".")
+            if dot:  # the last value of a key wins, as for git; a bare `key` line is true to git
+                sections.setdefault(section, {})[key] = value if newline else "true"
+        return sections
+
+
+def _identity(name: str | None, email: str | None) -> bytes:
+    """`Name <email>`, the account's name or address (dulwich's defaults) where one is missing."""
+    if name is None or email is None:
+        try:
+            from dulwich.repo import _get_default_identity  # the account's name and host: rare
+
+            default_name, default_email = _get_default_identity()
+        except Exception:
+            return b"gitexp <gitexp@localhost>"
+        name = default_name if name is None else name
+        email = default_email if email is None else email
+    if email.startswith("<") and email.endswith(">"):
+        email = email[1:-1]
+    return f"{name} <{email}>".encode("utf-8", "surrogateescape")
 
 
 def _section_items(stack: Any, section: bytes) -> list[tuple[bytes, bytes]]:
@@ -637,9 +657,7 @@ def _section_items(stack: Any, section: bytes) -> list[tuple[bytes, bytes]]:
 
 def blob_id(data: bytes) -> str:
     """The SHA-1 id a blob with `data` gets in git (see GitDB.blob_id for any repository)."""
-    from dulwich.objects import Blob
-
-    return Blob.from_string(data).id.decode()
+    return objects.make("blob", data).id
 
 
 def _pack_gone() -> type[Exception]:
@@ -655,8 +673,9 @@ def _write_file(path: Path, data: bytes) -> None:
     write_atomic(path, data, prefix="tmp_obj_", mode=0o444)
 
 
-def _read_loose_blob(path: str, sha: str, limit: int | None) -> bytes | None:
-    """A loose blob's content, or None when it is not loose (or not readable this way)."""
+def _read_loose(path: str, sha: str, kind: str, limit: int | None) -> bytes | None:
+    """A loose object's content, or None when it is not loose (or not readable this way), or
+    not a `kind` (a blob expected where another object is: GitexpError)."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -665,15 +684,17 @@ def _read_loose_blob(path: str, sha: str, limit: int | None) -> bytes | None:
     try:
         inflate = zlib.decompressobj()
         head = inflate.decompress(raw, 64)
-        kind, _, rest = head.partition(b" ")
+        found, _, rest = head.partition(b" ")
         size_text, nul, body = rest.partition(b"\0")
         if not nul:
             return None
         size = int(size_text)
     except (zlib.error, ValueError):
         return None
-    if kind != b"blob":
-        raise GitexpError(f"object {sha} is not a file")
+    if found != kind.encode():
+        if kind == "blob":
+            raise GitexpError(f"object {sha} is not a file")
+        return None
     if limit is not None and size > limit:
         raise CorruptRecord(f"object {sha[:12]} is {size} bytes, over the {limit >> 20} MiB limit")
     try:

@@ -8,21 +8,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitexp.errors import CorruptRecord
 from gitexp.store import catfile
-from gitexp.store.ids import to_oid
 from gitexp.store.journal import JournalData
 from gitexp.store.record import (
     RECORD_DIR, Artifact, Columns, Point, RunInfo, encode_record, parse_artifacts, parse_mapping, parse_metric,
     parse_metric_columns,
 )
+from gitexp.store.objects import GitObject
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
 from gitexp.store.yamlio import MAX_YAML_BYTES
-
-if TYPE_CHECKING:  # dulwich is imported where objects are made: listing runs from the cache loads none
-    from dulwich.objects import Tree
 
 
 def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dict[str, list[Point]],
@@ -42,13 +39,13 @@ class CodeTree:
     """
 
     id: str
-    trees: list[Tree]
+    trees: list[GitObject]
 
 
 def hash_code_tree(db: GitDB, files: dict[str, Entry]) -> CodeTree:
     """The trees of a flat code listing, for `write_run_commit`."""
     trees = db.build_trees(files)
-    return CodeTree(db.oid(trees[-1]), trees)
+    return CodeTree(trees[-1].id, trees)
 
 
 def code_tree(db: GitDB, root: str) -> str:
@@ -56,11 +53,10 @@ def code_tree(db: GitDB, root: str) -> str:
 
     One tree read, however large the tree.
     """
-    from dulwich.objects import Tree
-
-    if RECORD_DIR.encode() not in db.read_object(root, Tree):
+    entries = db.tree_entries(root)
+    if all(name != RECORD_DIR for name, _, _ in entries):
         return root
-    return db.oid(_without(db, root, RECORD_DIR))
+    return db.tree_object([e for e in entries if e[0] != RECORD_DIR]).id
 
 
 def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Entry] | CodeTree | None,
@@ -70,17 +66,15 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
     The code is given either as an existing root tree id (`code_root`, whose own
     `.gitexp` entry is replaced), as hashed trees (`CodeTree`) or as a flat listing.
     """
-    from dulwich.objects import Blob
-
     blobs = []
     entries: dict[str, Entry] = {}
     for path, value in record.items():
         if isinstance(value, Entry):
             entries[path] = value
         else:
-            blob = db.new(Blob.from_string(value))
+            blob = db.make("blob", value)
             blobs.append(blob)
-            entries[path] = Entry(FILE, db.oid(blob))
+            entries[path] = Entry(FILE, blob.id)
     db.add_objects(blobs)
     if isinstance(code_files, CodeTree):
         db.add_objects(code_files.trees[:-1])
@@ -92,23 +86,17 @@ def write_run_commit(db: GitDB, code_root: str | None, code_files: dict[str, Ent
     return db.write_commit(root, parents, message)
 
 
-def _with_entry(db: GitDB, root: str | Tree | None, name: str, subtree: str) -> str:
-    tree = _without(db, root, name)
-    tree.add(name.encode(), DIR, to_oid(subtree))
+def _with_entry(db: GitDB, root: str | GitObject | None, name: str, subtree: str) -> str:
+    """Write `root`'s tree with folder `name` set to `subtree`; return its id."""
+    if root is None:
+        entries = []
+    elif isinstance(root, GitObject):
+        entries = [(n, mode, sha) for n, (mode, sha) in catfile.tree_entries(root.data, db.hex_length // 2).items()]
+    else:
+        entries = db.tree_entries(root)
+    tree = db.tree_object([e for e in entries if e[0] != name] + [(name, DIR, subtree)])
     db.add_objects([tree])
-    return db.oid(tree)
-
-
-def _without(db: GitDB, root: str | Tree | None, name: str) -> Tree:
-    """A new tree object: `root`'s entries but `name` (not written)."""
-    from dulwich.objects import Tree
-
-    tree = db.new(Tree())
-    if root is not None:
-        for item in (root if isinstance(root, Tree) else db.read_object(root, Tree)).iteritems():
-            if item.path != name.encode():
-                tree.add(item.path, item.mode, item.sha)
-    return tree
+    return tree.id
 
 
 class ColumnCache:

@@ -11,18 +11,22 @@ import fnmatch
 import os
 import stat
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dulwich.ignore import IgnoreFilterManager
-from dulwich.objects import Blob
-from dulwich.repo import Repo
-
+from gitexp.store import gitproc
 from gitexp.store.gitindex import IndexRow, read_index
+from gitexp.store.objects import GitObject
 from gitexp.store.repo import EXEC, FILE, GITLINK, LINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.secrets import secret_pattern
 from gitexp.settings import SnapshotLimits  # settings data: defined there, so reading settings loads no dulwich
+
+if TYPE_CHECKING:
+    from dulwich.ignore import IgnoreFilterManager
+    from dulwich.repo import Repo
 
 
 _SKIP_WORKTREE = 0x4000  # index extended flag set by sparse checkout
@@ -70,7 +74,7 @@ def snapshot_worktree(db: GitDB, limits: SnapshotLimits | None = None) -> Snapsh
     if db.root is None:
         return Snapshot({}, [])
     files: dict[str, Entry] = {}
-    new_blobs: list[Blob] = []
+    new_blobs: list[GitObject] = []
     skipped: list[dict] = []
     tracked = _tracked(db, files, new_blobs, skipped)
     untracked: list[tuple[str, int]] = []
@@ -84,10 +88,10 @@ def _excluded(path: str) -> bool:
     return path == RECORD_DIR or path.startswith(RECORD_DIR + "/")
 
 
-def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[Blob], skipped: list[dict]) -> set[str]:
+def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[GitObject], skipped: list[dict]) -> set[str]:
     root = db.root
     assert root is not None
-    index_path = db.repo.index_path()
+    index_path = os.path.join(db.place.control_dir, "index")  # where dulwich's Repo.index_path() is
     try:
         with open(index_path, "rb") as f:
             data = f.read()
@@ -142,6 +146,8 @@ def _submodule(full: Path, recorded: str, path: str, skipped: list[dict]) -> Ent
     Never walked into: its files belong to its own repository. Uncommitted
     changes in it cannot be in a gitlink, so they are noted in `skipped`.
     """
+    from dulwich.repo import Repo  # only repositories with submodules pay for the import
+
     try:
         with Repo(str(full)) as sub:
             head = sub.head().decode()
@@ -161,7 +167,7 @@ def _submodule_dirty(sub: Repo) -> bool:
     return bool(any(status.staged.values()) or status.unstaged or status.untracked)
 
 
-def _file_entry(db: GitDB, full: Path, entry: IndexRow, index_mtime: int, new_blobs: list[Blob]) -> Entry | None:
+def _file_entry(db: GitDB, full: Path, entry: IndexRow, index_mtime: int, new_blobs: list[GitObject]) -> Entry | None:
     try:
         st = os.lstat(full)
     except OSError:
@@ -185,21 +191,20 @@ def _mode(st: os.stat_result) -> int:
     return EXEC if st.st_mode & 0o111 else FILE
 
 
-def _blob_entry(db: GitDB, full: Path, st: os.stat_result, new_blobs: list[Blob]) -> Entry:
+def _blob_entry(db: GitDB, full: Path, st: os.stat_result, new_blobs: list[GitObject]) -> Entry:
     data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else full.read_bytes()
-    blob = db.new(Blob.from_string(data))
+    blob = db.make("blob", data)
     new_blobs.append(blob)
-    return Entry(_mode(st), db.oid(blob))
+    return Entry(_mode(st), blob.id)
 
 
 def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
-               files: dict[str, Entry], new_blobs: list[Blob], taken: list[tuple[str, int]]) -> list[dict]:
+               files: dict[str, Entry], new_blobs: list[GitObject], taken: list[tuple[str, int]]) -> list[dict]:
     root = db.root
     assert root is not None
-    ignore = IgnoreFilterManager.from_repo(db.repo)
     skipped: list[dict] = []
     total = 0
-    for rel, full, st in _walk(root, ignore, tracked, limits.ignore):
+    for rel, full, st in _untracked_files(db, root, tracked, limits.ignore):
         if pattern := secret_pattern(rel, limits.secrets):
             skipped.append({"path": rel, "size": st.st_size, "reason": f"looks like a credential ({pattern})"})
         elif st.st_size > limits.max_file_size:
@@ -213,8 +218,52 @@ def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
     return skipped
 
 
+def _untracked_files(db: GitDB, root: Path, tracked: set[str],
+                     patterns: list[str]) -> Iterator[tuple[str, Path, os.stat_result]]:
+    """(relative path, full path, lstat) of untracked, unignored files, in git's order.
+
+    git says which (`git ls-files -o --exclude-standard`: one process, git's own
+    ignore rules); where git cannot answer, dulwich's ignore rules and a walk do.
+    """
+    listed = _git_untracked(db, root)
+    if listed is None:
+        from dulwich.ignore import IgnoreFilterManager
+
+        yield from _walk(root, IgnoreFilterManager.from_repo(db.repo), tracked, patterns)
+        return
+    for rel in listed:
+        # "sub/": another repository inside the work tree (git does not look in)
+        if rel.endswith("/") or rel in tracked or _excluded(rel) or (patterns and _matches_part(rel, patterns)):
+            continue
+        full = root / rel
+        try:
+            st = os.lstat(full)
+        except OSError:  # removed meanwhile
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            yield rel, full, st
+
+
+def _git_untracked(db: GitDB, root: Path) -> list[str] | None:
+    """The untracked, unignored paths git lists, or None when git cannot answer."""
+    try:
+        code, out, _ = gitproc.run(str(root), "--git-dir", db.place.control_dir, "--work-tree", str(root),
+                                   "ls-files", "-o", "--exclude-standard", "-z")
+    except gitproc.GitCommandError:  # git is not installed
+        return None
+    if code != 0:
+        return None
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def _matches_part(rel: str, patterns: list[str]) -> bool:
+    """Whether `rel` or one of its folders matches a snapshot ignore pattern."""
+    parts = rel.split("/")
+    return any(_matches("/".join(parts[:i]), patterns) for i in range(1, len(parts) + 1))
+
+
 def _walk(root: Path, ignore: IgnoreFilterManager, tracked: set[str], patterns: list[str]):
-    """Yield (relative path, full path, lstat) of untracked, unignored files."""
+    """Yield (relative path, full path, lstat) of untracked, unignored files (without git)."""
     tracked_dirs = {p[:i] for p in tracked for i, c in enumerate(p) if c == "/"}
     stack = [""]
     while stack:

@@ -61,17 +61,18 @@ def create_tag(db: GitDB, name: str, commit: str, message: str, when: float | No
     tag.object = (Commit, to_oid(commit))
     tag.tag_time = int(time.time() if when is None else when)
     tag.tag_timezone = 0
-    db.add_objects([tag])
+    obj = db.make("tag", tag.as_raw_string())
+    db.add_objects([obj])
     ref = TAGS + name
     db._reflog_folder(ref)
     try:
-        ok = db.repo.refs.add_if_new(to_ref(ref), tag.id, message=b"gitexp: registry " + name.encode())
+        ok = db.repo.refs.add_if_new(to_ref(ref), to_oid(obj.id), message=b"gitexp: registry " + name.encode())
     except FileLocked:
         return None  # another writer is creating this very name right now: it is taken
     except (OSError, ValueError) as exc:  # a ref that is a prefix of this name (a/b vs a)
         raise GitexpError(f"cannot create tag {name!r}: {exc}",
                           hint="a tag with a conflicting name exists; see: git tag -l") from None
-    return tag.id.decode() if ok else None
+    return obj.id if ok else None
 
 
 def delete_tag(db: GitDB, name: str, sha: str) -> bool:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
-from gitexp.store.record import Artifact
-from gitexp.store.remotestore import RemoteStore, open_store
-from gitexp.store.runcommit import RecordReader, read_artifacts
 from gitexp.store.sidestore import SideStore
 from gitexp.store.transport import Remote, default_remote_name, find_remote
+
+if TYPE_CHECKING:  # records and remote stores are opened only when a run lists artifacts
+    from gitexp.store.record import Artifact
+    from gitexp.store.remotestore import RemoteStore
+    from gitexp.store.runcommit import RecordReader
 
 EMPTY_LISTS = (b"", b"[]\n", b"[]")
 
@@ -45,16 +48,22 @@ def remote_store(s: Session, remote: str, required: bool = True) -> RemoteStore 
             raise GitexpError(f"remote {remote} has no artifact store",
                               hint=f"set one: gitexp store set {remote} /shared/disk/path  (or s3://bucket/prefix)")
         return None
+    from gitexp.store.remotestore import open_store
+
     return open_store(location, s.db.root)
 
 
 def run_artifacts(s: Session, commit: str) -> list[Artifact]:
+    from gitexp.store.runcommit import RecordReader, read_artifacts
+
     rec = RecordReader(s.db, commit)
     return read_artifacts(rec)
 
 
 def large_artifacts(s: Session, run_id: str, commit: str, rec: RecordReader | None = None) -> list[LargeArtifact]:
     """The side-store artifacts a run commit lists (cheap when it lists none); `rec`: its reader, if open."""
+    from gitexp.store.runcommit import RecordReader, read_artifacts
+
     rec = rec if rec is not None and rec.commit == commit else RecordReader(s.db, commit)
     data = rec.read("artifacts.yaml")
     if data is None or data.strip() in EMPTY_LISTS:

@@ -24,17 +24,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName
 from gitexp.names import check_experiment
 from gitexp.services.session import Session
-from gitexp.services.sync.integrate import TRACKING_ROOT, apply_pending, settle_tip
-from gitexp.services.sync.merge import Conflict, merge3
+from gitexp.services.sync.integrate import TRACKING_ROOT, apply_pending, local_tips, settle_tip
 from gitexp.store.experiments import EXPERIMENTS_PREFIX, FILENAME, ExperimentRecord, experiment_refs, \
     read_experiment, write_experiment
 from gitexp.store.history import Relation, relate
 from gitexp.store.repo import GitDB
 from gitexp.store.transport import RefUpdate, Remote
+
+if TYPE_CHECKING:
+    from gitexp.services.sync.merge import Conflict
 
 _FRESH = {"description": None, "lifecycle_stage": "active"}  # what a newly created record holds
 
@@ -99,6 +102,7 @@ def integrate_experiments(s: Session, remote: str, slug: str | None = None, pref
     db, result = s.db, ExperimentPull()
     prefix = f"{TRACKING_ROOT}{remote}/experiments/"
     pending: list[tuple[str, str, str | None]] = []
+    ours = local_tips(db, EXPERIMENTS_PREFIX, only)
     for tracking, theirs in sorted(experiment_refs(db, prefix).items()):
         name = slug_of_ref(tracking)
         if (slug is not None and name != slug) or (only is not None and tracking not in only):
@@ -109,7 +113,7 @@ def integrate_experiments(s: Session, remote: str, slug: str | None = None, pref
             result.errors[tracking] = "not a valid experiment ref name; ignored"
             continue
         try:
-            _one(db, name, theirs, remote, prefer, result, pending)
+            _one(db, name, ours(EXPERIMENTS_PREFIX + name), theirs, remote, prefer, result, pending)
         except ConcurrentUpdate:
             result.errors[name] = "changed here while pulling; run the pull again"
     apply_pending(db, pending, remote, result)
@@ -117,9 +121,9 @@ def integrate_experiments(s: Session, remote: str, slug: str | None = None, pref
     return result
 
 
-def _one(db: GitDB, slug: str, theirs: str, remote: str, prefer: str | None, result: ExperimentPull,
+def _one(db: GitDB, slug: str, ours: str | None, theirs: str, remote: str, prefer: str | None, result: ExperimentPull,
          pending: list[tuple[str, str, str | None]]) -> None:
-    diverged = settle_tip(db, EXPERIMENTS_PREFIX + slug, theirs, slug, result, pending, FILENAME)
+    diverged = settle_tip(db, EXPERIMENTS_PREFIX + slug, ours, theirs, slug, result, pending, FILENAME)
     if diverged is not None:
         ours, base = diverged
         _merge(db, slug, ours, theirs, base, remote, prefer, result)
@@ -152,6 +156,8 @@ def _read(db: GitDB, slug: str, tip: str) -> ExperimentRecord:
 def merge_experiment_records(base: ExperimentRecord | None, ours: ExperimentRecord, theirs: ExperimentRecord,
                              prefer: str | None) -> tuple[ExperimentRecord, list[Conflict]]:
     """The merged record and the conflicts left (none when `prefer` is given); see the module docstring."""
+    from gitexp.services.sync.merge import merge3  # pulled records edited on both sides: rare
+
     conflicts: list[Conflict] = []
     fields = merge3(_fields(base) if base else dict(_FRESH), _fields(ours), _fields(theirs), "experiment field",
                     prefer, conflicts)

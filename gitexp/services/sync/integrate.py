@@ -13,21 +13,22 @@ cannot be read is still created (it lists as CORRUPT) but never merged.
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import ConcurrentUpdate, CorruptRecord, GitexpError, InvalidName
 from gitexp.names import check_experiment, is_run_id
 from gitexp.services.session import Session
-from gitexp.services.sync.merge import Conflict, load_three, merge_records, write_merge
 from gitexp.services.sync.removed import forget_removed, removed_runs
+from gitexp.services.sync.seen import changes_between, mark_seen, read_seen
 from gitexp.store.history import Relation, relate
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import REMOTES_PREFIX, RUNS_PREFIX, GitDB
 from gitexp.store.transport import update_refs
+
+if TYPE_CHECKING:
+    from gitexp.services.sync.merge import Conflict
 
 TRACKING_ROOT = REMOTES_PREFIX
 
@@ -72,6 +73,7 @@ def integrate(s: Session, remote: str, experiment: str | None = None, restore: b
     result = Integration()
     removed = removed_runs(db)
     pending: list[tuple[str, str, str | None]] = []  # creations and fast-forwards, written at once
+    ours = local_tips(db, RUNS_PREFIX + (f"{experiment}/" if experiment else ""), only)
     for ref, theirs in sorted(db.refs_under(prefix).items()):
         if only is not None and ref not in only:
             continue
@@ -84,7 +86,8 @@ def integrate(s: Session, remote: str, experiment: str | None = None, restore: b
             result.skipped_removed.append(run_id)
             continue
         try:
-            _one(db, f"{RUNS_PREFIX}{exp}/{run_id}", theirs, run_id, remote, prefer, result, pending)
+            local_ref = f"{RUNS_PREFIX}{exp}/{run_id}"
+            _one(db, local_ref, ours(local_ref), theirs, run_id, remote, prefer, result, pending)
         except ConcurrentUpdate:
             result.errors[run_id] = "changed here while pulling; run the pull again"
         if restore and run_id in removed:
@@ -110,20 +113,25 @@ def apply_pending(db: GitDB, pending: list[tuple[str, str, str | None]], remote:
             result.errors[key] = "changed here while pulling; run the pull again"
 
 
-def _one(db: GitDB, local_ref: str, theirs: str, run_id: str, remote: str, prefer: str | None,
+def local_tips(db: GitDB, prefix: str, only: set[str] | None) -> Callable[[str], str | None]:
+    """How to read the local tips under `prefix` that an integration may move: all in one listing for
+    a pull (a ref each would open dulwich), ref by ref for the few tracking refs in `only`."""
+    return db.read_ref if only is not None else db.refs_under(prefix).get
+
+
+def _one(db: GitDB, local_ref: str, ours: str | None, theirs: str, run_id: str, remote: str, prefer: str | None,
          result: Integration, pending: list[tuple[str, str, str | None]]) -> None:
-    diverged = settle_tip(db, local_ref, theirs, run_id, result, pending)
+    diverged = settle_tip(db, local_ref, ours, theirs, run_id, result, pending)
     if diverged is not None:
-        ours, base = diverged
-        _merge(db, local_ref, ours, theirs, base, run_id, remote, prefer, result)
+        _merge(db, local_ref, diverged[0], theirs, diverged[1], run_id, remote, prefer, result)
 
 
-def settle_tip(db: GitDB, ref: str, theirs: str, name: str, result: Any,
+def settle_tip(db: GitDB, ref: str, ours: str | None, theirs: str, name: str, result: Any,
                pending: list[tuple[str, str, str | None]], marker: str = RECORD_DIR) -> tuple[str, str | None] | None:
-    """Settle a fetched tip against the local `ref` unless they diverged: created or fast-forwarded
-    (queued in `pending`), unchanged or ahead, noted under `name` in `result`'s lists of those
-    names. Diverged tips return (ours, merge base) for the caller's own merge."""
-    ours = db.read_ref(ref)
+    """Settle a fetched tip against the local `ref` (at `ours`, None: absent) unless they diverged:
+    created or fast-forwarded (queued in `pending`, the update checks `ours` is still the tip),
+    unchanged or ahead, noted under `name` in `result`'s lists of those names. Diverged tips return
+    (ours, merge base) for the caller's own merge."""
     if ours is None:
         pending.append((ref, theirs, None))
         result.created.append(name)
@@ -143,6 +151,8 @@ def settle_tip(db: GitDB, ref: str, theirs: str, name: str, result: Any,
 
 def _merge(db: GitDB, local_ref: str, ours: str, theirs: str, base: str | None, run_id: str, remote: str,
            prefer: str | None, result: Integration) -> None:
+    from gitexp.services.sync.merge import load_three, merge_records, write_merge  # a divergence: rare
+
     try:
         b, o, t = load_three(db, ours, theirs, base)
     except (CorruptRecord, GitexpError, KeyError, ValueError) as exc:
@@ -161,46 +171,6 @@ def _merge(db: GitDB, local_ref: str, ours: str, theirs: str, base: str | None, 
 
 
 # -- what plain `git fetch` brought ------------------------------------------------------
-def _seen_path(db: GitDB) -> Path:
-    return db.local_dir / "sync-seen.json"
-
-
-def read_seen(db: GitDB) -> dict[str, str]:
-    try:
-        value = json.loads(_seen_path(db).read_text())
-        return value if isinstance(value, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def mark_seen(db: GitDB, changes: dict[str, str | None] | None = None) -> None:
-    """Remember tracking refs as handled, so they are not integrated behind the user's back.
-
-    `changes`: what gitexp itself just moved ({ref: sha, or None when it is gone}), on
-    top of what was remembered; None: every tracking ref as it is now.
-    """
-    if changes is None:
-        seen = db.refs_under(TRACKING_ROOT)
-    else:
-        seen = read_seen(db)
-        for ref, sha in changes.items():
-            if sha is None:
-                seen.pop(ref, None)
-            else:
-                seen[ref] = sha
-    path = _seen_path(db)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(seen, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def changes_between(before: dict[str, str], after: dict[str, str]) -> dict[str, str | None]:
-    """{ref: new sha, or None when gone} of the refs that differ from `before` to `after`."""
-    gone: dict[str, str | None] = {r: None for r in before if r not in after}
-    return {**gone, **{r: sha for r, sha in after.items() if before.get(r) != sha}}
-
-
 def auto_integrate(s: Session) -> Integration | None:
     """Integrate tracking refs that changed since gitexp last looked (a plain `git fetch`).
 

@@ -4,11 +4,14 @@ read once, for all of them in one `git cat-file --batch` when git is installed (
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from gitexp.store.catfile import MISSING, CatFileError, available, cat, tree_entries
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import GitDB
-from gitexp.store.runcommit import RecordReader
+
+if TYPE_CHECKING:  # read through it only when the batch read could not (no git)
+    from gitexp.store.runcommit import RecordReader
 
 # run.yaml is written by gitexp as block YAML: its top-level scalar lines are enough here.
 _FIELD_NAME = re.compile(r"^name: (.+)$", re.M)
@@ -37,6 +40,8 @@ class LocalRun:
     @property
     def reader(self) -> RecordReader:
         if self._reader is None:
+            from gitexp.store.runcommit import RecordReader
+
             self._reader = RecordReader(self.db, self.commit)
         return self._reader
 

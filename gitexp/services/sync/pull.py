@@ -9,7 +9,8 @@ from gitexp.errors import GitexpError
 from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store
 from gitexp.services.sync.expsync import ExperimentPull, integrate_experiments
-from gitexp.services.sync.integrate import Integration, changes_between, integrate, mark_seen
+from gitexp.services.sync.integrate import Integration, integrate
+from gitexp.services.sync.seen import changes_between, mark_seen
 from gitexp.services.sync.tagsync import TagFetch, fetch_tags
 from gitexp.store.repo import RUNS_PREFIX
 from gitexp.store.transport import SHARED, TAGS, Remote, fetch_shared

@@ -17,9 +17,9 @@ from gitexp.services.session import Session
 from gitexp.services.sync.common import LargeArtifact, large_artifacts, local_store, pick_remote, remote_store, \
     store_location
 from gitexp.services.sync.expsync import ExperimentPush, plan_experiment_push
-from gitexp.services.sync.integrate import changes_between, mark_seen
 from gitexp.services.sync.localruns import LocalRun, read_heads
 from gitexp.services.sync.removed import removed_runs
+from gitexp.services.sync.seen import changes_between, mark_seen
 from gitexp.services.sync.tagsync import TagPush, plan_tag_push
 from gitexp.store.history import Relation, relate
 from gitexp.store.record import RECORD_DIR

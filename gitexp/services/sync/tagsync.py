@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gitexp.names import is_run_id
-from gitexp.services.registry.tagnames import parse
 from gitexp.services.session import Session
 from gitexp.store.repo import GitDB
-from gitexp.store.runcommit import RecordReader
-from gitexp.store.tags import TAGS, TagCache, TagInfo, adopt_tag, read_tag
-from gitexp.store.transport import Remote, RefUpdate, fetch_objects
+from gitexp.store.transport import TAGS, Remote, RefUpdate, fetch_objects
+
+if TYPE_CHECKING:  # the registry's modules load only where there are tags to look at
+    from gitexp.store.tags import TagInfo
 
 _RUN_ID = re.compile(r"^id: ['\"]?([0-9a-z]+)['\"]?\s*$", re.M)
 
@@ -48,6 +49,9 @@ class TagFetch:
 
 def registry_tags(db: GitDB) -> dict[str, TagInfo]:
     """{name: tag} of the annotated registry tags here that point at a commit."""
+    from gitexp.services.registry.tagnames import parse
+    from gitexp.store.tags import TagCache
+
     cache = TagCache(db)
     out = {}
     for name, sha in cache.tags().items():
@@ -62,6 +66,8 @@ def registry_tags(db: GitDB) -> dict[str, TagInfo]:
 
 def run_of_commit(db: GitDB, commit: str) -> str | None:
     """The id of the run whose record the commit holds, or None."""
+    from gitexp.store.runcommit import RecordReader
+
     try:
         data = RecordReader(db, commit).read("run.yaml") or b""
     except Exception:  # no record, or not readable: the tag belongs to no run
@@ -73,23 +79,24 @@ def run_of_commit(db: GitDB, commit: str) -> str | None:
 def plan_tag_push(s: Session, remote: Remote, runs: set[str], theirs: dict[str, str]) -> TagPush:
     """The registry tags of `runs` (ids) that the remote lacks; `theirs`: {ref: sha} of the remote's tags."""
     plan = TagPush()
-    if not runs:
+    if not runs or not s.db.refs_under(TAGS):
         return plan
     local = registry_tags(s.db)
     if not local:
         return plan
     owners: dict[str, str | None] = {}
     for name, info in sorted(local.items()):
+        ref = TAGS + name
+        remote_sha = theirs.get(ref)
+        if remote_sha == info.sha:  # already there: whose run it is need not be read
+            plan.up_to_date += 1
+            continue
         if info.target not in owners:
             owners[info.target] = run_of_commit(s.db, info.target)
         run_id = owners[info.target]
         if run_id not in runs:
             continue
-        ref = TAGS + name
-        remote_sha = theirs.get(ref)
-        if remote_sha == info.sha:
-            plan.up_to_date += 1
-        elif remote_sha is None:
+        if remote_sha is None:
             plan.send.append(RefUpdate(ref, info.sha, None))
             plan.targets.append((run_id, info.target))
         else:
@@ -104,6 +111,11 @@ def fetch_tags(s: Session, remote: Remote, theirs: dict[str, str]) -> TagFetch:
     `theirs`: {ref: sha} of the remote's tags, from the fetch's listing.
     """
     result = TagFetch()
+    if not theirs:
+        return result
+    from gitexp.services.registry.tagnames import parse
+    from gitexp.store.tags import TagCache, adopt_tag, read_tag
+
     db = s.db
     mine = TagCache(db).tags()
     wanted: dict[str, str] = {}

@@ -14,13 +14,18 @@ from gitexp.services.tracking.localstate import ActiveDir, active_dirs, claim_ab
 from gitexp.store.repo import GitDB
 from gitexp.store.journal import read_journals
 from gitexp.store.record import iso_from_ms
-from gitexp.store.runcommit import read_record, write_run_commit
+from gitexp.store.runcommit import Record, read_record, write_run_commit
 
 
 def write_final(db: GitDB, ref: str, tip: str, folder: ActiveDir, status: str,
-                exit_code: int | None, end_ms: int) -> str:
-    """Commit the journals of `folder` onto `ref` with the final status; CAS from `tip`."""
-    record = read_record(db, tip).overlay(read_journals(folder.path))
+                exit_code: int | None, end_ms: int, known: tuple[str, Record] | None = None) -> str:
+    """Commit the journals of `folder` onto `ref` with the final status; CAS from `tip`.
+
+    `known` is a commit and its record as this process wrote it: when it is still the
+    tip, its record is not read back (a run's own end parses no YAML).
+    """
+    base = known[1] if known is not None and known[0] == tip else read_record(db, tip)
+    record = base.overlay(read_journals(folder.path))
     record.info = replace(record.info, status=status, end_time=iso_from_ms(end_ms), exit_code=exit_code)
     output = folder.output_log.read_bytes() if folder.output_log.exists() else None
     for art in record.artifacts:

@@ -32,7 +32,7 @@ from gitexp.services.session import Session
 from gitexp.services.tracking.finalize import write_final
 from gitexp.settings import Settings
 from gitexp.store.repo import RUNS_PREFIX, GitDB, open_repo
-from gitexp.store.runcommit import read_record
+from gitexp.store.runcommit import Record, read_record
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import Artifact, RunInfo, encode_record, iso_from_ms
 from gitexp.store.runcommit import code_tree, hash_code_tree, write_run_commit
@@ -72,6 +72,8 @@ class ActiveRun:
         self._lock = threading.Lock()
         self._artifact_paths: set[str] = set()
         self.notices: list[str] = []  # one-line remarks for the user at the start (snapshot size)
+        # The commit this process made on the run's ref and its record: the end need not read it back.
+        self.written: tuple[str, Record] | None = None
         self.ended = False
         self._flush_warned = False  # a failed background flush was reported (once per run)
         _flusher.register(self)
@@ -189,7 +191,8 @@ class ActiveRun:
             self._close_journal()
             with open_repo(self.common_dir) as db, finalizing(self.folder):
                 tip = db.read_ref(self.ref) or ""
-                write_final(db, self.ref, tip, self.folder, status, exit_code, int(time.time() * 1000))
+                write_final(db, self.ref, tip, self.folder, status, exit_code, int(time.time() * 1000),
+                            self.written)
                 self.folder.remove()
                 # Housekeeping off the logging path: one small folder listing, packing itself detached.
                 maybe_pack(db, self.settings.pack_threshold)
@@ -500,19 +503,23 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
         raise
     folder.write_meta({"ref": ref, "pid": os.getpid(), "host": platform.node()})
     try:
-        info, notices = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {}, command, parent)
+        info, notices, commit = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {},
+                                              command, parent)
     except BaseException:
         lock.release()
         folder.remove()
         release_name(s, name, ref)
         raise
-    run = ActiveRun(db.common_dir, ref, info, params, {k: str(v) for k, v in (tags or {}).items()}, lock, settings)
+    str_tags = {k: str(v) for k, v in (tags or {}).items()}
+    run = ActiveRun(db.common_dir, ref, info, params, str_tags, lock, settings)
     run.notices = notices
+    run.written = (commit, Record(info, dict(params), dict(str_tags), {}, []))
     return run
 
 
 def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: str, experiment: str,
-                  params: dict, tags: dict, command: list[str] | None, parent: str | None) -> tuple[RunInfo, list[str]]:
+                  params: dict, tags: dict, command: list[str] | None,
+                  parent: str | None) -> tuple[RunInfo, list[str], str]:
     snap = snapshot_worktree(db, settings.snapshot)
     head = db.head()
     code = hash_code_tree(db, snap.files)  # written with the commit; its id tells whether the tree is dirty
@@ -526,7 +533,7 @@ def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: st
     message = f"gitexp: start run {name} in {experiment}\n\nrun id: {run_id}\n"
     commit = write_run_commit(db, None, code, dict(record), [head] if head else [], message)
     db.set_ref(ref, None, commit, f"start run {run_id}")
-    return info, snap.notices()
+    return info, snap.notices(), commit
 
 
 def _is_dirty(db: GitDB, head: str | None, files: dict, code: str) -> bool:
