@@ -26,8 +26,14 @@ def click_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def click_params(argv: list[str]) -> dict:
-    """The values click's parser gives the `run` command for `argv`."""
-    return click_run.make_context("run", list(argv)).params
+    """The values click's parser gives the `run` command for `argv`, under the `gitexp` group as the CLI
+    runs it (a context without it would leave click's help option cached on the command as `--help` only)."""
+    import click
+
+    from gitexp.cli.app import cli as group
+
+    parent = click.Context(group, info_name="gitexp", **group.context_settings)
+    return click_run.make_context("run", list(argv), parent=parent).params
 
 
 # Every form click accepts that the fast parser takes on: each must give click's values exactly.
