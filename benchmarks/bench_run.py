@@ -10,7 +10,9 @@ host) of `gitexp run -- true` minus those of the bare `true`; the load
 average before and after. With --clone it measures in a fresh clone (objects
 packed, no cache, no name reservations) with the cache deleted before every
 run, as the issue's "fresh clone" row asks. Runs started here are added to
-REPO (or to the clone, removed afterwards).
+REPO (or to the clone, removed afterwards). With --instructions it also prints the
+instructions `gitexp run -- COMMAND` executes (valgrind's callgrind, gitexp's own process,
+best of three): a figure a busy host does not change, beside the interpreter's floor.
 """
 
 from __future__ import annotations
@@ -51,6 +53,16 @@ def show(label: str, got: list[tuple[float, float]], bare: list[tuple[float, flo
           f" {1000 * (statistics.median(cpus) - statistics.median(bc)):6.0f} ms cpu", flush=True)
 
 
+def instructions(argv: list[str], cwd: Path, env: dict[str, str], repeat: int = 3) -> int:
+    """The fewest instructions `argv`'s own process executed in `repeat` runs (callgrind; children not traced)."""
+    counts = []
+    for _ in range(repeat):
+        err = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv], cwd=cwd,
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True).stderr
+        counts += [int(line.split()[-1].replace(",", "")) for line in err.splitlines() if "I   refs:" in line]
+    return min(counts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", type=Path)
@@ -58,6 +70,7 @@ def main() -> None:
     parser.add_argument("--clone", action="store_true", help="measure in a fresh clone of REPO, cache deleted")
     parser.add_argument("--command", default="true", help="the bare command (default: true)")
     parser.add_argument("--no-inprocess", action="store_true", help="skip the start_run() row")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions (valgrind)")
     args = parser.parse_args()
     repo = fresh_clone(args.repo, None) if args.clone else args.repo
     runs = len(subprocess.run(["git", "for-each-ref", "refs/gitexp/runs/"], cwd=repo, capture_output=True,
@@ -81,6 +94,11 @@ def main() -> None:
         wall, cpu, refs, records = start_counts(repo)
         print(f"  {'start_run() in-process, empty run (median)':44s} {wall * 1000:6.1f} ms wall "
               f"{cpu * 1000:6.1f} ms cpu  (refs listed {refs}, records decoded {records})", flush=True)
+    if args.instructions:
+        floor = instructions([sys.executable, "-c", "pass"], repo, env)
+        run_cost = instructions(gitexp_cmd() + ["run", "--"] + cmd, repo, env)
+        print(f"  {'instructions: gitexp run -- ' + args.command:44s} {run_cost / 1e6:6.0f} M"
+              f"  (python -c pass: {floor / 1e6:.0f} M)", flush=True)
     print(f"  load after {os.getloadavg()[0]:.2f}", flush=True)
     if args.clone:
         shutil.rmtree(repo.parent, ignore_errors=True)

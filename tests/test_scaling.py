@@ -93,7 +93,7 @@ def test_a_generated_name_passes_taken_ones_without_reading_them(repo: Path, mon
     ref = "refs/gitexp/runs/default/1m8n5czkvmkb4zze"
     taken = f"{_ADJECTIVES[0]}-{_NOUNS[0]}"
     assert book.create(taken, ref) and not book.create(taken, ref.replace("czk", "aaa"))
-    monkeypatch.setattr(names.secrets, "choice", lambda seq: seq[0])  # always the taken pair
+    monkeypatch.setattr(names, "choose", lambda seq: seq[0])  # always the taken pair
     monkeypatch.setattr(NameBook, "holder", lambda *_: pytest.fail("a taken reservation was read"))
     with Session.open(repo) as s:
         got = names.claim_generated_name(s, ref.replace("czk", "bbb"))

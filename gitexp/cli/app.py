@@ -227,7 +227,8 @@ def _silence_stdout() -> None:
 
 
 def _print_error(message: str, hint: str | None) -> None:
-    click.secho(f"Error: {message}", err=True, fg="red")
+    # NO_COLOR here too: `gitexp run`'s fast path (runcli.py) reports without a click context.
+    click.secho(f"Error: {message}", err=True, fg="red", color=False if os.environ.get("NO_COLOR") else None)
     if hint:
         click.echo(f"hint: {hint}", err=True)
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from gitexp.services.catalog.cache import RunIndex
     from gitexp.settings import Settings
 
+INDEX_FILE = "index.sqlite"  # the cache index, under .git/gitexp/
+
 
 class Session:
     """The repository, settings and cache that services share during one command."""
@@ -48,6 +50,10 @@ class Session:
         from gitexp.services.catalog.cache import RunIndex
 
         return RunIndex(self.db)
+
+    def has_cache_file(self) -> bool:
+        """Whether the cache index exists, asked without loading the cache module (a run start)."""
+        return "cache" in self.__dict__ or (self.db.local_dir / INDEX_FILE).exists()
 
     @property
     def default_experiment(self) -> str:

@@ -1,4 +1,6 @@
-"""An exclusive, blocking flock on a file: the kernel drops it when the holder dies."""
+"""An exclusive, blocking flock on a file: the kernel drops it when the holder dies; the host name
+that lock files written by gitexp (name reservations, `gc.pid`) record beside a pid, and the
+digest that names lock files after free text (run names, a params file's path)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no locking, as before
     fcntl = None  # type: ignore[assignment]
+try:
+    from _sha1 import sha1  # CPython's own SHA-1: importing hashlib loads OpenSSL, milliseconds of a run start
+except ImportError:  # pragma: no cover - a build without it
+    from hashlib import sha1
 
 
 @contextlib.contextmanager
@@ -23,3 +29,17 @@ def exclusive(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def host_name() -> str:
+    """This machine's name, as `socket.gethostname()` gives it (uname's node name), without importing socket."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket  # pragma: no cover - Windows
+
+    return socket.gethostname()
+
+
+def sha1_hex(data: bytes) -> str:
+    """The SHA-1 of `data` in hex, as `hashlib.sha1(data).hexdigest()`."""
+    return sha1(data).hexdigest()

@@ -43,10 +43,8 @@ class JournalWriter:
     """
 
     def __init__(self, folder: Path) -> None:
-        import secrets  # here: reading journals (a listing) needs none of it
-
         folder.mkdir(parents=True, exist_ok=True)
-        stem = f"{os.getpid()}-{secrets.token_hex(4)}"
+        stem = f"{os.getpid()}-{os.urandom(4).hex()}"  # as secrets.token_hex(4), without its imports
         self.path = folder / f"journal-{stem}.tsv"
         self.points_path = folder / f"metrics-{stem}.bin"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT

@@ -22,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from gitexp.store.flock import host_name
 from gitexp.store.repo import GitDB, open_repo
 
 DEFAULT_THRESHOLD = 1000  # loose objects (git config gitexp.packThreshold; 0: never pack)
@@ -113,7 +113,7 @@ def gc_lock(common_dir: Path) -> Iterator[bool]:
     except FileExistsError:
         yield False
         return
-    mine = f"{os.getpid()} {socket.gethostname()}"
+    mine = f"{os.getpid()} {host_name()}"
     try:
         if _gc_running(pid_file):
             os.close(fd)
@@ -143,7 +143,7 @@ def _gc_running(pid_file: Path) -> bool:
         pid = int(pid_text)
     except (OSError, ValueError):
         return False
-    if host != socket.gethostname():
+    if host != host_name():
         return True  # be gentle to a gc on another machine (a shared file system), as git is
     try:
         os.kill(pid, 0)

@@ -13,30 +13,30 @@ from __future__ import annotations
 
 import re
 
+from gitexp.store.lazyre import lazy
+
 FAIL = None
 MAX_KEY = 100  # ruamel writes keys over 128 characters as complex keys (`? key`): left to it
 
-# ruamel's YAML 1.2 implicit resolvers (ruamel/yaml/resolver.py), with the first characters that select
-# each: a string they would read as something else is quoted.
-_RESOLVED = [(re.compile(pattern, re.X), first) for pattern, first in (
-    (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+# ruamel's YAML 1.2 implicit resolvers (ruamel/yaml/resolver.py): the words of its bool, merge, null
+# and value resolvers, and the patterns of the others with the first characters that select each
+# (compiled on first use). A string they would read as something else is quoted.
+_WORDS = frozenset(("true", "True", "TRUE", "false", "False", "FALSE", "<<", "~", "null", "Null", "NULL", "="))
+_RESOLVED = [(lazy(pattern, re.X), first) for pattern, first in (
     (r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
         |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
         |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
         |[-+]?\.(?:inf|Inf|INF)
         |\.(?:nan|NaN|NAN))$""", "-+0123456789."),
     (r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$", "-+0123456789"),
-    (r"^(?:<<)$", "<"),
-    (r"^(?:~|null|Null|NULL)$", "~nN"),
     (r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
         |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[\ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
         (?:[\ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""", "0123456789"),
-    (r"^(?:=)$", "="),
 )]
 # Strings written plain: no indicator first, no `: ` or ` #`, nothing that needs quoting, inner spaces only.
-_PLAIN = re.compile(r"(?:[A-Za-z0-9_/]|--?[A-Za-z0-9_])(?:[A-Za-z0-9_./=+, -]*[A-Za-z0-9_./=+,-])?", re.ASCII)
+_PLAIN = lazy(r"(?:[A-Za-z0-9_/]|--?[A-Za-z0-9_])(?:[A-Za-z0-9_./=+, -]*[A-Za-z0-9_./=+,-])?", re.ASCII)
 MAX_TEXT = 1000  # longer strings with spaces may be folded at ruamel's width: left to it
-_QUOTABLE = re.compile(r"[!-~](?:[ -~]*[!-~])?", re.ASCII)  # printable ASCII, no space at either end
+_QUOTABLE = lazy(r"[!-~](?:[ -~]*[!-~])?", re.ASCII)  # printable ASCII, no space at either end
 
 
 def dump(value: object) -> bytes | None:
@@ -132,6 +132,8 @@ def _string(text: str) -> str | None:
 
 def _resolves(text: str) -> bool:
     """Whether a plain `text` would read back as something other than a string."""
+    if text in _WORDS:
+        return True
     first = text[:1]
     return any(first in chars and pattern.match(text) for pattern, chars in _RESOLVED)
 

@@ -38,6 +38,7 @@ from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.yamlio import FAST_MAX_BYTES
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import RecordReader, read_files_bulk
+from gitexp.services.session import INDEX_FILE
 
 SCHEMA = "6"
 BUSY_MS = 10_000  # how long a write waits for another process's
@@ -211,7 +212,7 @@ class RunIndex:
 
     def __init__(self, db: GitDB) -> None:
         self.db = db
-        self.path = db.local_dir / "index.sqlite"
+        self.path = db.local_dir / INDEX_FILE
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()

@@ -9,10 +9,9 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from io import BufferedReader
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from gitexp.errors import CommandNotFound, GitexpError, NotExecutable
 from gitexp.services.tracking import run as tracking
@@ -27,23 +26,24 @@ from gitexp.store.repo import GitDB
 FORWARD_GRACE = 0.5
 
 
-@dataclass
 class LaunchSpec:
-    """What to run and how to record it."""
+    """What to run and how to record it (a plain class: a dataclass takes a run start ~1 ms to make).
 
-    command: list[str]
-    experiment: str | None = None
-    name: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    restore_params_file: bool = True
-    overrides: list[Override] = field(default_factory=list)  # `-p` as typed; else `params` are plain sets
-    force: bool = False  # `--force`: overrides may add keys and change shapes
-    wait: bool = True  # wait for a run holding params.yaml (False: refuse)
+    `overrides` are `-p` as typed (without them `params` are plain sets); `force` lets them add
+    keys and change shapes (`--force`); `wait` waits for a run holding params.yaml (False: refuse).
+    """
+
+    def __init__(self, command: list[str], experiment: str | None = None, name: str | None = None,
+                 params: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
+                 restore_params_file: bool = True, overrides: list[Override] | None = None,
+                 force: bool = False, wait: bool = True) -> None:
+        self.command, self.experiment, self.name = command, experiment, name
+        self.params, self.tags = params if params is not None else {}, tags if tags is not None else {}
+        self.restore_params_file, self.overrides = restore_params_file, overrides or []
+        self.force, self.wait = force, wait
 
 
-@dataclass
-class LaunchResult:
+class LaunchResult(NamedTuple):
     run_id: str
     name: str
     status: str

@@ -12,8 +12,8 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from gitexp.errors import CorruptRecord
 from gitexp.names import is_run_id
@@ -26,8 +26,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
-@dataclass
-class ActiveDir:
+class ActiveDir(NamedTuple):
     """Paths of one run's buffer folder."""
 
     path: Path

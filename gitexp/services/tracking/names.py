@@ -9,11 +9,8 @@ with or without a cache.
 
 from __future__ import annotations
 
-import secrets
-import sqlite3
-
 from gitexp.errors import GitexpError, InvalidName
-from gitexp.names import _ADJECTIVES, _NOUNS
+from gitexp.names import _ADJECTIVES, _NOUNS, choose
 from gitexp.services.session import Session
 from gitexp.store.names import Holder, NameBook
 from gitexp.store.runcommit import RecordReader
@@ -46,7 +43,7 @@ def claim_generated_name(s: Session, ref: str, avoid: set[str] | frozenset[str] 
     book = name_book(s)
     name = ""
     for _ in range(RANDOM_TRIES):
-        name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
+        name = f"{choose(_ADJECTIVES)}-{choose(_NOUNS)}"
         if name not in avoid and _cached_holder(s, name, ref) is None and book.create(name, ref):
             return name
     base = name
@@ -94,8 +91,9 @@ def _cached_holder(s: Session, name: str, ref: str) -> Holder | None:
 
 
 def _cache_query(s: Session, query: str, args: tuple) -> list[tuple]:
-    if not s.cache.path.exists():  # never create (or rebuild) the cache to start a run
+    if not s.has_cache_file():  # never create (or rebuild) the cache to start a run
         return []
+    import sqlite3  # here: a repository without a cache never needs it
     conn = s.cache.connection()
     if conn is None:
         return []

@@ -15,10 +15,8 @@ refused rather than stored as a string.
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitexp.errors import CorruptRecord, InvalidValue
 from gitexp.names import check_key
@@ -39,8 +37,7 @@ def parse_assignments(items: tuple[str, ...] | list[str], what: str = "param") -
     return out
 
 
-@dataclass(frozen=True)
-class Override:
+class Override(NamedTuple):
     """One `-p`: `key` (dotted for nested params), its typed `value`, and `mode` (set, add, force)."""
 
     key: str
@@ -85,8 +82,7 @@ def typed(raw: str) -> Any:
         return raw
 
 
-@dataclass
-class ParamsFile:
+class ParamsFile(NamedTuple):
     """A params.yaml that was rewritten for a run, and how to put it back."""
 
     path: Path
@@ -183,6 +179,8 @@ def closest_keys(key: str, keys: list[str], n: int = 3) -> list[str]:
     """Keys that `key` probably meant: same last segment first (`lr` → `train.lr`), then similar spelling."""
     last = key.rsplit(".", 1)[-1].lower()
     same_leaf = [k for k in keys if k.rsplit(".", 1)[-1].lower() == last and k != key]
+    import difflib  # a suggestion on a bad key only
+
     similar = difflib.get_close_matches(key, keys, n=n, cutoff=0.6)
     return list(dict.fromkeys(same_leaf + similar))[:n]
 

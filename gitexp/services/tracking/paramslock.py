@@ -16,7 +16,6 @@ worktrees have their own params.yaml and do not wait for each other.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gitexp.errors import ConcurrentUpdate
+from gitexp.store.flock import sha1_hex
 
 try:
     import fcntl
@@ -41,7 +41,7 @@ class ParamsLock:
     """The lock of one params file: `acquire` (waiting or not), `release`, leftovers of a killed run."""
 
     def __init__(self, local_dir: Path, params_path: Path, exclusive: bool) -> None:
-        digest = hashlib.sha1(str(params_path.resolve()).encode()).hexdigest()[:16]
+        digest = sha1_hex(str(params_path.resolve()).encode())[:16]
         self.folder = local_dir / "params"
         self.params_path = params_path
         self.exclusive = exclusive
