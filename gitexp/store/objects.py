@@ -8,7 +8,6 @@ are git's own: `tests/test_objects.py` checks them against `git hash-object`,
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ class GitObject:
 
 def make(kind: str, data: bytes, hex_length: int = 40) -> GitObject:
     """The object `kind` with `data`, its id hashed with SHA-1 (40 hex digits) or SHA-256 (64)."""
+    import hashlib  # here: OpenSSL's hashes cost ~5 ms to load, and a listing writes no object
+
     digest = hashlib.sha1 if hex_length == 40 else hashlib.sha256
     return GitObject(kind, data, digest(_header(kind, data) + data).hexdigest())
 
