@@ -18,7 +18,6 @@ so a long-lived server can share one RunIndex between request threads.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 import sqlite3
@@ -31,6 +30,11 @@ from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+try:
+    from _blake2 import blake2b  # built in: hashlib would load OpenSSL, milliseconds of every run start
+except ImportError:  # pragma: no cover - a build without it
+    from hashlib import blake2b
 
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
@@ -458,7 +462,7 @@ class RunIndex:
         next write to `runs` (each bumps `meta.gen`), so an unchanged repository is checked by
         one digest instead of reading every row.
         """
-        digest = hashlib.blake2b(repr(refs).encode(), digest_size=16).hexdigest()
+        digest = blake2b(repr(refs).encode(), digest_size=16).hexdigest()
         gen = conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()
         if gen and conn.execute("SELECT 1 FROM verified WHERE digest = ? AND gen = ?", (digest, gen[0])).fetchone():
             return []
