@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -183,6 +182,8 @@ class RefsMixin:
                 vanished += 1
                 if vanished == _VANISHED_ATTEMPTS:
                     raise
+            import random  # here: only a wait for a lock needs it, not every run start
+
             time.sleep(random.uniform(delay, 2 * delay))
             delay = min(delay * 2, 0.1)
 
