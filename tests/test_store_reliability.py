@@ -167,18 +167,18 @@ def test_background_flush_warns_once_and_keeps_points(repo: Path, capsys: pytest
 # -- 2. concurrent git gc / pack-refs ----------------------------------------------------------
 
 def test_loose_write_survives_its_folder_being_removed(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tempfile as tf
+    from gitexp.store import atomic
 
-    real = tf.mkstemp
+    real = atomic.make_temp
     calls = []
 
-    def racing_mkstemp(*args, dir=None, **kwargs):  # git gc removes the empty fan-out folder
-        calls.append(dir)
+    def racing_make_temp(folder, prefix):  # git gc removes the empty fan-out folder
+        calls.append(folder)
         if len(calls) == 1:
-            os.rmdir(dir)
-        return real(*args, dir=dir, **kwargs)
+            os.rmdir(folder)
+        return real(folder, prefix)
 
-    monkeypatch.setattr(tf, "mkstemp", racing_mkstemp)
+    monkeypatch.setattr(atomic, "make_temp", racing_make_temp)
     with open_repo(repo) as db:
         blob = db.make("blob", b"raced by gc\n")
         db.add_objects([blob])

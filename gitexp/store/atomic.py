@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
+
+
+def make_temp(folder: str | os.PathLike[str], prefix: str) -> tuple[int, str]:
+    """A new, exclusively created file in `folder` (0600), open for writing: (fd, path).
+
+    tempfile.mkstemp's contract, without importing tempfile (and `random`) on a run start.
+    """
+    while True:
+        path = os.path.join(folder, prefix + os.urandom(6).hex())
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), path
+        except FileExistsError:  # 48 random bits taken: draw again
+            continue
 
 
 def write_atomic(target: Path, data: bytes, prefix: str = ".gitexp-", mode: int | None = None) -> None:
@@ -17,7 +29,7 @@ def write_atomic(target: Path, data: bytes, prefix: str = ".gitexp-", mode: int 
     caller, which may write again.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix)
+    fd, tmp = make_temp(target.parent, prefix)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

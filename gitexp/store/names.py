@@ -27,11 +27,11 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from gitexp.store.atomic import make_temp
 from gitexp.store.flock import exclusive, host_name, sha1_hex
 
 RUNS_PREFIX = "refs/gitexp/runs/"  # repo.RUNS_PREFIX (this module stays free of dulwich)
@@ -187,7 +187,7 @@ def _from_link(name: str, text: str) -> Holder | None:
 
 def _create_file(folder: Path, target: Path, data: bytes) -> bool:
     """A JSON reservation: a complete temp file hard-linked into place (exclusive open without links)."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="tmp_")
+    fd, tmp = make_temp(folder, "tmp_")
     try:
         os.write(fd, data)
         os.close(fd)

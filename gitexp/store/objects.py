@@ -10,7 +10,22 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass
+
+try:
+    from _sha1 import sha1 as _builtin_sha1
+except ImportError:  # pragma: no cover - a build without it
+    _builtin_sha1 = None
+try:
+    from _sha256 import sha256 as _builtin_sha256  # Python 3.11
+except ImportError:  # pragma: no cover - 3.12+: _sha2
+    try:
+        from _sha2 import sha256 as _builtin_sha256
+    except ImportError:
+        _builtin_sha256 = None
+_BUILTIN: tuple[Any, Any] = (_builtin_sha1, _builtin_sha256)
+_BUILTIN_UP_TO = 1 << 20  # bytes: larger objects are hashed by OpenSSL
 
 DIR = 0o040000
 TYPE_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}  # as packs number them
@@ -31,10 +46,19 @@ class GitObject:
 
 def make(kind: str, data: bytes, hex_length: int = 40) -> GitObject:
     """The object `kind` with `data`, its id hashed with SHA-1 (40 hex digits) or SHA-256 (64)."""
-    import hashlib  # here: OpenSSL's hashes cost ~5 ms to load, and a listing writes no object
+    full = _header(kind, data) + data
+    return GitObject(kind, data, _hasher(hex_length == 40, len(full))(full).hexdigest())
 
-    digest = hashlib.sha1 if hex_length == 40 else hashlib.sha256
-    return GitObject(kind, data, digest(_header(kind, data) + data).hexdigest())
+
+def _hasher(sha1: bool, size: int) -> Any:
+    """CPython's built-in SHA for what a run writes (importing hashlib loads OpenSSL: milliseconds
+    of every run start); OpenSSL's, faster on large data, for big files."""
+    small = _BUILTIN[0 if sha1 else 1]
+    if small is not None and size < _BUILTIN_UP_TO:
+        return small
+    import hashlib
+
+    return hashlib.sha1 if sha1 else hashlib.sha256
 
 
 def _header(kind: str, data: bytes) -> bytes:

@@ -169,8 +169,6 @@ class RefsMixin:
         `git gc`, `git pack-refs` or a fetch: that is no reason to fail a run. Nor is
         a folder that `git pack-refs` removed (emptied) just as the update created it.
         """
-        import random  # here: a listing never waits for a lock
-
         deadline = time.monotonic() + LOCK_TIMEOUT
         delay = 0.002
         vanished = 0
@@ -184,6 +182,8 @@ class RefsMixin:
                 vanished += 1
                 if vanished == _VANISHED_ATTEMPTS:
                     raise
+            import random  # here: only a wait for a lock needs it, not every run start
+
             time.sleep(random.uniform(delay, 2 * delay))
             delay = min(delay * 2, 0.1)
 

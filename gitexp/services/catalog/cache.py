@@ -31,6 +31,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+try:
+    from _blake2 import blake2b  # built in: hashlib would load OpenSSL, milliseconds of every run start
+except ImportError:  # pragma: no cover - a build without it
+    from hashlib import blake2b
+
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
 from gitexp.store import catfile
@@ -545,10 +550,6 @@ def _put_vals(conn: sqlite3.Connection, vals: list[tuple]) -> None:
 
 def _digest(refs: dict[str, str]) -> str:
     """A digest of {ref: commit} (in its order) for `verified`: ref names hold no newline, ids have one length."""
-    try:
-        from _blake2 import blake2b  # what hashlib.blake2b is, without loading OpenSSL's hashes (~5 ms)
-    except ImportError:  # another Python
-        from hashlib import blake2b
     text = "\n".join(refs) + "\0" + "".join(refs.values())
     return blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -11,6 +10,7 @@ from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.services.tracking.localstate import ActiveDir, active_dirs, claim_abandoned, finalizing
+from gitexp.store.flock import host_name
 from gitexp.store.repo import GitDB
 from gitexp.store.journal import read_journals
 from gitexp.store.record import iso_from_ms
@@ -78,7 +78,7 @@ def recover_dead_runs(db: GitDB, now_ms: int, warn: Callable[[str], None] | None
 
 def _recover(db: GitDB, folder: ActiveDir, now_ms: int, warn: Callable[[str], None] | None = None) -> bool:
     meta = folder.read_meta()
-    if meta is None or meta.get("host") != platform.node():
+    if meta is None or meta.get("host") != host_name():
         return False  # still being created, or another machine's (shared filesystem)
     try:
         lock = claim_abandoned(folder.path)

@@ -9,7 +9,6 @@ the final commit of the new segment. `git log <ref>` shows every segment.
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +18,7 @@ from gitexp.services.edit.core import NotEditable, RunIsActive, edit_record
 from gitexp.services.session import Session
 from gitexp.services.tracking.localstate import ActiveDir, owner_lock
 from gitexp.services.tracking.run import ActiveRun
+from gitexp.store.flock import host_name
 from gitexp.store.runcommit import Record, read_record
 
 
@@ -44,7 +44,7 @@ def resume_run(s: Session, text: str) -> ActiveRun:
         raise RunIsActive(f"run {label} is being resumed or finalised by another process") from None
     lock = owner_lock(folder.path)
     lock.try_lock()
-    folder.write_meta({"ref": ref, "pid": os.getpid(), "host": platform.node()})
+    folder.write_meta({"ref": ref, "pid": os.getpid(), "host": host_name()})
     try:
         def mutate(state: Record) -> None:
             if state.info.status == "RUNNING":

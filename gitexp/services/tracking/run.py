@@ -13,7 +13,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import re
 import sys
 import threading
@@ -31,6 +30,7 @@ from gitexp.services.tracking.names import claim_generated_name, claim_name, rel
 from gitexp.services.session import Session
 from gitexp.services.tracking.finalize import write_final
 from gitexp.settings import Settings
+from gitexp.store.flock import host_name
 from gitexp.store.repo import RUNS_PREFIX, GitDB, open_repo
 from gitexp.store.runcommit import Record, read_record
 from gitexp.store.journal import JournalWriter, read_journals
@@ -501,7 +501,7 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
     except BaseException:
         release_name(s, name, ref)
         raise
-    folder.write_meta({"ref": ref, "pid": os.getpid(), "host": platform.node()})
+    folder.write_meta({"ref": ref, "pid": os.getpid(), "host": host_name()})
     try:
         info, notices, commit = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {},
                                               command, parent)
@@ -525,9 +525,9 @@ def _start_commit(db: GitDB, settings: Settings, ref: str, run_id: str, name: st
     code = hash_code_tree(db, snap.files)  # written with the commit; its id tells whether the tree is dirty
     info = RunInfo(
         id=run_id, name=name, experiment=experiment, start_time=iso_from_ms(int(time.time() * 1000)) or "",
-        user=current_user(), host=platform.node(), command=list(command or sys.argv),
+        user=current_user(), host=host_name(), command=list(command or sys.argv),
         baseline=head, branch=db.head_branch(), dirty=_is_dirty(db, head, snap.files, code.id), skipped=snap.skipped,
-        gitexp_version=__version__, python_version=platform.python_version(), parent_run=parent,
+        gitexp_version=__version__, python_version=sys.version.split()[0], parent_run=parent,
     )
     record = encode_record(info, params, tags, {}, [])
     message = f"gitexp: start run {name} in {experiment}\n\nrun id: {run_id}\n"
