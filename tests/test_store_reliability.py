@@ -477,3 +477,25 @@ def test_submodule_is_recorded_as_its_gitlink(repo: Path, tmp_path: Path) -> Non
     assert skipped == [{"path": "lib", "size": 0,
                         "reason": "submodule with uncommitted changes (recorded as its commit)"}]
     git(repo, "fsck", "--strict", "--no-dangling")
+
+
+def test_loose_write_survives_its_folder_vanishing_between_mkdir_and_check(repo: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git gc` (started by packing) prunes an empty fan-out folder just after mkdir found it there:
+    pathlib raises FileExistsError for a folder that is gone; the write is retried, not failed."""
+    from gitexp.store import atomic
+
+    real_mkdir, calls = Path.mkdir, []
+
+    def racing_mkdir(self: Path, *args, **kwargs):
+        calls.append(self)
+        if len(calls) == 1:  # exists at mkdir, gone when pathlib checks is_dir()
+            raise FileExistsError(errno.EEXIST, "File exists", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(atomic.Path, "mkdir", racing_mkdir)
+    with open_repo(repo) as db:
+        blob = db.make("blob", b"raced by gc again\n")
+        db.add_objects([blob])
+    assert len(calls) == 2
+    assert git(repo, "cat-file", "-p", blob.id) == "raced by gc again\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 
@@ -20,6 +21,17 @@ def make_temp(folder: str | os.PathLike[str], prefix: str) -> tuple[int, str]:
             continue
 
 
+def make_folder(folder: Path) -> None:
+    """`mkdir -p folder`. A folder that existed at mkdir but is gone at once (`git gc` prunes empty
+    fan-out folders) is a FileNotFoundError, which callers retry, not pathlib's FileExistsError."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        if os.path.lexists(folder):
+            raise  # a file in the way: a real error
+        raise FileNotFoundError(errno.ENOENT, "folder removed while it was being created", str(folder)) from None
+
+
 def write_atomic(target: Path, data: bytes, prefix: str = ".gitexp-", mode: int | None = None) -> None:
     """Write `data` to `target` through a unique temp file beside it and a rename.
 
@@ -28,7 +40,7 @@ def write_atomic(target: Path, data: bytes, prefix: str = ".gitexp-", mode: int 
     A FileNotFoundError (the folder removed meanwhile, e.g. by `git gc`) reaches the
     caller, which may write again.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target.parent)
     fd, tmp = make_temp(target.parent, prefix)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from gitexp.errors import ConcurrentUpdate
+from gitexp.store.atomic import make_folder
 from gitexp.store.ids import to_oid, to_ref
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class RefsMixin:
         """
         path = self._ref_path(ref)
         lock = f"{path}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         try:
             fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
@@ -152,7 +153,7 @@ class RefsMixin:
         line = b"%s %s %s %d +0000\t%s\n" % ((old or "0" * self.hex_length).encode(), new.encode(),
                                                self.identity(), int(time.time()), b" ".join(message.split()))
         path = self._ref_path(ref, "logs")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         with open(path, "ab") as f:
             f.write(line)
 
