@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 
 import gitexp
 from gitexp.errors import GitexpError
-from tests.helpers import cli, git, invoke, metric_rows, record, run_refs, show
+from tests.helpers import cli, default_signals, git, invoke, metric_rows, record, run_refs, show
 
 # `gitexp run` through real subprocesses, dozens of them: in the slow set, run by .ci/run.
 pytestmark = pytest.mark.slow
@@ -131,7 +131,8 @@ def test_signal_to_gitexp_run_is_forwarded_and_run_killed(repo: Path, sig: int, 
              "gitexp.log_metric('x', 1.0)\ngitexp.flush()\n"
              "print('ready', flush=True)\ntime.sleep(60)\nprint('not reached')\n")
     proc = subprocess.Popen([PY, "-m", "gitexp", "run", "-n", "sig", "--", PY, "-c", child], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)  # SIGINT is ignored in a background job
     try:
         assert proc.stdout.readline().strip() == "ready"
         ref = only_ref(repo)
