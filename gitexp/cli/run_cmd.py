@@ -17,8 +17,10 @@ from gitexp.runcli import FLAG, MULTIPLE, OPTIONS, execute, usage_problem
 def _options(fn: Callable) -> Callable:
     """Add every option of OPTIONS to `fn`, in the table's order."""
     for opt in reversed(OPTIONS):
-        fn = click.option(*opt.decls, opt.dest, multiple=opt.kind == MULTIPLE, is_flag=opt.kind == FLAG,
-                          metavar=opt.metavar, help=opt.help)(fn)
+        # is_flag only when True: click 8.3+ reads an explicit is_flag=False as "the value may be
+        # omitted", so `-p -- cmd` gave params (None,) instead of click's usual ('--',)
+        kind: dict[str, Any] = {"is_flag": True} if opt.kind == FLAG else {"multiple": opt.kind == MULTIPLE}
+        fn = click.option(*opt.decls, opt.dest, metavar=opt.metavar, help=opt.help, **kind)(fn)
     return fn
 
 

@@ -70,7 +70,9 @@ def parse_overrides(items: tuple[str, ...] | list[str]) -> list[Override]:
 def _split(item: str, what: str, shown: str | None = None) -> tuple[str, str]:
     key, sep, raw = item.partition("=")
     if not sep:
-        raise InvalidValue(f"{what} {shown or item!r} is not key=value", hint=f"write it as {item or 'lr'}=0.01")
+        hint = (f"give the {what} its KEY=VALUE before '--'" if item.startswith("-")  # `-p -- cmd`: value forgotten
+                else f"write it as {item or 'lr'}=0.01")
+        raise InvalidValue(f"{what} {shown or item!r} is not key=value", hint=hint)
     return check_key(key.strip(), f"{what} key"), raw
 
 
