@@ -13,18 +13,15 @@ from collections.abc import Iterable
 from typing import Any
 from dataclasses import dataclass
 
+from gitexp.store.flock import sha1 as _small_sha1  # CPython's built-in SHA-1 (hashlib loads OpenSSL)
+
 try:
-    from _sha1 import sha1 as _builtin_sha1
-except ImportError:  # pragma: no cover - a build without it
-    _builtin_sha1 = None
-try:
-    from _sha256 import sha256 as _builtin_sha256  # Python 3.11
+    from _sha256 import sha256 as _small_sha256  # Python 3.11
 except ImportError:  # pragma: no cover - 3.12+: _sha2
     try:
-        from _sha2 import sha256 as _builtin_sha256
+        from _sha2 import sha256 as _small_sha256
     except ImportError:
-        _builtin_sha256 = None
-_BUILTIN: tuple[Any, Any] = (_builtin_sha1, _builtin_sha256)
+        from hashlib import sha256 as _small_sha256
 _BUILTIN_UP_TO = 1 << 20  # bytes: larger objects are hashed by OpenSSL
 
 DIR = 0o040000
@@ -53,9 +50,8 @@ def make(kind: str, data: bytes, hex_length: int = 40) -> GitObject:
 def _hasher(sha1: bool, size: int) -> Any:
     """CPython's built-in SHA for what a run writes (importing hashlib loads OpenSSL: milliseconds
     of every run start); OpenSSL's, faster on large data, for big files."""
-    small = _BUILTIN[0 if sha1 else 1]
-    if small is not None and size < _BUILTIN_UP_TO:
-        return small
+    if size < _BUILTIN_UP_TO:
+        return _small_sha1 if sha1 else _small_sha256
     import hashlib
 
     return hashlib.sha1 if sha1 else hashlib.sha256
