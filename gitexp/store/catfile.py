@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import subprocess
 
-# subprocess and shutil are imported where a process is started: a warm listing never starts one.
+# subprocess is imported where a process is started: a warm listing never starts one.
 
 MISSING = "missing"  # the type of an answer for an object (or `<rev>:<path>`) the repository lacks
 PIPE_BYTES = 32 << 10  # commands written before their answers are read: half a pipe's 64 KiB
@@ -29,9 +29,9 @@ class CatFileError(Exception):
 
 def available() -> bool:
     """Whether a `git` command is installed."""
-    import shutil
+    from gitexp.store.gitproc import find_program
 
-    return shutil.which("git") is not None
+    return find_program("git") is not None
 
 
 def cat(git_dir: str | os.PathLike[str], requests: Iterable[str],

@@ -654,7 +654,7 @@ _to_json = _json_encoder()
 def _encode(s: Run, summary: tuple[str, str] | None = None) -> tuple:
     """A run's row; `summary`: the JSON of its summary and last values when known."""
     return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
-            _to_json(dict(s.info.__dict__)), _to_json(s.params), _to_json(s.tags),
+            _to_json(s.info.as_dict()), _to_json(s.params), _to_json(s.tags),
             *(summary or (_to_json(s.summary), _to_json(dict(s.metrics)))))
 
 

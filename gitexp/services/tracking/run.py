@@ -164,7 +164,7 @@ class ActiveRun:
         store = self.folder.staged if inline else SideStore(self.common_dir / "gitexp" / "objects")
         store.put(local_path, sha256)
         art = Artifact(artifact_path, size, sha256, inline)
-        self.journal.event("a", artifact_path, art.__dict__)
+        self.journal.event("a", artifact_path, art.as_dict())
         self._artifact_paths.add(artifact_path)
         return art
 
