@@ -524,6 +524,11 @@ class GitDB(RefsMixin, RevisionsMixin):
             self._identity = _identity(name, email)
         return self._identity
 
+    def adopt_identity(self, identity: bytes) -> None:
+        """Commit as `identity`, settled by another GitDB of this process (a run's start), without
+        reading the config again."""
+        self._identity = identity
+
     def config_stack(self) -> StackedConfig:
         """dulwich's merged git config, read once per GitDB: a command's (or request's) view.
 
