@@ -1,4 +1,4 @@
-"""The run path's light replacements for dataclasses, shutil.which and shutil.rmtree, and what a run start loads."""
+"""The run start's light replacements (dataclasses, shutil, the cache module) and what a run start loads."""
 
 from __future__ import annotations
 
@@ -84,3 +84,23 @@ def test_a_run_start_loads_neither_dataclasses_nor_shutil(repo: Path) -> None:
     proc = subprocess.run([PY, "-c", code], cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_cache_rows_reads_the_index_and_never_creates_or_repairs_it(repo: Path) -> None:
+    from gitexp.services.session import INDEX_FILE, open_session
+
+    index = repo / ".git" / "gitexp" / INDEX_FILE
+    with open_session(repo) as s:
+        assert s.cache_rows("SELECT name FROM runs") == [] and not index.exists()
+    subprocess.run([PY, "-m", "gitexp", "run", "-n", "first", "--", "true"], cwd=repo, check=True, capture_output=True)
+    subprocess.run([PY, "-m", "gitexp", "ls"], cwd=repo, check=True, capture_output=True)  # builds the index
+    with open_session(repo) as s:
+        assert s.cache_rows("SELECT name FROM runs") == [("first",)]
+        assert "cache" not in s.__dict__  # the cache module was not needed
+    index.write_bytes(b"not a database" * 100)
+    with open_session(repo) as s:
+        assert s.cache_rows("SELECT name FROM runs") == []
+    assert index.read_bytes().startswith(b"not a database")  # left for the cache itself to replace
+    proc = subprocess.run([PY, "-m", "gitexp", "run", "-n", "first", "--", "true"], cwd=repo, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1 and "a run named 'first' already exists" in proc.stderr  # the name book still knows
