@@ -209,11 +209,14 @@ FAST_FORMS = [["ls"], ["ls", "--all", "--json"], ["show", "r0"], ["diff", "r0", 
 
 @pytest.mark.parametrize("argv", FAST_FORMS, ids=" ".join)
 def test_importtime_shows_no_click(pair: Path, argv: list[str]) -> None:
+    """Nor dataclasses (it loads inspect, ast, dis and tokenize) on the everyday paths: gitexp/slots.py instead."""
     proc = subprocess.run([PY, "-X", "importtime", "-m", "gitexp", *argv], cwd=pair / "repo", capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "gitexp.cli.spec" in imported and not {m for m in imported if m.split(".")[0] == "click"}
+    if argv[0] in ("ls", "diff", "push", "fetch", "pull"):
+        assert not imported & {"dataclasses", "inspect", "shutil", "tabulate", "dulwich"}
 
 
 def test_help_and_usage_errors_still_load_click(pair: Path) -> None:
