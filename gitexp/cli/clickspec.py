@@ -19,7 +19,8 @@ def to_click(name: str, spec: Spec) -> click.Command:
         return spec.run(values)
 
     settings = {"ignore_unknown_options": True, "allow_interspersed_args": False} if spec.after_dashes else {}
-    params = [_argument(p, spec) if isinstance(p, Arg) else _click_param(p) for p in spec.params]
+    params: list[click.Parameter] = [_argument(p, spec) if isinstance(p, Arg) else _click_param(p)
+                                     for p in spec.params]
     return click.Command(name, context_settings=settings, callback=callback, params=params, help=spec.help)
 
 
@@ -49,7 +50,7 @@ def _type(opt: Opt) -> Any:
     if opt.choices is not None:
         return click.Choice(opt.choices)
     if opt.number is int:
-        return click.IntRange(min=opt.minimum) if opt.minimum is not None else int
+        return click.IntRange(min=int(opt.minimum)) if opt.minimum is not None else int
     if opt.number is float:
         return click.FloatRange(min=opt.minimum) if opt.minimum is not None else float
     return None

@@ -95,6 +95,10 @@ class Spec:
     def arguments(self) -> list[Arg]:
         return [p for p in self.params if isinstance(p, Arg)]
 
+    def values(self, **given: Any) -> Values:
+        """The values of a command line giving only `given` (another command calling this one)."""
+        return {**{opt.dest: opt.initial() for opt in self.options()}, **given}
+
 
 def parse(spec: Spec, argv: list[str]) -> Values | None:
     """The values click would pass to the command for `argv`; None when not sure."""
