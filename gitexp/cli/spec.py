@@ -174,7 +174,10 @@ def fast_main(argv: list[str]) -> int | None:
     if not argv or argv[0] not in COMMANDS or COMPLETE_VAR in os.environ or not _plain_streams():
         return None
     module, _, attr = COMMANDS[argv[0]].partition(":")
-    spec = getattr(__import__(module, fromlist=[attr]), attr)
+    try:
+        spec = getattr(__import__(module, fromlist=[attr]), attr)
+    except Exception:  # a command module that fails to import: click reports it, as always
+        return None
     values = parse(spec, argv[1:]) if isinstance(spec, Spec) else None
     if values is None:
         return None
