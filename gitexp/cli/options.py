@@ -17,26 +17,19 @@ from typing import Any
 import click
 
 from gitexp.cli.clickspec import click_option
-from gitexp.cli.out import (  # noqa: F401  (re-exported for the click commands)
-    CSV,
-    FMT_HINT,
+from gitexp.cli.out import (  # noqa: F401  (JSON, Output and the echo helpers: for the click commands)
     JSON,
-    MD,
     OUTPUT,
     SELECTION,
-    TEXT,
     Output,
     echo_json,
     echo_table,
     open_db,
     output_of,
     output_problem,
-    progress_bar,
     selection_of,
     selection_problem,
-    terminal_width,
 )
-from gitexp.services.catalog.selection import RunSelection  # noqa: F401
 
 
 def _from_table(table: list, problem: Callable[[dict], str | None], make: Callable[[dict], Any],
