@@ -167,7 +167,17 @@ READS = [
 ]
 
 
-@pytest.mark.parametrize("argv", READS, ids=" ".join)
+# A few forms of each command in the default selection (each copies a repository twice and starts two
+# processes); every form in the slow set.
+DEFAULT_READS = (["ls"], ["show", "nosuch"], ["diff", "r0", "r1"], ["ls", "-n", "-1"])
+
+
+def _slow_unless(default: tuple, cases: list) -> list:
+    return [case if case in default else pytest.param(*(case if isinstance(case, tuple) else (case,)),
+                                                      marks=pytest.mark.slow) for case in cases]
+
+
+@pytest.mark.parametrize("argv", _slow_unless(DEFAULT_READS, READS), ids=" ".join)
 def test_reads_print_what_click_prints(pair: Path, argv: list[str]) -> None:
     fast, slow = both_ways(pair, *argv)
     assert fast == slow
@@ -183,13 +193,17 @@ SYNC = [
 ]
 
 
-@pytest.mark.parametrize("argv, setup", SYNC, ids=lambda x: " ".join(x))
+DEFAULT_SYNC = ((["pull"], ("push",)),)
+
+
+@pytest.mark.parametrize("argv, setup", _slow_unless(DEFAULT_SYNC, SYNC), ids=lambda x: " ".join(x))
 def test_sync_commands_print_and_send_what_click_does(pair: Path, argv: list[str], setup: tuple[str, ...]) -> None:
     fast, slow = both_ways(pair, *argv, setup=setup)
     assert fast == slow
     assert fast[0] == 0 or fast[2].strip()
 
 
+@pytest.mark.slow
 def test_a_push_through_the_fast_path_sends_every_run_and_a_clone_pulls_them(pair: Path) -> None:
     repo = pair / "repo"
     assert cli("push", cwd=repo).returncode == 0
@@ -207,7 +221,7 @@ FAST_FORMS = [["ls"], ["ls", "--all", "--json"], ["show", "r0"], ["diff", "r0", 
               ["push"], ["fetch"], ["pull"], ["gc", "-n"]]
 
 
-@pytest.mark.parametrize("argv", FAST_FORMS, ids=" ".join)
+@pytest.mark.parametrize("argv", _slow_unless((["diff", "r0", "r1"], ["push"]), FAST_FORMS), ids=" ".join)
 def test_importtime_shows_no_click(pair: Path, argv: list[str]) -> None:
     """Nor dataclasses (it loads inspect, ast, dis and tokenize) on the everyday paths: gitexp/slots.py instead."""
     proc = subprocess.run([PY, "-X", "importtime", "-m", "gitexp", *argv], cwd=pair / "repo", capture_output=True,
