@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.model import Run
@@ -27,8 +26,7 @@ def _info(s: Session, commit: str) -> RunInfo:
 
 # -- log -------------------------------------------------------------------------------------------
 
-@dataclass
-class LoggedCommit:
+class LoggedCommit(NamedTuple):
     """A commit of `git log`, the runs it recorded and the runs made on top of it."""
 
     commit: str
@@ -37,8 +35,8 @@ class LoggedCommit:
     date: str
     subject: str
     recorded: list[str]  # run ids from Gitexp-Run trailers
-    runs: dict[str, Run] = field(default_factory=dict)  # every run named here that this clone has
-    baseline_of: list[Run] = field(default_factory=list)
+    runs: dict[str, Run]  # every run named here that this clone has
+    baseline_of: list[Run]
 
 
 def commit_log(s: Session, rev: str = "HEAD", limit: int = 20) -> list[LoggedCommit]:
@@ -82,8 +80,7 @@ def recording_commits(s: Session, run_id: str) -> list[tuple[str, str]]:
 
 # -- apply -----------------------------------------------------------------------------------------
 
-@dataclass
-class Applied:
+class Applied(NamedTuple):
     run: RunInfo
     commit: str
     changes: list[tuple[str, str]]  # (added | modified | deleted, path)
