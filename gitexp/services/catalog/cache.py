@@ -117,13 +117,42 @@ def record_rows(chunk: list[tuple[str, str, dict[str, bytes]]]) -> list[tuple]:
 
     An unreadable record gives (None, ref, commit, error, status) instead of a row.
     """
-    from gitexp.store import yamlfast  # here: a warm listing reads no YAML
+    from gitexp.store import runyaml_lite, yamlfast  # here: a warm listing reads no YAML
 
-    return [_row_of(ref, commit, files, yamlfast.summary_json) for ref, commit, files in chunk]
+    return [_shaped_row(ref, commit, files, runyaml_lite.canonical, yamlfast) or _row_of(ref, commit, files)
+            for ref, commit, files in chunk]
 
 
-def _row_of(ref: str, commit: str, files: dict[str, bytes], summary_json: Callable[[bytes], Any]) -> tuple:
-    """One record's row; a summary.yaml of the shape `summarize` writes goes to JSON undecoded."""
+def _shaped_row(ref: str, commit: str, files: dict[str, bytes], canonical: Callable[[str], Any],
+                yamlfast: ModuleType) -> tuple | None:
+    """The row of a record in the shapes gitexp writes, read by the shape readers (run.yaml by one
+    match, params of numbers and summary.yaml straight to their JSON); None for any other record
+    (`_row_of` reads it, and says what is wrong)."""
+    if any(len(data) > FAST_MAX_BYTES for data in files.values()):
+        return None
+    run, params, tags, summary = (files.get(name) for name in ("run.yaml", "params.yaml", "tags.yaml", "summary.yaml"))
+    try:
+        known = canonical(run.decode("utf-8")) if run is not None else None
+    except UnicodeDecodeError:
+        return None
+    texts = yamlfast.summary_json(summary) if summary is not None else ("{}", "{}")
+    if known is None or ref.rsplit("/", 1)[-1] != known["id"] or texts is yamlfast.FAIL:
+        return None
+    try:
+        params_json = "{}" if params is None else yamlfast.flat_json(params) or _to_json(
+            parse_mapping(params, "params.yaml"))
+        tags_json = _to_json({str(k): str(v) for k, v in parse_mapping(tags, "tags.yaml").items()})
+    except (CorruptRecord, GitexpError, ValueError, TypeError):
+        return None
+    info = RunInfo.from_dict(known)
+    return _layout(commit, ref, scalars_of(info, ref), info, params_json, tags_json, texts)
+
+
+def _row_of(ref: str, commit: str, files: dict[str, bytes]) -> tuple:
+    """One record's row through `fields_from` (its errors as an unreadable row); a summary.yaml
+    of the shape `summarize` writes goes to JSON undecoded."""
+    from gitexp.store.yamlfast import summary_json
+
     data = files.get("summary.yaml")
     texts = summary_json(data) if data is not None and len(data) <= FAST_MAX_BYTES else None
     if not isinstance(texts, tuple):
@@ -653,9 +682,14 @@ _to_json = _json_encoder()
 
 def _encode(s: Run, summary: tuple[str, str] | None = None) -> tuple:
     """A run's row; `summary`: the JSON of its summary and last values when known."""
-    return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
-            _to_json(dict(s.info.__dict__)), _to_json(s.params), _to_json(s.tags),
-            *(summary or (_to_json(s.summary), _to_json(dict(s.metrics)))))
+    return _layout(s.commit, s.ref, (s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user), s.info,
+                   _to_json(s.params), _to_json(s.tags), summary or (_to_json(s.summary), _to_json(dict(s.metrics))))
+
+
+def _layout(commit: str, ref: str | None, scalars: tuple, info: RunInfo, params: str, tags: str,
+            summary: tuple[str, str]) -> tuple:
+    """A row in `_COLUMNS` order, from the JSON of its fields (`summary`: of the summary and last values)."""
+    return (commit, ref, *scalars, _to_json(dict(info.__dict__)), params, tags, *summary)
 
 
 def _unlink(path: Path) -> None:
