@@ -15,7 +15,7 @@ import pytest
 
 from gitexp.names import new_run_id
 from gitexp.services.catalog import cache, fill
-from gitexp.store import catfile, runcommit
+from gitexp.store import catfile, runcommit, runyaml_lite, yamlfast
 from gitexp.store.record import RunInfo, encode_record
 from gitexp.store.repo import FILE, LINK, RUNS_PREFIX, Entry, GitDB, open_repo
 from gitexp.store.runcommit import write_run_commit
@@ -300,3 +300,30 @@ def test_rows_are_encoded_as_json_dumps_would() -> None:
               {"nested": {"deep": [{"x": 1e-300}]}}, {"ctrl": "\x00\x1b]0;x\x07"}]
     for value in values:
         assert cache._to_json(value) == json.dumps(value)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_rows_read_by_the_shape_readers_are_the_general_readers_rows(seed: int) -> None:
+    """A record of the shapes gitexp writes skips the general readers: its row decodes as theirs does."""
+    import random
+
+    from tests.test_yamlfast import ODD_STRINGS
+
+    rng = random.Random(seed)
+    shaped = 0
+    for n in range(300):
+        run_id = new_run_id(1_700_000_000_000 + n * 1000)
+        odd = lambda: rng.choice(ODD_STRINGS) if rng.random() < 0.1 else "x"  # noqa: E731
+        info = RunInfo(id=run_id, name=odd(), experiment="default", status="FINISHED", user=odd(),
+                       start_time=rng.choice(["2026-01-01T00:00:00.000Z", odd()]), command=["python", odd()])
+        params = {f"p{i}": rng.choice([rng.random(), 7, -0.0, 1e-300, None, odd(), math.inf]) for i in range(5)}
+        files = encode_record(info, params, {"stage": odd()}, {"acc": [(0, rng.random(), 1)]}, [])
+        record = {name: files[name] for name in runcommit.SUMMARY_FILES if isinstance(files.get(name), bytes)}
+        ref = f"{RUNS_PREFIX}{rng.choice(['default', 'other'])}/{rng.choice([run_id, new_run_id(1)])}"
+        row = cache._shaped_row(ref, "c" * 40, record, runyaml_lite.canonical, yamlfast)
+        if row is not None:
+            shaped += 1
+            general = cache._row_of(ref, "c" * 40, record)
+            assert _same([json.loads(v) if i > 8 else v for i, v in enumerate(row)],
+                         [json.loads(v) if i > 8 else v for i, v in enumerate(general)]), record
+    assert shaped > 50
