@@ -226,6 +226,31 @@ def running_gc() -> Iterator[None]:
 
 
 @contextmanager
+def _unsynced(conn: sqlite3.Connection | None) -> Iterator[None]:
+    """Writes of a bulk load without waiting for the disk (`synchronous=OFF`), then as before.
+
+    The cache is derived data: a crash of this process never damages it (SQLite's journal),
+    and a file that a power cut damages is found corrupt when opened and rebuilt.
+    """
+    was = _synchronous(conn, "OFF") if conn is not None else None
+    try:
+        yield
+    finally:
+        if conn is not None and was is not None:
+            _synchronous(conn, str(was))
+
+
+def _synchronous(conn: sqlite3.Connection, value: str) -> int | None:
+    """Set `PRAGMA synchronous` to `value`; its value before (None when it could not be set)."""
+    try:
+        was = conn.execute("PRAGMA synchronous").fetchone()[0]
+        conn.execute(f"PRAGMA synchronous = {value}")
+        return int(was)
+    except (sqlite3.DatabaseError, TypeError, ValueError):
+        return None
+
+
+@contextmanager
 def paused_gc() -> Iterator[None]:
     """No cyclic GC passes while thousands of short-lived, acyclic objects are made.
 
@@ -289,7 +314,7 @@ class RunIndex:
         records would hold ~150 MB at once.
         """
         runs, batch, stored = [], [], conn is not None
-        with running_gc():
+        with running_gc(), _unsynced(conn if len(missing) >= STORE_EVERY else None):
             for row in _progressed(load_rows(self.db, missing), len(missing), progress):
                 if row[0] is None or every:
                     runs.append(_run_of(row, self.load_field))
