@@ -38,11 +38,11 @@ except ImportError:  # pragma: no cover - a build without it
 
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
-from gitexp.store import catfile
-from gitexp.store.record import RunInfo, parse_mapping
+from gitexp.store import catfile, runcommit
+from gitexp.store.record import RECORD_DIR, RunInfo, parse_mapping
 from gitexp.store.yamlio import FAST_MAX_BYTES
 from gitexp.store.repo import GitDB
-from gitexp.store.runcommit import RecordReader, read_files_bulk
+from gitexp.store.runcommit import SUMMARY_FILES, RecordReader
 from gitexp.services.session import INDEX_FILE
 
 SCHEMA = "6"
@@ -170,6 +170,13 @@ def _run_of(row: tuple, loader: Loader | None = None) -> Run:
     if row[0] is None:
         return Run.unreadable(row[1], row[2], row[3], Status(row[4]))
     return Run(row[1], row[0], row[2:9], dict(zip(_STORED, row[9:])), loader=loader)
+
+
+def read_files_bulk(db: GitDB, commits: list[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+    """The top-level record files of many run commits (`catfile.folder_files`: None for one it declines,
+    which `RecordReader` then reads and says what is wrong); raises CatFileError when git cannot serve."""
+    return catfile.folder_files(db.common_dir, commits, RECORD_DIR, SUMMARY_FILES, runcommit.MAX_YAML_BYTES,
+                                db.hex_length // 2)
 
 
 def load_summaries(db: GitDB, pairs: list[tuple[str, str]]) -> Iterator[Run]:
