@@ -18,6 +18,9 @@ from pathlib import Path
 
 import click
 
+from gitexp.cli.clickspec import to_click
+from gitexp.cli.spec import Spec
+
 DOCS = Path(__file__).resolve().parent
 OUTPUT = DOCS / "cli.md"
 WIDTH = 80  # help text is wrapped as on an 80-column terminal
@@ -75,6 +78,8 @@ def load_command(name: str, spec: str) -> click.Command:
             ) from None
         raise  # the module exists but one of its own imports is missing: show the real error
     cmd = getattr(mod, attr, None)
+    if isinstance(cmd, Spec):  # a command table (gitexp/cli/spec.py): click's command is built from it
+        cmd = to_click(name, cmd)
     if not isinstance(cmd, click.Command):
         raise MissingCommand(f"cannot document 'gitexp {name}': {module} has no click command {attr!r}")
     return cmd

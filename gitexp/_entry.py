@@ -1,9 +1,10 @@
-"""The `gitexp` console script: `gitexp hook <name>` and `gitexp run … -- CMD` before click loads.
+"""The `gitexp` console script: `gitexp hook <name>` and the table-driven commands before click loads.
 
 A commit waits for every millisecond a hook spends, so the hook path imports
-neither click nor YAML; a run start waits for its imports too, so ordinary
-`gitexp run` arguments are parsed without click (`runcli.py`). Everything else
-goes to the click CLI.
+neither click nor YAML; a run start and the everyday read and sync commands
+(`run`, `ls`, `show`, `diff`, `compare`, `push`, `fetch`, `pull`, `gc`) wait for their
+imports too, so their ordinary arguments are parsed without click (`cli/spec.py`).
+Everything else goes to the click CLI.
 """
 
 from __future__ import annotations
@@ -12,16 +13,14 @@ import sys
 
 
 def entry() -> None:
-    command = sys.argv[1:2]
-    code = None
-    if command == ["hook"]:
+    if sys.argv[1:2] == ["hook"]:
         from gitexp.hookrun import hook_main
 
         code = hook_main(sys.argv[2:])
-    elif command == ["run"]:
-        from gitexp.runcli import fast_main
+    else:
+        from gitexp.cli.spec import fast_main
 
-        code = fast_main(sys.argv[2:])
+        code = fast_main(sys.argv[1:])
     if code is not None:
         sys.exit(code)
     from gitexp.cli.app import entry as cli_entry

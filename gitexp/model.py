@@ -214,7 +214,7 @@ class Run:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `gitexp show --json`."""
         return {
-            **self.ident(), "info": dict(self.info.__dict__), "duration": self.duration,
+            **self.ident(), "info": self.info.as_dict(), "duration": self.duration,
             "params": self.params, "tags": self.tags, "metrics": self.summary,
             "artifacts": [a.to_dict() for a in sorted(self.artifacts, key=lambda a: a.path)],
         }

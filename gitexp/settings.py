@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitexp.errors import ConfigError, CorruptRecord
+from gitexp.slots import Slots
 
 if TYPE_CHECKING:  # every command reads the settings: no dulwich, no YAML unless .gitexp.yaml exists
     from gitexp.store.repo import GitDB
@@ -14,28 +14,33 @@ if TYPE_CHECKING:  # every command reads the settings: no dulwich, no YAML unles
 SETTINGS_FILE = ".gitexp.yaml"
 
 
-@dataclass
-class SnapshotLimits:
+class SnapshotLimits(Slots):
     """Caps on untracked files in a run's code snapshot: per file, in total, and extra ignore patterns."""
 
-    max_file_size: int = 1 << 20
-    max_total_size: int = 50 << 20
-    ignore: list[str] = field(default_factory=list)
-    secrets: list[str] = field(default_factory=list)  # more credential-like names (store/secrets.py)
+    __slots__ = ("max_file_size", "max_total_size", "ignore", "secrets")
+
+    def __init__(self) -> None:
+        self.max_file_size = 1 << 20
+        self.max_total_size = 50 << 20
+        self.ignore: list[str] = []
+        self.secrets: list[str] = []  # more credential-like names (store/secrets.py)
 
 
-@dataclass
-class Settings:
+class Settings(Slots):
     """Every knob gitexp reads, with its default."""
 
-    default_experiment: str = "default"
-    artifact_threshold: int = 1 << 20
-    output_log_max: int = 1 << 20
-    flush_interval: float = 1.0
-    snapshot: SnapshotLimits = field(default_factory=SnapshotLimits)
-    remote_stores: dict[str, str] = field(default_factory=dict)
-    registry_stages: list[str] | None = None  # allowed registry stages; None: any
-    pack_threshold: int = 1000  # loose objects before gitexp packs them (0: never)
+    __slots__ = ("default_experiment", "artifact_threshold", "output_log_max", "flush_interval", "snapshot",
+                 "remote_stores", "registry_stages", "pack_threshold")
+
+    def __init__(self) -> None:
+        self.default_experiment = "default"
+        self.artifact_threshold = 1 << 20
+        self.output_log_max = 1 << 20
+        self.flush_interval = 1.0
+        self.snapshot = SnapshotLimits()
+        self.remote_stores: dict[str, str] = {}
+        self.registry_stages: list[str] | None = None  # allowed registry stages; None: any
+        self.pack_threshold = 1000  # loose objects before gitexp packs them (0: never)
 
 
 _INTS = ("artifact_threshold", "output_log_max", "pack_threshold")

@@ -61,7 +61,7 @@ def _as_data(run: object) -> dict:
     keys = ("ref", "commit", "id", "name", "status", "start_ms", "error")
     out = {k: getattr(run, k) for k in keys}
     if out["error"] is None:
-        out.update(info=run.info.__dict__, params=run.params, tags=run.tags, summary=run.summary)  # type: ignore[attr-defined]
+        out.update(info=run.info.as_dict(), params=run.params, tags=run.tags, summary=run.summary)  # type: ignore[attr-defined]
     return out
 
 

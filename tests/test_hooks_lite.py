@@ -80,7 +80,7 @@ def variants() -> list[str]:
 
 def real(data: bytes) -> dict | None:
     try:
-        return dict(RunInfo.from_yaml(data).__dict__)
+        return RunInfo.from_yaml(data).as_dict()
     except CorruptRecord:
         return None
 
@@ -116,7 +116,7 @@ def test_copies_of_constants_match() -> None:
     assert runyaml_lite.FORMAT == record.FORMAT
     assert runyaml_lite.STATUSES == record.STATUSES
     assert runyaml_lite.MAX_YAML_BYTES == yamlio.MAX_YAML_BYTES
-    assert set(runyaml_lite.FIELDS) == set(RunInfo.__dataclass_fields__)
+    assert set(runyaml_lite.FIELDS) == set(RunInfo.__slots__)
     assert (runyaml_lite._TEXT, runyaml_lite._OPTIONAL_TEXT) == (record._TEXT, record._OPTIONAL_TEXT)
     assert gitlite.ID_LENGTH == names.ID_LENGTH and gitlite._B32 == set(names._B32)
     for text in ("1m8mwb5p9nyj3gq3", "1m8mwb5p9nyj3gqi", "short", "", "1M8MWB5P9NYJ3GQ3"):

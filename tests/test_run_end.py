@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gitexp.services.tracking import run as tracking
 from gitexp.services.session import Session
@@ -66,3 +67,14 @@ def test_gitexp_run_loads_neither_dulwich_nor_a_yaml_parser(repo: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
     assert len(git(repo, "for-each-ref", "refs/gitexp/runs/").splitlines()) == 1
+
+
+def test_the_end_commits_as_the_start_did_without_reading_the_config_again(repo: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Ada Start")
+    with open_repo(repo) as db:
+        run = tracking.create_run(Session(db), "default", "who")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Someone Else")  # changed while the run ran: it keeps its committer
+    run.end()
+    assert git(repo, "log", "--format=%cn", run.ref).split("\n")[:2] == ["Ada Start", "Ada Start"]
+    assert git(repo, "reflog", "show", "--format=%gn", run.ref).split("\n")[:2] == ["Ada Start", "Ada Start"]

@@ -1,5 +1,5 @@
-"""`gitexp run` parsed without click (gitexp/runcli.py): the same values, runs, messages and exit codes
-as the click command built from the same option table, and no click on the way."""
+"""`gitexp run` parsed without click (gitexp/cli/spec.py, the table in gitexp/cli/run_cmd.py): the same
+values, runs, messages and exit codes as the click command built from the same table, and no click on the way."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gitexp.cli.run_cmd import run as click_run
-from gitexp.runcli import OPTIONS, fast_main, parse
+from gitexp.cli import spec
+from gitexp.cli.clickspec import to_click
+from gitexp.cli.run_cmd import OPTIONS, run
 from tests.helpers import cli, git, init_repo, loaded_by, record, run_refs, show
 
 PY = sys.executable
@@ -33,7 +34,15 @@ def click_params(argv: list[str]) -> dict:
     from gitexp.cli.app import cli as group
 
     parent = click.Context(group, info_name="gitexp", **group.context_settings)
-    return click_run.make_context("run", list(argv), parent=parent).params
+    return to_click("run", run).make_context("run", list(argv), parent=parent).params
+
+
+def parse(argv: list[str]) -> dict | None:
+    return spec.parse(run, argv)
+
+
+def fast_main(argv: list[str]) -> int | None:
+    return spec.fast_main(["run", *argv])
 
 
 # Every form click accepts that the fast parser takes on: each must give click's values exactly.
@@ -95,7 +104,7 @@ def test_messages_and_exit_codes_are_clicks(repo: Path, argv: list[str]) -> None
 def test_the_fast_path_imports_no_click(repo: Path) -> None:
     code = ("import sys; sys.argv = ['gitexp', 'run', '-p', 'lr=0.1', '-t', 'a=b', '--', 'true']\n"
             "from gitexp import _entry\ntry:\n    _entry.entry()\nexcept SystemExit as e:\n    assert e.code == 0\n")
-    assert loaded_by(code, ("click", "gitexp.cli", "gitexp.cli.app", "gitexp.cli.run_cmd", "secrets")) == []
+    assert loaded_by(code, ("click", "gitexp.cli.app", "gitexp.cli.clickspec", "secrets")) == []
     assert len(run_refs(repo)) == 1
 
 
@@ -104,7 +113,7 @@ def test_importtime_shows_no_click(repo: Path) -> None:
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "gitexp.runcli" in imported and not {m for m in imported if m.split(".")[0] == "click"}
+    assert "gitexp.cli.spec" in imported and not {m for m in imported if m.split(".")[0] == "click"}
 
 
 # -- the same recorded run through either path -----------------------------------------------------------

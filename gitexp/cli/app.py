@@ -25,68 +25,10 @@ from typing import Any
 import click
 
 from gitexp import __version__
+from gitexp.cli.commands import COMMANDS, SUMMARIES
+from gitexp.cli.spec import Spec
 from gitexp.errors import GitexpError, ReadOnlyRepository
 
-COMMANDS = {
-    "run": "gitexp.cli.run_cmd:run",
-    "ls": "gitexp.cli.ls_cmd:ls",
-    "show": "gitexp.cli.show_cmd:show",
-    "diff": "gitexp.cli.diff_cmd:diff",
-    "compare": "gitexp.cli.diff_cmd:compare",
-    "plot": "gitexp.cli.plot_cmd:plot",
-    "tag": "gitexp.cli.edit_cmd:tag",
-    "note": "gitexp.cli.edit_cmd:note",
-    "rename": "gitexp.cli.edit_cmd:rename",
-    "rm": "gitexp.cli.edit_cmd:rm",
-    "demo": "gitexp.cli.demo_cmd:demo",
-    "push": "gitexp.cli.sync_cmd:push",
-    "fetch": "gitexp.cli.sync_cmd:fetch",
-    "pull": "gitexp.cli.sync_cmd:pull",
-    "remote": "gitexp.cli.sync_cmd:remote",
-    "store": "gitexp.cli.sync_cmd:store",
-    "gc": "gitexp.cli.sync_cmd:gc",
-    "artifacts": "gitexp.cli.artifacts_cmd:artifacts",
-    "hook": "gitexp.cli.hooks_cmd:hook",
-    "hooks": "gitexp.cli.hooks_cmd:hooks",
-    "log": "gitexp.cli.code_cmd:log",
-    "apply": "gitexp.cli.code_cmd:apply",
-    "branch": "gitexp.cli.code_cmd:branch",
-    "reproduce": "gitexp.cli.code_cmd:reproduce",
-    "models": "gitexp.cli.models_cmd:models",
-    "ui": "gitexp.cli.ui_cmd:ui",
-    "import": "gitexp.cli.import_cmd:import_",
-}
-# The first sentence of each command's help, for `gitexp --help`: listing the commands then
-# imports none of their modules (tests/test_cli_app.py checks it against each help text).
-SUMMARIES = {
-    "run": "Run COMMAND as a tracked run; exit with COMMAND's exit code.",
-    "ls": "List runs, newest first.",
-    "show": "Show one run: info, params, tags, metric summaries, artifacts and code.",
-    "diff": "Show what changed from run A to run B.",
-    "compare": "Show two or more runs side by side.",
-    "plot": "Plot runs to an image file (PNG, SVG or PDF) and print its path.",
-    "tag": "Set or delete tags of RUN; with neither, print its tags (KEY=VALUE lines).",
-    "note": "Set the note (description) of RUN to TEXT; without TEXT, print the note.",
-    "rename": "Rename RUN to NAME; run names are unique in the repository.",
-    "rm": "Remove runs: delete their refs (compare-and-delete), after confirmation.",
-    "demo": "Create a demo repo in DIRECTORY, run a small sweep, and list the runs.",
-    "push": "Send runs to REMOTE: the ones it lacks or has older, with their large artifacts.",
-    "fetch": "Fetch REMOTE's runs and experiment records into refs/gitexp/remotes/REMOTE/; local ones are not touched.",
-    "pull": "Fetch REMOTE's runs and integrate them: new runs appear, edits are merged.",
-    "remote": "Set up a Git remote for gitexp runs.",
-    "store": "Configure the artifact store of a remote (in the tracked .gitexp.yaml).",
-    "gc": "Remove local side-store objects no ref and no active run reaches.",
-    "artifacts": "List and download the artifacts of a run.",
-    "hook": "Run the git hook NAME (git's hook scripts call this), or name runs for the next commit.",
-    "hooks": "Install, remove or inspect gitexp's git hooks (they link commits to runs).",
-    "log": "The commit history of REV with, under each commit, its runs.",
-    "apply": "Put RUN's code snapshot into the working tree (never its record folder).",
-    "branch": "Create the branch NAME at RUN's commit (an existing branch is refused).",
-    "reproduce": "Run RUN's recorded command again, on its recorded code, as a new run.",
-    "models": "The model registry: versions and stages as annotated Git tags.",
-    "ui": "Browse, filter, chart and compare runs in a web browser.",
-    "import": "Import runs from another tracker (MLflow) as ordinary gitexp runs.",
-}
 ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
 SIGPIPE_EXIT = 141
 
@@ -102,7 +44,12 @@ class GitexpGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, _, attr = COMMANDS[name].partition(":")
-        return getattr(importlib.import_module(module), attr)
+        command = getattr(importlib.import_module(module), attr)
+        if isinstance(command, Spec):  # a table (cli/spec.py): the click command is built from it
+            from gitexp.cli.clickspec import to_click
+
+            command = to_click(name, command)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """As click's, from SUMMARIES: `gitexp --help` imports no command module."""
@@ -171,6 +118,9 @@ def report(exc: BaseException, argv: list[str], show_traceback: bool) -> int:
     if _is_interrupt(exc):
         click.echo("Interrupted.", err=True)
         return 130
+    if isinstance(exc, click.ClickException):  # raised by a command run without click's parser (cli/spec.py)
+        exc.show()
+        return exc.exit_code
     if isinstance(exc, click.Abort):
         click.echo("Aborted.", err=True)
         return 1
@@ -227,7 +177,7 @@ def _silence_stdout() -> None:
 
 
 def _print_error(message: str, hint: str | None) -> None:
-    # NO_COLOR here too: `gitexp run`'s fast path (runcli.py) reports without a click context.
+    # NO_COLOR here too: a command's fast path (cli/spec.py) reports without a click context.
     click.secho(f"Error: {message}", err=True, fg="red", color=False if os.environ.get("NO_COLOR") else None)
     if hint:
         click.echo(f"hint: {hint}", err=True)

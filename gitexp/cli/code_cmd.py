@@ -112,8 +112,7 @@ def branch(run: str, name: str) -> None:
 @click.argument("run")
 @click.option("--compare", is_flag=True, help="Then print 'gitexp diff' of the run and its reproduction.")
 @click.option("-y", "--yes", is_flag=True, help="Run a command from a run not created in this clone without asking.")
-@click.pass_context
-def reproduce(ctx: click.Context, run: str, compare: bool, yes: bool) -> int:
+def reproduce(run: str, compare: bool, yes: bool) -> int:
     """Run RUN's recorded command again, on its recorded code, as a new run.
 
     The command runs in a temporary linked worktree (your working tree is not
@@ -142,8 +141,8 @@ def reproduce(ctx: click.Context, run: str, compare: bool, yes: bool) -> int:
     if compare:
         from gitexp.cli.diff_cmd import diff
 
-        # --all: equal params and metrics are the point of a reproduction; click fills in the other defaults
-        ctx.invoke(diff, run_a=p.info.id, run_b=result.run_id, all_=True)
+        # --all: equal params and metrics are the point of a reproduction; the table has the other defaults
+        diff.run(diff.values(run_a=p.info.id, run_b=result.run_id, all_=True))
     else:
         click.echo(f"compare: gitexp diff {p.info.id} {result.run_id}", err=True)
     return result.exit_code

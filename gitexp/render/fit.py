@@ -10,7 +10,6 @@ cut: every character of every value is still shown.
 from __future__ import annotations
 
 import textwrap
-from dataclasses import replace
 from typing import Any
 
 from gitexp.render.tables import Styled, Table, cell_text
@@ -70,8 +69,8 @@ def _caps(widths: list[int], width: int) -> list[int]:
 
 
 def _wrapped(table: Table, caps: list[int]) -> Table:
-    return replace(table, headers=[_wrap(h, max(c - HEADER_PAD, 1)) for h, c in zip(table.headers, caps)],
-                   rows=[[_wrap(cell, c) for cell, c in zip(row, caps)] for row in table.rows])
+    return table.replace(headers=[_wrap(h, max(c - HEADER_PAD, 1)) for h, c in zip(table.headers, caps)],
+                         rows=[[_wrap(cell, c) for cell, c in zip(row, caps)] for row in table.rows])
 
 
 def _wrap(cell: Any, cap: int) -> Any:

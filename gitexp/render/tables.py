@@ -14,10 +14,10 @@ import io
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from gitexp.render.formats import escape_controls
+from gitexp.slots import Slots
 
 Style = Callable[[str, dict], str]
 _ANSI_FG = {"black": 30, "red": 31, "green": 32, "yellow": 33, "blue": 34, "magenta": 35, "cyan": 36,
@@ -31,24 +31,25 @@ class Styled(NamedTuple):
     style: dict
 
 
-@dataclass
-class Block:
+class Block(Slots):
     """Preformatted text under a table, e.g. one file's unified diff."""
 
-    title: str
-    text: str
-    lang: str = "diff"
+    __slots__ = ("title", "text", "lang")
+
+    def __init__(self, title: str, text: str, lang: str = "diff") -> None:
+        self.title, self.text, self.lang = title, text, lang
 
 
-@dataclass
-class Table:
-    """A titled table; with no rows it is skipped, unless `empty` says what to print instead."""
+class Table(Slots):
+    """A titled table; with no rows it is skipped, unless `empty` says what to print instead.
+    `after`: text shown below the table (code diffs)."""
 
-    title: str
-    headers: list[str]
-    rows: list[list[Any]] = field(default_factory=list)
-    empty: str | None = None
-    after: list[Block] = field(default_factory=list)  # text shown below the table (code diffs)
+    __slots__ = ("title", "headers", "rows", "empty", "after")
+
+    def __init__(self, title: str, headers: list[str], rows: list[list[Any]] | None = None, empty: str | None = None,
+                 after: list[Block] | None = None) -> None:
+        self.title, self.headers, self.rows, self.empty = title, headers, [] if rows is None else rows, empty
+        self.after = [] if after is None else after
 
 
 def ansi(text: str, style: dict) -> str:

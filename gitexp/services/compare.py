@@ -1,4 +1,4 @@
-"""Diff two runs, or compare many side by side: plain objects in, dataclasses out.
+"""Diff two runs, or compare many side by side: plain objects in, record classes (`gitexp.slots`) out.
 
 `diff_runs` answers "what changed between run A and run B?": run info, params
 (nested ones by dotted path), metric summaries with absolute and relative
@@ -13,11 +13,9 @@ is read through `get_run`, which merges its unflushed journals.
 
 from __future__ import annotations
 
-import difflib
 import math
 import shlex
 import stat
-from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError
@@ -25,6 +23,7 @@ from gitexp.model import Run, scalars_of
 from gitexp.services.catalog.cache import read_fields
 from gitexp.services.catalog.listing import live_record, resolve, run_from_record, run_refs
 from gitexp.services.session import Session
+from gitexp.slots import Slots
 from gitexp.store.record import RECORD_DIR, RunInfo, flatten
 from gitexp.store.repo import GITLINK, Entry, GitDB
 from gitexp.store.runcommit import RecordReader, read_artifacts
@@ -111,27 +110,25 @@ def _is_number(x: Any) -> bool:
 
 # -- diff ----------------------------------------------------------------------------------------
 
-@dataclass
-class ValueDiff:
+class ValueDiff(Slots):
     """One keyed value (param, tag, info field) in A and B; a/b None when absent."""
 
-    key: str
-    change: str
-    a: Any = None
-    b: Any = None
+    __slots__ = ("key", "change", "a", "b")
+
+    def __init__(self, key: str, change: str, a: Any = None, b: Any = None) -> None:
+        self.key, self.change, self.a, self.b = key, change, a, b
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "change": self.change, "a": self.a, "b": self.b}
 
 
-@dataclass
-class MetricDiff:
+class MetricDiff(Slots):
     """One metric's summaries ({last, step, min, max, count}) in A and B."""
 
-    key: str
-    change: str
-    a: dict[str, Any] | None
-    b: dict[str, Any] | None
+    __slots__ = ("key", "change", "a", "b")
+
+    def __init__(self, key: str, change: str, a: dict[str, Any] | None, b: dict[str, Any] | None) -> None:
+        self.key, self.change, self.a, self.b = key, change, a, b
 
     def get(self, side: str, stat: str) -> Any:
         summary = self.a if side == "a" else self.b
@@ -152,32 +149,32 @@ class MetricDiff:
         return {"key": self.key, "change": self.change, "a": self.a, "b": self.b, "delta": deltas}
 
 
-@dataclass
-class ArtifactDiff:
+class ArtifactDiff(Slots):
     """One artifact path: {size, sha256, storage} in A and B; changed means another sha256."""
 
-    path: str
-    change: str
-    a: dict[str, Any] | None
-    b: dict[str, Any] | None
+    __slots__ = ("path", "change", "a", "b")
+
+    def __init__(self, path: str, change: str, a: dict[str, Any] | None, b: dict[str, Any] | None) -> None:
+        self.path, self.change, self.a, self.b = path, change, a, b
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "change": self.change, "a": self.a, "b": self.b}
 
 
-@dataclass
-class FileDiff:
-    """One code file that differs between the two snapshots."""
+class FileDiff(Slots):
+    """One code file that differs between the two snapshots: `change` is added, removed or modified;
+    `note` e.g. "binary files differ", "mode 100644 -> 100755"; line counts None for binary files,
+    submodules and files too large to diff; `text` the unified diff, only with code_text."""
 
-    path: str
-    change: str  # added, removed, modified
-    old_mode: int | None = None
-    new_mode: int | None = None
-    binary: bool = False
-    note: str | None = None  # "binary files differ", "mode 100644 -> 100755", …
-    added_lines: int | None = None  # None for binary files, submodules, files too large to diff
-    removed_lines: int | None = None
-    text: str | None = None  # unified diff, only with code_text
+    __slots__ = ("path", "change", "old_mode", "new_mode", "binary", "note", "added_lines", "removed_lines", "text")
+
+    def __init__(self, path: str, change: str, old_mode: int | None = None, new_mode: int | None = None) -> None:
+        self.path, self.change, self.old_mode, self.new_mode = path, change, old_mode, new_mode
+        self.binary: bool = False
+        self.note: str | None = None
+        self.added_lines: int | None = None
+        self.removed_lines: int | None = None
+        self.text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -193,21 +190,18 @@ class FileDiff:
         return out
 
 
-@dataclass
-class RunDiff:
+class RunDiff(Slots):
     """Everything that differs from run A to run B (and, with include_unchanged, what does not)."""
 
-    a: Run
-    b: Run
-    info: list[ValueDiff]
-    params: list[ValueDiff]
-    metrics: list[MetricDiff]
-    tags: list[ValueDiff]
-    artifacts: list[ArtifactDiff]
-    code: list[FileDiff]
-    code_unchanged: int = 0
-    include_unchanged: bool = False
-    code_text: bool = False
+    __slots__ = ("a", "b", "info", "params", "metrics", "tags", "artifacts", "code", "code_unchanged",
+                 "include_unchanged", "code_text")
+
+    def __init__(self, a: Run, b: Run, info: list[ValueDiff], params: list[ValueDiff], metrics: list[MetricDiff],
+                 tags: list[ValueDiff], artifacts: list[ArtifactDiff], code: list[FileDiff], code_unchanged: int = 0,
+                 include_unchanged: bool = False, code_text: bool = False) -> None:
+        self.a, self.b, self.info, self.params, self.metrics, self.tags = a, b, info, params, metrics, tags
+        self.artifacts, self.code, self.code_unchanged = artifacts, code, code_unchanged
+        self.include_unchanged, self.code_text = include_unchanged, code_text
 
     SECTIONS = ("info", "params", "metrics", "tags", "artifacts", "code")
 
@@ -380,6 +374,8 @@ def _file_diff(db: GitDB, path: str, kind: str, ea: Entry | None, eb: Entry | No
         return fd
     lines_a = old.decode("utf-8", "replace").splitlines()
     lines_b = new.decode("utf-8", "replace").splitlines()
+    import difflib  # only for a file whose lines differ
+
     body = list(difflib.unified_diff(lines_a, lines_b, _label("a", path, ea), _label("b", path, eb), lineterm=""))
     if not body:  # only line endings differ; difflib sees the same lines
         fd.note = "only line endings differ"
@@ -400,15 +396,13 @@ def _short(entry: Entry | None) -> str:
 
 # -- compare ---------------------------------------------------------------------------------------
 
-@dataclass
-class CompareRow:
+class CompareRow(Slots):
     """One line of a comparison: `section` is info, params or metrics; `present` per run."""
 
-    section: str
-    key: str
-    values: list[Any]
-    present: list[bool]
-    differs: bool
+    __slots__ = ("section", "key", "values", "present", "differs")
+
+    def __init__(self, section: str, key: str, values: list[Any], present: list[bool], differs: bool) -> None:
+        self.section, self.key, self.values, self.present, self.differs = section, key, values, present, differs
 
     @property
     def label(self) -> str:
@@ -419,12 +413,13 @@ class CompareRow:
                 "present": self.present, "differs": self.differs}
 
 
-@dataclass
-class Comparison:
+class Comparison(Slots):
     """N runs side by side: rows of info (status, duration), params, then last metric values."""
 
-    runs: list[Run]
-    rows: list[CompareRow] = field(default_factory=list)
+    __slots__ = ("runs", "rows")
+
+    def __init__(self, runs: list[Run], rows: list[CompareRow] | None = None) -> None:
+        self.runs, self.rows = runs, [] if rows is None else rows
 
     def section(self, name: str) -> list[CompareRow]:
         return [r for r in self.rows if r.section == name]

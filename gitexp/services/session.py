@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from gitexp.store.repo import REMOTES_PREFIX, GitDB, open_repo
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from gitexp.services.catalog.cache import RunIndex
     from gitexp.settings import Settings
 
@@ -33,6 +35,7 @@ class Session:
         # Problems worth a line on stderr that do not stop the command (a stale ref lock);
         # the CLI sets `on_warning`, else they become Python warnings.
         self.on_warning: Callable[[str], None] | None = None
+        self._reader: sqlite3.Connection | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> Session:
@@ -54,6 +57,29 @@ class Session:
     def has_cache_file(self) -> bool:
         """Whether the cache index exists, asked without loading the cache module (a run start)."""
         return "cache" in self.__dict__ or (self.db.local_dir / INDEX_FILE).exists()
+
+    def cache_rows(self, query: str, args: tuple = ()) -> list[tuple]:
+        """The rows of a read-only `query` on the cache index; [] when there is none or it cannot answer.
+
+        Never creates, checks or rebuilds the index, and loads neither the cache module nor the
+        run model unless this command has opened the cache already: a run start asks the index
+        for run names, and its cost must stay small and flat.
+        """
+        if not self.has_cache_file():
+            return []
+        import sqlite3
+
+        try:
+            if "cache" in self.__dict__:
+                conn = self.cache.connection()
+            else:
+                if self._reader is None:
+                    uri = (self.db.local_dir / INDEX_FILE).as_uri() + "?mode=ro"
+                    self._reader = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                conn = self._reader
+            return conn.execute(query, args).fetchall() if conn is not None else []
+        except sqlite3.Error:
+            return []
 
     @property
     def default_experiment(self) -> str:
@@ -90,6 +116,8 @@ class Session:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         if "cache" in self.__dict__:
             self.cache.close()
         self.db.close()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import queue
     import subprocess
 
-# subprocess and shutil are imported where a process is started: a warm listing never starts one.
+# subprocess is imported where a process is started: a warm listing never starts one.
 
 MISSING = "missing"  # the type of an answer for an object (or `<rev>:<path>`) the repository lacks
 ROUND = 200  # commits a round of `folder_files`: the first files are handed out at once
@@ -34,9 +34,9 @@ class CatFileError(Exception):
 
 def available() -> bool:
     """Whether a `git` command is installed."""
-    import shutil
+    from gitexp.store.gitproc import find_program
 
-    return shutil.which("git") is not None
+    return find_program("git") is not None
 
 
 def cat(git_dir: str | os.PathLike[str], requests: Iterable[str],

@@ -10,11 +10,11 @@ compare-and-swap. Runs never depend on a record: an experiment that only has run
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.errors import CorruptRecord, NewerFormat
 from gitexp.names import check_experiment, experiment_id
+from gitexp.slots import Slots
 from gitexp.store import yamlio
 from gitexp.store.record import iso_from_ms, ms_from_iso
 from gitexp.store.repo import FILE, Entry, GitDB
@@ -25,17 +25,15 @@ FORMAT = 1
 _FIELDS = ("format", "id", "slug", "name", "description", "lifecycle_stage", "created", "updated", "tags")
 
 
-@dataclass
-class ExperimentRecord:
-    """Everything in `experiment.yaml`."""
+class ExperimentRecord(Slots):
+    """Everything in `experiment.yaml`; `created` and `updated` are ISO 8601, UTC."""
 
-    slug: str
-    name: str
-    description: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    lifecycle_stage: str = "active"
-    created: str = ""  # ISO 8601, UTC
-    updated: str = ""
+    __slots__ = ("slug", "name", "description", "tags", "lifecycle_stage", "created", "updated")
+
+    def __init__(self, slug: str, name: str, description: str | None = None, tags: dict[str, str] | None = None,
+                 lifecycle_stage: str = "active", created: str = "", updated: str = "") -> None:
+        self.slug, self.name, self.description, self.tags = slug, name, description, {} if tags is None else tags
+        self.lifecycle_stage, self.created, self.updated = lifecycle_stage, created, updated
 
     @property
     def id(self) -> str:

@@ -28,6 +28,20 @@ class GitCommandError(GitexpError):
     """`git` failed or is not installed."""
 
 
+def find_program(name: str) -> str | None:
+    """The executable `name` on PATH, as `shutil.which` finds it (POSIX), without importing shutil."""
+    search = os.environ.get("PATH")
+    if search is None:
+        search = os.confstr("CS_PATH") if hasattr(os, "confstr") else os.defpath
+    if not search:
+        return None
+    for folder in search.split(os.pathsep):
+        path = os.path.join(folder, name)
+        if os.path.exists(path) and os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
+
+
 def not_installed() -> GitCommandError:
     return GitCommandError("the git command is not installed", hint="install git and retry")
 

@@ -21,11 +21,11 @@ import struct
 import threading
 import time
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitexp.errors import WriteFailed
+from gitexp.slots import Slots
 from gitexp.store.record import Artifact, Point
 
 
@@ -131,14 +131,17 @@ class JournalWriter:
                     os.close(self._points_fd)
 
 
-@dataclass
-class JournalData:
+class JournalData(Slots):
     """Everything read back from a run's journals."""
 
-    metrics: dict[str, list[Point]] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    tags: dict[str, str | None] = field(default_factory=dict)
-    artifacts: list[Artifact] = field(default_factory=list)
+    __slots__ = ("metrics", "params", "tags", "artifacts")
+
+    def __init__(self, metrics: dict[str, list[Point]] | None = None, params: dict[str, Any] | None = None,
+                 tags: dict[str, str | None] | None = None, artifacts: list[Artifact] | None = None) -> None:
+        self.metrics: dict[str, list[Point]] = metrics if metrics is not None else {}
+        self.params: dict[str, Any] = params if params is not None else {}
+        self.tags: dict[str, str | None] = tags if tags is not None else {}
+        self.artifacts: list[Artifact] = artifacts if artifacts is not None else []
 
     @property
     def empty(self) -> bool:

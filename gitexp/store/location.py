@@ -12,7 +12,7 @@ includes, an unknown format version) is opened by dulwich at once, as before.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _GITFILE = b"gitdir: "
 # Config that dulwich's Repo() reads for more than refs and objects: then it opens the repository.
@@ -20,8 +20,7 @@ _SPECIAL = (b"worktree", b"extensions", b"include")
 _VERSION = b"repositoryformatversion"
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """A repository's folders: `path` is what dulwich's `Repo(path)` opens."""
 
     path: str

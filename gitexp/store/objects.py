@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from typing import Any
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from gitexp.store.flock import sha1 as _small_sha1  # CPython's built-in SHA-1 (hashlib loads OpenSSL)
 
@@ -28,8 +27,7 @@ DIR = 0o040000
 TYPE_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}  # as packs number them
 
 
-@dataclass(frozen=True)
-class GitObject:
+class GitObject(NamedTuple):
     """One object: its type (`blob`, `tree`, `commit`, `tag`), content and hex id."""
 
     kind: str

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gitexp.store.flock import host_name
+from gitexp.store.gitproc import find_program
 from gitexp.store.repo import GitDB, open_repo
 
 DEFAULT_THRESHOLD = 1000  # loose objects (git config gitexp.packThreshold; 0: never pack)
@@ -81,7 +81,7 @@ def pack_loose_objects(db: GitDB) -> bool:
     with gc_lock(db.common_dir) as held:
         if not held:
             return False
-        git = shutil.which("git")
+        git = find_program("git")
         if git is not None and _git(git, db.common_dir, "repack", "-q", "-d", "--geometric=2"):
             _git(git, db.common_dir, "pack-refs", "--all")
             return True

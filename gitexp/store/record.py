@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from array import array
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from gitexp.errors import CorruptRecord, NewerFormat
 from gitexp.names import SHA256_HEX, experiment_id, is_run_id, key_problem
+from gitexp.slots import Slots
 
 FORMAT = 1
 RECORD_DIR = ".gitexp"
@@ -21,33 +21,32 @@ TSV_HEADER = b"step\tvalue\ttimestamp\n"
 Point = tuple[int, float, int]  # step, value, timestamp (Unix ms)
 
 
-@dataclass
-class RunInfo:
+class RunInfo(Slots):
     """Everything in `run.yaml`."""
 
-    id: str
-    name: str
-    experiment: str
-    status: str = "RUNNING"
-    start_time: str = ""
-    end_time: str | None = None
-    user: str = ""
-    host: str = ""
-    command: list[str] = field(default_factory=list)
-    exit_code: int | None = None
-    baseline: str | None = None
-    branch: str | None = None  # the branch HEAD was on (None: detached, or a record from before)
-    dirty: bool = False
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    gitexp_version: str = ""
-    python_version: str = ""
-    parent_run: str | None = None
-    description: str | None = None
+    __slots__ = ("id", "name", "experiment", "status", "start_time", "end_time", "user", "host", "command",
+                 "exit_code", "baseline", "branch", "dirty", "skipped", "gitexp_version", "python_version",
+                 "parent_run", "description")
+
+    def __init__(self, id: str, name: str, experiment: str, status: str = "RUNNING", start_time: str = "",
+                 end_time: str | None = None, user: str = "", host: str = "", command: list[str] | None = None,
+                 exit_code: int | None = None, baseline: str | None = None, branch: str | None = None,
+                 dirty: bool = False, skipped: list[dict[str, Any]] | None = None, gitexp_version: str = "",
+                 python_version: str = "", parent_run: str | None = None, description: str | None = None) -> None:
+        self.id, self.name, self.experiment, self.status = id, name, experiment, status
+        self.start_time, self.end_time, self.user, self.host = start_time, end_time, user, host
+        self.command: list[str] = command if command is not None else []
+        self.exit_code, self.baseline = exit_code, baseline
+        self.branch = branch  # the branch HEAD was on (None: detached, or a record from before)
+        self.dirty = dirty
+        self.skipped: list[dict[str, Any]] = skipped if skipped is not None else []
+        self.gitexp_version, self.python_version = gitexp_version, python_version
+        self.parent_run, self.description = parent_run, description
 
     def to_yaml(self) -> bytes:
         from gitexp.store import yamlio
 
-        return yamlio.dump({"format": FORMAT, **asdict(self)})
+        return yamlio.dump({"format": FORMAT, **self.as_dict()})
 
     @classmethod
     def from_yaml(cls, data: bytes, ref: str | None = None) -> "RunInfo":
@@ -64,7 +63,7 @@ class RunInfo:
         _check_format(raw.get("format", FORMAT))
         if raw.get("status") not in STATUSES:
             raise CorruptRecord(f"malformed run.yaml: unknown status {raw.get('status')!r:.40}")
-        known = {k: _field(k, raw[k]) for k in cls.__dataclass_fields__ if k in raw}
+        known = {k: _field(k, raw[k]) for k in cls.__slots__ if k in raw}
         for key in ("id", "name", "experiment", "start_time"):
             known[key] = known.get(key) or ""
         if not is_run_id(known["id"]):
@@ -77,7 +76,7 @@ class RunInfo:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "RunInfo":
         """A RunInfo from fields already checked (a cache row); unknown keys are ignored."""
-        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
+        return cls(**{k: raw[k] for k in cls.__slots__ if k in raw})
 
     @property
     def start_ms(self) -> int | None:
@@ -98,11 +97,11 @@ class RunInfo:
 
     def get(self, key: str, default: Any = None) -> Any:
         """Read a field by name, as from the dict listings once returned."""
-        return getattr(self, key, default) if key in self.__dataclass_fields__ or key in ("start_ms", "end_ms") \
+        return getattr(self, key, default) if key in self.__slots__ or key in ("start_ms", "end_ms") \
             else default
 
     def __getitem__(self, key: str) -> Any:
-        if key not in self.__dataclass_fields__ and key not in ("start_ms", "end_ms"):
+        if key not in self.__slots__ and key not in ("start_ms", "end_ms"):
             raise KeyError(key)
         return getattr(self, key)
 
@@ -146,15 +145,14 @@ def _field(key: str, value: Any) -> Any:
     raise CorruptRecord(f"malformed run.yaml: {key} has the wrong type ({type(value).__name__})")
 
 
-@dataclass
-class Artifact:
+class Artifact(Slots):
     """One line of `artifacts.yaml`."""
 
-    path: str
-    size: int
-    sha256: str
-    inline: bool
-    blob: str | None = None  # git blob id when inline
+    __slots__ = ("path", "size", "sha256", "inline", "blob")
+
+    def __init__(self, path: str, size: int, sha256: str, inline: bool, blob: str | None = None) -> None:
+        self.path, self.size, self.sha256, self.inline = path, size, sha256, inline
+        self.blob = blob  # git blob id when inline
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "size": self.size, "sha256": self.sha256,
@@ -164,14 +162,17 @@ class Artifact:
 def iso_from_ms(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    ms = int(ms)  # (time, not datetime: a run start should not import it)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 def ms_from_iso(text: str | None) -> int | None:
     if not text:
         return None
+    from datetime import datetime
+
     try:
-        return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
+        return round(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
         return None
 

@@ -16,9 +16,8 @@ import stat
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
 from gitexp.store import catfile, objects
@@ -42,8 +41,7 @@ _LOOSE_ATTEMPTS = 5  # a loose write raced by `git gc` removing its folder is re
 T = TypeVar("T", bound="ShaFile")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One file of a flat tree listing: git mode and blob (or gitlink) id."""
 
     mode: int
@@ -525,6 +523,11 @@ class GitDB(RefsMixin, RevisionsMixin):
             email = self.config("user", "email") if email is None else email
             self._identity = _identity(name, email)
         return self._identity
+
+    def adopt_identity(self, identity: bytes) -> None:
+        """Commit as `identity`, settled by another GitDB of this process (a run's start), without
+        reading the config again."""
+        self._identity = identity
 
     def config_stack(self) -> StackedConfig:
         """dulwich's merged git config, read once per GitDB: a command's (or request's) view.

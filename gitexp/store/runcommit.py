@@ -7,10 +7,10 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitexp.errors import CorruptRecord
+from gitexp.slots import Slots
 from gitexp.store import catfile
 from gitexp.store.journal import JournalData
 from gitexp.store.record import (
@@ -30,8 +30,7 @@ def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dic
     return files
 
 
-@dataclass(frozen=True)
-class CodeTree:
+class CodeTree(NamedTuple):
     """A snapshot's code as tree objects hashed but not written (root last).
 
     Its `id` is known before the run commit that holds it is made (a run start
@@ -267,15 +266,14 @@ def _plan(commit: tuple[str, int, bytes], folder: tuple[str, int, bytes], names:
     return plan
 
 
-@dataclass
-class Record:
+class Record(Slots):
     """A run's whole record as data: what finalising and editing read, change and write back."""
 
-    info: RunInfo
-    params: dict[str, Any]
-    tags: dict[str, str]
-    metrics: dict[str, list[Point]]
-    artifacts: list[Artifact]
+    __slots__ = ("info", "params", "tags", "metrics", "artifacts")
+
+    def __init__(self, info: RunInfo, params: dict[str, Any], tags: dict[str, str],
+                 metrics: dict[str, list[Point]], artifacts: list[Artifact]) -> None:
+        self.info, self.params, self.tags, self.metrics, self.artifacts = info, params, tags, metrics, artifacts
 
     def overlay(self, journal: JournalData) -> "Record":
         """This record with newer journal data on top (the journal wins); a new object.

@@ -11,10 +11,9 @@ import fnmatch
 import os
 import stat
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitexp.store import gitproc
 from gitexp.store.gitindex import IndexRow, read_index
@@ -36,11 +35,12 @@ MANY_UNTRACKED_FILES = 1000  # more untracked files than this in a snapshot are 
 MANY_UNTRACKED_BYTES = 10 << 20
 
 
-@dataclass
-class Snapshot:
+class Snapshot(NamedTuple):
+    """A working tree's code as a flat listing of written blobs, and what was left out."""
+
     files: dict[str, Entry]
     skipped: list[dict]
-    untracked: list[tuple[str, int]] = field(default_factory=list)  # (path, size) of untracked files taken
+    untracked: Sequence[tuple[str, int]] = ()  # (path, size) of untracked files taken
 
     def notices(self) -> list[str]:
         """One line each: many untracked files taken (and how to ignore them); files skipped as too large."""

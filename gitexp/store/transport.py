@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from gitexp.errors import GitexpError, RemoteRejected
+from gitexp.slots import Slots
+from gitexp.store.gitproc import find_program
 from gitexp.store.refs import write_packed_refs
 from gitexp.store.repo import GitDB
 
@@ -43,8 +44,7 @@ EXACT_IDS = ("-c", "core.warnAmbiguousRefs=false")
 LOCAL_PACKING = ("-c", "pack.window=0")
 
 
-@dataclass(frozen=True)
-class Remote:
+class Remote(NamedTuple):
     """A configured Git remote: its name and URL (a path for a local bare repo)."""
 
     name: str
@@ -76,8 +76,7 @@ class Remote:
         return {r: s for family in SHARED for r, s in db.refs_under(self.tracking_ref(family)).items()}
 
 
-@dataclass
-class RefUpdate:
+class RefUpdate(NamedTuple):
     """Set remote `ref` to `new` (None deletes it) if it still is `expect` (None: absent)."""
 
     ref: str
@@ -85,22 +84,25 @@ class RefUpdate:
     expect: str | None
 
 
-@dataclass
-class PushOutcome:
-    """Which updates the remote applied and which it refused (ref → reason)."""
+class PushOutcome(Slots):
+    """Which updates the remote applied and which it refused (ref → reason); the remote's tracking refs after."""
 
-    applied: list[str] = field(default_factory=list)
-    rejected: dict[str, str] = field(default_factory=dict)
-    tracking: dict[str, str] = field(default_factory=dict)  # the remote's tracking refs after the push
+    __slots__ = ("applied", "rejected", "tracking")
+
+    def __init__(self, tracking: dict[str, str] | None = None) -> None:
+        self.applied: list[str] = []
+        self.rejected: dict[str, str] = {}
+        self.tracking: dict[str, str] = {} if tracking is None else tracking
 
 
-@dataclass
-class Fetched:
-    """What one fetch saw: the remote's refs and the tracking refs before and after."""
+class Fetched(Slots):
+    """What one fetch saw: {remote ref: sha} of the `LISTED` families as the remote has them now
+    (`advertised`), and {tracking ref: sha} before the fetch and after it (`tracking`)."""
 
-    advertised: dict[str, str]  # {remote ref: sha} of the `LISTED` families, as the remote has them now
-    before: dict[str, str]  # {tracking ref: sha} before the fetch
-    tracking: dict[str, str]  # and after it
+    __slots__ = ("advertised", "before", "tracking")
+
+    def __init__(self, advertised: dict[str, str], before: dict[str, str], tracking: dict[str, str]) -> None:
+        self.advertised, self.before, self.tracking = advertised, before, tracking
 
     @property
     def moved(self) -> bool:
@@ -140,9 +142,9 @@ def use_git_cli() -> bool:
     choice = os.environ.get("GITEXP_TRANSPORT", "").lower()
     if choice == "dulwich":
         return False
-    if choice == "git" and shutil.which("git") is None:
+    if choice == "git" and find_program("git") is None:
         raise GitexpError("GITEXP_TRANSPORT=git but no git command is installed")
-    return shutil.which("git") is not None
+    return find_program("git") is not None
 
 
 # -- fetch ----------------------------------------------------------------------------
@@ -321,13 +323,13 @@ STAGE_PAIRS = 5_000
 PUSHING = "refs/gitexp/pushing/"
 
 
-@dataclass
-class _Staging:
+class _Staging(Slots):
     """The tips one push sends by glob ({remote ref: tip}), staged under `root` (the tracking refs' own, or not)."""
 
-    root: str = ""
-    tips: dict[str, str] = field(default_factory=dict)
-    tracking: bool = False
+    __slots__ = ("root", "tips", "tracking")
+
+    def __init__(self, root: str = "", tips: dict[str, str] | None = None, tracking: bool = False) -> None:
+        self.root, self.tips, self.tracking = root, {} if tips is None else tips, tracking
 
     def staged(self, refs: Iterable[str] | None = None) -> dict[str, str]:
         """{staged ref: tip} of `refs` (remote refs; None: all)."""
@@ -591,11 +593,11 @@ def _ref_transaction(db: GitDB, lines: str, message: str) -> bool:
 
 
 def _git_installed() -> bool:
-    return shutil.which("git") is not None and os.environ.get("GITEXP_TRANSPORT", "").lower() != "dulwich"
+    return find_program("git") is not None and os.environ.get("GITEXP_TRANSPORT", "").lower() != "dulwich"
 
 
 def git_config(db: GitDB, *args: str) -> subprocess.CompletedProcess:
     """Run `git config` on this repository (remote setup needs multi-valued keys)."""
-    if shutil.which("git") is None:
+    if find_program("git") is None:
         raise GitexpError("this command needs the git command", hint="install git")
     return _run_git(db, ["config", *args])

@@ -721,7 +721,7 @@ def _encode(s: Run, summary: tuple[str, str] | None = None) -> tuple:
 def _layout(commit: str, ref: str | None, scalars: tuple, info: RunInfo, params: str, tags: str,
             summary: tuple[str, str]) -> tuple:
     """A row in `_COLUMNS` order, from the JSON of its fields (`summary`: of the summary and last values)."""
-    return (commit, ref, *scalars, _to_json(dict(info.__dict__)), params, tags, *summary)
+    return (commit, ref, *scalars, _to_json(info.as_dict()), params, tags, *summary)
 
 
 def _unlink(path: Path) -> None:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # the CLI imports this module at start-up: no dulwich here
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing: the CLI imports this at start-up
+if TYPE_CHECKING:
     from gitexp.services.session import Session
 
 
-@dataclass(frozen=True)
 class RunSelection:
     """`-e EXP`, `--all` and `--filter EXPR` as one value; the default-experiment rule lives here."""
 
-    experiment: str | None = None
-    all: bool = False
-    filter: str | None = None
+    __slots__ = ("experiment", "all", "filter")
+
+    def __init__(self, experiment: str | None = None, all: bool = False, filter: str | None = None) -> None:
+        self.experiment, self.all, self.filter = experiment, all, filter
 
     @property
     def named(self) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,7 +72,7 @@ def set_status(s: Session, run: str, status: str, end_ms: int | None = None) -> 
     end = iso_from_ms(int(time.time() * 1000) if end_ms is None else end_ms)
 
     def mutate(state: Record) -> None:
-        state.info = replace(state.info, status=status, end_time=end)
+        state.info = state.info.replace(status=status, end_time=end)
 
     new = edit_record(s.db, target.ref, target.tip, f"gitexp: set status {status}", mutate)
     return EditResult(target.ref, target.info.id, target.info.name, target.tip, new)

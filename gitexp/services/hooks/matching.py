@@ -118,7 +118,7 @@ def _read_info(db: HookRepo, commit: str) -> dict | None:
             _site_packages()
             from gitexp.store.record import RunInfo  # YAML: only for a record outside gitexp's own subset
 
-            return dict(RunInfo.from_yaml(data).__dict__)
+            return RunInfo.from_yaml(data).as_dict()
         return dict(fields)  # type: ignore[call-overload]
     except Exception:
         return None

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
@@ -18,8 +17,7 @@ if TYPE_CHECKING:  # records and remote stores are opened only when a run lists 
 EMPTY_LISTS = (b"", b"[]\n", b"[]")
 
 
-@dataclass(frozen=True)
-class LargeArtifact:
+class LargeArtifact(NamedTuple):
     """A side-store artifact of a run: where it is in the run, its size and hash."""
 
     run_id: str

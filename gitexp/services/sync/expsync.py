@@ -23,13 +23,13 @@ a record that cannot be read is still brought (it is skipped when listing) but n
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName
 from gitexp.names import check_experiment
 from gitexp.services.session import Session
 from gitexp.services.sync.integrate import TRACKING_ROOT, apply_pending, local_tips, settle_tip
+from gitexp.slots import Slots
 from gitexp.store.experiments import EXPERIMENTS_PREFIX, FILENAME, ExperimentRecord, experiment_refs, \
     read_experiment, write_experiment
 from gitexp.store.history import Relation, relate
@@ -42,28 +42,32 @@ if TYPE_CHECKING:
 _FRESH = {"description": None, "lifecycle_stage": "active"}  # what a newly created record holds
 
 
-@dataclass
-class ExperimentPush:
+class ExperimentPush(Slots):
     """Experiment records to send (fast-forwards or creations), and the ones that cannot go."""
 
-    send: list[RefUpdate] = field(default_factory=list)
-    up_to_date: int = 0
-    behind: list[str] = field(default_factory=list)  # slugs the remote has newer: pull
-    rejected: dict[str, str] = field(default_factory=dict)  # slug → why
+    __slots__ = ("send", "up_to_date", "behind", "rejected")
+
+    def __init__(self) -> None:
+        self.send: list[RefUpdate] = []
+        self.up_to_date = 0
+        self.behind: list[str] = []  # slugs the remote has newer: pull
+        self.rejected: dict[str, str] = {}  # slug → why
 
 
-@dataclass
-class ExperimentPull:
+class ExperimentPull(Slots):
     """What integrating a remote's experiment records did, slugs per outcome."""
 
-    created: list[str] = field(default_factory=list)
-    fast_forwarded: list[str] = field(default_factory=list)
-    merged: list[str] = field(default_factory=list)
-    ahead: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    conflicts: dict[str, list[Conflict]] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    same_name: dict[str, list[str]] = field(default_factory=dict)  # display name → slugs (oldest first)
+    __slots__ = ("created", "fast_forwarded", "merged", "ahead", "unchanged", "conflicts", "errors", "same_name")
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.fast_forwarded: list[str] = []
+        self.merged: list[str] = []
+        self.ahead: list[str] = []
+        self.unchanged: list[str] = []
+        self.conflicts: dict[str, list[Conflict]] = {}
+        self.errors: dict[str, str] = {}
+        self.same_name: dict[str, list[str]] = {}  # display name → slugs (oldest first)
 
     @property
     def changed(self) -> int:

@@ -14,7 +14,6 @@ cannot be read is still created (it lists as CORRUPT) but never merged.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import ConcurrentUpdate, CorruptRecord, GitexpError, InvalidName
@@ -22,6 +21,7 @@ from gitexp.names import check_experiment, is_run_id
 from gitexp.services.session import Session
 from gitexp.services.sync.removed import forget_removed, removed_runs
 from gitexp.services.sync.seen import changes_between, mark_seen, read_seen
+from gitexp.slots import Slots
 from gitexp.store.history import Relation, relate
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import REMOTES_PREFIX, RUNS_PREFIX, GitDB
@@ -33,19 +33,22 @@ if TYPE_CHECKING:
 TRACKING_ROOT = REMOTES_PREFIX
 
 
-@dataclass
-class Integration:
+class Integration(Slots):
     """What integrating a remote's runs did, run id lists per outcome."""
 
-    created: list[str] = field(default_factory=list)
-    fast_forwarded: list[str] = field(default_factory=list)
-    merged: list[str] = field(default_factory=list)
-    ahead: list[str] = field(default_factory=list)  # local has more: push it
-    unchanged: list[str] = field(default_factory=list)
-    skipped_removed: list[str] = field(default_factory=list)
-    skipped_running: list[str] = field(default_factory=list)
-    conflicts: dict[str, list[Conflict]] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)  # run id or ref → reason
+    __slots__ = ("created", "fast_forwarded", "merged", "ahead", "unchanged", "skipped_removed", "skipped_running",
+                 "conflicts", "errors")
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.fast_forwarded: list[str] = []
+        self.merged: list[str] = []
+        self.ahead: list[str] = []  # local has more: push it
+        self.unchanged: list[str] = []
+        self.skipped_removed: list[str] = []
+        self.skipped_running: list[str] = []
+        self.conflicts: dict[str, list[Conflict]] = {}
+        self.errors: dict[str, str] = {}  # run id or ref → reason
 
     @property
     def changed(self) -> int:

@@ -9,7 +9,7 @@ the same value is fine; changed to different values is a conflict, resolved by
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from gitexp.store.record import Artifact, RunInfo
@@ -59,8 +59,8 @@ def merge_records(base: Record | None, ours: Record, theirs: Record, prefer: str
     empty = Record(ours.info, {}, {}, {}, [])
     b = base or empty
     conflicts: list[Conflict] = []
-    info_b = asdict(b.info) if base else {}
-    info = merge3(info_b, asdict(ours.info), asdict(theirs.info), "info", prefer, conflicts)
+    info_b = b.info.as_dict() if base else {}
+    info = merge3(info_b, ours.info.as_dict(), theirs.info.as_dict(), "info", prefer, conflicts)
     info["id"] = ours.info.id  # ids come from the ref, never from a merge
     arts = {k: _art_key(a) for k, a in ((a.path, a) for a in b.artifacts)}
     merged_arts = merge3(arts, {a.path: _art_key(a) for a in ours.artifacts},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
@@ -12,31 +11,37 @@ from gitexp.services.sync.expsync import ExperimentPull, integrate_experiments
 from gitexp.services.sync.integrate import Integration, integrate
 from gitexp.services.sync.seen import changes_between, mark_seen
 from gitexp.services.sync.tagsync import TagFetch, fetch_tags
+from gitexp.slots import Slots
 from gitexp.store.repo import RUNS_PREFIX
 from gitexp.store.transport import SHARED, TAGS, Remote, fetch_shared
 
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass
-class FetchResult:
-    remote: Remote
-    refs: dict[str, str]  # the remote's run refs
-    new: int  # tracking refs of runs created or moved
-    pruned: int
-    tags: TagFetch = field(default_factory=TagFetch)  # registry tags brought (create-if-absent)
-    experiments: dict[str, str] = field(default_factory=dict)  # the remote's experiment records
-    experiments_new: int = 0  # their tracking refs created or moved
+class FetchResult(Slots):
+    """What a fetch brought: the remote's run refs (`refs`), how many tracking refs of runs were created or
+    moved (`new`) or went (`pruned`), the registry tags created here, the remote's experiment records and
+    how many of their tracking refs moved."""
+
+    __slots__ = ("remote", "refs", "new", "pruned", "tags", "experiments", "experiments_new")
+
+    def __init__(self, remote: Remote, refs: dict[str, str], new: int, pruned: int) -> None:
+        self.remote, self.refs, self.new, self.pruned = remote, refs, new, pruned
+        self.tags = TagFetch()
+        self.experiments: dict[str, str] = {}
+        self.experiments_new = 0
 
 
-@dataclass
-class PullResult:
-    fetch: FetchResult
-    integration: Integration
-    experiments: ExperimentPull = field(default_factory=ExperimentPull)
-    artifacts: int = 0
-    artifact_bytes: int = 0
-    artifact_errors: list[str] = field(default_factory=list)
+class PullResult(Slots):
+    """A fetch, what integrating its runs and experiment records did, and the artifacts downloaded."""
+
+    __slots__ = ("fetch", "integration", "experiments", "artifacts", "artifact_bytes", "artifact_errors")
+
+    def __init__(self, fetch: FetchResult, integration: Integration, experiments: ExperimentPull) -> None:
+        self.fetch, self.integration, self.experiments = fetch, integration, experiments
+        self.artifacts = 0
+        self.artifact_bytes = 0
+        self.artifact_errors: list[str] = []
 
 
 def fetch(s: Session, remote: str | None = None) -> FetchResult:

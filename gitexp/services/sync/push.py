@@ -10,7 +10,7 @@ remote value just fetched, and the remote itself refuses it if that moved.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
@@ -21,6 +21,7 @@ from gitexp.services.sync.localruns import LocalRun, read_heads
 from gitexp.services.sync.removed import removed_runs
 from gitexp.services.sync.seen import changes_between, mark_seen
 from gitexp.services.sync.tagsync import TagPush, plan_tag_push
+from gitexp.slots import Slots
 from gitexp.store.history import Relation, relate
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import RUNS_PREFIX
@@ -31,8 +32,7 @@ Progress = Callable[[str, int, int], None]
 SENDABLE = ("FINISHED", "FAILED", "KILLED")
 
 
-@dataclass
-class PushOptions:
+class PushOptions(NamedTuple):
     """What to push: runs (references), one experiment, or every run; and how."""
 
     remote: str | None = None
@@ -45,46 +45,52 @@ class PushOptions:
     secret_patterns: tuple[str, ...] = ()  # more name patterns of credentials, beside `.gitexp.yaml`'s
 
 
-@dataclass
-class Outgoing:
+class Outgoing(Slots):
     """One run to send: its ref, local tip and the remote value it replaces (None: new)."""
 
-    run_id: str
-    name: str
-    ref: str
-    tip: str
-    expect: str | None
-    source: LocalRun | None = field(default=None, repr=False, compare=False)  # what was read of it
+    __slots__ = ("run_id", "name", "ref", "tip", "expect", "source")
+
+    def __init__(self, run_id: str, name: str, ref: str, tip: str, expect: str | None,
+                 source: LocalRun | None = None) -> None:
+        self.run_id, self.name, self.ref, self.tip, self.expect = run_id, name, ref, tip, expect
+        self.source = source  # what was read of it
 
 
-@dataclass
-class PushPlan:
+class PushPlan(Slots):
     """What a push would do; `dry_run` stops here."""
 
-    remote: Remote
-    send: list[Outgoing] = field(default_factory=list)
-    up_to_date: int = 0
-    behind: list[str] = field(default_factory=list)  # the remote has newer: pull
-    rejected: dict[str, str] = field(default_factory=dict)  # run label → why
-    running: list[str] = field(default_factory=list)
-    artifacts: list[LargeArtifact] = field(default_factory=list)  # to upload
-    secrets: list[tuple[str, str, str]] = field(default_factory=list)  # run label, path, pattern
-    deletes: list[RefUpdate] = field(default_factory=list)
-    shared: set[str] = field(default_factory=set)  # ids of the runs the remote has or gets: their tags go
-    tags: TagPush = field(default_factory=TagPush)  # registry tags to send with the runs
-    experiments: ExperimentPush = field(default_factory=ExperimentPush)  # experiment records to send
-    tracking: dict[str, str] = field(default_factory=dict)  # the remote's tracking refs, as the fetch left them
+    __slots__ = ("remote", "send", "up_to_date", "behind", "rejected", "running", "artifacts", "secrets",
+                 "deletes", "shared", "tags", "experiments", "tracking")
+
+    def __init__(self, remote: Remote, tracking: dict[str, str] | None = None) -> None:
+        self.remote = remote
+        self.send: list[Outgoing] = []
+        self.up_to_date = 0
+        self.behind: list[str] = []  # the remote has newer: pull
+        self.rejected: dict[str, str] = {}  # run label → why
+        self.running: list[str] = []
+        self.artifacts: list[LargeArtifact] = []  # to upload
+        self.secrets: list[tuple[str, str, str]] = []  # run label, path, pattern
+        self.deletes: list[RefUpdate] = []
+        self.shared: set[str] = set()  # ids of the runs the remote has or gets: their tags go
+        self.tags = TagPush()  # registry tags to send with the runs
+        self.experiments = ExperimentPush()  # experiment records to send
+        self.tracking: dict[str, str] = {} if tracking is None else tracking  # the remote's, as the fetch left them
 
 
-@dataclass
-class PushResult:
-    plan: PushPlan
-    sent: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    artifact_bytes: int = 0
-    artifacts_sent: int = 0
-    tags_sent: list[str] = field(default_factory=list)
-    experiments_sent: list[str] = field(default_factory=list)  # slugs
+class PushResult(Slots):
+    """What a push sent: run ids, deleted refs, artifacts, registry tags, experiment slugs."""
+
+    __slots__ = ("plan", "sent", "deleted", "artifact_bytes", "artifacts_sent", "tags_sent", "experiments_sent")
+
+    def __init__(self, plan: PushPlan) -> None:
+        self.plan = plan
+        self.sent: list[str] = []
+        self.deleted: list[str] = []
+        self.artifact_bytes = 0
+        self.artifacts_sent = 0
+        self.tags_sent: list[str] = []
+        self.experiments_sent: list[str] = []  # slugs
 
 
 def plan_push(s: Session, opts: PushOptions) -> PushPlan:

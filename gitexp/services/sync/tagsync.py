@@ -14,11 +14,11 @@ the registry ignores anything else anyway.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gitexp.names import is_run_id
 from gitexp.services.session import Session
+from gitexp.slots import Slots
 from gitexp.store.repo import GitDB
 from gitexp.store.transport import TAGS, Remote, RefUpdate, fetch_objects
 
@@ -28,23 +28,27 @@ if TYPE_CHECKING:  # the registry's modules load only where there are tags to lo
 _RUN_ID = re.compile(r"^id: ['\"]?([0-9a-z]+)['\"]?\s*$", re.M)
 
 
-@dataclass
-class TagPush:
+class TagPush(Slots):
     """Registry tags to send: updates (create-only), their (run id, commit), what the remote has."""
 
-    send: list[RefUpdate] = field(default_factory=list)
-    targets: list[tuple[str, str]] = field(default_factory=list)  # (run id, commit) of each tag sent
-    up_to_date: int = 0
-    conflicts: dict[str, str] = field(default_factory=dict)  # tag name → why
+    __slots__ = ("send", "targets", "up_to_date", "conflicts")
+
+    def __init__(self) -> None:
+        self.send: list[RefUpdate] = []
+        self.targets: list[tuple[str, str]] = []  # (run id, commit) of each tag sent
+        self.up_to_date = 0
+        self.conflicts: dict[str, str] = {}  # tag name → why
 
 
-@dataclass
-class TagFetch:
+class TagFetch(Slots):
     """What bringing the remote's registry tags did."""
 
-    created: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    conflicts: dict[str, str] = field(default_factory=dict)  # tag name → why
+    __slots__ = ("created", "unchanged", "conflicts")
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.unchanged = 0
+        self.conflicts: dict[str, str] = {}  # tag name → why
 
 
 def registry_tags(db: GitDB) -> dict[str, TagInfo]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from gitexp.errors import GitexpError
@@ -26,7 +25,7 @@ def write_final(db: GitDB, ref: str, tip: str, folder: ActiveDir, status: str,
     """
     base = known[1] if known is not None and known[0] == tip else read_record(db, tip)
     record = base.overlay(read_journals(folder.path))
-    record.info = replace(record.info, status=status, end_time=iso_from_ms(end_ms), exit_code=exit_code)
+    record.info = record.info.replace(status=status, end_time=iso_from_ms(end_ms), exit_code=exit_code)
     output = folder.output_log.read_bytes() if folder.output_log.exists() else None
     for art in record.artifacts:
         if art.inline and art.blob is None:  # logged during the run: staged until now

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from gitexp.services.tracking.paramsfile import (
 )
 from gitexp.services.tracking.paramslock import Notify, ParamsLock
 from gitexp.services.session import Session
+from gitexp.store.gitproc import find_program
 from gitexp.store.repo import GitDB
 
 # Seconds before a Ctrl-C or hang-up from `kill` is forwarded (a group-wide kill reached the child too).
@@ -89,7 +89,7 @@ def check_command(command: list[str]) -> None:
         raise GitexpError("no command to run", hint="put it after --, e.g. gitexp run -- python train.py")
     exe = command[0]
     if os.sep not in exe:
-        if shutil.which(exe) is None:
+        if find_program(exe) is None:
             if os.path.isfile(exe):  # a script in this folder: a shell needs ./ too
                 raise CommandNotFound(f"command not found: {exe}", hint=f"run it as ./{exe}, or e.g. python {exe}")
             raise CommandNotFound(f"command not found: {exe}", hint="check the spelling, or give its path")

@@ -73,7 +73,7 @@ def _holds(s: Session, holder: Holder) -> bool:
 
 def _name_at(s: Session, ref: str, commit: str) -> str | None:
     """The name in a run commit's record (None when unreadable: counted as holding)."""
-    row = _cache_query(s, "SELECT name FROM runs WHERE commit_id = ?", (commit,))
+    row = s.cache_rows("SELECT name FROM runs WHERE commit_id = ?", (commit,))
     if row:
         return row[0][0]
     try:
@@ -84,23 +84,10 @@ def _name_at(s: Session, ref: str, commit: str) -> str | None:
 
 def _cached_holder(s: Session, name: str, ref: str) -> Holder | None:
     """A run the cache index knows that carries `name` at its ref's current tip (other than `ref`)."""
-    for other_ref, commit in _cache_query(s, "SELECT ref, commit_id FROM runs WHERE name = ?", (name,)):
+    for other_ref, commit in s.cache_rows("SELECT ref, commit_id FROM runs WHERE name = ?", (name,)):
         if other_ref != ref and s.db.read_ref(other_ref) == commit:
             return Holder(name, other_ref)
     return None
-
-
-def _cache_query(s: Session, query: str, args: tuple) -> list[tuple]:
-    if not s.has_cache_file():  # never create (or rebuild) the cache to start a run
-        return []
-    import sqlite3  # here: a repository without a cache never needs it
-    conn = s.cache.connection()
-    if conn is None:
-        return []
-    try:
-        return conn.execute(query, args).fetchall()
-    except sqlite3.DatabaseError:
-        return []
 
 
 def _seed(s: Session, book: NameBook) -> None:
@@ -109,7 +96,7 @@ def _seed(s: Session, book: NameBook) -> None:
     Without a cache there is nothing cheap to fill it from: it is filled later,
     once a listing has built the cache; meanwhile the index is asked per claim.
     """
-    rows = _cache_query(s, "SELECT name, ref FROM runs", ())
+    rows = s.cache_rows("SELECT name, ref FROM runs", ())
     if rows:
         book.seed((name, ref) for name, ref in rows if isinstance(name, str) and isinstance(ref, str))
 

@@ -9,7 +9,6 @@ the final commit of the new segment. `git log <ref>` shows every segment.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import Any
 
 from gitexp.errors import RunNotFound
@@ -49,7 +48,7 @@ def resume_run(s: Session, text: str) -> ActiveRun:
         def mutate(state: Record) -> None:
             if state.info.status == "RUNNING":
                 raise RunIsActive(f"run {label} was resumed by another process meanwhile")
-            state.info = replace(state.info, status="RUNNING", end_time=None, exit_code=None)
+            state.info = state.info.replace(status="RUNNING", end_time=None, exit_code=None)
 
         new_tip = edit_record(db, ref, tip, f"gitexp: resume run {record.info.name}\n\nrun id: {record.info.id}\n",
                               mutate)

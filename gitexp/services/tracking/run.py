@@ -74,6 +74,7 @@ class ActiveRun:
         self.notices: list[str] = []  # one-line remarks for the user at the start (snapshot size)
         # The commit this process made on the run's ref and its record: the end need not read it back.
         self.written: tuple[str, Record] | None = None
+        self.committer: bytes | None = None  # the identity its start committed as: the end's too
         self.ended = False
         self._flush_warned = False  # a failed background flush was reported (once per run)
         _flusher.register(self)
@@ -164,7 +165,7 @@ class ActiveRun:
         store = self.folder.staged if inline else SideStore(self.common_dir / "gitexp" / "objects")
         store.put(local_path, sha256)
         art = Artifact(artifact_path, size, sha256, inline)
-        self.journal.event("a", artifact_path, art.__dict__)
+        self.journal.event("a", artifact_path, art.as_dict())
         self._artifact_paths.add(artifact_path)
         return art
 
@@ -190,6 +191,8 @@ class ActiveRun:
             # stays RUNNING with its journal, and is recovered (KILLED) from it later.
             self._close_journal()
             with open_repo(self.common_dir) as db, finalizing(self.folder):
+                if self.committer is not None:
+                    db.adopt_identity(self.committer)
                 tip = db.read_ref(self.ref) or ""
                 write_final(db, self.ref, tip, self.folder, status, exit_code, int(time.time() * 1000),
                             self.written)
@@ -514,6 +517,7 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
     run = ActiveRun(db.common_dir, ref, info, params, str_tags, lock, settings)
     run.notices = notices
     run.written = (commit, Record(info, dict(params), dict(str_tags), {}, []))
+    run.committer = db.identity()
     return run
 
 

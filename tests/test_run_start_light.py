@@ -1,0 +1,106 @@
+"""The run start's light replacements (dataclasses, shutil, the cache module) and what a run start loads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitexp.services.tracking.localstate import ActiveDir
+from gitexp.settings import Settings
+from gitexp.store.gitproc import find_program
+from gitexp.store.record import Artifact, RunInfo
+from gitexp.store.runcommit import Record
+
+PY = sys.executable
+
+
+def test_record_classes_compare_copy_and_show_by_their_fields() -> None:
+    info = RunInfo("1m8pavx68sysg6ej", "brisk-otter", "default", command=["python", "train.py"])
+    same = RunInfo("1m8pavx68sysg6ej", "brisk-otter", "default", command=["python", "train.py"])
+    assert info == same and info != RunInfo("1m8pavx68sysg6ej", "other", "default")
+    assert info != ("1m8pavx68sysg6ej",) and RunInfo("x", "y", "z").command == []
+    ended = info.replace(status="FINISHED", exit_code=0)
+    assert (ended.status, ended.exit_code, ended.command, info.status) == ("FINISHED", 0, ["python", "train.py"],
+                                                                            "RUNNING")
+    assert list(info.as_dict()) == list(RunInfo.__slots__) and info.as_dict()["name"] == "brisk-otter"
+    shown = "Artifact(path='m.bin', size=3, sha256='ab', inline=False, blob=None)"
+    assert repr(Artifact("m.bin", 3, "ab", False)) == shown
+    with pytest.raises(TypeError, match="no field 'stauts'"):
+        info.replace(stauts="FINISHED")
+    with pytest.raises(TypeError):
+        hash(info)
+    record = Record(info, {"lr": 0.1}, {}, {}, [])
+    assert record == Record(same, {"lr": 0.1}, {}, {}, []) and record != Record(info, {"lr": 0.2}, {}, {}, [])
+
+
+def test_defaults_are_not_shared_between_instances() -> None:
+    a, b = RunInfo("x", "y", "z"), RunInfo("x", "y", "z")
+    a.command.append("python")
+    a.skipped.append({"path": "big"})
+    assert b.command == [] and b.skipped == []
+    s, t = Settings(), Settings()
+    s.snapshot.ignore.append("data/")
+    s.remote_stores["origin"] = "/tmp/store"
+    assert t.snapshot.ignore == [] and t.remote_stores == {}
+
+
+def test_find_program_agrees_with_shutil_which(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "tool").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "tool").chmod(0o755)
+    (tmp_path / "bin" / "plain").write_text("not executable\n")
+    (tmp_path / "bin" / "folder").mkdir()
+    for path in (f"{tmp_path / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin", "", f"{os.pathsep}/usr/bin"):
+        monkeypatch.setenv("PATH", path)
+        monkeypatch.chdir(tmp_path / "bin")
+        for name in ("tool", "plain", "folder", "git", "sh", "no-such-program-here"):
+            assert find_program(name) == shutil.which(name), (path, name)
+
+
+def test_removing_an_active_folder_takes_everything_but_what_links_point_to(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    folder = ActiveDir(tmp_path / "active" / "1m8pavx68sysg6ej")
+    (folder.path / "staged" / "ab").mkdir(parents=True)
+    (folder.path / "staged" / "ab" / "cdef").write_bytes(b"x")
+    (folder.path / "points.bin").write_bytes(b"y")
+    (folder.path / "link-to-folder").symlink_to(outside)
+    (folder.path / "link-to-file").symlink_to(outside / "keep.txt")
+    folder.remove()
+    assert not folder.path.exists() and (outside / "keep.txt").read_text() == "keep"
+    folder.remove()  # already gone: nothing to do, no error
+
+
+def test_a_run_start_loads_neither_dataclasses_nor_shutil(repo: Path) -> None:
+    code = ("import sys; sys.argv = ['gitexp', 'run', '--', 'true']\n"
+            "from gitexp import _entry\ntry:\n    _entry.entry()\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "print(' '.join(m for m in ('dataclasses', 'inspect', 'shutil', 'click', 'dulwich') if m in sys.modules))")
+    proc = subprocess.run([PY, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+def test_cache_rows_reads_the_index_and_never_creates_or_repairs_it(repo: Path) -> None:
+    from gitexp.services.session import INDEX_FILE, open_session
+
+    index = repo / ".git" / "gitexp" / INDEX_FILE
+    with open_session(repo) as s:
+        assert s.cache_rows("SELECT name FROM runs") == [] and not index.exists()
+    subprocess.run([PY, "-m", "gitexp", "run", "-n", "first", "--", "true"], cwd=repo, check=True, capture_output=True)
+    subprocess.run([PY, "-m", "gitexp", "ls"], cwd=repo, check=True, capture_output=True)  # builds the index
+    with open_session(repo) as s:
+        assert s.cache_rows("SELECT name FROM runs") == [("first",)]
+        assert "cache" not in s.__dict__  # the cache module was not needed
+    index.write_bytes(b"not a database" * 100)
+    with open_session(repo) as s:
+        assert s.cache_rows("SELECT name FROM runs") == []
+    assert index.read_bytes().startswith(b"not a database")  # left for the cache itself to replace
+    proc = subprocess.run([PY, "-m", "gitexp", "run", "-n", "first", "--", "true"], cwd=repo, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1 and "a run named 'first' already exists" in proc.stderr  # the name book still knows
