@@ -15,7 +15,7 @@ import pytest
 
 from gitexp.names import new_run_id
 from gitexp.services.catalog import cache, fill
-from gitexp.store import catfile, runcommit
+from gitexp.store import catfile, runcommit, runyaml_lite, yamlfast
 from gitexp.store.record import RunInfo, encode_record
 from gitexp.store.repo import FILE, LINK, RUNS_PREFIX, Entry, GitDB, open_repo
 from gitexp.store.runcommit import write_run_commit
@@ -91,7 +91,7 @@ def test_bulk_read_equals_one_by_one_reads(repo: Path, runs: list[tuple[str, str
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     started, rounds = _count_processes(monkeypatch)
     monkeypatch.setattr(cache, "BULK_FROM", 1)
-    monkeypatch.setattr(runcommit, "BULK_ROUND", 4)
+    monkeypatch.setattr(catfile, "ROUND", 4)
     with open_repo(repo) as db:
         bulk = _loaded(db, runs)
         assert (started, rounds) == ([1], [])  # one process for every round and pass
@@ -121,7 +121,7 @@ def test_with_a_git_older_than_batch_command_each_pass_is_a_process(
         repo: Path, runs: list[tuple[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """git before 2.36 has no `cat-file --batch-command`: it answers with its usage and exit 129."""
     monkeypatch.setattr(cache, "BULK_FROM", 1)
-    monkeypatch.setattr(runcommit, "BULK_ROUND", 10)
+    monkeypatch.setattr(catfile, "ROUND", 10)
     with open_repo(repo) as db:
         today = _loaded(db, runs)
         old = tmp_path / "old-git"
@@ -134,7 +134,7 @@ def test_with_a_git_older_than_batch_command_each_pass_is_a_process(
         started, rounds = _count_processes(monkeypatch)
         older = _loaded(db, runs)
     assert _same(today, older)
-    assert len(started) == 1 and len(rounds) == 2 * 3  # tried once; then three passes a round, rounds of 5,000
+    assert len(started) == 1 and len(rounds) == 2  # tried once; then two passes a round, rounds of 5,000
 
 
 def test_without_git_every_run_is_read_through_dulwich(repo: Path, runs: list[tuple[str, str]],
@@ -151,7 +151,7 @@ def test_without_git_every_run_is_read_through_dulwich(repo: Path, runs: list[tu
 def test_git_failing_midway_leaves_no_run_out(repo: Path, runs: list[tuple[str, str]],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cache, "BULK_FROM", 1)
-    real = runcommit.read_files_bulk
+    real = cache.read_files_bulk
 
     def failing(db: GitDB, commits: list[str]):  # type: ignore[no-untyped-def]
         for n, item in enumerate(real(db, commits)):
@@ -178,10 +178,9 @@ def test_cat_answers_in_order_and_says_missing(repo: Path) -> None:
     assert catfile.tree_entries(tree, 20) == {"train.py": (FILE, git(repo, "rev-parse", f"{head}:train.py").strip())}
 
 
-def test_a_reader_answers_as_cat_does_round_after_round(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(catfile, "PIPE_BYTES", 200)  # a few commands a part: many parts a round
+def test_a_reader_answers_as_cat_does_round_after_round(repo: Path) -> None:
     with open_repo(repo) as db:
-        blobs = [db.add_blob(b"x" * n) for n in range(30)]
+        blobs = [db.add_blob(b"x" * n) for n in range(3000)]  # over a pipe's worth of commands and answers
         head = db.head()
     rounds = [blobs + ["0" * 40, f"{head}:train.py", f"{head}:nope"], blobs[:3], [head]]
     with catfile.Reader(repo / ".git") as reader:
@@ -276,7 +275,7 @@ def test_the_worker_never_runs_the_users_script(repo: Path) -> None:
         # and it answers, with this gitexp found as the script found it (here by the install's finder)
         import time
         from gitexp.store.repo import RUNS_PREFIX, open_repo
-        from gitexp.store.runcommit import read_files_bulk
+        from gitexp.services.catalog.cache import read_files_bulk
         with open_repo(".") as db:
             pairs = list(db.refs_under(RUNS_PREFIX).items())
             chunk = [(r, c, f) for (r, _), (c, f) in zip(pairs, read_files_bulk(db, [c for _, c in pairs]))]
@@ -300,3 +299,30 @@ def test_rows_are_encoded_as_json_dumps_would() -> None:
               {"nested": {"deep": [{"x": 1e-300}]}}, {"ctrl": "\x00\x1b]0;x\x07"}]
     for value in values:
         assert cache._to_json(value) == json.dumps(value)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_rows_read_by_the_shape_readers_are_the_general_readers_rows(seed: int) -> None:
+    """A record of the shapes gitexp writes skips the general readers: its row decodes as theirs does."""
+    import random
+
+    from tests.test_yamlfast import ODD_STRINGS
+
+    rng = random.Random(seed)
+    shaped = 0
+    for n in range(300):
+        run_id = new_run_id(1_700_000_000_000 + n * 1000)
+        odd = lambda: rng.choice(ODD_STRINGS) if rng.random() < 0.1 else "x"  # noqa: E731
+        info = RunInfo(id=run_id, name=odd(), experiment="default", status="FINISHED", user=odd(),
+                       start_time=rng.choice(["2026-01-01T00:00:00.000Z", odd()]), command=["python", odd()])
+        params = {f"p{i}": rng.choice([rng.random(), 7, -0.0, 1e-300, None, odd(), math.inf]) for i in range(5)}
+        files = encode_record(info, params, {"stage": odd()}, {"acc": [(0, rng.random(), 1)]}, [])
+        record = {name: files[name] for name in runcommit.SUMMARY_FILES if isinstance(files.get(name), bytes)}
+        ref = f"{RUNS_PREFIX}{rng.choice(['default', 'other'])}/{rng.choice([run_id, new_run_id(1)])}"
+        row = cache._shaped_row(ref, "c" * 40, record, runyaml_lite.canonical, yamlfast)
+        if row is not None:
+            shaped += 1
+            general = cache._row_of(ref, "c" * 40, record)
+            assert _same([json.loads(v) if i > 8 else v for i, v in enumerate(row)],
+                         [json.loads(v) if i > 8 else v for i, v in enumerate(general)]), record
+    assert shaped > 50

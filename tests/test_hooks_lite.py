@@ -4,6 +4,7 @@ defers to it); run refs picked by name; git processes without subprocess; traile
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,42 @@ def test_trailer_lines() -> None:
     message = ("Subject\n\nGitexp-Run: 1m8mwb5p9nyj3gq3\ngitexp-run:1m8mwb5p9nyj3gq4  \r\n"
                "Gitexp-Run: two words\nGitexp-Run:\nX-Gitexp-Run: 1m8mwb5p9nyj3gq5\n  Gitexp-Run: 1m8mwb5p9nyj3gq6\n")
     assert run_ids_in(message) == ["1m8mwb5p9nyj3gq3", "1m8mwb5p9nyj3gq4", "1m8mwb5p9nyj3gq6"]
+
+
+ODD_IDS = ["0123456789012345", "1234567890123e45", "0b01010101010101", "0x1234567890abcd", "eeeeeeeeeeeeeeee",
+           "1m8mwb5p9nyj3gq3", "a" * 16]
+ODD_HEX = ["0" * 40, "1234e" + "5" * 35, "0b" + "01" * 19, "ab" * 20, "e" * 64, "f" * 64, "0123456789abcdef" * 4]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_one_match_reader_reads_as_the_loader_or_declines(seed: int) -> None:
+    """`canonical` on run.yaml as gitexp writes it with odd values in every field: the loader's fields, or None."""
+    from tests.test_yamlfast import ODD_STRINGS
+
+    rng = random.Random(seed)
+    usual = ["2026-11-30T00:05:44.777Z", "3.12.1", "feature/x", "John Smith", "brisk-otter", "x" * 200, ""]
+    read = 0
+    for _ in range(300):
+        text = lambda: rng.choice(ODD_STRINGS if rng.random() < 0.1 else usual)  # noqa: E731
+        info = RunInfo(rng.choice(ODD_IDS), text(), text(), status=rng.choice(record.STATUSES), start_time=text(),
+                       end_time=rng.choice([None, text()]), user=text(), host=text(),
+                       command=[text() for _ in range(rng.randrange(3))], exit_code=rng.choice([None, 0, -1, 2**31 - 1]),
+                       baseline=rng.choice([None, *ODD_HEX]), branch=rng.choice([None, text()]),
+                       dirty=rng.random() < 0.5, gitexp_version=text(), python_version=text(),
+                       parent_run=rng.choice([None, text()]), description=rng.choice([None, text()]))
+        data = info.to_yaml()
+        fields = runyaml_lite.canonical(data.decode())
+        if fields is None:
+            continue
+        read += 1
+        expected = real(data)
+        assert expected is not None and fields == {k: expected[k] for k in fields}, data
+        assert all(expected[k] == getattr(RunInfo("x", "x", "x"), k) for k in expected.keys() - fields.keys())
+    assert read > 80  # many records are read by the one match
+
+
+@pytest.mark.parametrize("text", variants())
+def test_the_one_match_reader_declines_what_the_loader_reads_otherwise(text: str) -> None:
+    fields = runyaml_lite.canonical(text)
+    expected = real(text.encode())
+    assert fields is None or (expected is not None and fields == {k: expected[k] for k in fields}), text

@@ -173,3 +173,33 @@ def test_summary_json_reads_back_as_the_summary(number: str) -> None:
         assert texts is yamlfast.FAIL  # ints are not `summarize`'s shape: decoded the usual way
     else:
         assert _same(json.loads(texts[0]), fast) and _same(json.loads(texts[1]), {"m": fast["m"]["last"]})
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_flat_json_reads_back_as_ruamel_reads_the_mapping(seed: int) -> None:
+    """params.yaml of numbers goes to the cache row's JSON as it is spelled: `json.loads` of it is ruamel's value."""
+    rng = random.Random(seed)
+    shaped = 0
+    for _ in range(400):
+        value = {rng.choice(["lr", "p1", "a/b", "x.y", "train loss", rng.choice(ODD_STRINGS)]):
+                 rng.choice([rng.random(), rng.randrange(-10**6, 10**6), 1e-300, -0.0, 1e20, None, True, False, [], {},
+                             math.nan, math.inf, rng.choice(ODD_STRINGS)]) for _ in range(rng.randrange(1, 6))}
+        data = yamlio.dump(value)
+        text = yamlfast.flat_json(data)
+        if text is not None:
+            shaped += 1
+            assert _same(json.loads(text), _full(data)), data
+            assert _same(yamlfast.parse(data), _full(data)), data
+    assert shaped > 100
+
+
+@pytest.mark.parametrize("doc", [
+    b"a: 1\nb: 2", b"a: 1\na: 2\n", b"a: NaN\n", b"a: Infinity\n", b"a: -Infinity\n", b"a: [1, 2]\n", b"a: {b: 1}\n",
+    b"a: {: 1, \n: 2}\n", b'a: "x"\n', b"a: 1 # c\n", b"a: b: 1\n", b"a:1\nb: 2: 3\n", b"true: 1\n", b"1: 2\n",
+    b"a : 1\n", b"a: 1\n--- b: 2\n", b"a: 0x1f\n", b"a: 1_000\n", b"a: 01\n", b"a: .5\n", b"a: 1.\n", b"a: 1e5\n",
+    b"a: -0\n", b"a: 1E+5\n", b"a: null\nb: true\nc: []\nd: {}\n", b"a: nan\n", b"a: \\u0041\n", b"a\\u0041: 1\n",
+    b"a: 1\n\n", b"? a\n: 1\n", b"a: &x 1\n", b"a: !!str 1\n", b"a:  1  \n", b"\xef\xbb\xbfa: 1\n", b"a: 1\r\n",
+])
+def test_flat_json_abstains_unless_json_reads_it_as_ruamel(doc: bytes) -> None:
+    text = yamlfast.flat_json(doc)
+    assert text is None or _same(json.loads(text), _full(doc)), doc

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-from gitexp.store.gitlite import is_run_id
+from gitexp.store.gitlite import _B32, ID_LENGTH, is_run_id
+from gitexp.store.lazyre import lazy
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing: git hooks import this module
 if TYPE_CHECKING:
@@ -55,6 +56,72 @@ _SPECIAL = [re.compile(p, re.X) for p in (
 _ODD = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ufeff\ud800-\udfff\ufffe\uffff\u2028\u2029]")  # loader's business
 _NOT_KEYS = {"null", "true", "false"}  # keys YAML reads as null or booleans (non-string keys)
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
+
+
+# run.yaml as gitexp writes it, every value plain or simply quoted: read by one match (`canonical`).
+_C = r"[^\x00-\x1f\x7f-\x9f:#\"'\\\u2028\u2029\ufeff\ufffe\uffff]"  # in a plain string: no indicator, quote...
+_L = _C.replace("x1f", "x20")  # ...and as its last character, no space
+_PLAIN = (r"(?!(?:null|Null|NULL|true|True|TRUE|false|False|FALSE)\n)(?:[A-Za-z_/]|-[-A-Za-z_])"
+          rf"(?:{_C}*{_L})?|[0-9]+(?:\.[0-9]+){{2,}}")  # text that YAML reads as a string; versions (3.11.7)
+_STR = rf"{_PLAIN}|'{_C.replace(':#', '')}*'"  # or single-quoted without quotes in it
+_B32_CLASS = f"[{''.join(sorted(_B32))}]{{{ID_LENGTH}}}"
+_HEX = "(?!0b)(?=[0-9e]*[a-df])"  # hex that YAML reads as a string: a letter, and not a binary number
+_SHAPES = {  # field kind: its value's pattern
+    "text": _STR, "or_null": rf"{_STR}|null", "format": str(FORMAT), "status": "|".join(STATUSES),
+    "id": rf"(?!0[bx])(?=[0-9e]*[^0-9e\n]){_B32_CLASS}|'{_B32_CLASS}'",  # a letter: not a number
+    "command": rf" \[\]|(?:\n- (?:{_STR}))+", "exit_code": "-?(?:0|[1-9][0-9]{0,8})|null",
+    "baseline": rf"{_HEX}(?:[0-9a-f]{{40}}|[0-9a-f]{{64}})|'(?:[0-9a-f]{{40}}|[0-9a-f]{{64}})'|null",
+    "dirty": "true|false", "skipped": r"\[\]",
+}
+# RunInfo's fields in the order gitexp writes them; each may be absent but id and status.
+_CANONICAL = (("format", "format"), ("id", "id"), ("name", "text"), ("experiment", "text"), ("status", "status"),
+              ("start_time", "text"), ("end_time", "or_null"), ("user", "text"), ("host", "text"),
+              ("command", "command"), ("exit_code", "exit_code"), ("baseline", "baseline"), ("branch", "or_null"),
+              ("dirty", "dirty"), ("skipped", "skipped"), ("gitexp_version", "text"), ("python_version", "text"),
+              ("parent_run", "or_null"), ("description", "or_null"))
+
+
+def _line(key: str, kind: str) -> str:
+    """The pattern of one `canonical` line, its value a group; optional but for id and status."""
+    line = f"{key}:{'' if kind == 'command' else ' '}({_SHAPES[kind]})\n"  # a list's items start on the next line
+    return line if key in ("id", "status") else f"(?:{line})?"
+
+
+_CANONICAL_RE = lazy("".join(_line(key, kind) for key, kind in _CANONICAL))
+
+
+def canonical(text: str) -> dict[str, Any] | None:
+    """run.yaml's fields as `RunInfo.from_yaml` reads them (as `run_fields` returns them) if the
+    record has exactly the shape gitexp writes: known keys in their order, plain or simply quoted
+    values. None for anything else.
+
+    One match reads the whole record (a cold listing reads 10,000): no value is parsed alone.
+    """
+    found = _CANONICAL_RE.fullmatch(text)
+    if found is None:
+        return None
+    known: dict[str, Any] = {}
+    for (key, kind), raw in zip(_CANONICAL, found.groups()):
+        if raw is None or key == "format":
+            continue
+        if kind in ("text", "id", "status") or raw != "null" and kind in ("or_null", "baseline"):
+            known[key] = raw[1:-1] if raw[0] == "'" else raw
+        else:
+            known[key] = _typed(kind, raw)
+    for key in ("name", "experiment", "start_time"):
+        known[key] = known.get(key) or ""
+    return known
+
+
+def _typed(kind: str, raw: str) -> Any:
+    """The value of a `canonical` field other than a string, from its text."""
+    if raw == "null":
+        return None
+    if kind == "command":
+        return [item[1:-1] if item[0] == "'" else item for item in raw[3:].split("\n- ")] if raw != " []" else []
+    if kind == "exit_code":
+        return int(raw)
+    return raw == "true" if kind == "dirty" else []  # dirty, or skipped (always [])
 
 
 class Corrupt(Exception):
@@ -154,6 +221,9 @@ def run_fields(data: bytes) -> dict[str, Any] | object:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return FALLBACK
+    known = canonical(text)
+    if known is not None:
+        return known
     if not text or _ODD.search(text):
         return FALLBACK
     raw = _parse(text)

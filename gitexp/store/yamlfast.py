@@ -16,6 +16,7 @@ Patterns are compiled on the first parse, so importing this module costs nothing
 from __future__ import annotations
 
 import re
+from json import loads as json_loads
 from json.encoder import encode_basestring_ascii  # the C encoder
 from typing import Any
 
@@ -33,6 +34,7 @@ _CONSTANTS: dict[str, Any] = {
 _INT = r"-?(?:0|[1-9][0-9]*)"
 _FRACTION = r"\.[0-9]+(?:[eE][-+]?[0-9]+)?|(?:\.[0-9]*)?[eE][-+]?[0-9]+"  # what makes an int text a float
 _NUMBER_STARTS = frozenset("-0123456789")
+_JSON_STARTS = frozenset("-0123456789tfn[{")  # what a JSON value other than a string starts with
 _NONE: Any = object()
 # Records repeat themselves (`count: 100`, `status: FINISHED`, the same keys): what a line
 # or key read as is remembered, up to a bound, and only for short immutable values (a
@@ -90,7 +92,8 @@ def parse(data: bytes | str) -> Any:
         return FAIL
     try:
         if text[:1] not in " -" and "\n " not in text:
-            return _flat(text if text.endswith("\n") else text + "\n")
+            shaped = _json_shaped(text)
+            return shaped[1] if shaped else _flat(text if text.endswith("\n") else text + "\n")
         if _SUMMARY.fullmatch(text):
             return _summary(text)
     except _Abstain:
@@ -151,6 +154,41 @@ def _flat(text: str) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def flat_json(data: bytes) -> str | None:
+    """JSON of a flat mapping whose values are all spelled as JSON spells them (numbers, true,
+    false, null, [] and {}: params.yaml of numbers), whose `json.loads` is what `parse` gives; else None."""
+    if not _compiled:
+        _compile()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    shaped = _json_shaped(text) if text[:1] not in " -" and "\n " not in text else None
+    return shaped[0] if shaped else None
+
+
+def _json_shaped(text: str) -> tuple[str, dict[str, Any]] | None:
+    """(JSON, value) of a flat mapping of JSON-spelled values, made by string methods and checked by
+    `json.loads` in C; None otherwise (text with quotes or escapes, strings, NaN, flow collections).
+
+    Without quotes, brackets or a second `: ` on a line, JSON that parses with one key per
+    line has each line as `key: value`; its keys are then checked as YAML keys.
+    """
+    lines, first = text.count("\n"), text.find(": ") + 2
+    if (text[-1:] != "\n" or text[first:first + 1] not in _JSON_STARTS or text.count(": ") != lines
+            or '"' in text or "\\" in text or "NaN" in text or "Infinity" in text
+            or text.count("[") != text.count("[]") or text.count("{") != text.count("{}")):
+        return None
+    shaped = '{"' + text[:-1].replace(": ", '": ').replace("\n", ', "') + "}"
+    try:
+        value = json_loads(shaped)
+    except ValueError:
+        return None
+    if len(value) != lines or not (_GOOD_KEYS.issuperset(value) or all(map(_good_key, value))):
+        return None
+    return shaped, value
 
 
 def _pair(line: str) -> tuple[str, Any]:

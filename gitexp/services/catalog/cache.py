@@ -38,11 +38,11 @@ except ImportError:  # pragma: no cover - a build without it
 
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
 from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
-from gitexp.store import catfile
-from gitexp.store.record import RunInfo, parse_mapping
+from gitexp.store import catfile, runcommit
+from gitexp.store.record import RECORD_DIR, RunInfo, parse_mapping
 from gitexp.store.yamlio import FAST_MAX_BYTES
 from gitexp.store.repo import GitDB
-from gitexp.store.runcommit import RecordReader, read_files_bulk
+from gitexp.store.runcommit import SUMMARY_FILES, RecordReader
 from gitexp.services.session import INDEX_FILE
 
 SCHEMA = "6"
@@ -117,13 +117,42 @@ def record_rows(chunk: list[tuple[str, str, dict[str, bytes]]]) -> list[tuple]:
 
     An unreadable record gives (None, ref, commit, error, status) instead of a row.
     """
-    from gitexp.store import yamlfast  # here: a warm listing reads no YAML
+    from gitexp.store import runyaml_lite, yamlfast  # here: a warm listing reads no YAML
 
-    return [_row_of(ref, commit, files, yamlfast.summary_json) for ref, commit, files in chunk]
+    return [_shaped_row(ref, commit, files, runyaml_lite.canonical, yamlfast) or _row_of(ref, commit, files)
+            for ref, commit, files in chunk]
 
 
-def _row_of(ref: str, commit: str, files: dict[str, bytes], summary_json: Callable[[bytes], Any]) -> tuple:
-    """One record's row; a summary.yaml of the shape `summarize` writes goes to JSON undecoded."""
+def _shaped_row(ref: str, commit: str, files: dict[str, bytes], canonical: Callable[[str], Any],
+                yamlfast: ModuleType) -> tuple | None:
+    """The row of a record in the shapes gitexp writes, read by the shape readers (run.yaml by one
+    match, params of numbers and summary.yaml straight to their JSON); None for any other record
+    (`_row_of` reads it, and says what is wrong)."""
+    if any(len(data) > FAST_MAX_BYTES for data in files.values()):
+        return None
+    run, params, tags, summary = (files.get(name) for name in ("run.yaml", "params.yaml", "tags.yaml", "summary.yaml"))
+    try:
+        known = canonical(run.decode("utf-8")) if run is not None else None
+    except UnicodeDecodeError:
+        return None
+    texts = yamlfast.summary_json(summary) if summary is not None else ("{}", "{}")
+    if known is None or ref.rsplit("/", 1)[-1] != known["id"] or texts is yamlfast.FAIL:
+        return None
+    try:
+        params_json = "{}" if params is None else yamlfast.flat_json(params) or _to_json(
+            parse_mapping(params, "params.yaml"))
+        tags_json = _to_json({str(k): str(v) for k, v in parse_mapping(tags, "tags.yaml").items()})
+    except (CorruptRecord, GitexpError, ValueError, TypeError):
+        return None
+    info = RunInfo.from_dict(known)
+    return _layout(commit, ref, scalars_of(info, ref), info, params_json, tags_json, texts)
+
+
+def _row_of(ref: str, commit: str, files: dict[str, bytes]) -> tuple:
+    """One record's row through `fields_from` (its errors as an unreadable row); a summary.yaml
+    of the shape `summarize` writes goes to JSON undecoded."""
+    from gitexp.store.yamlfast import summary_json
+
     data = files.get("summary.yaml")
     texts = summary_json(data) if data is not None and len(data) <= FAST_MAX_BYTES else None
     if not isinstance(texts, tuple):
@@ -141,6 +170,13 @@ def _run_of(row: tuple, loader: Loader | None = None) -> Run:
     if row[0] is None:
         return Run.unreadable(row[1], row[2], row[3], Status(row[4]))
     return Run(row[1], row[0], row[2:9], dict(zip(_STORED, row[9:])), loader=loader)
+
+
+def read_files_bulk(db: GitDB, commits: list[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+    """The top-level record files of many run commits (`catfile.folder_files`: None for one it declines,
+    which `RecordReader` then reads and says what is wrong); raises CatFileError when git cannot serve."""
+    return catfile.folder_files(db.common_dir, commits, RECORD_DIR, SUMMARY_FILES, runcommit.MAX_YAML_BYTES,
+                                db.hex_length // 2)
 
 
 def load_summaries(db: GitDB, pairs: list[tuple[str, str]]) -> Iterator[Run]:
@@ -194,6 +230,31 @@ def running_gc() -> Iterator[None]:
     finally:
         if not was_on:
             gc.disable()
+
+
+@contextmanager
+def _unsynced(conn: sqlite3.Connection | None) -> Iterator[None]:
+    """Writes of a bulk load without waiting for the disk (`synchronous=OFF`), then as before.
+
+    The cache is derived data: a crash of this process never damages it (SQLite's journal),
+    and a file that a power cut damages is found corrupt when opened and rebuilt.
+    """
+    was = _synchronous(conn, "OFF") if conn is not None else None
+    try:
+        yield
+    finally:
+        if conn is not None and was is not None:
+            _synchronous(conn, str(was))
+
+
+def _synchronous(conn: sqlite3.Connection, value: str) -> int | None:
+    """Set `PRAGMA synchronous` to `value`; its value before (None when it could not be set)."""
+    try:
+        was = conn.execute("PRAGMA synchronous").fetchone()[0]
+        conn.execute(f"PRAGMA synchronous = {value}")
+        return int(was)
+    except (sqlite3.DatabaseError, TypeError, ValueError):
+        return None
 
 
 @contextmanager
@@ -260,7 +321,7 @@ class RunIndex:
         records would hold ~150 MB at once.
         """
         runs, batch, stored = [], [], conn is not None
-        with running_gc():
+        with running_gc(), _unsynced(conn if len(missing) >= STORE_EVERY else None):
             for row in _progressed(load_rows(self.db, missing), len(missing), progress):
                 if row[0] is None or every:
                     runs.append(_run_of(row, self.load_field))
@@ -653,9 +714,14 @@ _to_json = _json_encoder()
 
 def _encode(s: Run, summary: tuple[str, str] | None = None) -> tuple:
     """A run's row; `summary`: the JSON of its summary and last values when known."""
-    return (s.commit, s.ref, s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user,
-            _to_json(s.info.as_dict()), _to_json(s.params), _to_json(s.tags),
-            *(summary or (_to_json(s.summary), _to_json(dict(s.metrics)))))
+    return _layout(s.commit, s.ref, (s.id, s.name, s.experiment, s.status, s.start_ms, s.end_ms, s.user), s.info,
+                   _to_json(s.params), _to_json(s.tags), summary or (_to_json(s.summary), _to_json(dict(s.metrics))))
+
+
+def _layout(commit: str, ref: str | None, scalars: tuple, info: RunInfo, params: str, tags: str,
+            summary: tuple[str, str]) -> tuple:
+    """A row in `_COLUMNS` order, from the JSON of its fields (`summary`: of the summary and last values)."""
+    return (commit, ref, *scalars, _to_json(info.as_dict()), params, tags, *summary)
 
 
 def _unlink(path: Path) -> None:
