@@ -166,13 +166,17 @@ def iso_from_ms(ms: int | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
+_datetime: Any = None  # datetime.datetime, imported on the first parse: a run start only formats times
+
+
 def ms_from_iso(text: str | None) -> int | None:
+    global _datetime
     if not text:
         return None
-    from datetime import datetime
-
+    if _datetime is None:
+        from datetime import datetime as _datetime
     try:
-        return round(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
+        return round(_datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
         return None
 

@@ -6,7 +6,6 @@ import operator
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from gitexp.errors import CorruptRecord
@@ -206,64 +205,6 @@ class RecordReader:
 
 
 SUMMARY_FILES = ("run.yaml", "params.yaml", "tags.yaml", "summary.yaml")
-BULK_ROUND = 200  # commits per round of `git cat-file` passes: the first records are parsed at once
-OLD_GIT_ROUND = 5000  # with a git before 2.36, three processes a round: fewer, bigger rounds
-
-
-def read_files_bulk(db: GitDB, commits: Sequence[str],
-                    names: Sequence[str] = SUMMARY_FILES) -> Iterator[tuple[str, dict[str, bytes] | None]]:
-    """Top-level record files of many run commits, read through `git cat-file` in three pipelined passes.
-
-    Yields (commit, {name: bytes}) in order, absent files left out as `RecordReader.read`
-    leaves them, or (commit, None) for a commit this reader declines (not a commit, a
-    file that is not a regular file, a wrong type or over the size limit): `RecordReader`
-    reads that one and says what is wrong. Raises CatFileError when `git` cannot serve.
-    Commits are read in rounds of BULK_ROUND through one process, so a caller parses
-    the first while git reads the next, and holds a round's bytes at a time.
-    """
-    with catfile.Reader(db.common_dir) as reader:
-        start = 0
-        while start < len(commits):
-            size = OLD_GIT_ROUND if reader.old_git else BULK_ROUND
-            yield from _bulk_round(reader, commits[start:start + size], names, db.hex_length // 2)
-            start += size
-
-
-def _bulk_round(reader: catfile.Reader, commits: Sequence[str], names: Sequence[str],
-                hash_bytes: int) -> Iterator[tuple[str, dict[str, bytes] | None]]:
-    answers = iter(reader.cat([r for c in commits for r in (c, f"{c}:{RECORD_DIR}")]))
-    plans = [_plan(next(answers), next(answers), names, hash_bytes) for _ in commits]
-    wanted = sorted({sha for plan in plans if plan for sha in plan.values()})
-    checked = reader.cat(wanted, contents=False)
-    fits = [sha for sha, (kind, size, _) in zip(wanted, checked) if kind == "blob" and size <= MAX_YAML_BYTES]
-    data = {sha: content for sha, (_, _, content) in zip(fits, reader.cat(fits))}
-    for commit, plan in zip(commits, plans):
-        if plan is None or any(sha not in data for sha in plan.values()):
-            yield commit, None
-        else:
-            yield commit, {name: data[sha] for name, sha in plan.items()}
-
-
-def _plan(commit: tuple[str, int, bytes], folder: tuple[str, int, bytes], names: Sequence[str],
-          hash_bytes: int) -> dict[str, str] | None:
-    """{name: blob id} of the wanted files in a commit's record folder; None to decline it."""
-    if commit[0] != "commit":
-        return None
-    if folder[0] != "tree":  # no record folder (or a file by that name): no files, as RecordReader sees it
-        return {}
-    try:
-        entries = catfile.tree_entries(folder[2], hash_bytes)
-    except ValueError:
-        return None
-    plan = {}
-    for name in names:
-        mode, sha = entries.get(name, (stat.S_IFDIR, ""))
-        if stat.S_ISDIR(mode):
-            continue  # absent
-        if not stat.S_ISREG(mode):
-            return None
-        plan[name] = sha
-    return plan
 
 
 class Record(Slots):
