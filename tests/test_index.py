@@ -206,20 +206,40 @@ def test_old_folder_is_read_from_the_cache_and_a_new_ref_still_seen(repo: Path, 
     assert cli("ls", cwd=repo).stdout.count("\n") == 5  # header, rule, 3 runs
 
 
-def test_recently_modified_folder_is_not_trusted(repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("tick", ["1 s", "fine"])
+def test_recently_modified_folder_is_not_trusted(repo: Path, tmp_path: Path, tick: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within its racy window a later change may share a folder's mtime: 2 s where mtimes are whole
+    seconds, RACY_FINE_NS where they have finer ticks (widened here, so a slow machine keeps the
+    folder within it for the whole test)."""
+    monkeypatch.setattr(index, "RACY_FINE_NS", index.RACY_NS)
     make_run("a")
     b = make_run("b")
     folder = repo / ".git" / DEFAULT_DIR
     os.rename(folder / b, tmp_path / b)
-    racy = time.time_ns() - index.RACY_NS // 4  # within the window a later change may share its mtime
+    if tick == "1 s":
+        racy = time.time_ns() // 10**9 * 10**9  # this second's start: under a second ago
+    else:
+        racy = time.time_ns() - index.RACY_FINE_NS // 4
+        racy += racy % 10**9 == 0  # not by chance a whole second
+    assert index.racy_window(racy) == (index.RACY_NS if tick == "1 s" else index.RACY_FINE_NS)
     os.utime(folder, ns=(racy, racy))
     assert names(gitexp.search_runs()) == ["a"]
     assert refdirs(repo).get(DEFAULT_DIR, (None,))[0] != racy  # not remembered
 
     os.rename(tmp_path / b, folder / b)
     os.utime(folder, ns=(racy, racy))  # a change within the same mtime
-    assert time.time_ns() - racy < index.RACY_NS
     assert names(gitexp.search_runs()) == ["b", "a"]
+
+
+def test_a_folder_with_fine_mtimes_is_remembered_a_tenth_of_a_second_after_its_change(repo: Path) -> None:
+    make_run("a")
+    folder = repo / ".git" / DEFAULT_DIR
+    settled = time.time_ns() - 2 * index.RACY_FINE_NS
+    settled += settled % 10**9 == 0
+    os.utime(folder, ns=(settled, settled))
+    assert names(gitexp.search_runs()) == ["a"]
+    assert refdirs(repo)[DEFAULT_DIR][0] == settled
 
 
 def test_folder_mtime_in_the_future_is_not_trusted(repo: Path, tmp_path: Path) -> None:

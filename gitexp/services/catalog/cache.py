@@ -54,7 +54,8 @@ BULK_FROM = 20  # commits to load before a `git cat-file` process pays for its s
 CHUNK = 200  # records parsed at a time, here or in the fill worker
 STORE_EVERY = 2000  # rows of a cold load written at a time, while the worker parses the next
 PROGRESS_AFTER_S = 1.0  # a cold load shows its progress bar once it has taken this long
-RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick
+RACY_NS = 2_000_000_000  # a folder modified this recently may change again within its mtime tick (1 s ticks)
+RACY_FINE_NS = 100_000_000  # the same where mtimes have sub-second ticks (the kernel's clock: 10 ms at most)
 _COLUMNS = ("commit_id, ref, run_id, name, experiment, status, start_ms, end_ms, user,"
             " info, params, tags, summary, last")
 _STORED = ("info", "params", "tags", "summary", "last")  # the JSON columns, in _COLUMNS order
@@ -654,8 +655,16 @@ def _progressed(items: Iterable[tuple], total: int, progress: Progress | None) -
             shown = done
 
 
+def racy_window(mtime_ns: int) -> int:
+    """How long after `mtime_ns` its folder may still change without moving it: RACY_NS where mtimes
+    are whole seconds (a filesystem with 1 s ticks, or by a one-in-hundreds chance a finer one), else
+    RACY_FINE_NS. A folder a run has just changed is remembered a tenth of a second later, not two
+    seconds later (till then each command lists it and reads every ref file in it again)."""
+    return RACY_NS if mtime_ns % 1_000_000_000 == 0 else RACY_FINE_NS
+
+
 class _DirCache:
-    """GitDB.DirCache on the `refdirs` table, trusting only mtimes older than RACY_NS."""
+    """GitDB.DirCache on the `refdirs` table, trusting only mtimes older than their `racy_window`."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -678,7 +687,7 @@ class _DirCache:
         return (refs, subfolders) if isinstance(refs, dict) and isinstance(subfolders, list) else None
 
     def put(self, folder: str, mtime_ns: int, refs: dict[str, str], subfolders: list[str]) -> None:
-        if self.now - mtime_ns > RACY_NS:
+        if self.now - mtime_ns > racy_window(mtime_ns):
             self.changed.append((folder, mtime_ns, json.dumps(refs), json.dumps(subfolders)))
 
     def save(self) -> None:
