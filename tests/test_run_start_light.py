@@ -104,3 +104,25 @@ def test_cache_rows_reads_the_index_and_never_creates_or_repairs_it(repo: Path) 
     proc = subprocess.run([PY, "-m", "gitexp", "run", "-n", "first", "--", "true"], cwd=repo, capture_output=True,
                           text=True)
     assert proc.returncode == 1 and "a run named 'first' already exists" in proc.stderr  # the name book still knows
+
+
+def test_a_run_start_collects_the_git_processes_it_started_early(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitexp.cli.run_cmd import _start_git_early
+    from gitexp.services.session import open_session
+    from gitexp.store import gitproc
+    from gitexp.store.snapshot import snapshot_worktree
+
+    (repo / "new.txt").write_text("untracked\n")
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("GIT_DIR", raising=False)
+    monkeypatch.delenv("GIT_WORK_TREE", raising=False)
+    _start_git_early()
+    assert len(gitproc._early) == 2
+    with open_session() as s:
+        early = s.settings.default_experiment
+        snap = snapshot_worktree(s.db, s.settings.snapshot)
+    assert gitproc._early == {}  # both answers were used
+    assert early == "default" and "new.txt" in snap.files
+    monkeypatch.setenv("GIT_DIR", str(repo / ".git"))  # found another way: nothing is started early
+    _start_git_early()
+    assert gitproc._early == {}

@@ -49,6 +49,7 @@ def usage_problem(values: dict[str, Any]) -> str | None:
 
 def execute(values: dict[str, Any]) -> int:
     """Run the command as a tracked run (click's `run` and `fast_main` both end here); its exit code."""
+    _start_git_early()
     from gitexp.services.tracking.launcher import LaunchSpec, check_command, launch
     from gitexp.services.tracking.paramsfile import parse_assignments, parse_overrides
 
@@ -76,6 +77,21 @@ def execute(values: dict[str, Any]) -> int:
     if register_as and result.status == "FINISHED":
         _register(register_as, result.run_id, artifact)
     return result.exit_code
+
+
+def _start_git_early() -> None:
+    """Start the two git processes a run start reads (the config, the untracked files) before its
+    modules load, so git works on the other core meanwhile. Only for a repository found from this
+    folder as `open_repo` finds it without dulwich (no GIT_DIR or GIT_WORK_TREE in the environment)."""
+    from gitexp.store import gitproc
+    from gitexp.store.location import config_command, find_repository, untracked_command
+
+    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
+        return
+    place = find_repository(".")
+    if place is not None and place.plain and place.work_tree is not None:
+        gitproc.start_early(*config_command(place))
+        gitproc.start_early(*untracked_command(place))
 
 
 def open_session() -> Session:

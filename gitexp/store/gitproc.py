@@ -105,13 +105,28 @@ def start(cwd: str, *args: str, stdin: bool = False, stderr: bool = True) -> Pro
         raise not_installed() from None
 
 
+_early: dict[tuple[str, ...], Process] = {}  # started by start_early, each for one later run()
+
+
+def start_early(cwd: str, *args: str) -> None:
+    """Start `git args…` in `cwd` now, for a later `run(cwd, *args)` to collect: git answers on the
+    other core while this process loads its modules (a run start). One never collected is left to
+    finish on its own (its output is small, and nothing waits for it)."""
+    key = (cwd, *args)
+    if key not in _early:
+        try:
+            _early[key] = start(cwd, *args)
+        except (GitCommandError, OSError):
+            pass  # run() starts it again and says what is wrong
+
+
 def run(cwd: str, *args: str) -> tuple[int, bytes, bytes]:
-    """(exit code, stdout, stderr) of `git args…` in `cwd`.
+    """(exit code, stdout, stderr) of `git args…` in `cwd` (started by `start_early` if it was).
 
     stdout is read to its end before stderr: fine for the short commands of a hook,
     whose stderr is a line or two (not tens of kilobytes, which would fill the pipe).
     """
-    proc = start(cwd, *args)
+    proc = _early.pop((cwd, *args), None) or start(cwd, *args)
     assert proc.stdout is not None and proc.stderr is not None
     with proc.stdout, proc.stderr:
         out = proc.stdout.read()

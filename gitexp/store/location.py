@@ -34,6 +34,17 @@ class Location(NamedTuple):
         return self.work_tree is None
 
 
+def config_command(place: Location) -> tuple[str, ...]:
+    """(folder, args…) of the `git config --list` GitDB reads the merged config of `place` with."""
+    return (place.work_tree or place.control_dir, "--git-dir", place.control_dir, "config", "-z", "--list")
+
+
+def untracked_command(place: Location) -> tuple[str, ...]:
+    """(folder, args…) of the `git ls-files` a snapshot lists the untracked files of `place`'s work tree with."""
+    root = place.work_tree or place.control_dir
+    return (root, "--git-dir", place.control_dir, "--work-tree", root, "ls-files", "-o", "--exclude-standard", "-z")
+
+
 def find_repository(start: str) -> Location | None:
     """The repository containing `start` (the first folder upwards that holds one), or None."""
     path = os.path.realpath(start)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
 from gitexp.store import catfile, objects
 from gitexp.store.ids import to_oid
-from gitexp.store.location import Location, find_repository
+from gitexp.store.location import Location, config_command, find_repository
 from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
 
@@ -616,8 +616,7 @@ class GitDB(RefsMixin, RevisionsMixin):
 
         place = self.place
         try:
-            code, out, _ = gitproc.run(place.work_tree or place.control_dir, "--git-dir", place.control_dir,
-                                       "config", "-z", "--list")
+            code, out, _ = gitproc.run(*config_command(place))
         except gitproc.GitCommandError:  # no git
             code, out = -1, b""
         if code != 0:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from gitexp.store import gitproc
 from gitexp.store.gitindex import IndexRow, read_index
+from gitexp.store.location import untracked_command
 from gitexp.store.objects import GitObject
 from gitexp.store.repo import EXEC, FILE, GITLINK, LINK, Entry, GitDB
 from gitexp.store.record import RECORD_DIR
@@ -247,8 +248,7 @@ def _untracked_files(db: GitDB, root: Path, tracked: set[str],
 def _git_untracked(db: GitDB, root: Path) -> list[str] | None:
     """The untracked, unignored paths git lists, or None when git cannot answer."""
     try:
-        code, out, _ = gitproc.run(str(root), "--git-dir", db.place.control_dir, "--work-tree", str(root),
-                                   "ls-files", "-o", "--exclude-standard", "-z")
+        code, out, _ = gitproc.run(*untracked_command(db.place))
     except gitproc.GitCommandError:  # git is not installed
         return None
     if code != 0:
