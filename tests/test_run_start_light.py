@@ -126,3 +126,15 @@ def test_a_run_start_collects_the_git_processes_it_started_early(repo: Path, mon
     monkeypatch.setenv("GIT_DIR", str(repo / ".git"))  # found another way: nothing is started early
     _start_git_early()
     assert gitproc._early == {}
+
+
+def test_an_early_answer_older_than_a_second_is_not_used(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run start that waited (for params.yaml's lock) lists the untracked files as they are then."""
+    from gitexp.store import gitproc
+
+    command = (str(repo), "ls-files", "-o", "--exclude-standard", "-z")
+    gitproc.start_early(*command)
+    (repo / "made-meanwhile.txt").write_text("new\n")
+    monkeypatch.setattr(gitproc, "EARLY_MAX_AGE", 0.0)
+    assert b"made-meanwhile.txt" in gitproc.run(*command)[1]  # a fresh git process answered
+    assert gitproc._early == {}

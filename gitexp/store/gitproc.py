@@ -9,6 +9,7 @@ what the hooks need: run git and read what it prints, or talk to one long-lived
 from __future__ import annotations
 
 import os
+import time
 
 from gitexp.errors import GitexpError
 
@@ -105,7 +106,8 @@ def start(cwd: str, *args: str, stdin: bool = False, stderr: bool = True) -> Pro
         raise not_installed() from None
 
 
-_early: dict[tuple[str, ...], Process] = {}  # started by start_early, each for one later run()
+_early: dict[tuple[str, ...], tuple[float, Process]] = {}  # by start_early: (when, process) for one run()
+EARLY_MAX_AGE = 1.0  # seconds: an answer older than this is not used (a run start that waited for a lock)
 
 
 def start_early(cwd: str, *args: str) -> None:
@@ -115,9 +117,21 @@ def start_early(cwd: str, *args: str) -> None:
     key = (cwd, *args)
     if key not in _early:
         try:
-            _early[key] = start(cwd, *args)
+            _early[key] = (time.monotonic(), start(cwd, *args))
         except (GitCommandError, OSError):
             pass  # run() starts it again and says what is wrong
+
+
+def _collect_early(key: tuple[str, ...]) -> Process | None:
+    """The process start_early started for `key`, if its answer is still fresh; a stale one is ended."""
+    when, proc = _early.pop(key, (0.0, None))
+    if proc is None or time.monotonic() - when <= EARLY_MAX_AGE:
+        return proc
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()  # a git still writing gets SIGPIPE
+    proc.wait()
+    return None
 
 
 def run(cwd: str, *args: str) -> tuple[int, bytes, bytes]:
@@ -126,7 +140,7 @@ def run(cwd: str, *args: str) -> tuple[int, bytes, bytes]:
     stdout is read to its end before stderr: fine for the short commands of a hook,
     whose stderr is a line or two (not tens of kilobytes, which would fill the pipe).
     """
-    proc = _early.pop((cwd, *args), None) or start(cwd, *args)
+    proc = _collect_early((cwd, *args)) or start(cwd, *args)
     assert proc.stdout is not None and proc.stderr is not None
     with proc.stdout, proc.stderr:
         out = proc.stdout.read()
