@@ -65,21 +65,30 @@ class Session:
         run model unless this command has opened the cache already: a run start asks the index
         for run names, and its cost must stay small and flat.
         """
-        if not self.has_cache_file():
+        conn = self._index_connection()
+        if conn is None:
             return []
         import sqlite3
 
         try:
-            if "cache" in self.__dict__:
-                conn = self.cache.connection()
-            else:
-                if self._reader is None:
-                    uri = (self.db.local_dir / INDEX_FILE).as_uri() + "?mode=ro"
-                    self._reader = sqlite3.connect(uri, uri=True, check_same_thread=False)
-                conn = self._reader
-            return conn.execute(query, args).fetchall() if conn is not None else []
+            return conn.execute(query, args).fetchall()
         except sqlite3.Error:
             return []
+
+    def _index_connection(self) -> sqlite3.Connection | None:
+        """The cache's own connection when this command has opened the cache; else this session's
+        read-only one, opened once if the index file exists (later queries look at no file)."""
+        if "cache" in self.__dict__:
+            return self.cache.connection()
+        if self._reader is None and (self.db.local_dir / INDEX_FILE).exists():
+            import sqlite3
+
+            try:
+                uri = (self.db.local_dir / INDEX_FILE).as_uri() + "?mode=ro"
+                self._reader = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            except sqlite3.Error:
+                return None
+        return self._reader
 
     @property
     def default_experiment(self) -> str:
