@@ -256,16 +256,16 @@ def _current() -> tracking.ActiveRun:
 # The hot path reads the innermost run's step counters and queue directly (one
 # Python frame per call); `_retarget` keeps them in step with the run stack.
 _hot_counters: dict[str, Any] = {}
-_hot_append: Any = None
+_hot_queue: Any = None
 _time = time.time
 
 
 def _retarget() -> None:
-    global _hot_counters, _hot_append
+    global _hot_counters, _hot_queue
     if _stack:
-        _hot_counters, _hot_append = _stack[-1].fast_path()
+        _hot_counters, _hot_queue = _stack[-1].fast_path()
     else:
-        _hot_counters, _hot_append = {}, None
+        _hot_counters, _hot_queue = {}, None
 
 
 if hasattr(os, "register_at_fork"):  # after tracking's own handler: a forked child's queue is a new one
@@ -279,19 +279,19 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
     `synchronous=True` writes it to the run's journal before returning; `run_id`
     logs to another run (an active one of this process, or an ended one: a new commit).
     """
-    if run_id is not None or synchronous:
-        return _log_metrics_to({key: value}, step, timestamp, synchronous, run_id)
-    if timestamp is None and value.__class__ is float:
+    if timestamp is None and run_id is None and value.__class__ is float and not synchronous:
         if step is None:
             try:  # a known key's step counter; an int there (last explicit step) raises TypeError
-                _hot_append((key, next(_hot_counters[key]), value, _time()))
+                _hot_queue((key, next(_hot_counters[key]), value, _time()))
                 return
             except (KeyError, TypeError):
                 pass
         elif step.__class__ is int and key in _hot_counters:
             _hot_counters[key] = step  # the last explicit step; the next auto step follows it
-            _hot_append((key, step, value, _time()))
+            _hot_queue((key, step, value, _time()))
             return
+    if run_id is not None or synchronous:
+        return _log_metrics_to({key: value}, step, timestamp, synchronous, run_id)
     (_stack[-1] if _stack else _current()).log_metric(key, value, step, timestamp)
 
 

@@ -27,12 +27,12 @@ def _points(n: int, start: int = 0) -> list[tuple[str, int, float, float]]:
 
 def test_reader_resynchronises_after_a_torn_frame(tmp_path: Path) -> None:
     writer = JournalWriter(tmp_path)
-    writer.pending.extend(_points(100))
+    writer.queue(_points(100))
     writer.flush()
     with open(writer.points_path, "ab") as f:  # what a short write at ENOSPC used to leave
         f.write(b"GXM1\x40\x00\x00\x00\x00\x00\x00\x00partial")
     writer._ends[writer._points_fd] = writer.points_path.stat().st_size
-    writer.pending.extend(_points(900, 100))
+    writer.queue(_points(900, 100))
     writer.flush()
     writer.close()
     steps = [p[0] for p in read_journals(tmp_path).metrics["loss"]]
@@ -55,18 +55,18 @@ class _FullDisk:
 
 def test_failed_write_keeps_points_queued_in_order_and_leaves_no_torn_frame(tmp_path: Path) -> None:
     writer = JournalWriter(tmp_path)
-    writer.pending.extend(_points(10))
+    writer.queue(_points(10))
     writer.flush()
     good_size = writer.points_path.stat().st_size
     writer._write = _FullDisk(room=7)
-    writer.pending.extend(_points(50, 10))
+    writer.queue(_points(50, 10))
     with pytest.raises(WriteFailed, match="kept queued"):
         writer.flush()
     assert writer.points_path.stat().st_size == good_size  # the partial frame was cut off
-    writer.pending.extend(_points(40, 60))  # the hot path keeps appending meanwhile
+    writer.queue(_points(40, 60))  # the hot path keeps appending meanwhile
     with pytest.raises(WriteFailed):
         writer.flush()
-    assert [p[1] for p in writer.pending] == list(range(10, 100))
+    assert writer.pending[1::4] == list(range(10, 100))
     writer._write = os.write  # space freed
     writer.flush()
     writer.close()
@@ -111,10 +111,10 @@ def _fill(folder: Path) -> Path:
 
 def test_real_full_filesystem_loses_no_points(small_disk: Path) -> None:
     writer = JournalWriter(small_disk / "active")
-    writer.pending.extend(_points(1000))
+    writer.queue(_points(1000))
     writer.flush()
     filler = _fill(small_disk)
-    writer.pending.extend(_points(20_000, 1000))
+    writer.queue(_points(20_000, 1000))
     with pytest.raises(WriteFailed, match="No space left"):
         writer.flush()
     filler.unlink()
@@ -499,3 +499,17 @@ def test_loose_write_survives_its_folder_vanishing_between_mkdir_and_check(repo:
         db.add_objects([blob])
     assert len(calls) == 2
     assert git(repo, "cat-file", "-p", blob.id) == "raced by gc again\n"
+
+
+def test_frames_of_tuples_from_an_older_version_still_read(tmp_path: Path) -> None:
+    import marshal
+    import struct
+    import zlib
+
+    payload = marshal.dumps(_points(3) + [("bad",), ("loss", "x", 1.0, 1.0)])  # the old layout, two damaged
+    frame = struct.pack("<4sII", b"GXM1", len(payload), zlib.crc32(payload)) + payload
+    (tmp_path / "metrics-1-old.bin").write_bytes(frame)
+    writer = JournalWriter(tmp_path)
+    writer.queue(_points(2, 3))
+    writer.close()
+    assert [p[0] for p in read_journals(tmp_path).metrics["loss"]] == [0, 1, 2, 3, 4]

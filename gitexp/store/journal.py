@@ -3,9 +3,10 @@
 Each process attached to a run appends to its own files, so writers never
 interleave. Params, tags and artifacts are tab-separated lines in
 `journal-*.tsv`; a torn last line (a process killed mid-write) is ignored.
-Metric points, the bulk, go to `metrics-*.bin` as checksummed frames of
-marshalled (key, step, value, time) tuples: writing a frame costs ~60 ns a
-point against ~1 us to format text. A torn or damaged frame is skipped and
+Metric points, the bulk, go to `metrics-*.bin` as checksummed frames of one
+marshalled flat list (key, step, value, time, key, step, ...; frames of older
+versions hold (key, step, value, time) tuples and read alike): writing a frame
+costs ~60 ns a point against ~1 us to format text. A torn or damaged frame is skipped and
 reading resumes at the next intact frame.
 Journals are local state, never pushed or pulled.
 """
@@ -22,7 +23,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from gitexp.errors import WriteFailed
 from gitexp.slots import Slots
@@ -30,6 +31,7 @@ from gitexp.store.record import Artifact, Point
 
 
 _MAGIC = b"GXM1"
+POINT = 4  # items a point takes in the flat queue and frames
 _FRAME = struct.Struct("<4sII")  # magic, payload length, crc32 of the payload
 
 
@@ -52,8 +54,10 @@ class JournalWriter:
         self._points_fd = os.open(self.points_path, flags, 0o644)
         # Offset after the last complete write of each file: a failed write is cut back to it.
         self._ends = {fd: os.fstat(fd).st_size for fd in (self._events_fd, self._points_fd)}
-        # Appended to by the hot path: (key, step, value, time in float seconds).
-        self.pending: list[tuple[str, int, float, float]] = []
+        # Extended by the hot path, a point at a time: key, step, value, time in float
+        # seconds, flat (no tuple per point stays alive, so the garbage collector has
+        # less to look at: ~10% of a `log_metric` call).
+        self.pending: list[Any] = []
         self._lines: list[str] = []  # event lines not written yet
         self._lock = threading.Lock()
         self._closed = False
@@ -62,7 +66,13 @@ class JournalWriter:
     @property
     def unwritten(self) -> int:
         """Points and events queued but not yet handed to the OS."""
-        return len(self.pending) + len(self._lines)
+        return len(self.pending) // POINT + len(self._lines)
+
+    def queue(self, points: Iterable[tuple[str, int, float, float]]) -> None:
+        """Queue (key, step, value, seconds) points for the next flush."""
+        extend = self.pending.extend
+        for point in points:
+            extend(point)
 
     def flush(self) -> None:
         """Write queued points and events and push them to the OS (survives kill -9).
@@ -73,7 +83,7 @@ class JournalWriter:
             if self._closed:
                 return
             # Keep the same list object: the hot path holds a bound `append` to it.
-            size = len(self.pending)
+            size = len(self.pending) // POINT * POINT  # extends are atomic: whole points
             if size:
                 payload = marshal.dumps(self.pending[:size])
                 self._append(self._points_fd, _FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload)
@@ -219,11 +229,11 @@ def _add_points(metrics: dict[str, list[tuple[int, float, int]]], batch: list) -
 
     The one hot loop of `end_run` (every point logged passes here once), hence the locals.
     """
+    if batch and type(batch[0]) is tuple:  # a frame of an older version: a tuple a point
+        batch = [x for item in batch if type(item) is tuple and len(item) == POINT for x in item]
     lists: dict[str, list[tuple[int, float, int]]] = {}
-    for item in batch:
-        if type(item) is not tuple or len(item) != 4:
-            continue
-        key, step, value, seconds = item
+    items = iter(batch)
+    for key, step, value, seconds in zip(items, items, items, items):
         if type(step) is int and type(value) is float and type(seconds) is float and type(key) is str:
             points = lists.get(key)
             if points is None:

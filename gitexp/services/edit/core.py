@@ -195,7 +195,7 @@ def queue_entries(folder: ActiveDir, events: Iterable[tuple[str, str, Any]],
             try:
                 for kind, key, value in events:
                     writer.event(kind, key, value)
-                writer.pending.extend(points)
+                writer.queue(points)
             finally:
                 writer.close()
         return open_for_entries

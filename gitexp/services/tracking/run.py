@@ -33,7 +33,7 @@ from gitexp.settings import Settings
 from gitexp.store.flock import host_name
 from gitexp.store.repo import RUNS_PREFIX, GitDB, open_repo
 from gitexp.store.runcommit import Record, read_record
-from gitexp.store.journal import JournalWriter, read_journals
+from gitexp.store.journal import POINT, JournalWriter, read_journals
 from gitexp.store.record import Artifact, RunInfo, encode_record, iso_from_ms
 from gitexp.store.runcommit import code_tree, hash_code_tree, write_run_commit
 from gitexp.store.packing import maybe_pack
@@ -67,7 +67,7 @@ class ActiveRun:
         self._attached = None if owner_lock else attached_lock(self.folder.path)
         if self._attached is not None:
             self._attached.try_lock()
-        self._pending_append = self.journal.pending.append
+        self._queue_point = self.journal.pending.extend
         self._counters: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._artifact_paths: set[str] = set()
@@ -84,12 +84,12 @@ class ActiveRun:
         return self.info.id
 
     def fast_path(self) -> tuple[dict[str, Any], Any]:
-        """(step counters by key, the queue's append) for a caller that inlines `log_metric`.
+        """(step counters by key, the queue's extend) for a caller that inlines `log_metric`.
 
         The counters hold an `itertools.count` per key (an int after an explicit
-        step); items appended are (key, step, value, time in seconds).
+        step); each point is queued as one (key, step, value, time in seconds) tuple.
         """
-        return self._counters, self._pending_append
+        return self._counters, self._queue_point
 
     # -- the hot path ----------------------------------------------------------
     def log_metric(self, key: str, value: Any, step: int | None = None,
@@ -104,7 +104,7 @@ class ActiveRun:
             step = next(counter)
         else:
             step = self._explicit_step(key, step)
-        self._pending_append((key, step, value, _time() if timestamp is None else timestamp / 1000))
+        self._queue_point((key, step, value, _time() if timestamp is None else timestamp / 1000))
 
     def _new_counter(self, key: str, last_step: int | None) -> Any:
         """A step counter for `key`; `_counters` holds an int after an explicit step."""
@@ -245,7 +245,7 @@ class ActiveRun:
             if held is not None:
                 held.forget()  # our copy of the parent's lock: the parent still holds the lock
         self._owner_lock, self._attached = None, attached  # the parent owns and ends the run
-        self._pending_append = self._log_in_child
+        self._queue_point = self._log_in_child
 
     def _adopt_in_child(self) -> JournalWriter:
         """On a forked child's first write: its own journal files and flusher thread."""
@@ -266,7 +266,7 @@ class ActiveRun:
         journal = self.journal
         if journal.__class__ is not JournalWriter:
             journal = self._adopt_in_child()
-        journal.pending.append(item)
+        journal.pending.extend(item)
         journal.flush()
 
 
@@ -377,7 +377,7 @@ class _Flusher:
             if due:
                 last = time.monotonic()
             for run in list(self._runs):
-                if due or len(run.journal.pending) >= BURST:
+                if due or len(run.journal.pending) >= BURST * POINT:
                     try:
                         run.flush()
                     except Exception as exc:  # never let a full disk kill the training process
