@@ -67,7 +67,7 @@ class ActiveRun:
         self._attached = None if owner_lock else attached_lock(self.folder.path)
         if self._attached is not None:
             self._attached.try_lock()
-        self._queue_point = self.journal.pending.extend
+        self._queue_point: Any = self.journal.pending.extend
         self._counters: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._artifact_paths: set[str] = set()
