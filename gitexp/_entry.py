@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import sys
 
+from gitexp import gcpause
+
 
 def entry() -> None:
+    gcpause.pause()  # see gcpause: a command's start has nothing for the collector to free
     if sys.argv[1:2] == ["hook"]:
         from gitexp.hookrun import hook_main
 
@@ -23,6 +26,7 @@ def entry() -> None:
         code = fast_main(sys.argv[1:])
     if code is not None:
         sys.exit(code)
+    gcpause.resume()  # the click commands include long ones (the web UI, imports)
     from gitexp.cli.app import entry as cli_entry
 
     cli_entry()

@@ -138,3 +138,22 @@ def test_an_early_answer_older_than_a_second_is_not_used(repo: Path, monkeypatch
     monkeypatch.setattr(gitproc, "EARLY_MAX_AGE", 0.0)
     assert b"made-meanwhile.txt" in gitproc.run(*command)[1]  # a fresh git process answered
     assert gitproc._early == {}
+
+
+def test_the_collector_is_off_while_a_command_starts_and_back_on_before_a_runs_child_starts(repo: Path) -> None:
+    code = ("import gc, sys\nfrom gitexp import _entry\n"
+            "sys.argv = ['gitexp', 'ls']\ntry:\n    _entry.entry()\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "print(gc.isenabled(), gc.get_freeze_count() > 0)\n"  # a short command ends with it off
+            "sys.argv = ['gitexp', 'run', '--', 'true']\ntry:\n    _entry.entry()\nexcept SystemExit as e:\n"
+            "    assert e.code == 0\nprint(gc.isenabled(), gc.get_freeze_count() > 0)\n")
+    proc = subprocess.run([PY, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[-3:] == ["False False", "True True", ""]
+
+
+def test_a_collector_turned_off_by_the_program_itself_stays_off() -> None:
+    code = ("import gc\nfrom gitexp import gcpause\ngc.disable()\ngcpause.pause()\ngcpause.resume()\n"
+            "print(gc.isenabled(), gc.get_freeze_count())\n")
+    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False 0"

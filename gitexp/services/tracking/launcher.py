@@ -12,6 +12,7 @@ from io import BufferedReader
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from gitexp import gcpause
 from gitexp.errors import CommandNotFound, GitexpError, NotExecutable
 from gitexp.services.tracking import run as tracking
 from gitexp.services.tracking.paramsfile import (
@@ -192,6 +193,7 @@ def _prepare_params(db: GitDB, spec: LaunchSpec, lock: ParamsLock | None = None)
 def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err: IO[bytes]) -> tuple[str, int]:
     env = {**os.environ, **tracking.env_for(run), "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED", "1")}
     log = TailFile(run.folder.output_log, run.settings.output_log_max)
+    gcpause.resume()  # the command may run for hours: from here on this process collects as usual
     try:
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 preexec_fn=_die_with_parent(own_group=not _has_terminal()))
