@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from gitexp.errors import ConfigError, CorruptRecord
 from gitexp.slots import Slots
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:  # every command reads the settings: no dulwich, no YAML unless .gitexp.yaml exists
     from gitexp.store.repo import GitDB
 

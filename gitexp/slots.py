@@ -1,19 +1,45 @@
-"""`Slots`: equality, repr, `as_dict` and `replace` for gitexp's mutable record classes.
+"""Record classes without dataclasses or typing: `Slots` (mutable) and `Value` (immutable).
 
 `import dataclasses` loads `inspect` (with ast, dis and tokenize), and each class it
 builds compiles generated code: on a `gitexp run` start that was a fifth of the
-instructions. A record class here names its fields in `__slots__` (declaration
-order) and writes its own `__init__`; this base derives the rest from the slots.
-Immutable values are `typing.NamedTuple`s instead.
+instructions. `import typing` costs a run start as much again (its import and each
+`typing.NamedTuple` class it builds: ~12% of it).
+- A mutable record class names its fields in `__slots__` (declaration order) and
+  writes its own `__init__`; `Slots` derives the rest from the slots.
+- An immutable value is a `Value`: `typing.NamedTuple`'s class syntax (annotated
+  fields, defaults, methods, properties), made by `collections.namedtuple`, which is
+  what `typing.NamedTuple` makes too. Type checkers see `typing.NamedTuple` itself.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from typing import Any, TypeVar
+    from typing import NamedTuple as Value
 
     S = TypeVar("S", bound="Slots")
+else:
+    class _ValueClass(type):
+        """Builds a `Value` subclass as typing.NamedTuple does: a namedtuple with the body's methods."""
+
+        def __new__(mcls, name: str, bases: tuple, body: dict) -> type:
+            if not bases:
+                return super().__new__(mcls, name, bases, body)  # `Value` itself
+            fields = tuple(body.get("__annotations__", {}))
+            defaults = [body[f] for f in fields if f in body]
+            if any(f not in body for f in fields[len(fields) - len(defaults):]):
+                raise TypeError(f"{name}: a field without a default follows one with a default")
+            cls = namedtuple(name, fields, defaults=defaults, module=body["__module__"])
+            for key, value in body.items():
+                if key not in fields and key not in ("__module__", "__annotations__"):
+                    setattr(cls, key, value)
+            return cls
+
+    class Value(metaclass=_ValueClass):
+        """Base of an immutable value class written as a typing.NamedTuple."""
 
 
 class Slots:

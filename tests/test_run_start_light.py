@@ -1,8 +1,9 @@
-"""The run start's light replacements (dataclasses, shutil, the cache module) and what a run start loads."""
+"""The run start's light replacements (dataclasses, typing, shutil, the cache module) and what a run start loads."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from gitexp.services.tracking.localstate import ActiveDir
 from gitexp.settings import Settings
+from gitexp.slots import Value
 from gitexp.store.gitproc import find_program
 from gitexp.store.record import Artifact, RunInfo
 from gitexp.store.runcommit import Record
@@ -36,6 +38,33 @@ def test_record_classes_compare_copy_and_show_by_their_fields() -> None:
         hash(info)
     record = Record(info, {"lr": 0.1}, {}, {}, [])
     assert record == Record(same, {"lr": 0.1}, {}, {}, []) and record != Record(info, {"lr": 0.2}, {}, {}, [])
+
+
+class Pair(Value):
+    """Two numbers."""
+
+    low: int
+    high: int = 10
+
+    @property
+    def span(self) -> int:
+        return self.high - self.low
+
+    def widened(self, by: int) -> Pair:
+        return self._replace(high=self.high + by)
+
+
+def test_values_are_the_namedtuples_typing_would_make() -> None:
+    pair = Pair(3)
+    low, high = pair
+    assert (low, high, pair.span, pair.widened(5)) == (3, 10, 7, Pair(3, 15))
+    assert pair == (3, 10) and hash(pair) == hash((3, 10)) and pair._asdict() == {"low": 3, "high": 10}
+    assert repr(pair) == "Pair(low=3, high=10)" and Pair.__doc__ == "Two numbers." and Pair._fields == ("low", "high")
+    assert pickle.loads(pickle.dumps(Pair(1, 2))) == Pair(1, 2) and Pair.__module__ == __name__
+    with pytest.raises(AttributeError):
+        pair.low = 4  # type: ignore[misc]
+    with pytest.raises(TypeError, match="without a default follows"):
+        type("Bad", (Value,), {"__module__": __name__, "__annotations__": {"a": "int", "b": "int"}, "a": 1})
 
 
 def test_defaults_are_not_shared_between_instances() -> None:
@@ -77,10 +106,11 @@ def test_removing_an_active_folder_takes_everything_but_what_links_point_to(tmp_
     folder.remove()  # already gone: nothing to do, no error
 
 
-def test_a_run_start_loads_neither_dataclasses_nor_shutil(repo: Path) -> None:
+def test_a_run_start_loads_neither_dataclasses_nor_typing_nor_shutil(repo: Path) -> None:
     code = ("import sys; sys.argv = ['gitexp', 'run', '--', 'true']\n"
             "from gitexp import _entry\ntry:\n    _entry.entry()\nexcept SystemExit as e:\n    assert e.code == 0\n"
-            "print(' '.join(m for m in ('dataclasses', 'inspect', 'shutil', 'click', 'dulwich') if m in sys.modules))")
+            "heavy = ('dataclasses', 'inspect', 'typing', 'shutil', 'click', 'dulwich')\n"
+            "print(' '.join(m for m in heavy if m in sys.modules))")
     proc = subprocess.run([PY, "-c", code], cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""

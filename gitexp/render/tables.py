@@ -14,17 +14,17 @@ import io
 import json
 import re
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from gitexp.render.formats import escape_controls
-from gitexp.slots import Slots
+from gitexp.slots import Slots, Value
 
 Style = Callable[[str, dict], str]
 _ANSI_FG = {"black": 30, "red": 31, "green": 32, "yellow": 33, "blue": 34, "magenta": 35, "cyan": 36,
             "white": 37}
 
 
-class Styled(NamedTuple):
+class Styled(Value):
     """A cell with style keywords (`fg`, `bold`); plain renderers use the text only (Markdown: bold)."""
 
     text: str

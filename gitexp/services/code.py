@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.model import Run
 from gitexp.services.catalog.listing import list_runs, resolve
 from gitexp.services.hooks.trailers import TRAILER, run_ids_in
 from gitexp.services.session import Session
+from gitexp.slots import Value
 from gitexp.store import gitcli
 from gitexp.store.record import RECORD_DIR, RunInfo
 from gitexp.store.runcommit import RecordReader
@@ -26,7 +27,7 @@ def _info(s: Session, commit: str) -> RunInfo:
 
 # -- log -------------------------------------------------------------------------------------------
 
-class LoggedCommit(NamedTuple):
+class LoggedCommit(Value):
     """A commit of `git log`, the runs it recorded and the runs made on top of it."""
 
     commit: str
@@ -80,7 +81,7 @@ def recording_commits(s: Session, run_id: str) -> list[tuple[str, str]]:
 
 # -- apply -----------------------------------------------------------------------------------------
 
-class Applied(NamedTuple):
+class Applied(Value):
     run: RunInfo
     commit: str
     changes: list[tuple[str, str]]  # (added | modified | deleted, path)

@@ -12,10 +12,10 @@ import os
 import time
 from functools import cached_property
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from gitexp.store.repo import REMOTES_PREFIX, GitDB, open_repo
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
     import sqlite3
 

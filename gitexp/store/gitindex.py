@@ -9,7 +9,8 @@ own varint) are read here; anything else returns None and dulwich reads it.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+
+from gitexp.slots import Value
 
 _STAT = struct.Struct(">10L")  # ctime s, ns, mtime s, ns, dev, ino, mode, uid, gid, size
 _FLAGS = struct.Struct(">H")
@@ -17,7 +18,7 @@ _EXTENDED = 0x4000
 _SKIP_WORKTREE = 0x4000  # in the extended flags: sparse checkout
 
 
-class IndexRow(NamedTuple):
+class IndexRow(Value):
     """One path of the index: `stage` > 0 for a merge conflict (then the other fields are of one stage)."""
 
     mode: int

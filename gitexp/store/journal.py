@@ -23,11 +23,14 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Any, Iterable
 
 from gitexp.errors import WriteFailed
 from gitexp.slots import Slots
 from gitexp.store.record import Artifact, Point
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 
 _MAGIC = b"GXM1"

@@ -12,7 +12,8 @@ includes, an unknown format version) is opened by dulwich at once, as before.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+
+from gitexp.slots import Value
 
 _GITFILE = b"gitdir: "
 # Config that dulwich's Repo() reads for more than refs and objects: then it opens the repository.
@@ -20,7 +21,7 @@ _SPECIAL = (b"worktree", b"extensions", b"include")
 _VERSION = b"repositoryformatversion"
 
 
-class Location(NamedTuple):
+class Location(Value):
     """A repository's folders: `path` is what dulwich's `Repo(path)` opens."""
 
     path: str

@@ -29,8 +29,8 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
 
+from gitexp.slots import Value
 from gitexp.store.atomic import make_temp
 from gitexp.store.flock import exclusive, host_name, sha1_hex
 
@@ -40,7 +40,7 @@ RUNS_PREFIX = "refs/gitexp/runs/"  # repo.RUNS_PREFIX (this module stays free of
 SEEDED = ".seeded"  # written once the folder holds the names of the runs that existed before it
 
 
-class Holder(NamedTuple):  # a NamedTuple: made in a tenth of a dataclass's time, on every run start
+class Holder(Value):  # a NamedTuple: made in a tenth of a dataclass's time, on every run start
     """Who holds a name: a run ref, and the process that reserved it (for starts in progress)."""
 
     name: str

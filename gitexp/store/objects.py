@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from typing import Any, NamedTuple
 
+from gitexp.slots import Value
 from gitexp.store.flock import sha1 as _small_sha1  # CPython's built-in SHA-1 (hashlib loads OpenSSL)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
+if TYPE_CHECKING:
+    from typing import Any
 
 try:
     from _sha256 import sha256 as _small_sha256  # Python 3.11
@@ -27,7 +31,7 @@ DIR = 0o040000
 TYPE_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}  # as packs number them
 
 
-class GitObject(NamedTuple):
+class GitObject(Value):
     """One object: its type (`blob`, `tree`, `commit`, `tag`), content and hex id."""
 
     kind: str

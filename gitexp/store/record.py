@@ -7,11 +7,14 @@ import re
 import time
 from array import array
 from collections.abc import Sequence
-from typing import Any
 
 from gitexp.errors import CorruptRecord, NewerFormat
 from gitexp.names import SHA256_HEX, experiment_id, is_run_id, key_problem
 from gitexp.slots import Slots
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT = 1
 RECORD_DIR = ".gitexp"

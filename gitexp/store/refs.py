@@ -11,24 +11,25 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from gitexp.errors import ConcurrentUpdate
 from gitexp.store.atomic import make_folder
 from gitexp.store.ids import to_oid, to_ref
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from dulwich.repo import Repo
 
     from gitexp.store.location import Location
 
+    class DirCache(Protocol):
+        """Remembers the refs and the subfolder names of a folder for one mtime (see RefsMixin.refs_under)."""
 
-class DirCache(Protocol):
-    """Remembers the refs and the subfolder names of a folder for one mtime (see RefsMixin.refs_under)."""
+        def get(self, folder: str, mtime_ns: int) -> tuple[dict[str, str], list[str]] | None: ...
 
-    def get(self, folder: str, mtime_ns: int) -> tuple[dict[str, str], list[str]] | None: ...
-
-    def put(self, folder: str, mtime_ns: int, refs: dict[str, str], subfolders: list[str]) -> None: ...
+        def put(self, folder: str, mtime_ns: int, refs: dict[str, str], subfolders: list[str]) -> None: ...
 
 
 # How long a ref lock held by someone else is waited for before giving up, as git's

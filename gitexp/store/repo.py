@@ -17,20 +17,25 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
+from gitexp.slots import Value
 from gitexp.store import catfile, objects
 from gitexp.store.ids import to_oid
 from gitexp.store.location import Location, config_command, find_repository
 from gitexp.store.refs import RefsMixin
 from gitexp.store.revparse import RevisionsMixin
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
+    from typing import Any, TypeAlias, TypeVar
+
     from dulwich.config import StackedConfig
     from dulwich.object_format import ObjectFormat
     from dulwich.objects import ShaFile
     from dulwich.repo import Repo
+
+    T = TypeVar("T", bound="ShaFile")
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 RUNS_PREFIX = "refs/gitexp/runs/"
@@ -38,10 +43,9 @@ REMOTES_PREFIX = "refs/gitexp/remotes/"  # remote-tracking runs and records, wri
 LOOSE_COMPRESSION = 1  # git's own default (core.loosecompression): loose objects are packed later anyway
 PACK_THRESHOLD = 500  # objects written at once before a pack beats loose files
 _LOOSE_ATTEMPTS = 5  # a loose write raced by `git gc` removing its folder is retried
-T = TypeVar("T", bound="ShaFile")
 
 
-class Entry(NamedTuple):
+class Entry(Value):
     """One file of a flat tree listing: git mode and blob (or gitlink) id."""
 
     mode: int

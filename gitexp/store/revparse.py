@@ -6,10 +6,10 @@ A mixin of `GitDB` (it uses `self.repo`, `read_ref` and `commit_info`).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from gitexp.store.ids import to_oid
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 

@@ -6,10 +6,9 @@ import operator
 import stat
 import threading
 from collections import OrderedDict
-from typing import Any, NamedTuple
 
 from gitexp.errors import CorruptRecord
-from gitexp.slots import Slots
+from gitexp.slots import Slots, Value
 from gitexp.store import catfile
 from gitexp.store.journal import JournalData
 from gitexp.store.record import (
@@ -20,6 +19,10 @@ from gitexp.store.objects import GitObject
 from gitexp.store.repo import DIR, FILE, Entry, GitDB
 from gitexp.store.yamlio import MAX_YAML_BYTES
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dict[str, list[Point]],
                  artifacts: list[Artifact], output: bytes | None = None) -> dict[str, bytes | Entry]:
@@ -29,7 +32,7 @@ def record_files(info: RunInfo, params: dict, tags: dict[str, str], metrics: dic
     return files
 
 
-class CodeTree(NamedTuple):
+class CodeTree(Value):
     """A snapshot's code as tree objects hashed but not written (root last).
 
     Its `id` is known before the run commit that holds it is made (a run start

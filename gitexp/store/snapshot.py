@@ -13,8 +13,8 @@ import stat
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
+from gitexp.slots import Value
 from gitexp.store import gitproc
 from gitexp.store.gitindex import IndexRow, read_index
 from gitexp.store.location import untracked_command
@@ -24,6 +24,7 @@ from gitexp.store.record import RECORD_DIR
 from gitexp.store.secrets import secret_pattern
 from gitexp.settings import SnapshotLimits  # settings data: defined there, so reading settings loads no dulwich
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
     from dulwich.ignore import IgnoreFilterManager
     from dulwich.repo import Repo
@@ -36,7 +37,7 @@ MANY_UNTRACKED_FILES = 1000  # more untracked files than this in a snapshot are 
 MANY_UNTRACKED_BYTES = 10 << 20
 
 
-class Snapshot(NamedTuple):
+class Snapshot(Value):
     """A working tree's code as a flat listing of written blobs, and what was left out."""
 
     files: dict[str, Entry]

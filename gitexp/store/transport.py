@@ -21,10 +21,9 @@ import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from gitexp.errors import GitexpError, RemoteRejected
-from gitexp.slots import Slots
+from gitexp.slots import Slots, Value
 from gitexp.store.gitproc import find_program
 from gitexp.store.refs import write_packed_refs
 from gitexp.store.repo import GitDB
@@ -44,7 +43,7 @@ EXACT_IDS = ("-c", "core.warnAmbiguousRefs=false")
 LOCAL_PACKING = ("-c", "pack.window=0")
 
 
-class Remote(NamedTuple):
+class Remote(Value):
     """A configured Git remote: its name and URL (a path for a local bare repo)."""
 
     name: str
@@ -76,7 +75,7 @@ class Remote(NamedTuple):
         return {r: s for family in SHARED for r, s in db.refs_under(self.tracking_ref(family)).items()}
 
 
-class RefUpdate(NamedTuple):
+class RefUpdate(Value):
     """Set remote `ref` to `new` (None deletes it) if it still is `expect` (None: absent)."""
 
     ref: str

@@ -9,9 +9,12 @@ from __future__ import annotations
 import io
 import re
 from types import ModuleType
-from typing import Any
 
 from gitexp.errors import CorruptRecord
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Limits checked before any YAML reaches the parser: records come from other
 # people's pushes, and ruamel's C parser recurses per nesting level (50,000

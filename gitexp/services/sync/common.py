@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
+from gitexp.slots import Value
 from gitexp.store.sidestore import SideStore
 from gitexp.store.transport import Remote, default_remote_name, find_remote
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # records and remote stores are opened only when a run lists 
 EMPTY_LISTS = (b"", b"[]\n", b"[]")
 
 
-class LargeArtifact(NamedTuple):
+class LargeArtifact(Value):
     """A side-store artifact of a run: where it is in the run, its size and hash."""
 
     run_id: str

@@ -10,7 +10,6 @@ remote value just fetched, and the remote itself refuses it if that moved.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
@@ -21,7 +20,7 @@ from gitexp.services.sync.localruns import LocalRun, read_heads
 from gitexp.services.sync.removed import removed_runs
 from gitexp.services.sync.seen import changes_between, mark_seen
 from gitexp.services.sync.tagsync import TagPush, plan_tag_push
-from gitexp.slots import Slots
+from gitexp.slots import Slots, Value
 from gitexp.store.history import Relation, relate
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import RUNS_PREFIX
@@ -32,7 +31,7 @@ Progress = Callable[[str, int, int], None]
 SENDABLE = ("FINISHED", "FAILED", "KILLED")
 
 
-class PushOptions(NamedTuple):
+class PushOptions(Value):
     """What to push: runs (references), one experiment, or every run; and how."""
 
     remote: str | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.services.tracking.localstate import ActiveDir, active_dirs, claim_abandoned, finalizing
@@ -14,6 +13,10 @@ from gitexp.store.repo import GitDB
 from gitexp.store.journal import read_journals
 from gitexp.store.record import iso_from_ms
 from gitexp.store.runcommit import Record, read_record, write_run_commit
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def write_final(db: GitDB, ref: str, tip: str, folder: ActiveDir, status: str,

@@ -10,7 +10,6 @@ import threading
 import time
 from io import BufferedReader
 from pathlib import Path
-from typing import IO, Any, NamedTuple
 
 from gitexp import gcpause
 from gitexp.errors import CommandNotFound, GitexpError, NotExecutable
@@ -20,8 +19,13 @@ from gitexp.services.tracking.paramsfile import (
 )
 from gitexp.services.tracking.paramslock import Notify, ParamsLock
 from gitexp.services.session import Session
+from gitexp.slots import Value
 from gitexp.store.gitproc import find_program
 from gitexp.store.repo import GitDB
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 # Seconds before a Ctrl-C or hang-up from `kill` is forwarded (a group-wide kill reached the child too).
 FORWARD_GRACE = 0.5
@@ -44,7 +48,7 @@ class LaunchSpec:
         self.force, self.wait = force, wait
 
 
-class LaunchResult(NamedTuple):
+class LaunchResult(Value):
     run_id: str
     name: str
     status: str

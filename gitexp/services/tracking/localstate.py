@@ -13,10 +13,10 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import NamedTuple
 
 from gitexp.errors import CorruptRecord
 from gitexp.names import is_run_id
+from gitexp.slots import Value
 from gitexp.store.flock import exclusive
 from gitexp.store.sidestore import SideStore
 
@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
-class ActiveDir(NamedTuple):
+class ActiveDir(Value):
     """Paths of one run's buffer folder."""
 
     path: Path

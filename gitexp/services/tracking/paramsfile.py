@@ -16,11 +16,15 @@ refused rather than stored as a string.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from gitexp.errors import CorruptRecord, InvalidValue
 from gitexp.names import check_key
+from gitexp.slots import Value
 from gitexp.store import yamlio
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
+if TYPE_CHECKING:
+    from typing import Any
 
 PARAMS_FILE = "params.yaml"
 SET, ADD, FORCE = "set", "add", "force"
@@ -37,7 +41,7 @@ def parse_assignments(items: tuple[str, ...] | list[str], what: str = "param") -
     return out
 
 
-class Override(NamedTuple):
+class Override(Value):
     """One `-p`: `key` (dotted for nested params), its typed `value`, and `mode` (set, add, force)."""
 
     key: str
@@ -84,7 +88,7 @@ def typed(raw: str) -> Any:
         return raw
 
 
-class ParamsFile(NamedTuple):
+class ParamsFile(Value):
     """A params.yaml that was rewritten for a run, and how to put it back."""
 
     path: Path

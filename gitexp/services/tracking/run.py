@@ -20,7 +20,6 @@ import time
 import weakref
 from itertools import count
 from pathlib import Path
-from typing import Any
 
 from gitexp import __version__
 from gitexp.errors import InvalidName, InvalidValue, ParamConflict, RunNotFound, WriteFailed
@@ -39,6 +38,10 @@ from gitexp.store.runcommit import code_tree, hash_code_tree, write_run_commit
 from gitexp.store.packing import maybe_pack
 from gitexp.store.sidestore import SideStore, sha256_file
 from gitexp.store.snapshot import snapshot_worktree
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
+if TYPE_CHECKING:
+    from typing import Any
 
 ENV_RUN_ID = "GITEXP_RUN_ID"
 ENV_RUN_REF = "GITEXP_RUN_REF"
