@@ -219,12 +219,14 @@ def check_run_name(name: str) -> str:
 
 
 def current_user() -> str:
-    """The login name, as MLflow records it."""
-    if os.environ.get("GITEXP_USER"):
-        return os.environ["GITEXP_USER"]
-    import getpass
-
+    """The login name, as MLflow records it (getpass.getuser's order, without loading getpass)."""
+    for var in ("GITEXP_USER", "LOGNAME", "USER", "LNAME", "USERNAME"):
+        user = os.environ.get(var)
+        if user:
+            return user
     try:
-        return getpass.getuser()  # USER, LOGNAME, USERNAME, then the password database
-    except Exception:  # no name for this uid (some containers)
+        import pwd
+
+        return pwd.getpwuid(os.getuid())[0]  # the password database
+    except Exception:  # no name for this uid (some containers), no pwd module (Windows)
         return "unknown"

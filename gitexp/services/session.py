@@ -18,6 +18,7 @@ from gitexp.store.repo import REMOTES_PREFIX, GitDB, open_repo
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
     import sqlite3
+    from types import ModuleType
 
     from gitexp.services.catalog.cache import RunIndex
     from gitexp.settings import Settings
@@ -68,11 +69,9 @@ class Session:
         conn = self._index_connection()
         if conn is None:
             return []
-        import sqlite3
-
         try:
             return conn.execute(query, args).fetchall()
-        except sqlite3.Error:
+        except _sqlite().Error:
             return []
 
     def _index_connection(self) -> sqlite3.Connection | None:
@@ -81,12 +80,11 @@ class Session:
         if "cache" in self.__dict__:
             return self.cache.connection()
         if self._reader is None and (self.db.local_dir / INDEX_FILE).exists():
-            import sqlite3
-
+            driver = _sqlite()
             try:
                 uri = (self.db.local_dir / INDEX_FILE).as_uri() + "?mode=ro"
-                self._reader = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            except sqlite3.Error:
+                self._reader = driver.connect(uri, uri=True, check_same_thread=False)
+            except driver.Error:
                 return None
         return self._reader
 
@@ -141,3 +139,16 @@ class Session:
 def open_session(path: str | os.PathLike[str] | None = None) -> Session:
     """Open a session on the repository containing `path`; use it as a context manager."""
     return Session.open(path)
+
+
+def _sqlite() -> ModuleType:
+    """sqlite3's C module, for reading the index: `import sqlite3` adds its adapters and their
+    `datetime` import, 4% of a run start, which a read-only query never uses."""
+    try:
+        import _sqlite3
+
+        return _sqlite3
+    except ImportError:  # a Python whose sqlite3 is built otherwise
+        import sqlite3
+
+        return sqlite3
