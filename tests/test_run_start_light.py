@@ -109,7 +109,8 @@ def test_removing_an_active_folder_takes_everything_but_what_links_point_to(tmp_
 def test_a_run_start_loads_neither_dataclasses_nor_typing_nor_shutil(repo: Path) -> None:
     code = ("import sys; sys.argv = ['gitexp', 'run', '--', 'true']\n"
             "from gitexp import _entry\ntry:\n    _entry.entry()\nexcept SystemExit as e:\n    assert e.code == 0\n"
-            "heavy = ('dataclasses', 'inspect', 'typing', 'shutil', 'click', 'dulwich')\n"
+            "heavy = ('dataclasses', 'inspect', 'typing', 'shutil', 'click', 'dulwich', 'ctypes', 'getpass',\n"
+            "         'datetime')\n"
             "print(' '.join(m for m in heavy if m in sys.modules))")
     proc = subprocess.run([PY, "-c", code], cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -264,13 +264,8 @@ def _die_with_parent(own_group: bool = False) -> Any:
     terminal, so no job control to keep) the child leads its own process group:
     a `kill` to our group then reaches it once, through us, never twice.
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
+    prctl = _libc_prctl() if sys.platform.startswith("linux") else None
+    if prctl is None:
         return None
     parent = os.getpid()
 
@@ -282,6 +277,30 @@ def _die_with_parent(own_group: bool = False) -> Any:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return setup
+
+
+def _libc_prctl() -> Any:
+    """libc's prctl(2), or None where it cannot be had.
+
+    Made as `ctypes.CDLL(None).prctl` makes it, from `_ctypes`, ctypes' C core:
+    `import ctypes` would cost a run start 4% for this one function.
+    """
+    try:
+        import _ctypes
+
+        class Int(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class CFunction(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL
+            _restype_ = Int
+
+        class Program:
+            _handle = _ctypes.dlopen(None)  # type: ignore[arg-type]  # None: the program and what it linked (libc)
+
+        return CFunction(("prctl", Program()))  # type: ignore[arg-type]  # a CDLL is read for its _handle only
+    except (ImportError, OSError, AttributeError, TypeError):
+        return None
 
 
 class _Forwarder:
