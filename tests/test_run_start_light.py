@@ -17,6 +17,7 @@ from gitexp.slots import Value
 from gitexp.store.gitproc import find_program
 from gitexp.store.record import Artifact, RunInfo
 from gitexp.store.runcommit import Record
+from tests.helpers import git
 
 PY = sys.executable
 
@@ -143,20 +144,39 @@ def test_a_run_start_collects_the_git_processes_it_started_early(repo: Path, mon
     from gitexp.store import gitproc
     from gitexp.store.snapshot import snapshot_worktree
 
+    subprocess.run(["git", "gc", "-q"], cwd=repo, check=True)  # HEAD's commit packed: read through cat-file
     (repo / "new.txt").write_text("untracked\n")
     monkeypatch.chdir(repo)
     monkeypatch.delenv("GIT_DIR", raising=False)
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
     _start_git_early()
-    assert len(gitproc._early) == 2
+    assert len(gitproc._early) == 3
+    batch = next(proc for key, (_, proc) in gitproc._early.items() if "cat-file" in key)
     with open_session() as s:
         early = s.settings.default_experiment
         snap = snapshot_worktree(s.db, s.settings.snapshot)
-    assert gitproc._early == {}  # both answers were used
+        head = s.db.read_ref("HEAD")
+        assert head is not None and s.db.commit_info(head)[0] == git(repo, "rev-parse", "HEAD^{tree}").strip()
+        assert s.db._cat is not None and s.db._cat._proc is batch  # the early cat-file answered
+    assert gitproc._early == {}  # every answer was used
     assert early == "default" and "new.txt" in snap.files
     monkeypatch.setenv("GIT_DIR", str(repo / ".git"))  # found another way: nothing is started early
     _start_git_early()
     assert gitproc._early == {}
+
+
+def test_early_processes_nobody_asked_are_ended_before_a_runs_child_starts(repo: Path) -> None:
+    from gitexp.store import gitproc
+    from gitexp.store.location import batch_command
+
+    gitproc.start_early(*batch_command(str(repo / ".git")), stdin=True, quiet=True)
+    gitproc.start_early(str(repo), "config", "-z", "--list")
+    pids = [proc.pid for _, proc in gitproc._early.values()]  # type: ignore[attr-defined]
+    gitproc.drop_early()
+    assert gitproc._early == {}
+    for pid in pids:  # reaped: no such child any more
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def test_an_early_answer_older_than_a_second_is_not_used(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

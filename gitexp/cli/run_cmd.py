@@ -80,11 +80,12 @@ def execute(values: dict[str, Any]) -> int:
 
 
 def _start_git_early() -> None:
-    """Start the two git processes a run start reads (the config, the untracked files) before its
-    modules load, so git works on the other core meanwhile. Only for a repository found from this
-    folder as `open_repo` finds it without dulwich (no GIT_DIR or GIT_WORK_TREE in the environment)."""
+    """Start the git processes a run start reads (the config, the untracked files, and the
+    `cat-file` that reads HEAD's commit and tree) before its modules load, so git works on the
+    other core meanwhile. Only for a repository found from this folder as `open_repo` finds it
+    without dulwich (no GIT_DIR or GIT_WORK_TREE in the environment)."""
     from gitexp.store import gitproc
-    from gitexp.store.location import config_command, find_repository, untracked_command
+    from gitexp.store.location import batch_command, config_command, find_repository, untracked_command
 
     if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
         return
@@ -92,6 +93,7 @@ def _start_git_early() -> None:
     if place is not None and place.plain and place.work_tree is not None:
         gitproc.start_early(*config_command(place))
         gitproc.start_early(*untracked_command(place))
+        gitproc.start_early(*batch_command(place.common_dir), stdin=True, quiet=True)
 
 
 def open_session() -> Session:

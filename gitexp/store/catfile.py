@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import queue
     import subprocess
 
+    from gitexp.store.gitproc import Process
+
 # subprocess is imported where a process is started: a warm listing never starts one.
 
 MISSING = "missing"  # the type of an answer for an object (or `<rev>:<path>`) the repository lacks
@@ -303,7 +305,7 @@ def _widen(pipe: object) -> None:
         pass
 
 
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+def _stop(proc: Process | None) -> None:
     if proc is not None:
         proc.kill()
         proc.wait()
@@ -339,7 +341,7 @@ class Batch:
 
     def __init__(self, git_dir: str | os.PathLike[str]) -> None:
         self.git_dir = os.fspath(git_dir)
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Process | None = None
         self._lock = threading.Lock()  # one request and its answer at a time (the UI serves from threads)
 
     def read(self, sha: str, limit: int | None = None) -> tuple[str, bytes]:
@@ -372,15 +374,14 @@ class Batch:
             raise CatFileError("git cat-file stopped mid-answer")
         return kind, data[:size]
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def _start(self) -> Process:
         if self._proc is None:
-            import subprocess
+            from gitexp.store import gitproc
+            from gitexp.store.location import batch_command
 
-            try:
-                self._proc = subprocess.Popen(["git", "--git-dir", self.git_dir, "cat-file", "--batch"],
-                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                              stderr=subprocess.DEVNULL)
-            except OSError as exc:
+            try:  # a run start has started it early (run_cmd), so git is ready when the first read comes
+                self._proc = gitproc.adopt(*batch_command(self.git_dir), quiet=True)
+            except (gitproc.GitCommandError, OSError) as exc:
                 raise CatFileError(f"cannot run git: {exc}") from None
         return self._proc
 

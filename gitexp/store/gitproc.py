@@ -8,6 +8,7 @@ what the hooks need: run git and read what it prints, or talk to one long-lived
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
         stderr: IO[bytes] | None
 
         def wait(self) -> int: ...
+
+        def kill(self) -> None: ...
 
 
 class GitCommandError(GitexpError):
@@ -55,14 +58,16 @@ def failure(args: tuple[str, ...] | list[str], code: int, stderr: bytes) -> GitC
 
 class _Spawned:
     """`git -C cwd args…` started by os.posix_spawnp, with pipes for its stdout, and for its stdin and
-    stderr when asked for (else stdin is empty and stderr is this process's)."""
+    stderr when asked for (else stdin is empty and stderr is this process's, or /dev/null if `quiet`)."""
 
-    def __init__(self, cwd: str, args: tuple[str, ...], stdin: bool, stderr: bool) -> None:
+    def __init__(self, cwd: str, args: tuple[str, ...], stdin: bool, stderr: bool, quiet: bool = False) -> None:
         ends = {fd: os.pipe() for fd, wanted in ((0, stdin), (1, True), (2, stderr)) if wanted}  # fd: (read, write)
         actions: list[tuple[Any, ...]] = [(os.POSIX_SPAWN_DUP2, pair[0] if fd == 0 else pair[1], fd)
                                           for fd, pair in ends.items()]
         if not stdin:
             actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
+        if quiet and not stderr:
+            actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
         try:
             # Python ignores SIGPIPE; git should not inherit that (subprocess resets it too).
             self.pid = os.posix_spawnp("git", ["git", "-C", cwd, *args], os.environ, file_actions=actions,
@@ -83,6 +88,10 @@ class _Spawned:
     def wait(self) -> int:
         return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
 
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, 9)  # SIGKILL
+
 
 try:
     from _signal import SIGPIPE
@@ -92,16 +101,16 @@ except ImportError:
     _SIGPIPE = ()
 
 
-def start(cwd: str, *args: str, stdin: bool = False, stderr: bool = True) -> Process:
-    """`git args…` in `cwd`, its stdout (and stderr, and stdin when asked) as pipes."""
+def start(cwd: str, *args: str, stdin: bool = False, stderr: bool = True, quiet: bool = False) -> Process:
+    """`git args…` in `cwd`, its stdout (and stderr, and stdin when asked) as pipes; `quiet`: stderr to /dev/null."""
     if hasattr(os, "posix_spawnp"):
-        return _Spawned(cwd, args, stdin, stderr)
+        return _Spawned(cwd, args, stdin, stderr, quiet)
     import subprocess
 
     pipe = subprocess.PIPE
     try:
         return subprocess.Popen(["git", "-C", cwd, *args], stdin=pipe if stdin else subprocess.DEVNULL, stdout=pipe,
-                                stderr=pipe if stderr else None)
+                                stderr=pipe if stderr else subprocess.DEVNULL if quiet else None)
     except FileNotFoundError:
         raise not_installed() from None
 
@@ -110,16 +119,30 @@ _early: dict[tuple[str, ...], tuple[float, Process]] = {}  # by start_early: (wh
 EARLY_MAX_AGE = 1.0  # seconds: an answer older than this is not used (a run start that waited for a lock)
 
 
-def start_early(cwd: str, *args: str) -> None:
-    """Start `git args…` in `cwd` now, for a later `run(cwd, *args)` to collect: git answers on the
-    other core while this process loads its modules (a run start). One never collected is left to
-    finish on its own (its output is small, and nothing waits for it)."""
+def start_early(cwd: str, *args: str, stdin: bool = False, quiet: bool = False) -> None:
+    """Start `git args…` in `cwd` now, for a later `run(cwd, *args)` (or `adopt`) to collect: git
+    answers on the other core while this process loads its modules (a run start). One never
+    collected is left to finish on its own (its output is small, and nothing waits for it; a
+    process reading stdin ends when this one does), or is ended by `drop_early`."""
     key = (cwd, *args)
     if key not in _early:
         try:
-            _early[key] = (time.monotonic(), start(cwd, *args))
+            _early[key] = (time.monotonic(), start(cwd, *args, stdin=stdin, quiet=quiet))
         except (GitCommandError, OSError):
             pass  # run() starts it again and says what is wrong
+
+
+def adopt(cwd: str, *args: str, quiet: bool = False) -> Process:
+    """A long-lived `git args…` in `cwd` with stdin and stdout pipes (`git cat-file --batch`): the one
+    `start_early` started, whatever its age (it answers what it is asked when it is asked), else a new one."""
+    early = _early.pop((cwd, *args), None)
+    return early[1] if early is not None else start(cwd, *args, stdin=True, stderr=False, quiet=quiet)
+
+
+def drop_early() -> None:
+    """End the early processes nobody collected (before a run's child starts: none lingers for hours)."""
+    while _early:
+        _stop(_early.popitem()[1][1])
 
 
 def _collect_early(key: tuple[str, ...]) -> Process | None:
@@ -127,11 +150,17 @@ def _collect_early(key: tuple[str, ...]) -> Process | None:
     when, proc = _early.pop(key, (0.0, None))
     if proc is None or time.monotonic() - when <= EARLY_MAX_AGE:
         return proc
-    for pipe in (proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()  # a git still writing gets SIGPIPE
-    proc.wait()
+    _stop(proc)
     return None
+
+
+def _stop(proc: Process) -> None:
+    """Close our ends of its pipes (a git still writing gets SIGPIPE, one reading stdin its end) and reap it."""
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    proc.wait()
 
 
 def run(cwd: str, *args: str) -> tuple[int, bytes, bytes]:

@@ -46,6 +46,11 @@ def untracked_command(place: Location) -> tuple[str, ...]:
     return (root, "--git-dir", place.control_dir, "--work-tree", root, "ls-files", "-o", "--exclude-standard", "-z")
 
 
+def batch_command(git_dir: str) -> tuple[str, ...]:
+    """(folder, args…) of the `git cat-file --batch` GitDB reads single objects through (`catfile.Batch`)."""
+    return (git_dir, "--git-dir", git_dir, "cat-file", "--batch")
+
+
 def find_repository(start: str) -> Location | None:
     """The repository containing `start` (the first folder upwards that holds one), or None."""
     path = os.path.realpath(start)

@@ -20,6 +20,7 @@ from gitexp.services.tracking.paramsfile import (
 from gitexp.services.tracking.paramslock import Notify, ParamsLock
 from gitexp.services.session import Session
 from gitexp.slots import Value
+from gitexp.store import gitproc
 from gitexp.store.gitproc import find_program
 from gitexp.store.repo import GitDB
 
@@ -198,6 +199,7 @@ def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err:
     env = {**os.environ, **tracking.env_for(run), "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED", "1")}
     log = TailFile(run.folder.output_log, run.settings.output_log_max)
     gcpause.resume()  # the command may run for hours: from here on this process collects as usual
+    gitproc.drop_early()  # nor does a git started early for the start and never asked linger so long
     try:
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 preexec_fn=_die_with_parent(own_group=not _has_terminal()))
