@@ -8,11 +8,13 @@ import time
 from collections import Counter
 
 from gitexp.errors import InvalidName
+from gitexp.lazyre import lazy
 
-_EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
+_SLUG_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_SLUG_CHARS = _SLUG_FIRST | frozenset("._-")
 # MLflow's rule for param, metric and tag names (`^[/\w.\- :]*$`): Unicode letters and digits,
 # '_', '-', '.', '/', ' ' and ':'.
-_KEY_CHARS = re.compile(r"[\w\-. /:]+\Z")
+_KEY_CHARS = lazy(r"[\w\-. /:]+\Z")
 MAX_EXPERIMENT = 100
 MAX_KEY = 250
 
@@ -42,7 +44,8 @@ def check_experiment(name: str) -> str:
         or len(name) > MAX_EXPERIMENT
         or ".." in name
         or name.endswith((".", ".lock"))
-        or not _EXPERIMENT.match(name)
+        or name[:1] not in _SLUG_FIRST
+        or not _SLUG_CHARS.issuperset(name)
     ):
         raise InvalidName(
             f"invalid experiment name {name!r}: use lower-case letters, digits, '.', '_' "
@@ -156,7 +159,7 @@ def is_run_id(text: str) -> bool:
     return isinstance(text, str) and len(text) == ID_LENGTH and all(c in _B32 for c in text)
 
 
-SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # a side-store object name
+SHA256_HEX = lazy(r"[0-9a-f]{64}")  # a side-store object name
 
 
 def could_be_id_prefix(text: str) -> bool:

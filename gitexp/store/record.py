@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import time
 from array import array
 from collections.abc import Sequence
@@ -11,6 +10,7 @@ from collections.abc import Sequence
 from gitexp.errors import CorruptRecord, NewerFormat
 from gitexp.names import SHA256_HEX, experiment_id, is_run_id, key_problem
 from gitexp.slots import Slots
+from gitexp.lazyre import lazy
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def format_metric(points: list[Point]) -> bytes:
 
 
 Columns = tuple[Sequence[int], Sequence[float], Sequence[int]]  # steps, values, timestamps
-_ROWS = re.compile(rb"(?:-?[0-9]+\t[^\t\n ]+\t-?[0-9]+\n)*")
+_ROWS = lazy(rb"(?:-?[0-9]+\t[^\t\n ]+\t-?[0-9]+\n)*")
 
 
 def parse_metric(data: bytes) -> list[Point]:

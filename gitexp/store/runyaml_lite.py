@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from gitexp.store.gitlite import _B32, ID_LENGTH, is_run_id
-from gitexp.store.lazyre import lazy
+from gitexp.lazyre import lazy
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing: git hooks import this module
 if TYPE_CHECKING:

@@ -13,25 +13,27 @@ from __future__ import annotations
 
 import re
 
-from gitexp.store.lazyre import lazy
+from gitexp.lazyre import lazy
 
 FAIL = None
 MAX_KEY = 100  # ruamel writes keys over 128 characters as complex keys (`? key`): left to it
 
 # ruamel's YAML 1.2 implicit resolvers (ruamel/yaml/resolver.py): the words of its bool, merge, null
 # and value resolvers, and the patterns of the others with the first characters that select each
-# (compiled on first use). A string they would read as something else is quoted.
+# and every character a match can hold (compiled on first use: most strings, such as run ids, are
+# ruled out by their characters, and a run start compiles only the patterns some value needs).
 _WORDS = frozenset(("true", "True", "TRUE", "false", "False", "FALSE", "<<", "~", "null", "Null", "NULL", "="))
-_RESOLVED = [(lazy(pattern, re.X), first) for pattern, first in (
+_RESOLVED = [(lazy(pattern, re.X), first, frozenset(chars)) for pattern, first, chars in (
     (r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
         |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
         |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
         |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""", "-+0123456789."),
-    (r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$", "-+0123456789"),
+        |\.(?:nan|NaN|NAN))$""", "-+0123456789.", "-+0123456789._eEinfINFaA"),
+    (r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$", "-+0123456789",
+     "-+0123456789_boxabcdefABCDEF"),
     (r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
         |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[\ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
-        (?:[\ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""", "0123456789"),
+        (?:[\ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""", "0123456789", "0123456789-:.Tt \tZ+"),
 )]
 # Strings written plain: no indicator first, no `: ` or ` #`, nothing that needs quoting, inner spaces only.
 _PLAIN = lazy(r"(?:[A-Za-z0-9_/]|--?[A-Za-z0-9_])(?:[A-Za-z0-9_./=+, -]*[A-Za-z0-9_./=+,-])?", re.ASCII)
@@ -134,8 +136,8 @@ def _resolves(text: str) -> bool:
     """Whether a plain `text` would read back as something other than a string."""
     if text in _WORDS:
         return True
-    first = text[:1]
-    return any(first in chars and pattern.match(text) for pattern, chars in _RESOLVED)
+    first, used = text[:1], set(text)
+    return any(first in firsts and used <= chars and pattern.match(text) for pattern, firsts, chars in _RESOLVED)
 
 
 def _plain_possible(text: str) -> bool:

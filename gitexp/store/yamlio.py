@@ -7,10 +7,10 @@ by the fast reader, and `gitexp ls` on a warm cache parses no YAML at all.
 from __future__ import annotations
 
 import io
-import re
 from types import ModuleType
 
 from gitexp.errors import CorruptRecord
+from gitexp.lazyre import lazy
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
@@ -24,8 +24,8 @@ MAX_DEPTH = 100  # nesting levels (flow brackets, or block indentation steps)
 MAX_ALIASES = 100  # `*alias` references; gitexp itself never writes any
 MAX_NODES = 1_000_000  # values after alias expansion
 FAST_MAX_BYTES = 1 << 20  # records up to this size try the fast reader first (no aliases: no expansion)
-_ALIAS = re.compile(rb"(?:^|[\s\[{,:?-])\*[^\s,\[\]{}]")
-_ANCHOR = re.compile(rb"(?:^|[\s\[{,:?-])&[^\s,\[\]{}]")
+_ALIAS = lazy(rb"(?:^|[\s\[{,:?-])\*[^\s,\[\]{}]")
+_ANCHOR = lazy(rb"(?:^|[\s\[{,:?-])&[^\s,\[\]{}]")
 
 
 def load(data: bytes | str, what: str = "YAML") -> Any:

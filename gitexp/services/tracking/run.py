@@ -13,7 +13,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import sys
 import threading
 import time
@@ -38,6 +37,7 @@ from gitexp.store.runcommit import code_tree, hash_code_tree, write_run_commit
 from gitexp.store.packing import maybe_pack
 from gitexp.store.sidestore import SideStore, sha256_file
 from gitexp.store.snapshot import snapshot_worktree
+from gitexp.lazyre import lazy
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
@@ -304,7 +304,7 @@ def _as_float(key: str, value: Any) -> float:
 
 
 MAX_PARAM_BYTES = 64 << 10  # a param is a setting, not data: larger values belong in an artifact
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+_ADDRESS = lazy(r" at 0x[0-9a-fA-F]+>")
 
 
 def _param_value(value: Any, key: str = "") -> Any:
