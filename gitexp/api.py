@@ -10,7 +10,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.names import check_key
@@ -19,6 +18,10 @@ from gitexp.model import Run
 from gitexp.services.catalog.listing import get_run as _get_run
 from gitexp.services.session import open_session
 from gitexp.store import yamlio
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 _stack: list[tracking.ActiveRun] = []
 _state_lock = threading.RLock()

@@ -14,13 +14,16 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from gitexp import api
 from gitexp.errors import GitexpError, InvalidName, InvalidValue
 from gitexp.names import check_key
 from gitexp.services import experiments as _exp
 from gitexp import uris
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 _announced: set[str] = set()
 

@@ -12,10 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from enum import Enum
-from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError
 from gitexp.store.record import Artifact, Point, RunInfo, summarize
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Loader = Callable[["Run", str, bool], Any]  # (run, field, from_git) -> the decoded field
 
 
 class Status(str, Enum):
@@ -42,7 +47,6 @@ class LastValues(dict[str, float]):
 
 # Fields a Run may hold as JSON text (from the cache) or leave to its loader.
 LAZY_FIELDS = ("info", "params", "tags", "summary")
-Loader = Callable[["Run", str, bool], Any]  # (run, field, from_git) -> the decoded field
 
 
 class Run:

@@ -49,6 +49,14 @@ def test_a_plain_ls_loads_no_filter_language_nor_process_or_hash_modules(repo: P
         "gitexp.services.catalog.sqlfilter"]
 
 
+def test_the_console_scripts_ls_loads_neither_typing_nor_datetime_nor_click(repo: Path) -> None:
+    make_runs()
+    entry = ("import sys\nsys.argv = ['gitexp', 'ls']\nfrom gitexp import _entry\ntry:\n    _entry.entry()\n"
+             "except SystemExit as e:\n    assert e.code in (0, None)")
+    assert loaded_by(entry, ()) == []  # fills the cache
+    assert loaded_by(entry, ("typing", "datetime", "sqlite3", "click", "dulwich", "subprocess")) == []
+
+
 def test_a_dead_run_and_fetched_runs_still_load_what_they_need(repo: Path) -> None:
     make_runs()
     (repo / ".git" / "gitexp" / "active" / "x").mkdir(parents=True)  # a run folder: recovery must look

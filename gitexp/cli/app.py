@@ -20,7 +20,6 @@ import errno
 import importlib
 import os
 import sys
-from typing import Any
 
 import click
 
@@ -28,6 +27,10 @@ from gitexp import __version__
 from gitexp.cli.commands import COMMANDS, SUMMARIES
 from gitexp.cli.spec import Spec
 from gitexp.errors import GitexpError, ReadOnlyRepository
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 ARGV = "gitexp.argv"  # ctx.meta key: the arguments as typed, for the --traceback hint
 SIGPIPE_EXIT = 141

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import click
 
 from gitexp.cli.spec import FLAG, MULTIPLE, Arg, Opt, Spec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def to_click(name: str, spec: Spec) -> click.Command:

@@ -8,13 +8,13 @@ listing, a note) goes to stdout.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
 from gitexp.cli.options import complete_runs, open_db
 from gitexp.render.formats import escape_controls
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:
     from gitexp.services.edit.core import EditResult
     from gitexp.services.edit.runs import Removed

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 import click
 
 from gitexp.hookrun import GIT_HOOKS, run_hook
 from gitexp.cli.options import echo_json
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:
     from gitexp.services.hooks.install import HooksReport
 

@@ -7,12 +7,15 @@ Writes print what they did and the exact command that shares it on stderr;
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import click
 
 from gitexp.cli.options import JSON, Output, echo_json, echo_table, open_db, output_options
 from gitexp.render.formats import fmt_value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _done(text: str) -> None:

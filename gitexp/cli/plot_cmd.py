@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 import click
 
 from gitexp.cli.options import complete_runs, open_db, selection_options
 from gitexp.services.catalog.selection import RunSelection
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:
     from gitexp.services.session import Session
 

@@ -6,11 +6,14 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
 
 import click
 
 from gitexp.errors import GitexpError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 INSTALL_HINT = "pip install 'gitexp[ui]'"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
 
 from gitexp import api, api_mlflow
 from gitexp import uris as _uris
@@ -23,6 +22,10 @@ from gitexp.mlflow._backend import Backend, mlflow_errors, to_frame
 from gitexp.mlflow.client import MlflowClient
 from gitexp.mlflow.entities import Experiment, Run, RunStatus, ViewType
 from gitexp.mlflow.exceptions import MlflowException
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "ActiveRun", "Experiment", "MlflowClient", "MlflowException", "Run", "RunStatus", "ViewType",

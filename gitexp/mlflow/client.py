@@ -10,13 +10,16 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from typing import Any
 
 from gitexp import uris
 from gitexp.mlflow import entities as E
 from gitexp.mlflow._backend import Backend, mlflow_errors
 from gitexp.mlflow.exceptions import MlflowException
 from gitexp.services import experiments as _exp
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class MlflowClient:

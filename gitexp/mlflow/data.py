@@ -10,9 +10,12 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 from gitexp.errors import InvalidValue
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 _DTYPES = {"int64": "long", "int32": "integer", "float64": "double", "float32": "float", "bool": "boolean",
            "object": "string", "string": "string"}

@@ -14,7 +14,10 @@ a `gitexp:` URI is used.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 
 def tracking_store(store_uri: str, artifact_uri: str | None = None) -> Any:

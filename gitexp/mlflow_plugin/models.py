@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
 
 from mlflow.entities import LoggedModel, LoggedModelStatus, RunTag
 from mlflow.exceptions import MlflowException
@@ -29,6 +28,10 @@ from gitexp.mlflow_plugin import writes
 from gitexp.names import ID_LENGTH, is_run_id
 from gitexp.services.session import Session
 from gitexp.store import yamlio
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 TAG = "mlflow.gitexp.model."
 HOLDER_TAG = "mlflow.gitexp.modelHolder"  # on a run made to hold a model logged outside any run

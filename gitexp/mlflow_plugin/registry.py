@@ -14,7 +14,6 @@ register` (the tags then travel with `gitexp push`).
 
 from __future__ import annotations
 
-from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel, RegisteredModelAlias
 from mlflow.exceptions import MlflowException
@@ -24,6 +23,10 @@ from mlflow.store.model_registry.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils, SearchUtils
 
 from gitexp import uris
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class GitexpRegistryStore(AbstractStore):

@@ -12,7 +12,6 @@ needs, and constructing it opens nothing.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from mlflow.entities import (
     Dataset, DatasetInput, Experiment, ExperimentTag, InputTag, LoggedModelStatus, Metric, Param, Run, RunData,
@@ -31,6 +30,10 @@ from gitexp.errors import GitexpError
 from gitexp.mlflow import entities as E
 from gitexp.mlflow._backend import Backend, translate_errors
 from gitexp.mlflow_plugin import models, writes
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUS = {1: "RUNNING", 2: "RUNNING", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 _CODES = {"RESOURCE_DOES_NOT_EXIST": RESOURCE_DOES_NOT_EXIST, "RESOURCE_ALREADY_EXISTS": RESOURCE_ALREADY_EXISTS,

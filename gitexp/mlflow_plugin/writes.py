@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.services.edit.core import RunIsActive, find_target, live_folder
@@ -29,6 +28,10 @@ from gitexp.services.session import Session
 from gitexp.services.tracking.localstate import ActiveDir, appending, owner_lock
 from gitexp.services.tracking.run import ActiveRun, attach
 from gitexp.store.record import RunInfo
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 Opener = Callable[[], AbstractContextManager[Session]]  # opens the repository's session when needed
 _joined: dict[str, ActiveRun] = {}  # run id -> this process's journal of a run that is still running

@@ -7,12 +7,15 @@ objects are used, so this module imports nothing from the services at load time.
 
 from __future__ import annotations
 
-from typing import Any
 
 from gitexp.render.formats import (
     escape_all, fmt_abs, fmt_duration, fmt_raw, fmt_rel, fmt_size, fmt_values,
 )
 from gitexp.render.tables import Block, Style, Styled, Table, ansi
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 ADDED_STYLE = {"fg": "green"}
 REMOVED_STYLE = {"fg": "red"}

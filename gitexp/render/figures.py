@@ -9,10 +9,10 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from gitexp.errors import GitexpError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure

@@ -10,9 +10,12 @@ cut: every character of every value is still shown.
 from __future__ import annotations
 
 import textwrap
-from typing import Any
 
 from gitexp.render.tables import Styled, Table, cell_text
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 MIN_WIDTH = 10  # a column is never wrapped narrower than this
 GAP = 2  # tabulate's "simple" format: two spaces between columns

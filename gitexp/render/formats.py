@@ -11,8 +11,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timezone
-from typing import Any
+import time
+
+from gitexp.store.record import iso_from_ms
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 # C0 controls but tab and newline (harmless, and tables lay them out), DEL, and C1 controls
 # (U+009B is a one-character CSI on some terminals).
@@ -88,16 +93,13 @@ def fmt_time(ms: int | None) -> str:
     """Local time, short: `05-14 09:30` this year, `2023-05-14` before."""
     if ms is None:
         return "-"
-    when = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone()
-    return when.strftime("%m-%d %H:%M" if when.year == datetime.now().year else "%Y-%m-%d")
+    when = time.localtime(ms / 1000)  # (time, not datetime: `gitexp ls` need not import it)
+    return time.strftime("%m-%d %H:%M" if when.tm_year == time.localtime().tm_year else "%Y-%m-%d", when)
 
 
 def fmt_iso(ms: int | None) -> str:
     """ISO 8601 UTC with milliseconds (exact, for CSV); empty when unknown."""
-    if ms is None:
-        return ""
-    when = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as run.yaml writes times
+    return iso_from_ms(ms) or ""  # as run.yaml writes times
 
 
 def fmt_duration(seconds: float | None) -> str:

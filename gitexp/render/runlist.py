@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import zip_longest
-from typing import Any
 
 from gitexp.render.formats import fmt_duration, fmt_iso, fmt_raw, fmt_time, fmt_value
 from gitexp.render.tables import Table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 BASE = ["id", "name", "status", "start", "duration"]
 ATTRS = {"id", "name", "experiment", "status", "start", "end", "duration", "user", "commit"}

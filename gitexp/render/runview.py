@@ -7,10 +7,13 @@ pushed by someone else may hold terminal escape sequences in any text field.
 from __future__ import annotations
 
 import shlex
-from typing import Any
 
 from gitexp.render.formats import escape_all, escape_controls, fmt_duration, fmt_raw, fmt_value
 from gitexp.render.tables import Style, Table, ansi, tabulate_rows
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 METRIC_HEADERS = ["metric", "last", "step", "min", "max", "count"]
 METRIC_FIELDS = ("last", "step", "min", "max", "count")

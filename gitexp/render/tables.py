@@ -14,10 +14,13 @@ import io
 import json
 import re
 from collections.abc import Callable
-from typing import Any
 
 from gitexp.render.formats import escape_controls
 from gitexp.slots import Slots, Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 Style = Callable[[str, dict], str]
 _ANSI_FG = {"black": 30, "red": 31, "green": 32, "yellow": 33, "blue": 34, "magenta": 35, "cyan": 36,

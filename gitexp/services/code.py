@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.model import Run
@@ -13,6 +12,10 @@ from gitexp.slots import Value
 from gitexp.store import gitcli
 from gitexp.store.record import RECORD_DIR, RunInfo
 from gitexp.store.runcommit import RecordReader
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _root(s: Session) -> str:

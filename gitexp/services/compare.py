@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import shlex
 import stat
-from typing import Any
 
 from gitexp.errors import CorruptRecord, GitexpError
 from gitexp.model import Run, scalars_of
@@ -27,6 +26,10 @@ from gitexp.slots import Slots
 from gitexp.store.record import RECORD_DIR, RunInfo, flatten
 from gitexp.store.repo import GITLINK, Entry, GitDB
 from gitexp.store.runcommit import RecordReader, read_artifacts
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 ADDED, REMOVED, CHANGED, UNCHANGED = "added", "removed", "changed", "unchanged"
 MODIFIED = "modified"  # code files use git's word

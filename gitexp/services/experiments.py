@@ -15,7 +15,6 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName
 from gitexp.names import (
@@ -26,6 +25,10 @@ from gitexp.store.experiments import (
     EXPERIMENTS_PREFIX, ExperimentRecord, experiment_refs, read_experiment, write_experiment,
 )
 from gitexp.store.repo import RUNS_PREFIX
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_NAME = "Default"  # MLflow's name for experiment "0"
 MAX_ATTEMPTS = 8

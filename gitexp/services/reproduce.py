@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
 from gitexp.errors import GitexpError
 from gitexp.services.catalog.listing import resolve
@@ -22,6 +21,10 @@ from gitexp.services.session import Session, open_session
 from gitexp.store import gitcli
 from gitexp.store.record import RECORD_DIR, RunInfo, parse_mapping
 from gitexp.store.runcommit import RecordReader
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 TAG = "reproduces"
 ENV_SOURCE_ROOT = "GITEXP_SOURCE_ROOT"  # the user's working tree, for ignored inputs such as data/

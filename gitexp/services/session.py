@@ -71,7 +71,7 @@ class Session:
             return []
         try:
             return conn.execute(query, args).fetchall()
-        except _sqlite().Error:
+        except sqlite_driver().Error:
             return []
 
     def _index_connection(self) -> sqlite3.Connection | None:
@@ -80,7 +80,7 @@ class Session:
         if "cache" in self.__dict__:
             return self.cache.connection()
         if self._reader is None and (self.db.local_dir / INDEX_FILE).exists():
-            driver = _sqlite()
+            driver = sqlite_driver()
             try:
                 uri = (self.db.local_dir / INDEX_FILE).as_uri() + "?mode=ro"
                 self._reader = driver.connect(uri, uri=True, check_same_thread=False)
@@ -141,9 +141,10 @@ def open_session(path: str | os.PathLike[str] | None = None) -> Session:
     return Session.open(path)
 
 
-def _sqlite() -> ModuleType:
-    """sqlite3's C module, for reading the index: `import sqlite3` adds its adapters and their
-    `datetime` import, 4% of a run start, which a read-only query never uses."""
+def sqlite_driver() -> ModuleType:
+    """sqlite3's C module, which the cache index is read and written through: `import sqlite3`
+    adds only its adapters (never used: the index holds no dates) and their `datetime` import,
+    4% of a run start."""
     try:
         import _sqlite3
 

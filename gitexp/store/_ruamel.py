@@ -5,11 +5,14 @@ Imported by `yamlio` on first use only: importing ruamel costs a command tens of
 
 from __future__ import annotations
 
-from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError  # noqa: F401 (yamlio catches it)
 from ruamel.yaml.resolver import VersionedResolver
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Yaml12Resolver(VersionedResolver):

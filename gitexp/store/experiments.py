@@ -10,7 +10,6 @@ compare-and-swap. Runs never depend on a record: an experiment that only has run
 
 from __future__ import annotations
 
-from typing import Any
 
 from gitexp.errors import CorruptRecord, NewerFormat
 from gitexp.names import check_experiment, experiment_id
@@ -18,6 +17,10 @@ from gitexp.slots import Slots
 from gitexp.store import yamlio
 from gitexp.store.record import iso_from_ms, ms_from_iso
 from gitexp.store.repo import FILE, Entry, GitDB
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 EXPERIMENTS_PREFIX = "refs/gitexp/experiments/"
 FILENAME = "experiment.yaml"

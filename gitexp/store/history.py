@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from gitexp.store.ids import to_oid
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import GitDB
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:  # dulwich is loaded by the first walk (a push or pull that only creates refs has none)
     from dulwich.object_store import BaseObjectStore
     from dulwich.objects import ObjectID

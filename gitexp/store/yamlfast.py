@@ -18,7 +18,10 @@ from __future__ import annotations
 import re
 from json import loads as json_loads
 from json.encoder import encode_basestring_ascii  # the C encoder
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAIL: Any = object()
 MAX_DEPTH = 100  # as yamlio.MAX_DEPTH: deeper documents go to the full loader, which refuses them

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from gitexp.errors import FilterSyntaxError, GitexpError
 from gitexp.model import Run, experiment_of
@@ -22,6 +21,10 @@ from gitexp.services.session import Session
 from gitexp.store.record import Columns, flatten
 from gitexp.ui.jsonsafe import clean, to_json  # noqa: F401 - part of this module's interface
 from gitexp.ui.runpool import RunPool
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 PAGE_SIZE = 50
 MAX_PAGE = 500

@@ -12,11 +12,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from gitexp.services.session import Session
 from gitexp.ui import data
 from gitexp.ui.templating import templates
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 STATIC = Path(__file__).parent / "static"
 

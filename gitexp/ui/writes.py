@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from gitexp.errors import InvalidValue
 from gitexp.services.edit import rename_run, set_note, set_tags
 from gitexp.services.session import Session
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 ACTIONS = ("tags", "note", "rename")
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +28,6 @@ from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 try:
     from _blake2 import blake2b  # built in: hashlib would load OpenSSL, milliseconds of every run start
@@ -37,14 +35,22 @@ except ImportError:  # pragma: no cover - a build without it
     from hashlib import blake2b
 
 from gitexp.errors import CorruptRecord, GitexpError, NewerFormat
-from gitexp.model import LAZY_FIELDS, Loader, Run, Status, scalars_of
+from gitexp.model import LAZY_FIELDS, Run, Status, scalars_of
 from gitexp.store import catfile, runcommit
 from gitexp.store.record import RECORD_DIR, RunInfo, parse_mapping
 from gitexp.store.yamlio import FAST_MAX_BYTES
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import SUMMARY_FILES, RecordReader
-from gitexp.services.session import INDEX_FILE
+from gitexp.services.session import INDEX_FILE, sqlite_driver
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    import sqlite3
+    from typing import Any
+
+    from gitexp.model import Loader
+
+_driver = sqlite_driver()
 SCHEMA = "6"
 BUSY_MS = 10_000  # how long a write waits for another process's
 MAX_KEYS = 48  # keys kept in `vals`; the oldest is dropped (and refilled when asked for again)
@@ -254,7 +260,7 @@ def _synchronous(conn: sqlite3.Connection, value: str) -> int | None:
         was = conn.execute("PRAGMA synchronous").fetchone()[0]
         conn.execute(f"PRAGMA synchronous = {value}")
         return int(was)
-    except (sqlite3.DatabaseError, TypeError, ValueError):
+    except (_driver.DatabaseError, TypeError, ValueError):
         return None
 
 
@@ -352,7 +358,7 @@ class RunIndex:
                 named = conn.execute("SELECT ref, commit_id FROM runs WHERE name = ?", (name,)).fetchall()
             finally:
                 conn.execute("COMMIT")
-        except sqlite3.DatabaseError:
+        except _driver.DatabaseError:
             missing, named = None, []
         if missing is None:  # rows cannot stand for `refs`: read them as a listing does
             return [r for r in self.summaries(refs, fields=()) if r.name == name]
@@ -387,7 +393,7 @@ class RunIndex:
         for attempt in range(2):
             try:
                 return self._open()
-            except sqlite3.DatabaseError:
+            except _driver.DatabaseError:
                 if attempt == 0:
                     _unlink(self.path)  # corrupt or foreign: it is only a cache
             except OSError:
@@ -396,7 +402,7 @@ class RunIndex:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn = _driver.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -420,7 +426,7 @@ class RunIndex:
             # A few rows through a temporary table; many (an experiment of a big repository) in one scan.
             few = not complete and len(shas) < FEW_ROWS
             rows = _rows_of(conn, query, shas) if few else conn.execute(query).fetchall()
-        except sqlite3.DatabaseError:
+        except _driver.DatabaseError:
             return {}  # unreadable: load everything from git this time
         out: dict[str, Run] = {}
         with paused_gc():
@@ -444,7 +450,7 @@ class RunIndex:
             conn.execute("DELETE FROM vals WHERE commit_id IN (SELECT value FROM json_each(?))", (json.dumps(commits),))
             conn.execute(_NEXT_GEN)
             conn.execute("COMMIT")
-        except sqlite3.DatabaseError:
+        except _driver.DatabaseError:
             _rollback(conn)  # busy: prune next time
 
     def load_field(self, run: Run, field: str, from_git: bool) -> Any:
@@ -456,7 +462,7 @@ class RunIndex:
             try:
                 row = conn.execute(f"SELECT {field} FROM runs WHERE commit_id = ?", (run.commit,)).fetchone()
                 return json.loads(row[0])
-            except (TypeError, ValueError, sqlite3.DatabaseError):
+            except (TypeError, ValueError, _driver.DatabaseError):
                 pass
         fresh = load_summary(self.db, run.ref or "", run.commit)
         conn = self._conn()
@@ -492,7 +498,7 @@ class RunIndex:
                 _put_vals(conn, _sql().vals_rows(kind, keys, [(r[0], r[at]) for r in rows]))
             conn.execute("COMMIT")
             return True
-        except sqlite3.DatabaseError:
+        except _driver.DatabaseError:
             _rollback(conn)  # another process holds the lock too long: the cache just stays colder
             return False
 
@@ -518,7 +524,7 @@ class RunIndex:
                 conn.execute("DELETE FROM vkeys WHERE kid = ?", (kid,))
             kid = conn.execute("INSERT INTO vkeys (kind, key) VALUES (?, ?)", (kind, key)).lastrowid
             if kid is None:
-                raise sqlite3.DatabaseError("no id for a new key")
+                raise _driver.DatabaseError("no id for a new key")
             rows = conn.execute(f"SELECT commit_id, {_sql().COLUMN[kind]} FROM runs").fetchall()
             _put_vals(conn, _sql().vals_rows(kind, [(kid, key)], rows))
             conn.execute("COMMIT")
@@ -624,7 +630,7 @@ def _remember(conn: sqlite3.Connection, digest: str, gen: str | None) -> None:
     try:
         conn.execute("DELETE FROM verified WHERE gen IS NOT ?", (gen,))
         conn.execute("INSERT OR REPLACE INTO verified VALUES (?, ?)", (digest, gen))
-    except sqlite3.DatabaseError:
+    except _driver.DatabaseError:
         pass
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
@@ -641,7 +647,7 @@ def _rows_of(conn: sqlite3.Connection, query: str, shas: set[str]) -> list[tuple
 def _rollback(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("ROLLBACK")
-    except sqlite3.DatabaseError:
+    except _driver.DatabaseError:
         pass
 
 
@@ -671,7 +677,7 @@ class _DirCache:
         self.now = time.time_ns()
         try:
             rows = conn.execute("SELECT folder, mtime_ns, refs, subfolders FROM refdirs").fetchall()
-        except sqlite3.DatabaseError:
+        except _driver.DatabaseError:
             rows = []
         self.known = {f: (m, r, d) for f, m, r, d in rows}
         self.changed: list[tuple[str, int, str, str]] = []
@@ -695,7 +701,7 @@ class _DirCache:
             return
         try:
             self.conn.executemany("INSERT OR REPLACE INTO refdirs VALUES (?, ?, ?, ?)", self.changed)
-        except sqlite3.DatabaseError:
+        except _driver.DatabaseError:
             pass
 
 

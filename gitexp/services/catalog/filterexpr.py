@@ -11,13 +11,16 @@ import operator
 import re
 from dataclasses import dataclass
 from collections.abc import Callable
-from typing import Any
 
 from gitexp.errors import FilterSyntaxError
 from gitexp.services.catalog.predicates import (
     ATTR_ALIASES, ATTRIBUTES, KINDS, MISSING, PREFIXES, Chain, Cmp, Node, Not, compile_node, getter, like_regex,
     lookup, to_num, to_str,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ATTRIBUTES", "KINDS", "MISSING", "Filter", "SortKey", "like_regex", "lookup", "parse_filter", "sort_rank",
            "parse_sort", "sort_rows"]

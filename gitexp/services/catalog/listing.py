@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from gitexp.errors import AmbiguousRun, RunNotFound
 from gitexp.model import LAZY_FIELDS, Run, scalars_of
@@ -15,6 +14,10 @@ from gitexp.store.journal import read_journals
 from gitexp.store.record import RunInfo, summarize
 from gitexp.store.repo import RUNS_PREFIX
 from gitexp.store.runcommit import Record, RecordReader, read_record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def run_refs(s: Session, experiment: str | None = None) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import GitexpError
 from gitexp.names import SHORT_ID, check_experiment
@@ -16,7 +15,10 @@ from gitexp.services.session import Session
 from gitexp.store.record import flatten
 from gitexp.store.repo import RUNS_PREFIX
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:
+    from typing import Any
+
     from gitexp.services.catalog.filterexpr import Filter, SortKey
 
 

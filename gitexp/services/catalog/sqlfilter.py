@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from gitexp.services.catalog.filterexpr import SortKey, sort_rank
 from gitexp.services.catalog.predicates import MISSING, Cmp, Node, Not, getter, like_regex, to_num, to_str
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 NAN, FNAN, TRUE, FALSE, LOOSE = 1, 2, 4, 8, 16  # `vals.flags` bits
 EXACT_INT = 2 ** 53  # integers SQLite's REAL holds exactly (and compares as Python does)

@@ -13,19 +13,21 @@ filter language.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from typing import TYPE_CHECKING
 
 from gitexp.model import LAZY_FIELDS, Run
 from gitexp.services.catalog.cache import LISTING_INDEX, LISTING_ORDER, Progress, RunIndex
 from gitexp.services.catalog.listing import attach, listing_order
-from gitexp.services.session import Session
+from gitexp.services.session import Session, sqlite_driver
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:
+    import sqlite3
+
     from gitexp.services.catalog.filterexpr import Filter, SortKey
 
+_driver = sqlite_driver()
 _SCALARS = "r.commit_id, r.ref, r.run_id, r.name, r.experiment, r.status, r.start_ms, r.end_ms, r.user"
 
 
@@ -74,7 +76,7 @@ def search_sql(s: Session, predicate: Filter | None, keys: Sequence[SortKey], re
                                                 experiments, limit, fields)
         finally:
             _end(conn)
-    except sqlite3.DatabaseError:
+    except _driver.DatabaseError:
         _end(conn)
         return None
     floating += unread
@@ -203,7 +205,7 @@ def _risky(conn: sqlite3.Connection, kids: dict[tuple[str, str], int]) -> tuple[
     query = f"SELECT kid, loose, unsortable FROM vkeys WHERE kid IN ({', '.join(map(str, by_kid))})"
     rows = conn.execute(query).fetchall()
     if len(rows) != len(by_kid):  # another process dropped one (MAX_KEYS) since `key_ids`
-        raise sqlite3.DatabaseError("a searched key left the index")
+        raise _driver.DatabaseError("a searched key left the index")
     return {by_kid[k] for k, lo, _ in rows if lo}, {by_kid[k] for k, _, un in rows if un}
 
 

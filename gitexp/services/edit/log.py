@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from gitexp.errors import InvalidValue, ParamConflict
 from gitexp.names import check_key
@@ -22,6 +21,10 @@ from gitexp.services.edit.core import (
 from gitexp.services.session import Session
 from gitexp.store.record import iso_from_ms
 from gitexp.store.runcommit import Record, merge_points
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 MetricPoint = tuple[str, float, int, int]  # key, value, step, timestamp (Unix ms)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from gitexp.errors import GitexpError, InvalidValue
 from gitexp.names import check_key
@@ -15,6 +14,10 @@ from gitexp.store.journal import read_journals
 from gitexp.store.record import RunInfo, parse_mapping
 from gitexp.store.repo import GitDB
 from gitexp.store.runcommit import Record, RecordReader
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 _SUBJECT_VALUE = 40  # longest tag value shown in a commit subject
 

@@ -33,7 +33,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gitexp import __version__
 from gitexp.errors import GitexpError
@@ -46,6 +45,10 @@ from gitexp.store.record import Artifact, RunInfo, iso_from_ms
 from gitexp.store.repo import RUNS_PREFIX
 from gitexp.store.runcommit import record_files, write_run_commit
 from gitexp.store.sidestore import SideStore, sha256_file
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 IMPORT_TAG = "gitexp.import.mlflow_run_id"
 NAME_TAG = "gitexp.import.mlflow_run_name"

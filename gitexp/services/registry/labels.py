@@ -6,10 +6,10 @@ loading the registry (its tag grammar, the tag objects, the run record reader).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from gitexp.errors import GitexpError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:
     from gitexp.services.session import Session
 

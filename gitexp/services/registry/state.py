@@ -14,13 +14,16 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.services.registry import message as msg
 from gitexp.services.registry.tagnames import SemVer, TagName, looks_like_registry_tag, parse
 from gitexp.store.repo import GitDB
 from gitexp.store.tags import TagCache, TagInfo, _read_loose_tag, read_tag, tags_starting
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 Key = tuple[int, int, int, tuple, str]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.services.registry.state import Registry, Version, load_registry
 from gitexp.services.session import Session
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def models_table(s: Session) -> tuple[list[dict[str, Any]], Registry]:

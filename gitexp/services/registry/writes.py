@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from gitexp.errors import GitexpError, InvalidValue
 from gitexp.services.registry import message as msg
@@ -28,6 +27,10 @@ from gitexp.services.session import Session
 from gitexp.store.record import RunInfo
 from gitexp.store.runcommit import RecordReader, read_artifacts
 from gitexp.store.tags import create_tag, delete_tag
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_ATTEMPTS = 40
 

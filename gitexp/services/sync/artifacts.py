@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Literal
 from pathlib import Path, PurePosixPath
 
 from gitexp.errors import GitexpError
@@ -22,6 +21,10 @@ from gitexp.store.atomic import write_atomic
 from gitexp.store.record import Artifact
 from gitexp.store.remotestore import RemoteStore
 from gitexp.store.transport import default_remote_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Literal
 
 
 @dataclass

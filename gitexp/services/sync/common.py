@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from gitexp.errors import GitexpError
 from gitexp.services.session import Session
@@ -10,6 +9,7 @@ from gitexp.slots import Value
 from gitexp.store.sidestore import SideStore
 from gitexp.store.transport import Remote, default_remote_name, find_remote
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:  # records and remote stores are opened only when a run lists artifacts
     from gitexp.store.record import Artifact
     from gitexp.store.remotestore import RemoteStore

@@ -23,7 +23,6 @@ a record that cannot be read is still brought (it is skipped when listing) but n
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from gitexp.errors import ConcurrentUpdate, GitexpError, InvalidName
 from gitexp.names import check_experiment
@@ -36,6 +35,7 @@ from gitexp.store.history import Relation, relate
 from gitexp.store.repo import GitDB
 from gitexp.store.transport import RefUpdate, Remote
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:
     from gitexp.services.sync.merge import Conflict
 

@@ -4,12 +4,12 @@ read once, for all of them in one `git cat-file --batch` when git is installed (
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from gitexp.store.catfile import MISSING, CatFileError, available, cat, tree_entries
 from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import GitDB
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:  # read through it only when the batch read could not (no git)
     from gitexp.store.runcommit import RecordReader
 

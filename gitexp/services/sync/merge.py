@@ -10,11 +10,14 @@ the same value is fine; changed to different values is a conflict, resolved by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from gitexp.store.record import Artifact, RunInfo
 from gitexp.store.repo import Entry, GitDB
 from gitexp.store.runcommit import Record, RecordReader, read_record, write_run_commit
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 _MISSING = object()
 

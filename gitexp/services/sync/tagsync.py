@@ -14,7 +14,6 @@ the registry ignores anything else anyway.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from gitexp.names import is_run_id
 from gitexp.services.session import Session
@@ -22,6 +21,7 @@ from gitexp.slots import Slots
 from gitexp.store.repo import GitDB
 from gitexp.store.transport import TAGS, Remote, RefUpdate, fetch_objects
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:  # the registry's modules load only where there are tags to look at
     from gitexp.store.tags import TagInfo
 

@@ -9,7 +9,6 @@ the final commit of the new segment. `git log <ref>` shows every segment.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from gitexp.errors import RunNotFound
 from gitexp.services.catalog.listing import resolve
@@ -19,6 +18,10 @@ from gitexp.services.tracking.localstate import ActiveDir, owner_lock
 from gitexp.services.tracking.run import ActiveRun
 from gitexp.store.flock import host_name
 from gitexp.store.runcommit import Record, read_record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def resume_run(s: Session, text: str) -> ActiveRun:
