@@ -141,3 +141,17 @@ def default_signals() -> None:
 
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+
+
+def slow_case(case: object) -> object:
+    """A parametrize case marked slow: `-m slow` runs it, the README's command does not."""
+    return pytest.param(*(case if isinstance(case, tuple) else (case,)), marks=pytest.mark.slow)
+
+
+def sampled(cases: list, every: int = 3) -> list:
+    """The first case and every `every`-th after it in the default run; the others only with `-m slow`.
+
+    For the long tables that check one behaviour case by case: the README's command stays
+    quick, and CI's slow step still runs every case.
+    """
+    return [case if i % every == 0 else slow_case(case) for i, case in enumerate(cases)]

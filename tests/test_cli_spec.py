@@ -18,7 +18,7 @@ from gitexp.cli.app import cli as group
 from gitexp.cli.clickspec import to_click
 from gitexp.cli.commands import COMMANDS
 from gitexp.cli.spec import Spec, fast_main, parse
-from tests.helpers import cli, git, init_repo, loaded_by, run_refs
+from tests.helpers import cli, git, init_repo, loaded_by, run_refs, slow_case
 
 PY = sys.executable
 
@@ -173,8 +173,7 @@ DEFAULT_READS = (["ls"], ["show", "nosuch"], ["diff", "r0", "r1"], ["ls", "-n", 
 
 
 def _slow_unless(default: tuple, cases: list) -> list:
-    return [case if case in default else pytest.param(*(case if isinstance(case, tuple) else (case,)),
-                                                      marks=pytest.mark.slow) for case in cases]
+    return [case if case in default else slow_case(case) for case in cases]
 
 
 @pytest.mark.parametrize("argv", _slow_unless(DEFAULT_READS, READS), ids=" ".join)

@@ -13,7 +13,7 @@ from gitexp import names
 from gitexp.errors import CorruptRecord
 from gitexp.store import gitlite, record, runyaml_lite, yamlio
 from gitexp.store.record import RunInfo
-from tests.helpers import git
+from tests.helpers import git, sampled
 
 BASE = """format: 1
 id: 1m8mwb5p9nyj3gq3
@@ -188,7 +188,7 @@ ODD_IDS = ["0123456789012345", "1234567890123e45", "0b01010101010101", "0x123456
 ODD_HEX = ["0" * 40, "1234e" + "5" * 35, "0b" + "01" * 19, "ab" * 20, "e" * 64, "f" * 64, "0123456789abcdef" * 4]
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", sampled(list(range(4)), every=2))
 def test_the_one_match_reader_reads_as_the_loader_or_declines(seed: int) -> None:
     """`canonical` on run.yaml as gitexp writes it with odd values in every field: the loader's fields, or None."""
     from tests.test_yamlfast import ODD_STRINGS

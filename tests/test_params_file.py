@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.helpers import cli, git, record, run_refs
+from tests.helpers import cli, git, record, run_refs, sampled
 
 PY = sys.executable
 _yaml = YAML(typ="safe")
@@ -39,13 +39,13 @@ def _err(proc: subprocess.CompletedProcess, code: int = 1) -> tuple[str, str]:
     return lines[0][7:], lines[1][6:]
 
 
-@pytest.mark.parametrize("override, message, hint", [
+@pytest.mark.parametrize("override, message, hint", sampled([
     ("lr=0.1", "-p lr=0.1: params.yaml has no key 'lr'", "did you mean train.lr? to add a new key, write -p +lr=0.1"),
     ("train=5", "'train' is a mapping in params.yaml; this would make it a value", "-p ++train=5 (or --force)"),
     ("seed.x=1", "'seed' is a value in params.yaml, not a mapping", "-p ++seed.x=1 (or --force)"),
     ("train.lr=[0.1", "-p train.lr=[0.1: the value is not valid YAML", "quote it"),
     ("+seed=1", "params.yaml already has 'seed'", "change it with -p seed=1"),
-])
+]))
 def test_overrides_that_would_lie_are_refused(prepo: Path, override: str, message: str, hint: str) -> None:
     got_message, got_hint = _err(cli("run", "-p", override, "--", PY, "-c", "pass", cwd=prepo))
     assert message in got_message and hint in got_hint

@@ -18,7 +18,7 @@ from gitexp.services import plot as plots
 from gitexp.services.catalog.listing import get_run
 from gitexp.services.session import open_session
 from gitexp.store.record import ms_from_iso
-from tests.helpers import git, invoke
+from tests.helpers import git, invoke, sampled
 
 LOSS = {"a": [1.0, 0.8, 0.6, 0.5, 0.4], "b": [2.0, 1.5, 1.0, 0.9, 0.7], "c": [3.0, 2.0, 1.0, 0.5, 0.25]}
 
@@ -297,11 +297,11 @@ def test_parallel_skips_runs_and_greys_missing_colour(db) -> None:
 
 # ---------------------------------------------------------------------------- files
 
-@pytest.mark.parametrize("ext, check", [
+@pytest.mark.parametrize("ext, check", sampled([
     ("png", lambda b: b.startswith(b"\x89PNG")),
     ("svg", lambda b: b.startswith(b"<?xml") or b"<svg" in b),
     ("pdf", lambda b: b.startswith(b"%PDF")),
-])
+], every=3))
 def test_file_formats(db, tmp_path: Path, ext: str, check) -> None:
     make_runs()
     fig = plots.plot_metrics(db, ["a", "b"], ["loss"])

@@ -12,7 +12,7 @@ import pytest
 
 import gitexp
 from gitexp.errors import FilterSyntaxError, GitexpError, InvalidName
-from tests.helpers import cli, git, init_repo, invoke, isolate
+from tests.helpers import cli, git, init_repo, invoke, isolate, sampled
 
 DEFAULT = ["alpha", "beta", "gamma", "delta"]  # creation order (list order is the reverse)
 
@@ -99,7 +99,7 @@ def test_mlflow_example_filter(runs: dict[str, str]) -> None:
     assert ls_names("--all", "--filter", expr) == ["omega", "beta"]
 
 
-@pytest.mark.parametrize("expr, expected", [
+@pytest.mark.parametrize("expr, expected", sampled([
     ("params.lr = 0.01", {"beta"}),
     ("params.lr == 0.01", {"beta"}),
     ("params.lr = 1e-2", {"beta"}),
@@ -137,7 +137,7 @@ def test_mlflow_example_filter(runs: dict[str, str]) -> None:
     ("metrics.acc > 0.9 or params.lr = 0.001 and tags.stage = 'dev'", {"beta"}),  # AND binds tighter
     ("params.lr = 0.01 and params.opt.name = 'sgd' and params.layers = 12", {"beta"}),
     ("", set(DEFAULT)),
-])
+]))
 def test_operators_on_real_runs(runs: dict[str, str], expr: str, expected: set[str]) -> None:
     found = names(gitexp.search_runs(expr, experiment="default"))
     assert set(found) == expected, expr
@@ -168,7 +168,7 @@ def test_param_from_gitexp_run_compares_as_a_number(repo: Path) -> None:
 
 # -- sorting ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("order, expected", [
+@pytest.mark.parametrize("order, expected", sampled([
     (["metrics.acc desc"], ["beta", "alpha", "gamma", "delta"]),  # a run without the key comes last
     (["metrics.acc DESC"], ["beta", "alpha", "gamma", "delta"]),
     (["metrics.acc:desc"], ["beta", "alpha", "gamma", "delta"]),
@@ -187,7 +187,7 @@ def test_param_from_gitexp_run_compares_as_a_number(repo: Path) -> None:
     (["start_time"], ["alpha", "beta", "gamma", "delta"]),
     (["start_time desc"], ["delta", "gamma", "beta", "alpha"]),
     (["status", "run_name desc"], ["delta", "gamma", "beta", "alpha"]),
-])
+]))
 def test_sort(runs: dict[str, str], order: list[str], expected: list[str]) -> None:
     assert names(gitexp.search_runs(order_by=order, experiment="default")) == expected
     cli_args = [a for key in order for a in ("-s", key)]
@@ -291,7 +291,7 @@ def test_experiment_selection(runs: dict[str, str], repo: Path) -> None:
 
 # -- bad expressions ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("expr, position", [
+@pytest.mark.parametrize("expr, position", sampled([
     ("metrics.acc >> 0.9", 13),
     ("metrics.acc > 0.9 and", 21),
     ("tags.stage = 'best", 13),
@@ -303,7 +303,7 @@ def test_experiment_selection(runs: dict[str, str], repo: Path) -> None:
     ("params.opt IN 'adam'", 14),
     ("tags.stage LIKE 3", 16),
     ("attributes.color = 'red'", 11),
-])
+]))
 def test_bad_filter_points_at_the_position(runs: dict[str, str], expr: str, position: int) -> None:
     with pytest.raises(FilterSyntaxError) as info:
         gitexp.search_runs(expr)

@@ -14,7 +14,7 @@ import pytest
 from gitexp.cli import spec
 from gitexp.cli.clickspec import to_click
 from gitexp.cli.run_cmd import OPTIONS, run
-from tests.helpers import cli, git, init_repo, loaded_by, record, run_refs, show
+from tests.helpers import cli, git, init_repo, loaded_by, record, run_refs, sampled, show
 
 PY = sys.executable
 CMD = ["--", PY, "-c", "pass"]
@@ -90,9 +90,9 @@ def test_every_option_is_covered_by_the_parity_tests() -> None:
     assert {flag for opt in OPTIONS for flag in opt.decls} <= typed
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--bogus", *CMD], ["--artifact", "m.pkl", *CMD], ["-n", "x"],
-                                  ["-e", "My Exp", *CMD], ["--", "no-such-command-xyz"],
-                                  ["-p", *CMD], ["-t", *CMD]], ids=" ".join)
+@pytest.mark.parametrize("argv", sampled([["--help"], ["--bogus", *CMD], ["--artifact", "m.pkl", *CMD], ["-n", "x"],
+                                          ["-e", "My Exp", *CMD], ["--", "no-such-command-xyz"],
+                                          ["-p", *CMD], ["-t", *CMD]]), ids=" ".join)
 def test_messages_and_exit_codes_are_clicks(repo: Path, argv: list[str]) -> None:
     """The console script (fast path first) prints what the click CLI prints, with its exit code."""
     got, want = cli("run", *argv, cwd=repo), click_cli("run", *argv, cwd=repo)

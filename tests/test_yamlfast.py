@@ -14,6 +14,7 @@ import pytest
 from gitexp.errors import CorruptRecord
 from gitexp.store import yamlfast, yamlio
 from gitexp.store.record import RunInfo, encode_record, summarize
+from tests.helpers import sampled
 
 ODD_STRINGS = [
     "", " ", "a ", " a", "true", "True", "yes", "no", "on", "off", "y", "n", "null", "Null", "~", "-", "- a", "a: b",
@@ -67,7 +68,7 @@ def _full(data: bytes) -> object:
         return CorruptRecord
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", sampled(list(range(4)), every=2))
 def test_fast_reader_agrees_with_ruamel_on_what_gitexp_writes(seed: int) -> None:
     rng = random.Random(seed)
     read = abstained = 0
@@ -117,7 +118,7 @@ def test_records_still_go_through_the_limits() -> None:
         yamlio.load_record(b"a: 2024-01-01\n", "params.yaml")
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", sampled(list(range(3)), every=3))
 def test_summaries_read_as_ruamel_reads_them(seed: int) -> None:
     """summary.yaml as `summarize` writes it, with odd keys and floats, through its own fast reader."""
     rng = random.Random(seed)
