@@ -28,6 +28,8 @@ else:
         def __new__(mcls, name: str, bases: tuple, body: dict) -> type:
             if not bases:
                 return super().__new__(mcls, name, bases, body)  # `Value` itself
+            if "__classcell__" in body:  # its cell would never be filled: super() would fail when called
+                raise TypeError(f"{name}: a Value's methods cannot use super() or __class__")
             fields = tuple(body.get("__annotations__", {}))
             defaults = [body[f] for f in fields if f in body]
             if any(f not in body for f in fields[len(fields) - len(defaults):]):

@@ -64,6 +64,12 @@ def test_values_are_the_namedtuples_typing_would_make() -> None:
     assert pickle.loads(pickle.dumps(Pair(1, 2))) == Pair(1, 2) and Pair.__module__ == __name__
     with pytest.raises(AttributeError):
         pair.low = 4  # type: ignore[misc]
+    with pytest.raises(TypeError, match="cannot use super"):
+        class Broken(Value):
+            x: int
+
+            def shown(self) -> str:
+                return super().__repr__()
     with pytest.raises(TypeError, match="without a default follows"):
         type("Bad", (Value,), {"__module__": __name__, "__annotations__": {"a": "int", "b": "int"}, "a": 1})
 
