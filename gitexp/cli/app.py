@@ -17,18 +17,17 @@ own usage errors and decides between exiting and returning the code:
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import sys
 
 import click
 
 from gitexp import __version__
-from gitexp.cli.commands import COMMANDS, SUMMARIES
+from gitexp.cli.commands import COMMANDS, SUMMARIES, load
 from gitexp.cli.spec import Spec
 from gitexp.errors import GitexpError, ReadOnlyRepository
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (click imports typing anyway: this is only the house idiom)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -46,8 +45,7 @@ class GitexpGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        module, _, attr = COMMANDS[name].partition(":")
-        command = getattr(importlib.import_module(module), attr)
+        command = load(name)
         if isinstance(command, Spec):  # a table (cli/spec.py): the click command is built from it
             from gitexp.cli.clickspec import to_click
 

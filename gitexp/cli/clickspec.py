@@ -7,8 +7,9 @@ import click
 
 from gitexp.cli.spec import FLAG, MULTIPLE, Arg, Opt, Spec
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (click imports typing anyway: this is only the house idiom)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -45,7 +46,7 @@ def _option_args(opt: Opt) -> tuple[list[str], dict[str, Any]]:
     if opt.default is not None:
         attrs.update(default=opt.default, show_default=opt.show_default)
     if opt.check is not None:
-        attrs["callback"] = _checker(opt)
+        attrs["callback"] = _checker(opt.check)
     return [*opt.decls, opt.dest], {"metavar": opt.metavar, "help": opt.help, "type": _type(opt), **attrs}
 
 
@@ -59,9 +60,9 @@ def _type(opt: Opt) -> Any:
     return None
 
 
-def _checker(opt: Opt) -> Any:
+def _checker(checked: Callable[[str], str | None]) -> Any:
     def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        problem = None if value is None or opt.check is None else opt.check(value)
+        problem = None if value is None else checked(value)
         if problem:
             raise click.BadParameter(problem)
         return value

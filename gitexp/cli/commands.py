@@ -4,6 +4,12 @@ No click here: the console script looks a command up before deciding whether cli
 needed (`cli/spec.py`); `cli/app.py` builds the lazy group from the same table.
 """
 
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
 COMMANDS = {
     "run": "gitexp.cli.run_cmd:run",
     "ls": "gitexp.cli.ls_cmd:ls",
@@ -64,3 +70,9 @@ SUMMARIES = {
     "ui": "Browse, filter, chart and compare runs in a web browser.",
     "import": "Import runs from another tracker (MLflow) as ordinary gitexp runs.",
 }
+
+
+def load(name: str) -> Any:
+    """What COMMANDS names for command `name` (a Spec table or a click command), its module imported."""
+    module, _, attr = COMMANDS[name].partition(":")
+    return getattr(__import__(module, fromlist=[attr]), attr)

@@ -14,7 +14,7 @@ import click
 from gitexp.cli.options import complete_runs, open_db
 from gitexp.render.formats import escape_controls
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (click imports typing anyway: this is only the house idiom)
 if TYPE_CHECKING:
     from gitexp.services.edit.core import EditResult
     from gitexp.services.edit.runs import Removed

@@ -8,7 +8,7 @@ import click
 
 from gitexp.cli.options import echo_json, open_db
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (click imports typing anyway: this is only the house idiom)
 if TYPE_CHECKING:
     from gitexp.services.mlflow_import import ImportReport
 

@@ -13,7 +13,7 @@ import click
 from gitexp.cli.options import JSON, Output, echo_json, echo_table, open_db, output_options
 from gitexp.render.formats import fmt_value
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (click imports typing anyway: this is only the house idiom)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -12,13 +12,13 @@ import sys
 import time
 
 from gitexp.cli.spec import FLAG, VALUE, Opt
-from gitexp.services.catalog.selection import RunSelection
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from typing import Any
 
     from gitexp.cli.spec import Values
+    from gitexp.services.catalog.selection import RunSelection
     from gitexp.services.session import Session
 
 TEXT, JSON, CSV, MD = "text", "json", "csv", "md"
@@ -85,6 +85,8 @@ def selection_problem(values: Values) -> str | None:
 
 
 def selection_of(values: Values) -> RunSelection:
+    from gitexp.services.catalog.selection import RunSelection
+
     return RunSelection(values["experiment"], values["all_"], values["filter_"])
 
 

@@ -8,7 +8,7 @@ import click
 from gitexp.cli.options import complete_runs, open_db, selection_options
 from gitexp.services.catalog.selection import RunSelection
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (click imports typing anyway: this is only the house idiom)
 if TYPE_CHECKING:
     from gitexp.services.session import Session
 

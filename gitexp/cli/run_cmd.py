@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import sys
 
+from gitexp.cli.out import open_db
 from gitexp.cli.spec import FLAG, MULTIPLE, VALUE, Arg, Opt, Spec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from typing import Any
 
-    from gitexp.services.session import Session
     from gitexp.services.tracking.run import ActiveRun
 
 COLOURS = {"FINISHED": "32", "FAILED": "31"}  # ANSI green, red; anything else yellow (33), as click.style
@@ -66,7 +66,7 @@ def execute(values: dict[str, Any]) -> int:
                       restore_params_file=not values["keep_params_file"],
                       overrides=parse_overrides(values["params"]), force=values["force"],
                       wait=not values["no_wait"])
-    with open_session() as s:
+    with open_db() as s:
         result = launch(s, spec, sys.stdout.buffer, sys.stderr.buffer, on_start=_announce, notify=say)
     say(f"run {result.name} {result.status}", COLOURS.get(result.status, "33"),
         f" (exit code {result.exit_code}, {result.duration:.1f}s); see: gitexp show {result.name}")
@@ -96,19 +96,10 @@ def _start_git_early() -> None:
         gitproc.start_early(*batch_command(place.common_dir), stdin=True, quiet=True)
 
 
-def open_session() -> Session:
-    """A session on the repository of the current folder; its warnings go to stderr."""
-    from gitexp.services.session import open_session as open_
-
-    session = open_()
-    session.on_warning = lambda message: _write(f"warning: {message}")
-    return session
-
-
 def _register(model: str, run_id: str, artifact: str | None) -> None:
     from gitexp.services.registry.writes import RegisterRequest, register
 
-    with open_session() as s:
+    with open_db() as s:
         w = register(s, RegisterRequest(model, run_id, artifact=artifact))
     say(f"registered {w.model} {w.version}: created tag {w.tag}; share it: {w.share}")
 

@@ -103,7 +103,7 @@ class Spec:
 def parse(spec: Spec, argv: list[str]) -> Values | None:
     """The values click would pass to the command for `argv`; None when not sure."""
     by_flag = {flag: opt for opt in spec.options() for flag in opt.decls}
-    values = {opt.dest: opt.initial() for opt in spec.options()}
+    values = spec.values()
     positional: list[str] = []
     i = 0
     while i < len(argv) and argv[i] != "--":
@@ -169,13 +169,12 @@ def _split(arg: str) -> tuple[str, str | None]:
 
 def fast_main(argv: list[str]) -> int | None:
     """`gitexp COMMAND …` for a command with a Spec: its exit code, or None to leave it to click."""
-    from gitexp.cli.commands import COMMANDS
+    from gitexp.cli.commands import COMMANDS, load
 
     if not argv or argv[0] not in COMMANDS or COMPLETE_VAR in os.environ or not _plain_streams():
         return None
-    module, _, attr = COMMANDS[argv[0]].partition(":")
     try:
-        spec = getattr(__import__(module, fromlist=[attr]), attr)
+        spec = load(argv[0])
     except Exception:  # a command module that fails to import: click reports it, as always
         return None
     values = parse(spec, argv[1:]) if isinstance(spec, Spec) else None

@@ -11,7 +11,7 @@ import click
 
 from gitexp.errors import GitexpError
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (click imports typing anyway: this is only the house idiom)
 if TYPE_CHECKING:
     from typing import Any
 

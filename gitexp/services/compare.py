@@ -122,7 +122,7 @@ class ValueDiff(Slots):
         self.key, self.change, self.a, self.b = key, change, a, b
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "change": self.change, "a": self.a, "b": self.b}
+        return self.as_dict()  # the documented JSON shape: the fields in order
 
 
 class MetricDiff(Slots):
@@ -161,7 +161,7 @@ class ArtifactDiff(Slots):
         self.path, self.change, self.a, self.b = path, change, a, b
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "change": self.change, "a": self.a, "b": self.b}
+        return self.as_dict()  # the documented JSON shape: the fields in order
 
 
 class FileDiff(Slots):
@@ -412,8 +412,7 @@ class CompareRow(Slots):
         return self.key if self.section == "info" else f"{self.section}.{self.key}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"section": self.section, "key": self.key, "values": self.values,
-                "present": self.present, "differs": self.differs}
+        return self.as_dict()  # the documented JSON shape: the fields in order
 
 
 class Comparison(Slots):

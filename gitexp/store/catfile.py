@@ -152,8 +152,7 @@ class Reader:
     def folder_files(self, commits: Sequence[str], folder: str, names: Sequence[str], limit: int,
                      hash_bytes: int) -> Iterator[tuple[str, Files | None]]:
         """The regular files `names` in `folder` of each commit, as `folder_files` describes them."""
-        size = ROUND
-        rounds = [commits[i:i + size] for i in range(0, len(commits), size)]
+        rounds = [commits[i:i + ROUND] for i in range(0, len(commits), ROUND)]
         if not rounds:
             return
         try:
@@ -166,15 +165,16 @@ class Reader:
         wanted = _wanted(plans)
         self.send(wanted)
         for k, current in enumerate(rounds):
-            if k + 1 < len(rounds):
-                self.send(_folder_requests(rounds[k + 1], folder))
+            upcoming = rounds[k + 1] if k + 1 < len(rounds) else None
+            if upcoming is not None:
+                self.send(_folder_requests(upcoming, folder))
             data = _blobs(wanted, self.receive(len(wanted), limit=limit), limit)
-            if k + 1 < len(rounds):  # the next round's blobs asked for before this round is handed out
-                next_plans = _plans(self.receive(2 * len(rounds[k + 1])), names, hash_bytes)
-                self.send(next_wanted := _wanted(next_plans))
-            yield from _files(current, plans, data)
-            if k + 1 < len(rounds):
-                plans, wanted = next_plans, next_wanted
+            current_plans = plans
+            if upcoming is not None:  # the next round's blobs asked for before this round is handed out
+                plans = _plans(self.receive(2 * len(upcoming)), names, hash_bytes)
+                wanted = _wanted(plans)
+                self.send(wanted)
+            yield from _files(current, current_plans, data)
 
     def _rounds_apart(self, commits: Sequence[str], folder: str, names: Sequence[str], limit: int,
                       hash_bytes: int) -> Iterator[tuple[str, Files | None]]:

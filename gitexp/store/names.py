@@ -40,7 +40,7 @@ RUNS_PREFIX = "refs/gitexp/runs/"  # repo.RUNS_PREFIX (this module stays free of
 SEEDED = ".seeded"  # written once the folder holds the names of the runs that existed before it
 
 
-class Holder(Value):  # a NamedTuple: made in a tenth of a dataclass's time, on every run start
+class Holder(Value):  # a namedtuple: made in a tenth of a dataclass's time, on every run start
     """Who holds a name: a run ref, and the process that reserved it (for starts in progress)."""
 
     name: str

@@ -221,9 +221,6 @@ def run_fields(data: bytes) -> dict[str, Any] | object:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return FALLBACK
-    known = canonical(text)
-    if known is not None:
-        return known
     if not text or _ODD.search(text):
         return FALLBACK
     raw = _parse(text)

@@ -141,9 +141,10 @@ def use_git_cli() -> bool:
     choice = os.environ.get("GITEXP_TRANSPORT", "").lower()
     if choice == "dulwich":
         return False
-    if choice == "git" and find_program("git") is None:
+    installed = find_program("git") is not None
+    if choice == "git" and not installed:
         raise GitexpError("GITEXP_TRANSPORT=git but no git command is installed")
-    return find_program("git") is not None
+    return installed
 
 
 # -- fetch ----------------------------------------------------------------------------

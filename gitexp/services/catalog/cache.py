@@ -142,8 +142,10 @@ def _shaped_row(ref: str, commit: str, files: dict[str, bytes], canonical: Calla
         known = canonical(run.decode("utf-8")) if run is not None else None
     except UnicodeDecodeError:
         return None
+    if known is None or ref.rsplit("/", 1)[-1] != known["id"]:
+        return None
     texts = yamlfast.summary_json(summary) if summary is not None else ("{}", "{}")
-    if known is None or ref.rsplit("/", 1)[-1] != known["id"] or texts is yamlfast.FAIL:
+    if texts is yamlfast.FAIL:
         return None
     try:
         params_json = "{}" if params is None else yamlfast.flat_json(params) or _to_json(

@@ -14,7 +14,6 @@ cannot be read is still created (it lists as CORRUPT) but never merged.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from gitexp.errors import ConcurrentUpdate, CorruptRecord, GitexpError, InvalidName
 from gitexp.names import check_experiment, is_run_id
@@ -27,7 +26,10 @@ from gitexp.store.record import RECORD_DIR
 from gitexp.store.repo import REMOTES_PREFIX, RUNS_PREFIX, GitDB
 from gitexp.store.transport import update_refs
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:
+    from typing import Any
+
     from gitexp.services.sync.merge import Conflict
 
 TRACKING_ROOT = REMOTES_PREFIX
