@@ -256,22 +256,24 @@ def _current() -> tracking.ActiveRun:
     return _stack[-1]
 
 
-# The hot path reads the innermost run's step counters and queue directly (one
-# Python frame per call); `_retarget` keeps them in step with the run stack.
+# The hot path reads the innermost run's dicts by metric key directly (one
+# Python frame per call; see ActiveRun.fast_path); `_retarget` keeps them in
+# step with the run stack.
+_hot_series: dict[str, Any] = {}
 _hot_counters: dict[str, Any] = {}
-_hot_queue: Any = None
+_hot_explicit: dict[str, Any] = {}
 _time = time.time
 
 
 def _retarget() -> None:
-    global _hot_counters, _hot_queue
+    global _hot_series, _hot_counters, _hot_explicit
     if _stack:
-        _hot_counters, _hot_queue = _stack[-1].fast_path()
+        _hot_series, _hot_counters, _hot_explicit = _stack[-1].fast_path()
     else:
-        _hot_counters, _hot_queue = {}, None
+        _hot_series, _hot_counters, _hot_explicit = {}, {}, {}
 
 
-if hasattr(os, "register_at_fork"):  # after tracking's own handler: a forked child's queue is a new one
+if hasattr(os, "register_at_fork"):  # after tracking's own handler: a forked child's queues are new ones
     os.register_at_fork(after_in_child=_retarget)
 
 
@@ -283,16 +285,15 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
     logs to another run (an active one of this process, or an ended one: a new commit).
     """
     if timestamp is None and run_id is None and value.__class__ is float and not synchronous:
-        if step is None:
-            try:  # a known key's step counter; an int there (last explicit step) raises TypeError
-                _hot_queue((key, next(_hot_counters[key]), value, _time()))
+        try:  # a key the run knows in this step mode; else KeyError, and the run settles it
+            if step is None:
+                _hot_series[key]((next(_hot_counters[key]), value, _time()))
                 return
-            except (KeyError, TypeError):
-                pass
-        elif step.__class__ is int and key in _hot_counters:
-            _hot_counters[key] = step  # the last explicit step; the next auto step follows it
-            _hot_queue((key, step, value, _time()))
-            return
+            if step.__class__ is int:
+                _hot_explicit[key]((step, value, _time()))
+                return
+        except KeyError:
+            pass
     if run_id is not None or synchronous:
         return _log_metrics_to({key: value}, step, timestamp, synchronous, run_id)
     (_stack[-1] if _stack else _current()).log_metric(key, value, step, timestamp)

@@ -18,7 +18,7 @@ import pytest
 
 import gitexp
 from gitexp.services.tracking.localstate import active_dirs
-from tests.helpers import cli, default_signals, git, init_repo, run_refs, show
+from tests.helpers import cli, default_signals, git, init_repo, metric_rows, run_refs, show
 
 # Real processes, servers and remotes: minutes on a loaded machine, so outside the README's
 # 90-second selection; .ci/run runs them with -m "slow or interop".
@@ -82,6 +82,28 @@ def test_forked_child_logs_once_each_and_queued_points_are_not_written_twice(rep
     assert history_sizes(repo, "forked") == {"parent": 110, "child": 10}
     assert gitexp.get_run("forked").tags == {"from": "child"}
     assert not active_dirs(repo / ".git" / "gitexp")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_goes_on_from_the_steps_logged_before_the_fork(repo: Path) -> None:
+    p = py(repo, """\
+        import os, gitexp
+        with gitexp.start_run(run_name="steps"):
+            gitexp.log_metric("explicit", 1.0, step=41)  # the child's next automatic step is 42
+            gitexp.log_metric("auto", 1.0)
+            gitexp.log_metric("auto", 1.0)  # the child's next is 2
+            pid = os.fork()
+            if pid == 0:
+                gitexp.log_metric("explicit", 2.0)
+                gitexp.log_metric("auto", 2.0)
+                gitexp.log_metric("auto", 2.0, step=9)
+                gitexp.log_metric("auto", 2.0)
+                os._exit(0)
+            os.waitpid(pid, 0)
+    """)
+    assert p.returncode == 0, p.stderr
+    steps = {k: sorted(int(r[0]) for r in metric_rows(repo, run_refs(repo)[0], k)) for k in ("explicit", "auto")}
+    assert steps == {"explicit": [41, 42], "auto": [0, 1, 2, 9, 10]}
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -66,7 +66,7 @@ def test_failed_write_keeps_points_queued_in_order_and_leaves_no_torn_frame(tmp_
     writer.queue(_points(40, 60))  # the hot path keeps appending meanwhile
     with pytest.raises(WriteFailed):
         writer.flush()
-    assert writer.pending[1::4] == list(range(10, 100))
+    assert writer.series["loss"][0::3] == list(range(10, 100))
     writer._write = os.write  # space freed
     writer.flush()
     writer.close()
@@ -501,15 +501,22 @@ def test_loose_write_survives_its_folder_vanishing_between_mkdir_and_check(repo:
     assert git(repo, "cat-file", "-p", blob.id) == "raced by gc again\n"
 
 
-def test_frames_of_tuples_from_an_older_version_still_read(tmp_path: Path) -> None:
+_TUPLE_FRAME = _points(3) + [("bad",), ("loss", "x", 1.0, 1.0)]  # two damaged
+_FLAT_FRAME = [x for point in _points(3) for x in point] + ["bad", "x", 1.0, 1.0, 7, 1, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("batch", [_TUPLE_FRAME, _FLAT_FRAME], ids=["tuples", "flat"])
+def test_frames_of_older_versions_still_read(tmp_path: Path, batch: list) -> None:
     import marshal
     import struct
     import zlib
 
-    payload = marshal.dumps(_points(3) + [("bad",), ("loss", "x", 1.0, 1.0)])  # the old layout, two damaged
+    payload = marshal.dumps(batch)
     frame = struct.pack("<4sII", b"GXM1", len(payload), zlib.crc32(payload)) + payload
     (tmp_path / "metrics-1-old.bin").write_bytes(frame)
     writer = JournalWriter(tmp_path)
     writer.queue(_points(2, 3))
     writer.close()
-    assert [p[0] for p in read_journals(tmp_path).metrics["loss"]] == [0, 1, 2, 3, 4]
+    metrics = read_journals(tmp_path).metrics
+    assert [p[0] for p in metrics["loss"]] == [0, 1, 2, 3, 4]
+    assert set(metrics) == {"loss"}

@@ -221,6 +221,41 @@ def test_steps_auto_increment_per_metric(repo: Path) -> None:
     assert steps("d") == [0]
 
 
+def test_automatic_steps_follow_explicit_ones_across_flushes_and_switches(repo: Path) -> None:
+    """The last step of a key is remembered after its points are written, in either step mode."""
+    with gitexp.start_run():
+        gitexp.log_metric("a", 1.0)  # 0
+        gitexp.log_metric("a", 1.0, step=5)
+        gitexp.flush()  # the queue of `a` is empty again: its last step comes from the journal
+        gitexp.log_metric("a", 1.0)  # 6
+        gitexp.log_metric("a", 1, step=20)  # an int value: the slower path, same bookkeeping
+        gitexp.log_metric("a", 1)  # 21
+        for i in range(30, 33):  # alternating on every call
+            gitexp.log_metric("a", 1.0, step=i * 10)
+            gitexp.log_metric("a", 1.0)
+        gitexp.log_metric("b", 1.0, step=7)
+        gitexp.flush()
+        gitexp.flush()
+        gitexp.log_metric("b", 1.0)  # 8
+    steps = [int(r[0]) for r in metric_rows(repo, only_ref(repo), "a")]
+    assert steps == [0, 5, 6, 20, 21, 300, 301, 310, 311, 320, 321]
+    assert [int(r[0]) for r in metric_rows(repo, only_ref(repo), "b")] == [7, 8]
+
+
+def test_int_subclass_and_bool_steps(repo: Path) -> None:
+    import enum
+
+    class Epoch(enum.IntEnum):
+        FIRST = 1
+
+    with gitexp.start_run():
+        gitexp.log_metric("a", 1.0, step=Epoch.FIRST)  # stored as a plain int (marshal takes no subclasses)
+        gitexp.log_metric("a", 2.0)
+        with pytest.raises(InvalidValue, match="whole number"):
+            gitexp.log_metric("a", 3.0, step=True)
+    assert [r[:2] for r in metric_rows(repo, only_ref(repo), "a")] == [["1", "1.0"], ["2", "2.0"]]
+
+
 def test_non_float_steps(repo: Path) -> None:
     with gitexp.start_run():
         gitexp.log_metric("a", 1.0, step=np.int64(3))

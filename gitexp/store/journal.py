@@ -4,9 +4,10 @@ Each process attached to a run appends to its own files, so writers never
 interleave. Params, tags and artifacts are tab-separated lines in
 `journal-*.tsv`; a torn last line (a process killed mid-write) is ignored.
 Metric points, the bulk, go to `metrics-*.bin` as checksummed frames of one
-marshalled flat list (key, step, value, time, key, step, ...; frames of older
-versions hold (key, step, value, time) tuples and read alike): writing a frame
-costs ~60 ns a point against ~1 us to format text. A torn or damaged frame is skipped and
+marshalled dict {key: [step, value, time, step, ...]} (frames of older versions
+hold a flat list key, step, value, time, key, ... or (key, step, value, time)
+tuples, and read alike): writing a frame costs ~60 ns a point against ~1 us to
+format text. A torn or damaged frame is skipped and
 reading resumes at the next intact frame.
 Journals are local state, never pushed or pulled.
 """
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 
 _MAGIC = b"GXM1"
-POINT = 4  # items a point takes in the flat queue and frames
+POINT = 3  # items a point takes in its key's queue and frames: step, value, time
 _FRAME = struct.Struct("<4sII")  # magic, payload length, crc32 of the payload
 
 
@@ -57,25 +58,44 @@ class JournalWriter:
         self._points_fd = os.open(self.points_path, flags, 0o644)
         # Offset after the last complete write of each file: a failed write is cut back to it.
         self._ends = {fd: os.fstat(fd).st_size for fd in (self._events_fd, self._points_fd)}
-        # Extended by the hot path, a point at a time: key, step, value, time in float
-        # seconds, flat (no tuple per point stays alive, so the garbage collector has
-        # less to look at: ~10% of a `log_metric` call).
-        self.pending: list[Any] = []
+        # A flat list per metric key (step, value, time in float seconds, step, ...),
+        # extended by the hot path a point at a time; no tuple per point stays alive
+        # for the garbage collector to look at. New keys are added under the lock.
+        self.series: dict[str, list[Any]] = {}
+        self.last_steps: dict[str, int] = {}  # each key's last step already written
         self._lines: list[str] = []  # event lines not written yet
         self._lock = threading.Lock()
         self._closed = False
         self._write = os.write  # tests swap in a writer that fails like a full disk
 
     @property
+    def queued(self) -> int:
+        """Points queued, not yet written."""
+        return sum(map(len, list(self.series.values()))) // POINT
+
+    @property
     def unwritten(self) -> int:
         """Points and events queued but not yet handed to the OS."""
-        return len(self.pending) // POINT + len(self._lines)
+        return self.queued + len(self._lines)
+
+    def series_of(self, key: str) -> list[Any]:
+        """The queue of `key`'s points, made on first use (the hot path keeps its `extend`)."""
+        series = self.series.get(key)
+        if series is None:
+            with self._lock:
+                series = self.series.setdefault(key, [])
+        return series
+
+    def last_step(self, key: str) -> int | None:
+        """The step of `key`'s last point queued or written, None before its first."""
+        with self._lock:
+            series = self.series.get(key)
+            return series[-POINT] if series else self.last_steps.get(key)
 
     def queue(self, points: Iterable[tuple[str, int, float, float]]) -> None:
         """Queue (key, step, value, seconds) points for the next flush."""
-        extend = self.pending.extend
-        for point in points:
-            extend(point)
+        for key, *point in points:
+            self.series_of(key).extend(point)
 
     def flush(self) -> None:
         """Write queued points and events and push them to the OS (survives kill -9).
@@ -85,12 +105,17 @@ class JournalWriter:
         with self._lock:
             if self._closed:
                 return
-            # Keep the same list object: the hot path holds a bound `append` to it.
-            size = len(self.pending) // POINT * POINT  # extends are atomic: whole points
-            if size:
-                payload = marshal.dumps(self.pending[:size])
+            taken = {}  # whole points only: each extend is atomic, so a queue holds whole points
+            for key, series in self.series.items():
+                size = len(series) // POINT * POINT
+                if size:
+                    taken[key] = series[:size]
+            if taken:
+                payload = marshal.dumps(taken)
                 self._append(self._points_fd, _FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload)
-                del self.pending[:size]  # only once written: a failed write keeps them
+                for key, points in taken.items():  # only once written: a failed write keeps them
+                    self.last_steps[key] = points[-POINT]
+                    del self.series[key][:len(points)]  # the same list: the hot path holds its extend
             if self._lines:
                 self._append(self._events_fd, "".join(self._lines).encode())
                 self._lines.clear()
@@ -211,7 +236,9 @@ def _read_frames(data: JournalData, path: Path) -> None:
                 return
             continue
         offset += _FRAME.size + _FRAME.unpack_from(raw, offset)[1]
-        if isinstance(batch, list):
+        if isinstance(batch, dict):
+            _add_series(data.metrics, batch)
+        elif isinstance(batch, list):
             _add_points(data.metrics, batch)
 
 
@@ -227,21 +254,32 @@ def _frame_at(raw: bytes, offset: int) -> object | None:
         return None
 
 
-def _add_points(metrics: dict[str, list[tuple[int, float, int]]], batch: list) -> None:
-    """Append a frame's well-formed (key, step, value, seconds) points; skip anything else.
+def _add_series(metrics: dict[str, list[tuple[int, float, int]]], batch: dict) -> None:
+    """Append a frame's well-formed (step, value, seconds) points of each key; skip anything else.
 
-    The one hot loop of `end_run` (every point logged passes here once), hence the locals.
+    The one hot loop of `end_run` (every point logged passes here once).
     """
-    if batch and type(batch[0]) is tuple:  # a frame of an older version: a tuple a point
-        batch = [x for item in batch if type(item) is tuple and len(item) == POINT for x in item]
-    lists: dict[str, list[tuple[int, float, int]]] = {}
+    for key, flat in batch.items():
+        if type(key) is not str or type(flat) is not list:
+            continue
+        items = iter(flat)
+        good = [(step, value, round(seconds * 1000)) for step, value, seconds in zip(items, items, items)
+                if type(step) is int and type(value) is float and type(seconds) is float]
+        if good:
+            metrics.setdefault(key, []).extend(good)
+
+
+def _add_points(metrics: dict[str, list[tuple[int, float, int]]], batch: list) -> None:
+    """Add the points of an older version's frame: a flat list key, step, value, seconds, key, ...
+    or a list of such tuples."""
+    if batch and type(batch[0]) is tuple:
+        batch = [x for item in batch if type(item) is tuple and len(item) == 4 for x in item]
+    series: dict[str, list] = {}
     items = iter(batch)
     for key, step, value, seconds in zip(items, items, items, items):
-        if type(step) is int and type(value) is float and type(seconds) is float and type(key) is str:
-            points = lists.get(key)
-            if points is None:
-                points = lists[key] = metrics.setdefault(key, [])
-            points.append((step, value, round(seconds * 1000)))
+        if type(key) is str:
+            series.setdefault(key, []).extend((step, value, seconds))
+    _add_series(metrics, series)
 
 
 def _metric(data: JournalData, parts: list[str]) -> None:

@@ -21,7 +21,7 @@ from gitexp.store.runcommit import Record, read_record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
 if TYPE_CHECKING:
-    from typing import Any
+    pass
 
 
 def resume_run(s: Session, text: str) -> ActiveRun:
@@ -64,10 +64,5 @@ def resume_run(s: Session, text: str) -> ActiveRun:
     run._artifact_paths.update(a.path for a in state.artifacts)
     for key, points in state.metrics.items():
         if points:  # automatic steps go on after the last step logged
-            run._counters[key] = max(p[0] for p in points)
+            run.journal.last_steps[key] = max(p[0] for p in points)
     return run
-
-
-def counters_of(run: ActiveRun) -> dict[str, Any]:
-    """The step counters of a run (for tests)."""
-    return dict(run._counters)

@@ -70,8 +70,11 @@ class ActiveRun:
         self._attached = None if owner_lock else attached_lock(self.folder.path)
         if self._attached is not None:
             self._attached.try_lock()
-        self._queue_point: Any = self.journal.pending.extend
-        self._counters: dict[str, Any] = {}
+        # The hot path's state, each a dict by metric key (see `fast_path`).
+        self._series: dict[str, Any] = {}  # every key logged: its queue's `extend`
+        self._counters: dict[str, Any] = {}  # keys on automatic steps: an itertools.count
+        self._explicit: dict[str, Any] = {}  # keys whose last step was given: its queue's `extend`
+        self._write_through = False  # a forked child writes each point at once
         self._lock = threading.Lock()
         self._artifact_paths: set[str] = set()
         self.notices: list[str] = []  # one-line remarks for the user at the start (snapshot size)
@@ -86,49 +89,61 @@ class ActiveRun:
     def id(self) -> str:
         return self.info.id
 
-    def fast_path(self) -> tuple[dict[str, Any], Any]:
-        """(step counters by key, the queue's extend) for a caller that inlines `log_metric`.
+    def fast_path(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """(queues, counters, explicit) for a caller that inlines `log_metric`.
 
-        The counters hold an `itertools.count` per key (an int after an explicit
-        step); each point is queued as one (key, step, value, time in seconds) tuple.
+        Each maps a metric key: `queues` every key logged to its queue's `extend`
+        (of (step, value, seconds) tuples); `counters` the keys on automatic steps
+        to an `itertools.count`; `explicit` the keys whose last step was given to
+        their queue's `extend`. A key missing where the caller looks is for
+        `log_metric` to settle. A forked child gets empty dicts: its points go
+        through `log_metric`, which writes each at once.
         """
-        return self._counters, self._queue_point
+        if self._write_through:
+            return {}, {}, {}
+        return self._series, self._counters, self._explicit
 
     # -- the hot path ----------------------------------------------------------
     def log_metric(self, key: str, value: Any, step: int | None = None,
                    timestamp: int | None = None) -> None:
-        """Queue one metric point; steps auto-increment per key when omitted."""
+        """Queue one metric point; steps go on from the key's last step when omitted."""
         if value.__class__ is not float:
             value = _as_float(key, value)
-        counter = self._counters.get(key)
-        if counter.__class__ is not count:
-            counter = self._new_counter(key, counter)
-        if step is None:
-            step = next(counter)
-        else:
-            step = self._explicit_step(key, step)
-        self._queue_point((key, step, value, _time() if timestamp is None else timestamp / 1000))
+        append = self._series.get(key) or self._new_series(key)
+        step = self._auto_step(key) if step is None else self._explicit_step(key, step)
+        append((step, value, _time() if timestamp is None else timestamp / 1000))
+        if self._write_through:
+            self.journal.flush()
 
-    def _new_counter(self, key: str, last_step: int | None) -> Any:
-        """A step counter for `key`; `_counters` holds an int after an explicit step."""
-        if last_step is None:
-            check_key(key, "metric key")
-        with self._lock:
-            current = self._counters.get(key)
-            if current.__class__ is not count:
-                current = count(0 if current is None else current + 1)
-                self._counters[key] = current
-            return current
+    def _new_series(self, key: str) -> Any:
+        check_key(key, "metric key")
+        append = self._series[key] = self.journal.series_of(key).extend
+        return append
+
+    def _auto_step(self, key: str) -> int:
+        """The next automatic step of `key`: one after its last step, 0 for its first point."""
+        counter = self._counters.get(key)
+        if counter is None:
+            last = self.journal.last_step(key)
+            with self._lock:
+                counter = self._counters.get(key)
+                if counter is None:
+                    counter = self._counters[key] = count(0 if last is None else last + 1)
+                    self._explicit.pop(key, None)
+        return next(counter)
 
     def _explicit_step(self, key: str, step: Any) -> int:
-        if isinstance(step, bool) or not isinstance(step, int):
+        if step.__class__ is not int:
             try:
-                step = int(step) if float(step) == int(step) else None
-            except (TypeError, ValueError):
+                step = None if isinstance(step, bool) else int(step) if float(step) == int(step) else None
+            except (TypeError, ValueError, OverflowError):
                 step = None
             if step is None:
                 raise InvalidValue(f"step for metric {key!r} must be a whole number")
-        self._counters[key] = step
+        if key not in self._explicit:
+            with self._lock:  # the counter is stale from now on: the next automatic step follows this one
+                self._counters.pop(key, None)
+                self._explicit[key] = self._series[key]
         return step
 
     # -- params, tags, artifacts ---------------------------------------------------
@@ -235,7 +250,12 @@ class ActiveRun:
         old = self.journal
         if isinstance(old, JournalWriter):
             _silence(old)  # its buffers and files are the parent's: never flush them from here
-            del old.pending[:]  # the parent writes what it had queued
+            for key in self._explicit:  # their next automatic step, known without the parent's lock
+                queued = old.series.get(key)
+                last = queued[-POINT] if queued else old.last_steps.get(key)
+                self._counters[key] = count(0 if last is None else last + 1)
+            for series in old.series.values():
+                del series[:]  # the parent writes what it had queued
         self.journal = _ForkedJournal(self)  # type: ignore[assignment]
         self._lock = threading.Lock()  # another thread of the parent may have held it
         lock = attached_lock(self.folder.path)  # at once: the run is not taken for dead while we live
@@ -248,7 +268,8 @@ class ActiveRun:
             if held is not None:
                 held.forget()  # our copy of the parent's lock: the parent still holds the lock
         self._owner_lock, self._attached = None, attached  # the parent owns and ends the run
-        self._queue_point = self._log_in_child
+        self._series, self._explicit = {}, {}  # bound to the parent's queues
+        self._write_through = True  # forked workers often end in os._exit, with no hook left to flush at
 
     def _adopt_in_child(self) -> JournalWriter:
         """On a forked child's first write: its own journal files and flusher thread."""
@@ -259,18 +280,6 @@ class ActiveRun:
             self.journal = journal
         _flusher.register(self)
         return journal
-
-    def _log_in_child(self, item: tuple) -> None:
-        """The queue's append in a forked child: every point is written at once.
-
-        Forked workers often end in `os._exit` (multiprocessing) or are
-        terminated (`Pool.terminate`), with no hook left to flush at.
-        """
-        journal = self.journal
-        if journal.__class__ is not JournalWriter:
-            journal = self._adopt_in_child()
-        journal.pending.extend(item)
-        journal.flush()
 
 
 _time = time.time
@@ -380,7 +389,7 @@ class _Flusher:
             if due:
                 last = time.monotonic()
             for run in list(self._runs):
-                if due or len(run.journal.pending) >= BURST * POINT:
+                if due or run.journal.queued >= BURST:
                     try:
                         run.flush()
                     except Exception as exc:  # never let a full disk kill the training process
@@ -409,7 +418,7 @@ class _ForkedJournal:
 
     def __init__(self, run: ActiveRun) -> None:
         self._run = run
-        self.pending: list = []
+        self.queued = 0
 
     def flush(self) -> None:
         pass  # nothing written yet
