@@ -256,21 +256,16 @@ def _current() -> tracking.ActiveRun:
     return _stack[-1]
 
 
-# The hot path reads the innermost run's dicts by metric key directly (one
+# The hot path reads the innermost run's queues by metric key directly (one
 # Python frame per call; see ActiveRun.fast_path); `_retarget` keeps them in
 # step with the run stack.
 _hot_series: dict[str, Any] = {}
-_hot_counters: dict[str, Any] = {}
-_hot_explicit: dict[str, Any] = {}
 _time = time.time
 
 
 def _retarget() -> None:
-    global _hot_series, _hot_counters, _hot_explicit
-    if _stack:
-        _hot_series, _hot_counters, _hot_explicit = _stack[-1].fast_path()
-    else:
-        _hot_series, _hot_counters, _hot_explicit = {}, {}, {}
+    global _hot_series
+    _hot_series = _stack[-1].fast_path() if _stack else {}
 
 
 if hasattr(os, "register_at_fork"):  # after tracking's own handler: a forked child's queues are new ones
@@ -285,15 +280,12 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
     logs to another run (an active one of this process, or an ended one: a new commit).
     """
     if timestamp is None and run_id is None and value.__class__ is float and not synchronous:
-        try:  # a key the run knows in this step mode; else KeyError, and the run settles it
-            if step is None:
-                _hot_series[key]((next(_hot_counters[key]), value, _time()))
+        if step is None or step.__class__ is int:
+            try:  # a key the run has checked already; else KeyError, and the run checks it
+                _hot_series[key]((step, value, _time()))
                 return
-            if step.__class__ is int:
-                _hot_explicit[key]((step, value, _time()))
-                return
-        except KeyError:
-            pass
+            except KeyError:
+                pass
     if run_id is not None or synchronous:
         return _log_metrics_to({key: value}, step, timestamp, synchronous, run_id)
     (_stack[-1] if _stack else _current()).log_metric(key, value, step, timestamp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from gitexp.errors import WriteFailed
 from gitexp.services.session import Session
 from gitexp.services.tracking import run as tracking
-from gitexp.store.journal import JournalWriter, read_journals
+from gitexp.store.journal import JournalWriter, read_journals, steps_of
 from gitexp.store.repo import open_repo
 from tests.helpers import cli, git, record
 
@@ -508,7 +509,6 @@ _FLAT_FRAME = [x for point in _points(3) for x in point] + ["bad", "x", 1.0, 1.0
 @pytest.mark.parametrize("batch", [_TUPLE_FRAME, _FLAT_FRAME], ids=["tuples", "flat"])
 def test_frames_of_older_versions_still_read(tmp_path: Path, batch: list) -> None:
     import marshal
-    import struct
     import zlib
 
     payload = marshal.dumps(batch)
@@ -520,3 +520,33 @@ def test_frames_of_older_versions_still_read(tmp_path: Path, batch: list) -> Non
     metrics = read_journals(tmp_path).metrics
     assert [p[0] for p in metrics["loss"]] == [0, 1, 2, 3, 4]
     assert set(metrics) == {"loss"}
+
+
+@pytest.mark.parametrize("steps, before, expected", [
+    ([None, None, None], -1, [0, 1, 2]),
+    ([None, None], 41, [42, 43]),
+    ([3, 7, 5], -1, [3, 7, 5]),
+    ([None, 10, None, None, 2, None], 4, [5, 10, 11, 12, 2, 3]),
+    ([], 3, []),
+])
+def test_automatic_steps_are_one_after_the_step_before(steps: list, before: int, expected: list) -> None:
+    assert list(steps_of(steps, before)) == expected
+
+
+def test_frames_hold_numbered_steps_so_a_damaged_frame_shifts_no_later_step(tmp_path: Path) -> None:
+    auto = ("a", None, 1.0, 1.0)
+    writer = JournalWriter(tmp_path)
+    writer.queue([auto] * 3)  # 0, 1, 2
+    writer.flush()
+    writer.queue([("a", 10, 1.0, 1.0), auto])  # 10, 11
+    writer.flush()
+    assert writer.last_step("a") == 11
+    writer.queue([auto, auto])  # 12, 13
+    assert writer.last_step("a") == 13 and writer.last_step("b") is None
+    writer.close()
+    assert [p[0] for p in read_journals(tmp_path).metrics["a"]] == [0, 1, 2, 10, 11, 12, 13]
+    raw = bytearray(writer.points_path.read_bytes())
+    second = 12 + struct.unpack_from("<4sII", raw, 0)[1]
+    raw[second + 14] ^= 0xFF  # a bad byte in the second frame's payload: its checksum fails
+    writer.points_path.write_bytes(bytes(raw))
+    assert [p[0] for p in read_journals(tmp_path).metrics["a"]] == [0, 1, 2, 12, 13]

@@ -60,9 +60,11 @@ class JournalWriter:
         self._ends = {fd: os.fstat(fd).st_size for fd in (self._events_fd, self._points_fd)}
         # A flat list per metric key (step, value, time in float seconds, step, ...),
         # extended by the hot path a point at a time; no tuple per point stays alive
-        # for the garbage collector to look at. New keys are added under the lock.
+        # for the garbage collector to look at. A step of None is automatic: one after
+        # the key's step before it (flush() writes it as a number). New keys are added
+        # under the lock.
         self.series: dict[str, list[Any]] = {}
-        self.last_steps: dict[str, int] = {}  # each key's last step already written
+        self.last_steps: dict[str, int] = {}  # each key's last step written (or resumed from)
         self._lines: list[str] = []  # event lines not written yet
         self._lock = threading.Lock()
         self._closed = False
@@ -87,13 +89,19 @@ class JournalWriter:
         return series
 
     def last_step(self, key: str) -> int | None:
-        """The step of `key`'s last point queued or written, None before its first."""
-        with self._lock:
-            series = self.series.get(key)
-            return series[-POINT] if series else self.last_steps.get(key)
+        """The step of `key`'s last point queued or written, None before its first.
 
-    def queue(self, points: Iterable[tuple[str, int, float, float]]) -> None:
-        """Queue (key, step, value, seconds) points for the next flush."""
+        Takes no lock: for a forked child, whose copy of the lock may be held by
+        a thread that did not come along.
+        """
+        before = self.last_steps.get(key)
+        queued = self.series.get(key)
+        if not queued:
+            return before
+        return steps_of(queued[0::POINT], -1 if before is None else before)[-1]
+
+    def queue(self, points: Iterable[tuple[str, int | None, float, float]]) -> None:
+        """Queue (key, step or None, value, seconds) points for the next flush."""
         for key, *point in points:
             self.series_of(key).extend(point)
 
@@ -109,7 +117,8 @@ class JournalWriter:
             for key, series in self.series.items():
                 size = len(series) // POINT * POINT
                 if size:
-                    taken[key] = series[:size]
+                    points = taken[key] = series[:size]
+                    points[0::POINT] = steps_of(points[0::POINT], self.last_steps.get(key, -1))
             if taken:
                 payload = marshal.dumps(taken)
                 self._append(self._points_fd, _FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload)
@@ -167,6 +176,24 @@ class JournalWriter:
                     self._closed = True
                     os.close(self._events_fd)
                     os.close(self._points_fd)
+
+
+def steps_of(steps: list[int | None], before: int) -> list[int] | range:
+    """The steps of a key's points, where None (an automatic step) is one after the step before it.
+
+    `before` is the step before the first point (-1 for none). Steps of a queue
+    are nearly always all automatic or all given, both settled without a Python loop.
+    """
+    nones = steps.count(None)
+    if not nones:
+        return steps  # type: ignore[return-value]
+    if nones == len(steps):
+        return range(before + 1, before + 1 + nones)
+    out = []
+    for step in steps:
+        before = before + 1 if step is None else step
+        out.append(before)
+    return out
 
 
 class JournalData(Slots):

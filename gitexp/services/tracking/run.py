@@ -1,7 +1,8 @@
 """Active runs: create, attach, log (buffered), end.
 
 `log_metric` is the hot path: it validates a key once, converts the value and
-appends a tuple to an in-memory list. A background thread writes the list to
+appends (step, value, time) to the key's in-memory queue (an omitted step stays
+None there until the journal numbers it). A background thread writes the list to
 the run's journal at least once per flush interval, so a killed process loses
 at most that interval. Nothing is committed until the run ends.
 """
@@ -17,7 +18,6 @@ import sys
 import threading
 import time
 import weakref
-from itertools import count
 from pathlib import Path
 
 from gitexp import __version__
@@ -31,7 +31,7 @@ from gitexp.settings import Settings
 from gitexp.store.flock import host_name
 from gitexp.store.repo import RUNS_PREFIX, GitDB, open_repo
 from gitexp.store.runcommit import Record, read_record
-from gitexp.store.journal import POINT, JournalWriter, read_journals
+from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import Artifact, RunInfo, encode_record, iso_from_ms
 from gitexp.store.runcommit import code_tree, hash_code_tree, write_run_commit
 from gitexp.store.packing import maybe_pack
@@ -70,11 +70,9 @@ class ActiveRun:
         self._attached = None if owner_lock else attached_lock(self.folder.path)
         if self._attached is not None:
             self._attached.try_lock()
-        # The hot path's state, each a dict by metric key (see `fast_path`).
-        self._series: dict[str, Any] = {}  # every key logged: its queue's `extend`
-        self._counters: dict[str, Any] = {}  # keys on automatic steps: an itertools.count
-        self._explicit: dict[str, Any] = {}  # keys whose last step was given: its queue's `extend`
+        self._series: dict[str, Any] = {}  # each metric key logged: its queue's `extend`
         self._write_through = False  # a forked child writes each point at once
+        self._carried_steps: dict[str, int | None] = {}  # a forked child's: each key's last step at fork
         self._lock = threading.Lock()
         self._artifact_paths: set[str] = set()
         self.notices: list[str] = []  # one-line remarks for the user at the start (snapshot size)
@@ -89,28 +87,25 @@ class ActiveRun:
     def id(self) -> str:
         return self.info.id
 
-    def fast_path(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """(queues, counters, explicit) for a caller that inlines `log_metric`.
+    def fast_path(self) -> dict[str, Any]:
+        """For a caller that inlines `log_metric`: each metric key logged, to its queue's `extend`.
 
-        Each maps a metric key: `queues` every key logged to its queue's `extend`
-        (of (step, value, seconds) tuples); `counters` the keys on automatic steps
-        to an `itertools.count`; `explicit` the keys whose last step was given to
-        their queue's `extend`. A key missing where the caller looks is for
-        `log_metric` to settle. A forked child gets empty dicts: its points go
-        through `log_metric`, which writes each at once.
+        The queue takes (step, value, seconds) tuples; a step of None is the key's
+        last step + 1. A key missing there is for `log_metric` to check. A forked
+        child gives an empty dict: its points go through `log_metric`, which
+        writes each at once.
         """
-        if self._write_through:
-            return {}, {}, {}
-        return self._series, self._counters, self._explicit
+        return {} if self._write_through else self._series
 
     # -- the hot path ----------------------------------------------------------
     def log_metric(self, key: str, value: Any, step: int | None = None,
                    timestamp: int | None = None) -> None:
-        """Queue one metric point; steps go on from the key's last step when omitted."""
+        """Queue one metric point; an omitted step is one after the key's last step (0 at first)."""
         if value.__class__ is not float:
             value = _as_float(key, value)
+        if step is not None and step.__class__ is not int:
+            step = _whole_step(key, step)
         append = self._series.get(key) or self._new_series(key)
-        step = self._auto_step(key) if step is None else self._explicit_step(key, step)
         append((step, value, _time() if timestamp is None else timestamp / 1000))
         if self._write_through:
             self.journal.flush()
@@ -119,32 +114,6 @@ class ActiveRun:
         check_key(key, "metric key")
         append = self._series[key] = self.journal.series_of(key).extend
         return append
-
-    def _auto_step(self, key: str) -> int:
-        """The next automatic step of `key`: one after its last step, 0 for its first point."""
-        counter = self._counters.get(key)
-        if counter is None:
-            last = self.journal.last_step(key)
-            with self._lock:
-                counter = self._counters.get(key)
-                if counter is None:
-                    counter = self._counters[key] = count(0 if last is None else last + 1)
-                    self._explicit.pop(key, None)
-        return next(counter)
-
-    def _explicit_step(self, key: str, step: Any) -> int:
-        if step.__class__ is not int:
-            try:
-                step = None if isinstance(step, bool) else int(step) if float(step) == int(step) else None
-            except (TypeError, ValueError, OverflowError):
-                step = None
-            if step is None:
-                raise InvalidValue(f"step for metric {key!r} must be a whole number")
-        if key not in self._explicit:
-            with self._lock:  # the counter is stale from now on: the next automatic step follows this one
-                self._counters.pop(key, None)
-                self._explicit[key] = self._series[key]
-        return step
 
     # -- params, tags, artifacts ---------------------------------------------------
     def log_param(self, key: str, value: Any) -> None:
@@ -250,12 +219,10 @@ class ActiveRun:
         old = self.journal
         if isinstance(old, JournalWriter):
             _silence(old)  # its buffers and files are the parent's: never flush them from here
-            for key in self._explicit:  # their next automatic step, known without the parent's lock
-                queued = old.series.get(key)
-                last = queued[-POINT] if queued else old.last_steps.get(key)
-                self._counters[key] = count(0 if last is None else last + 1)
+            # Automatic steps go on from the parent's; its queued points are its to write.
+            self._carried_steps = {key: old.last_step(key) for key in old.series}
             for series in old.series.values():
-                del series[:]  # the parent writes what it had queued
+                del series[:]
         self.journal = _ForkedJournal(self)  # type: ignore[assignment]
         self._lock = threading.Lock()  # another thread of the parent may have held it
         lock = attached_lock(self.folder.path)  # at once: the run is not taken for dead while we live
@@ -268,7 +235,7 @@ class ActiveRun:
             if held is not None:
                 held.forget()  # our copy of the parent's lock: the parent still holds the lock
         self._owner_lock, self._attached = None, attached  # the parent owns and ends the run
-        self._series, self._explicit = {}, {}  # bound to the parent's queues
+        self._series = {}  # bound to the parent's queues
         self._write_through = True  # forked workers often end in os._exit, with no hook left to flush at
 
     def _adopt_in_child(self) -> JournalWriter:
@@ -277,12 +244,23 @@ class ActiveRun:
             if isinstance(self.journal, JournalWriter):
                 return self.journal
             journal = JournalWriter(self.folder.path)
+            journal.last_steps.update((k, v) for k, v in self._carried_steps.items() if v is not None)
             self.journal = journal
         _flusher.register(self)
         return journal
 
 
 _time = time.time
+
+
+def _whole_step(key: str, step: Any) -> int:
+    """A step given as another type than int, as an int (3.0, numpy ints, int subclasses)."""
+    try:
+        if not isinstance(step, bool) and float(step) == int(step):
+            return int(step)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    raise InvalidValue(f"step for metric {key!r} must be a whole number")
 
 
 def _check_artifact_conflict(path: str, existing: set[str]) -> None:
