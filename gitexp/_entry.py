@@ -3,7 +3,8 @@
 A commit waits for every millisecond a hook spends, so the hook path imports
 neither click nor YAML; a run start and the everyday read and sync commands
 (`run`, `ls`, `show`, `diff`, `compare`, `push`, `fetch`, `pull`, `gc`) wait for their
-imports too, so their ordinary arguments are parsed without click (`cli/spec.py`).
+imports too, so their ordinary arguments are parsed without click (`cli/spec.py`),
+and `gitexp --help` prints click's page without click (`cli/helptext.py`).
 Everything else goes to the click CLI.
 """
 

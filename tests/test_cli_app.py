@@ -173,6 +173,29 @@ def test_the_command_list_shows_each_help_s_first_sentence(name: str) -> None:
     assert SUMMARIES[name] == cmd.get_short_help_str(10_000)
 
 
+@pytest.mark.parametrize("columns", ["30", "64", "80", "", "junk"])
+def test_the_console_scripts_top_help_is_clicks_page_without_click(columns: str, tmp_path: Path) -> None:
+    """`gitexp --help` and `-h` print click's page, at any terminal width, loading no click."""
+    env = {**os.environ, "COLUMNS": columns}
+    clicks = subprocess.run([sys.executable, "-c", "from gitexp.cli import main; main(['--help'])"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert clicks.returncode == 0 and clicks.stdout.startswith("Usage: gitexp [OPTIONS] COMMAND")
+    for flag in ("--help", "-h"):
+        ours = subprocess.run([sys.executable, "-c", "import sys; sys.argv[1:] = [sys.argv[-1]]\n"
+                               "from gitexp._entry import entry\ntry:\n    entry()\nexcept SystemExit as e:\n"
+                               "    print('click' in sys.modules, e.code, file=sys.stderr)", flag],
+                              capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (0, clicks.stdout, "False 0\n")
+
+
+def test_the_top_help_page_at_widths_click_would_be_given() -> None:
+    from gitexp.cli.helptext import top_help
+
+    for width in (50, 58, 78, 100):
+        with click.Context(cli, info_name="gitexp", terminal_width=width) as ctx:
+            assert top_help(width) == cli.get_help(ctx)
+
+
 def test_top_level_help_imports_no_command_module() -> None:
     from tests.helpers import loaded_by
 

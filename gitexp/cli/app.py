@@ -23,7 +23,7 @@ import sys
 import click
 
 from gitexp import __version__
-from gitexp.cli.commands import COMMANDS, SUMMARIES, load
+from gitexp.cli.commands import COMMANDS, SUMMARIES, TOP_HELP, TOP_OPTIONS, load
 from gitexp.cli.spec import Spec
 from gitexp.errors import GitexpError, ReadOnlyRepository
 
@@ -188,25 +188,12 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-@click.group(name="gitexp", cls=GitexpGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gitexp")
-@click.option("--traceback", is_flag=True,
-              help="Show the full traceback of unexpected errors (to report them): gitexp --traceback COMMAND …")
+@click.group(name="gitexp", cls=GitexpGroup, help=TOP_HELP,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gitexp", help=TOP_OPTIONS["--version"])
+@click.option("--traceback", is_flag=True, help=TOP_OPTIONS["--traceback"])
 def cli(traceback: bool) -> None:
-    """gitexp: track machine-learning experiments in the Git repository your code lives in.
-
-    Every run is a commit on a hidden ref (refs/gitexp/runs/<experiment>/<id>)
-    holding the exact code, params, metric histories, tags and artifacts.
-
-    Output is plain when NO_COLOR is set. Shell completion (commands,
-    options, run names and ids): see docs/cli.md, "Shell completion".
-
-    \b
-    Example:
-        gitexp run -p lr=0.01 -- python train.py
-        gitexp ls
-        gitexp show brisk-otter
-    """
+    pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,29 @@ SUMMARIES = {
 }
 
 
+# The group's own help and options, for click (cli/app.py) and for the click-free
+# `gitexp --help` (cli/helptext.py; tests/test_cli_app.py checks they print the same).
+TOP_HELP = """gitexp: track machine-learning experiments in the Git repository your code lives in.
+
+Every run is a commit on a hidden ref (refs/gitexp/runs/<experiment>/<id>)
+holding the exact code, params, metric histories, tags and artifacts.
+
+Output is plain when NO_COLOR is set. Shell completion (commands,
+options, run names and ids): see docs/cli.md, "Shell completion".
+
+\b
+Example:
+    gitexp run -p lr=0.01 -- python train.py
+    gitexp ls
+    gitexp show brisk-otter
+"""
+TOP_OPTIONS = {
+    "--version": "Show the version and exit.",
+    "--traceback": "Show the full traceback of unexpected errors (to report them): gitexp --traceback COMMAND …",
+    "-h, --help": "Show this message and exit.",
+}
+
+
 def load(name: str) -> Any:
     """What COMMANDS names for command `name` (a Spec table or a click command), its module imported."""
     module, _, attr = COMMANDS[name].partition(":")

@@ -141,8 +141,8 @@ def echo_table(headers: list[str], rows: list[list[Any]], out: Output) -> None:
         echo(render_text([table], out.fmt))
 
 
-def terminal_width() -> int:
-    """As `shutil.get_terminal_size((100, 24)).columns` (COLUMNS first), without loading shutil."""
+def terminal_width(fallback: int = 100) -> int:
+    """As `shutil.get_terminal_size((fallback, 24)).columns` (COLUMNS first), without loading shutil."""
     try:
         columns = int(os.environ.get("COLUMNS", "0"))
     except ValueError:
@@ -152,7 +152,7 @@ def terminal_width() -> int:
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError):
             columns = 0
-    return columns or 100
+    return columns or fallback
 
 
 def open_db() -> Session:

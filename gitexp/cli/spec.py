@@ -168,11 +168,17 @@ def _split(arg: str) -> tuple[str, str | None]:
 
 
 def fast_main(argv: list[str]) -> int | None:
-    """`gitexp COMMAND …` for a command with a Spec: its exit code, or None to leave it to click."""
+    """`gitexp COMMAND …` for a command with a Spec, and `gitexp --help`: the exit code, or None
+    to leave it to click."""
     from gitexp.cli.commands import COMMANDS, load
 
-    if not argv or argv[0] not in COMMANDS or COMPLETE_VAR in os.environ or not _plain_streams():
+    top_help = argv in (["--help"], ["-h"])
+    if not (top_help or argv and argv[0] in COMMANDS) or COMPLETE_VAR in os.environ or not _plain_streams():
         return None
+    if top_help:
+        from gitexp.cli.helptext import print_top_help
+
+        return _within_boundary(print_top_help, argv)
     try:
         spec = load(argv[0])
     except Exception:  # a command module that fails to import: click reports it, as always
@@ -180,8 +186,13 @@ def fast_main(argv: list[str]) -> int | None:
     values = parse(spec, argv[1:]) if isinstance(spec, Spec) else None
     if values is None:
         return None
+    return _within_boundary(lambda: spec.run(values), argv)
+
+
+def _within_boundary(action: Callable[[], int | None], argv: list[str]) -> int:
+    """Run `action` as the click group runs a command: errors become a message and an exit code."""
     try:
-        code = spec.run(values)
+        code = action()
         sys.stdout.flush()  # a closed pipe must fail here, inside the boundary, not at exit
         return code or 0
     except (Exception, KeyboardInterrupt) as exc:
