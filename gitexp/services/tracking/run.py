@@ -2,8 +2,8 @@
 
 `log_metric` is the hot path: it validates a key once, converts the value and
 appends (step, value, time) to the key's in-memory queue (an omitted step stays
-None there until the journal numbers it). A background thread writes the list to
-the run's journal at least once per flush interval, so a killed process loses
+None there until the journal numbers it). A background thread writes the queues
+to the run's journal at least once per flush interval, so a killed process loses
 at most that interval. Nothing is committed until the run ends.
 """
 
