@@ -196,6 +196,25 @@ def test_the_top_help_page_at_widths_click_would_be_given() -> None:
             assert top_help(width) == cli.get_help(ctx)
 
 
+TRICKY_TEXTS = [
+    "A word longer than any line: " + "x" * 90 + " and a hyphenated-compound-word-that-is-rather-long end.",
+    "First paragraph.\n\n    An indented one,\n    over two lines.\n\n\b\nKept:\n    as   it is\n\nLast.",
+    "Tabs\tand  double  spaces stay as click keeps them. e.g. lower-case after a dot. Next sentence.",
+    "\b\nA summary after a no-rewrap mark. More.",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_help_wrapping_and_short_help_are_clicks(text: str) -> None:
+    from click.formatting import wrap_text
+
+    from gitexp.cli.helptext import short_help, wrap
+
+    for width in (10, 30, 50, 78):
+        assert wrap(text, width, "  ") == wrap_text(text, width, "  ", "  ", preserve_paragraphs=True)
+        assert short_help(text, width) == click.Command("c", help=text).get_short_help_str(width)
+
+
 def test_top_level_help_imports_no_command_module() -> None:
     from tests.helpers import loaded_by
 

@@ -107,6 +107,30 @@ def test_forked_child_goes_on_from_the_steps_logged_before_the_fork(repo: Path) 
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_from_a_resumed_run_goes_on_after_its_steps(repo: Path) -> None:
+    p = py(repo, """\
+        import os, gitexp
+        with gitexp.start_run(run_name="again") as run:
+            for i in range(10):
+                gitexp.log_metric("loss", float(i))
+        with gitexp.start_run(run_id=run.id):
+            pid = os.fork()  # before the resumed run logs `loss` again
+            if pid == 0:
+                pid2 = os.fork()  # a grandchild too
+                if pid2 == 0:
+                    gitexp.log_metric("other", 1.0)
+                    os._exit(0)
+                os.waitpid(pid2, 0)
+                gitexp.log_metric("loss", 10.0)
+                os._exit(0)
+            os.waitpid(pid, 0)
+    """)
+    assert p.returncode == 0, p.stderr
+    steps = sorted(int(r[0]) for r in metric_rows(repo, run_refs(repo)[0], "loss"))
+    assert steps == list(range(11))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_multiprocessing_fork_pool_workers_log_to_the_run(repo: Path) -> None:
     """A fork-context Pool used as a context manager (terminate() at the end): no point lost."""
     (repo / "pool.py").write_text(textwrap.dedent("""\

@@ -256,6 +256,19 @@ def test_int_subclass_and_bool_steps(repo: Path) -> None:
     assert [r[:2] for r in metric_rows(repo, only_ref(repo), "a")] == [["1", "1.0"], ["2", "2.0"]]
 
 
+def test_timestamps_of_any_number_type_and_bad_ones(repo: Path) -> None:
+    from decimal import Decimal
+
+    with gitexp.start_run():
+        gitexp.log_metric("a", 1.0, step=1, timestamp=np.int64(1700000000123))  # marshal keeps numpy floats as bytes
+        gitexp.log_metric("a", 2.0, step=2, timestamp=Decimal(1700000000456))
+        for bad in ("soon", True):
+            with pytest.raises(InvalidValue, match="timestamp of metric 'a' must be Unix time in milliseconds"):
+                gitexp.log_metric("a", 3.0, timestamp=bad)
+    rows = metric_rows(repo, only_ref(repo), "a")
+    assert rows == [["1", "1.0", "1700000000123"], ["2", "2.0", "1700000000456"]]
+
+
 def test_non_float_steps(repo: Path) -> None:
     with gitexp.start_run():
         gitexp.log_metric("a", 1.0, step=np.int64(3))

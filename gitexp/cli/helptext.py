@@ -24,7 +24,7 @@ def top_help(width: int | None = None) -> str:
     names = max(map(len, COMMANDS))
     commands = [(name, short_help(SUMMARIES[name], width - 6 - names)) for name in COMMANDS]
     return "\n".join([
-        USAGE, "", wrap(TOP_HELP.strip(), width, "  "), "",
+        USAGE, "", wrap(TOP_HELP.strip().partition("\f")[0], width, "  "), "",
         "Options:", definitions(list(TOP_OPTIONS.items()), width), "",
         "Commands:", definitions(commands, width),
     ])
@@ -53,9 +53,21 @@ def wrap(text: str, width: int, indent: str = "") -> str:
         if lines[0].strip() == NO_REWRAP:
             out.append("\n".join(lead + line for line in lines[1:]))
         else:
-            out.append(textwrap.fill(" ".join(lines), width, initial_indent=lead, subsequent_indent=lead,
-                                     replace_whitespace=False))
+            out.append(_Wrapper(width, initial_indent=lead, subsequent_indent=lead,
+                                replace_whitespace=False).fill(" ".join(lines)))
     return "\n\n".join(out)
+
+
+class _Wrapper(textwrap.TextWrapper):
+    """As click's: a word longer than a line is cut where the line ends, not at a hyphen."""
+
+    def _handle_long_word(self, chunks: list[str], line: list[str], length: int, width: int) -> None:
+        space = max(width - length, 1)
+        if self.break_long_words:
+            line.append(chunks[-1][:space])
+            chunks[-1] = chunks[-1][space:]
+        elif not line:
+            line.append(chunks.pop())
 
 
 def definitions(rows: list[tuple[str, str]], width: int, indent: int = 2) -> str:
@@ -63,6 +75,9 @@ def definitions(rows: list[tuple[str, str]], width: int, indent: int = 2) -> str
     column = min(max(len(term) for term, _ in rows), 30) + 2
     out = []
     for term, text in rows:
+        if not text:
+            out.append(" " * indent + term)
+            continue
         lines = wrap(text, max(width - column - 2, 10)).splitlines() or [""]
         gap = " " * (column - len(term)) if len(term) <= column - 2 else "\n" + " " * (column + indent)
         out.append(" " * indent + term + gap + lines[0])
@@ -73,6 +88,8 @@ def definitions(rows: list[tuple[str, str]], width: int, indent: int = 2) -> str
 def short_help(text: str, limit: int) -> str:
     """Click's short help of a command: its first sentence, shortened at a word to `limit`."""
     words = text.partition("\n\n")[0].split()
+    if words[:1] == [NO_REWRAP]:
+        words = words[1:]
     for i, word in enumerate(words):
         if word.endswith(".") and (i == len(words) - 1 or not words[i + 1][0].islower()):
             words = words[:i + 1]

@@ -92,7 +92,8 @@ class JournalWriter:
         """The step of `key`'s last point queued or written, None before its first.
 
         Takes no lock: for a forked child, whose copy of the lock may be held by
-        a thread that did not come along.
+        a thread that did not come along (the fork itself waits for the lock,
+        see tracking.run._before_fork, so no flush is half done).
         """
         before = self.last_steps.get(key)
         queued = self.series.get(key)

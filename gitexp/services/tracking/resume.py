@@ -19,10 +19,6 @@ from gitexp.services.tracking.run import ActiveRun
 from gitexp.store.flock import host_name
 from gitexp.store.runcommit import Record, read_record
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a command's start pays for it)
-if TYPE_CHECKING:
-    pass
-
 
 def resume_run(s: Session, text: str) -> ActiveRun:
     """Make this process the owner of the ended run `text` (any run reference) again."""

@@ -92,8 +92,8 @@ class ActiveRun:
 
         The queue takes (step, value, seconds) tuples; a step of None is the key's
         last step + 1. A key missing there is for `log_metric` to check. A forked
-        child gives an empty dict: its points go through `log_metric`, which
-        writes each at once.
+        child gives a new empty dict: its points go through `log_metric`, which
+        writes each at once (so a caller asks again after a fork).
         """
         return {} if self._write_through else self._series
 
@@ -105,8 +105,9 @@ class ActiveRun:
             value = _as_float(key, value)
         if step is not None and step.__class__ is not int:
             step = _whole_step(key, step)
+        seconds = _time() if timestamp is None else _seconds(key, timestamp)
         append = self._series.get(key) or self._new_series(key)
-        append((step, value, _time() if timestamp is None else timestamp / 1000))
+        append((step, value, seconds))
         if self._write_through:
             self.journal.flush()
 
@@ -219,8 +220,9 @@ class ActiveRun:
         old = self.journal
         if isinstance(old, JournalWriter):
             _silence(old)  # its buffers and files are the parent's: never flush them from here
-            # Automatic steps go on from the parent's; its queued points are its to write.
-            self._carried_steps = {key: old.last_step(key) for key in old.series}
+            # Automatic steps go on from the parent's (keys it logged, and keys of a resumed
+            # run it has not logged yet); its queued points are its to write.
+            self._carried_steps = {key: old.last_step(key) for key in old.series.keys() | old.last_steps.keys()}
             for series in old.series.values():
                 del series[:]
         self.journal = _ForkedJournal(self)  # type: ignore[assignment]
@@ -261,6 +263,16 @@ def _whole_step(key: str, step: Any) -> int:
     except (TypeError, ValueError, OverflowError):
         pass
     raise InvalidValue(f"step for metric {key!r} must be a whole number")
+
+
+def _seconds(key: str, timestamp: Any) -> float:
+    """Unix milliseconds as float seconds, a plain float (marshal stores a numpy float as bytes)."""
+    try:
+        if not isinstance(timestamp, (bool, str, bytes)):
+            return float(timestamp) / 1000
+    except (TypeError, ValueError, OverflowError):
+        pass
+    raise InvalidValue(f"timestamp of metric {key!r} must be Unix time in milliseconds, not {timestamp!r:.40}")
 
 
 def _check_artifact_conflict(path: str, existing: set[str]) -> None:
