@@ -131,6 +131,32 @@ def test_a_child_forked_from_a_resumed_run_goes_on_after_its_steps(repo: Path) -
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_that_only_execs_skips_the_hooks_for_logging_children(repo: Path) -> None:
+    """`gitexp run` starts its command through such a fork: the child takes no lock, makes no journal."""
+    p = py(repo, """\
+        import os, gitexp
+        from gitexp.services.tracking import run as tracking
+        with gitexp.start_run(run_name="exec") as run:
+            gitexp.log_metric("a", 1.0)
+            active = tracking._flusher._runs
+            with tracking.forking_to_exec():
+                pid = os.fork()
+                if pid == 0:  # what a preexec_fn would see
+                    ok = all(type(r.journal) is tracking.JournalWriter and not r._write_through for r in active)
+                    os._exit(0 if ok else 3)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0, status
+            pid = os.fork()  # an ordinary fork still prepares a logging child
+            if pid == 0:
+                os._exit(0 if all(r._write_through for r in active) else 4)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0, status
+    """)
+    assert p.returncode == 0, p.stderr
+    assert history_sizes(repo, "exec") == {"a": 1}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_multiprocessing_fork_pool_workers_log_to_the_run(repo: Path) -> None:
     """A fork-context Pool used as a context manager (terminate() at the end): no point lost."""
     (repo / "pool.py").write_text(textwrap.dedent("""\

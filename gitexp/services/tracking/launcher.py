@@ -201,8 +201,9 @@ def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err:
     gcpause.resume()  # the command may run for hours: from here on this process collects as usual
     gitproc.drop_early()  # nor does a git started early for the start and never asked linger so long
     try:
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                preexec_fn=_die_with_parent(own_group=not _has_terminal()))
+        with tracking.forking_to_exec():
+            proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    preexec_fn=_die_with_parent(own_group=not _has_terminal()))
     except OSError as exc:
         log.write(f"gitexp: cannot start {command[0]}: {exc}\n".encode())
         log.close()
