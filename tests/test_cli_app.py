@@ -180,12 +180,18 @@ def test_the_console_scripts_top_help_is_clicks_page_without_click(columns: str,
     clicks = subprocess.run([sys.executable, "-c", "from gitexp.cli import main; main(['--help'])"],
                             capture_output=True, text=True, env=env, cwd=tmp_path)
     assert clicks.returncode == 0 and clicks.stdout.startswith("Usage: gitexp [OPTIONS] COMMAND")
+    probe = ("import sys; sys.argv[1:] = sys.argv[2:]\nfrom gitexp._entry import entry\ntry:\n    entry()\n"
+             "except SystemExit as e:\n    print('click' in sys.modules, e.code, file=sys.stderr)")
     for flag in ("--help", "-h"):
-        ours = subprocess.run([sys.executable, "-c", "import sys; sys.argv[1:] = [sys.argv[-1]]\n"
-                               "from gitexp._entry import entry\ntry:\n    entry()\nexcept SystemExit as e:\n"
-                               "    print('click' in sys.modules, e.code, file=sys.stderr)", flag],
-                              capture_output=True, text=True, env=env, cwd=tmp_path)
+        ours = subprocess.run([sys.executable, "-c", probe, "gitexp", flag], capture_output=True, text=True,
+                              env=env, cwd=tmp_path)
         assert (ours.returncode, ours.stdout, ours.stderr) == (0, clicks.stdout, "False 0\n")
+    bare = subprocess.run([sys.executable, "-c", probe, "gitexp"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path)  # no arguments: click's page on stderr, exit 2
+    clicks_bare = subprocess.run([sys.executable, "-c", "from gitexp.cli import main; raise SystemExit(main([]))"],
+                                 capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert (clicks_bare.returncode, clicks_bare.stdout, clicks_bare.stderr) == (2, "", clicks.stdout)
+    assert (bare.stdout, bare.stderr) == ("", clicks.stdout + "False 2\n")
 
 
 def test_the_top_help_page_at_widths_click_would_be_given() -> None:

@@ -30,8 +30,10 @@ def top_help(width: int | None = None) -> str:
     ])
 
 
-def print_top_help() -> None:
-    sys.stdout.write(top_help() + "\n")
+def print_top_help(asked: bool = True) -> int:
+    """The page on stdout, exit code 0; not `asked` (no arguments at all), on stderr with 2."""
+    (sys.stdout if asked else sys.stderr).write(top_help() + "\n")
+    return 0 if asked else 2
 
 
 def wrap(text: str, width: int, indent: str = "") -> str:

@@ -168,17 +168,18 @@ def _split(arg: str) -> tuple[str, str | None]:
 
 
 def fast_main(argv: list[str]) -> int | None:
-    """`gitexp COMMAND …` for a command with a Spec, and `gitexp --help`: the exit code, or None
-    to leave it to click."""
+    """`gitexp COMMAND …` for a command with a Spec, and `gitexp --help` (or no arguments, which
+    prints the same page on stderr and exits 2, as click does): the exit code, or None to leave
+    it to click."""
     from gitexp.cli.commands import COMMANDS, load
 
-    top_help = argv in (["--help"], ["-h"])
-    if not (top_help or argv and argv[0] in COMMANDS) or COMPLETE_VAR in os.environ or not _plain_streams():
+    top_help = argv in (["--help"], ["-h"], [])
+    if not (top_help or argv[0] in COMMANDS) or COMPLETE_VAR in os.environ or not _plain_streams():
         return None
     if top_help:
         from gitexp.cli.helptext import print_top_help
 
-        return _within_boundary(print_top_help, argv)
+        return _within_boundary(lambda: print_top_help(asked=bool(argv)), argv)
     try:
         spec = load(argv[0])
     except Exception:  # a command module that fails to import: click reports it, as always
