@@ -550,3 +550,26 @@ def test_frames_hold_numbered_steps_so_a_damaged_frame_shifts_no_later_step(tmp_
     raw[second + 14] ^= 0xFF  # a bad byte in the second frame's payload: its checksum fails
     writer.points_path.write_bytes(bytes(raw))
     assert [p[0] for p in read_journals(tmp_path).metrics["a"]] == [0, 1, 2, 12, 13]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_steps_written_in_any_chunks_are_the_steps_logged(tmp_path: Path, seed: int) -> None:
+    """Random automatic and given steps over several keys, flushed at random points: the journal
+    holds what counting each key's steps one by one gives."""
+    import random
+
+    rng = random.Random(seed)
+    writer = JournalWriter(tmp_path)
+    expected: dict[str, list[int]] = {}
+    for _ in range(2000):
+        key = rng.choice("abc")
+        step = rng.randrange(-5, 50) if rng.random() < 0.2 else None
+        previous = expected.setdefault(key, [])
+        expected[key].append(step if step is not None else (previous[-1] + 1 if previous else 0))
+        writer.queue([(key, step, 1.0, 1.0)])
+        if rng.random() < 0.02:
+            writer.flush()
+            assert all(writer.last_step(k) == v[-1] for k, v in expected.items())
+    writer.close()
+    got = read_journals(tmp_path).metrics
+    assert {k: [p[0] for p in v] for k, v in got.items()} == expected
