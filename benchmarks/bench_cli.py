@@ -25,8 +25,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import gitexp_cmd, make_repo, user_env  # noqa: E402
 from gen_runs import generate  # noqa: E402
 
-# ls at 10,000 runs: 250 ms (issue 8); the filtered ls reads every match to count them.
-BARS_MS = {"--help": 100, "ls": 150, "ls --all": 150, "ls filtered": 150, "show": 150, "diff by name": 150,
+# ls at 10,000 runs: 250 ms (issue 8). The filtered ls reads every match to count them: its bar is
+# the filtered listing's (bench_search.py), 0.5 s.
+BARS_MS = {"--help": 100, "ls": 150, "ls --all": 150, "ls filtered": 500, "show": 150, "diff by name": 150,
            "diff by id": 150}
 
 
