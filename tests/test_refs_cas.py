@@ -62,6 +62,33 @@ def test_two_processes_racing_for_refs_one_wins_each(repo: Path) -> None:
     git(repo, "fsck", "--strict", "--no-dangling")
 
 
+@pytest.mark.parametrize("value, flushes", [
+    (None, False), ("", False), ("pack,objects", False), ("loose-object", False), ("none", False),
+    ("reference", True), ("committed", True), ("added", True), ("all", True), ("ref", True),
+    ("  pack , reference", True), ("all,-reference", True), ("-reference", False), ("-,reference", False),
+    ("reference ", False), ("a", True), ("c", True), ("p", False),
+])
+def test_refs_are_flushed_when_git_core_fsync_asks_for_references(value: str | None, flushes: bool) -> None:
+    """As git reads core.fsync (environment.c, parse_fsync_components): its default flushes no refs."""
+    assert refs_module.fsyncs_refs(value) is flushes
+
+
+@pytest.mark.parametrize("setting", [None, "committed"])
+def test_a_ref_update_flushes_only_when_core_fsync_says_so(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            setting: str | None) -> None:
+    if setting:
+        git(repo, "config", "core.fsync", setting)
+    base, new = commits(repo, 2)
+    flushed: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(refs_module.os, "fsync", lambda fd: (flushed.append(fd), real_fsync(fd))[1])
+    with open_repo(repo) as db:
+        db.set_ref(REF, None, base, "create")
+        db.set_ref(REF, base, new, "move")
+    assert len(flushed) == (2 if setting else 0)
+    assert git(repo, "rev-parse", REF).strip() == new
+
+
 def test_compare_and_swap_refuses_a_stale_old_value(repo: Path) -> None:
     one, two, three = commits(repo, 3)
     with open_repo(repo) as db:

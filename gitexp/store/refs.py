@@ -39,6 +39,26 @@ _VANISHED_ATTEMPTS = 5  # a ref folder removed by a concurrent `git pack-refs` i
 _PER_WORKTREE = ("refs/bisect/", "refs/worktree/", "refs/rewritten/")  # kept in each worktree's git dir
 
 
+# The core.fsync words that include references (git's `reference`, `committed`, `added`, `all`).
+_REF_WORDS = ("reference", "committed", "added", "all")
+
+
+def fsyncs_refs(value: str | None) -> bool:
+    """Whether git flushes references to disk with `core.fsync` set to `value` (unset: it does not).
+
+    As git reads the value: words between commas (leading blanks skipped); a word names
+    each component it is a prefix of; `-word` removes from the default only, which has no
+    references; a lone `-` ends the list.
+    """
+    for word in (value or "").split(","):
+        word = word.lstrip(" \t\n\r")
+        if word == "-":
+            break
+        if word and word[0] != "-" and any(name.startswith(word) for name in _REF_WORDS):
+            return True
+    return False
+
+
 class RefLocked(Exception):
     """Someone holds the lock file of a ref (git's `<ref>.lock`, or dulwich's)."""
 
@@ -63,6 +83,9 @@ class RefsMixin:
 
     @property
     def repo(self) -> Repo:  # provided by GitDB
+        raise NotImplementedError
+
+    def config(self, section: str, key: str) -> str | None:  # provided by GitDB
         raise NotImplementedError
 
     @property
@@ -123,7 +146,9 @@ class RefsMixin:
         """One attempt at git's loose-ref update: lock, check, write, log, rename. False: `old` was stale.
 
         A crash leaves at most `<ref>.lock` (reported with how to remove it), never a
-        half-written ref: the new value is complete and synced before the rename.
+        half-written ref: the new value is complete before the rename. It is flushed to
+        disk first when git's `core.fsync` asks for references, as git does (by default
+        git does not: a machine crash is left to the file system, as for git's own refs).
         """
         path = self._ref_path(ref)
         lock = f"{path}.lock"
@@ -140,7 +165,8 @@ class RefsMixin:
                     return current == new
                 f.write(new.encode() + b"\n")
                 f.flush()
-                os.fsync(f.fileno())
+                if fsyncs_refs(self.config("core", "fsync")):
+                    os.fsync(f.fileno())
             self._append_reflog(ref, old, new, message)
             os.replace(lock, path)
         except BaseException:
