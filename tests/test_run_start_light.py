@@ -171,6 +171,22 @@ def test_a_run_start_collects_the_git_processes_it_started_early(repo: Path, mon
     assert gitproc._early == {}
 
 
+def test_a_run_reads_the_git_config_once_from_start_to_end(repo: Path, tmp_path: Path) -> None:
+    """The end commits and writes its ref with what the start read (identity, core.fsync)."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    log = tmp_path / "git-calls"
+    (shims / "git").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {find_program("git")} "$@"\n')
+    (shims / "git").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([PY, "-m", "gitexp", "run", "--", "true"], cwd=repo, env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text().splitlines()
+    assert len([c for c in calls if " config " in f" {c} "]) == 1, calls
+    assert git(repo, "for-each-ref", "--format=%(objecttype)", "refs/gitexp/runs/").split() == ["commit"]
+
+
 def test_early_processes_nobody_asked_are_ended_before_a_runs_child_starts(repo: Path) -> None:
     from gitexp.store import gitproc
     from gitexp.store.location import batch_command

@@ -235,6 +235,14 @@ def _parse_config_parameters(text: str) -> list[str]:
         return []
 
 
+class Settled(Value):
+    """What a GitDB read once: the committer identity, and the config (None: not read)."""
+
+    identity: bytes
+    sections: dict[str, dict[str, str]] | None
+    git_config: bool
+
+
 class GitDB(RefsMixin, RevisionsMixin):
     """A repository's objects and refs, plus the local `.git/gitexp/` folder."""
 
@@ -528,10 +536,16 @@ class GitDB(RefsMixin, RevisionsMixin):
             self._identity = _identity(name, email)
         return self._identity
 
-    def adopt_identity(self, identity: bytes) -> None:
-        """Commit as `identity`, settled by another GitDB of this process (a run's start), without
-        reading the config again."""
-        self._identity = identity
+    def settled(self) -> Settled:
+        """The identity and the config this GitDB has read, for a later GitDB of this process (`adopt`)."""
+        return Settled(self.identity(), self._sections, self._git_config)
+
+    def adopt(self, settled: Settled) -> None:
+        """Commit as, and read the config as, another GitDB of this process did (a run's end takes
+        its start's), without running git for the config again."""
+        self._identity = settled.identity
+        if settled.sections is not None:
+            self._sections, self._git_config = settled.sections, settled.git_config
 
     def config_stack(self) -> StackedConfig:
         """dulwich's merged git config, read once per GitDB: a command's (or request's) view.

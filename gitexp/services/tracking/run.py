@@ -29,7 +29,7 @@ from gitexp.services.session import Session
 from gitexp.services.tracking.finalize import write_final
 from gitexp.settings import Settings
 from gitexp.store.flock import host_name
-from gitexp.store.repo import RUNS_PREFIX, GitDB, open_repo
+from gitexp.store.repo import RUNS_PREFIX, GitDB, Settled, open_repo
 from gitexp.store.runcommit import Record, read_record
 from gitexp.store.journal import JournalWriter, read_journals
 from gitexp.store.record import Artifact, RunInfo, encode_record, iso_from_ms
@@ -73,13 +73,13 @@ class ActiveRun:
             self._attached.try_lock()
         self._series: dict[str, Any] = {}  # each metric key logged: its queue's `extend`
         self._write_through = False  # a forked child writes each point at once
-        self._carried_steps: dict[str, int | None] = {}  # a forked child's: each key's last step at fork
+        self._carried_steps: dict[str, int] = {}  # a forked child's: each key's last step at fork
         self._lock = threading.Lock()
         self._artifact_paths: set[str] = set()
         self.notices: list[str] = []  # one-line remarks for the user at the start (snapshot size)
         # The commit this process made on the run's ref and its record: the end need not read it back.
         self.written: tuple[str, Record] | None = None
-        self.committer: bytes | None = None  # the identity its start committed as: the end's too
+        self.settled: Settled | None = None  # the identity and config its start read: the end's too
         self.ended = False
         self._flush_warned = False  # a failed background flush was reported (once per run)
         _flusher.register(self)
@@ -180,8 +180,8 @@ class ActiveRun:
             # stays RUNNING with its journal, and is recovered (KILLED) from it later.
             self._close_journal()
             with open_repo(self.common_dir) as db, finalizing(self.folder):
-                if self.committer is not None:
-                    db.adopt_identity(self.committer)
+                if self.settled is not None:
+                    db.adopt(self.settled)
                 tip = db.read_ref(self.ref) or ""
                 write_final(db, self.ref, tip, self.folder, status, exit_code, int(time.time() * 1000),
                             self.written)
@@ -222,7 +222,8 @@ class ActiveRun:
         if isinstance(old, JournalWriter):  # its files are the parent's: never written from here
             # Automatic steps go on from the parent's (keys it logged, and keys of a resumed
             # run it has not logged yet); its queued points are its to write.
-            self._carried_steps = {key: old.last_step(key) for key in old.series.keys() | old.last_steps.keys()}
+            steps = {key: old.last_step(key) for key in old.series.keys() | old.last_steps.keys()}
+            self._carried_steps = {key: step for key, step in steps.items() if step is not None}
             for series in old.series.values():
                 del series[:]
         self.journal = _ForkedJournal(self)  # type: ignore[assignment]
@@ -246,7 +247,7 @@ class ActiveRun:
             if isinstance(self.journal, JournalWriter):
                 return self.journal
             journal = JournalWriter(self.folder.path)
-            journal.last_steps.update((k, v) for k, v in self._carried_steps.items() if v is not None)
+            journal.last_steps.update(self._carried_steps)
             self.journal = journal
         _flusher.register(self)
         return journal
@@ -521,7 +522,7 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
     run = ActiveRun(db.common_dir, ref, info, params, str_tags, lock, settings)
     run.notices = notices
     run.written = (commit, Record(info, dict(params), dict(str_tags), {}, []))
-    run.committer = db.identity()
+    run.settled = db.settled()
     return run
 
 
