@@ -80,7 +80,7 @@ def definitions(rows: list[tuple[str, str]], width: int, indent: int = 2) -> str
         if not text:
             out.append(" " * indent + term)
             continue
-        lines = wrap(text, max(width - column - 2, 10)).splitlines() or [""]  # blank text: the term and its gap, as click
+        lines = wrap(text, max(width - column - 2, 10)).splitlines() or [""]  # blank: term and gap, as click
         gap = " " * (column - len(term)) if len(term) <= column - 2 else "\n" + " " * (column + indent)
         out.append(" " * indent + term + gap + lines[0])
         out.extend(" " * (column + indent) + line for line in lines[1:])
