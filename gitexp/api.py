@@ -6,10 +6,8 @@ import io
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.names import check_key
@@ -362,6 +360,8 @@ def _artifact_path(name: str, artifact_path: str | None) -> str:
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
     """Store a file as an artifact (under `artifact_path`/ if given); return its artifact path."""
+    from pathlib import Path  # here: artifacts are not on a run's hot path
+
     path = Path(local_path)
     if path.is_dir():
         raise GitexpError(f"cannot log artifact {str(local_path)!r}: it is a folder",
@@ -376,6 +376,8 @@ def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None =
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
     """Store every file below `local_dir`, keeping relative paths."""
+    from pathlib import Path
+
     root = Path(local_dir)
     if not root.is_dir():
         raise GitexpError(f"cannot log artifacts from {str(local_dir)!r}: not a folder")
@@ -388,10 +390,13 @@ def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None =
 
 
 def _log_bytes(data: bytes, artifact_file: str) -> str:
+    import tempfile
+
     check_key(artifact_file, "artifact path")
     with tempfile.TemporaryDirectory(prefix="gitexp-") as tmp:
-        path = Path(tmp) / "artifact"
-        path.write_bytes(data)
+        path = os.path.join(tmp, "artifact")
+        with open(path, "wb") as f:
+            f.write(data)
         _current().log_artifact_file(path, artifact_file)
     return artifact_file
 
@@ -412,7 +417,7 @@ def log_dict(dictionary: Any, artifact_file: str) -> str:
 
 def log_figure(figure: Any, artifact_file: str) -> str:
     """Store a matplotlib Figure as an image (format from the extension, e.g. .png, .svg)."""
-    suffix = Path(artifact_file).suffix.lstrip(".").lower()
+    suffix = os.path.splitext(artifact_file.rsplit("/", 1)[-1])[1].lstrip(".").lower()
     if not suffix:
         raise InvalidName(f"artifact file {artifact_file!r} needs an extension such as .png or .svg")
     buf = io.BytesIO()

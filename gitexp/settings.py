@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from gitexp.errors import ConfigError, CorruptRecord
 from gitexp.slots import Slots
@@ -49,8 +49,9 @@ _INTS = ("artifact_threshold", "output_log_max", "pack_threshold")
 def load_settings(db: GitDB) -> Settings:
     """Merge `.gitexp.yaml` (team) and `gitexp.*` git config (personal, wins)."""
     settings = Settings()
-    if db.root is not None and (db.root / SETTINGS_FILE).exists():
-        _apply_file(settings, db.root / SETTINGS_FILE)
+    tree = db.place.work_tree
+    if tree is not None and os.path.exists(os.path.join(tree, SETTINGS_FILE)):
+        _apply_file(settings, os.path.join(tree, SETTINGS_FILE))
     for key in ("default_experiment", *_INTS, "flush_interval"):
         value = db.config("gitexp", key.replace("_", ""))
         if value is not None:
@@ -58,11 +59,12 @@ def load_settings(db: GitDB) -> Settings:
     return settings
 
 
-def _apply_file(settings: Settings, path: Path) -> None:
+def _apply_file(settings: Settings, path: str) -> None:
     from gitexp.store import yamlio
 
     try:
-        raw = yamlio.load(path.read_bytes(), SETTINGS_FILE) or {}
+        with open(path, "rb") as f:
+            raw = yamlio.load(f.read(), SETTINGS_FILE) or {}
     except CorruptRecord as exc:
         raise ConfigError(exc.message, hint=f"fix {path}") from None
     if not isinstance(raw, dict):
@@ -80,7 +82,7 @@ def _apply_file(settings: Settings, path: Path) -> None:
             raise ConfigError(f"unknown setting {key!r} in {SETTINGS_FILE}", hint="see docs/concepts.md#settings")
 
 
-def _stages(raw: dict, path: Path) -> list[str] | None:
+def _stages(raw: dict, path: str) -> list[str] | None:
     for key in raw:
         if key != "stages":
             raise ConfigError(f"unknown registry setting {key!r} in {SETTINGS_FILE}", hint="see docs/registry.md")
@@ -92,7 +94,7 @@ def _stages(raw: dict, path: Path) -> list[str] | None:
     return list(stages)
 
 
-def _apply_snapshot(limits: SnapshotLimits, raw: dict, path: Path) -> None:
+def _apply_snapshot(limits: SnapshotLimits, raw: dict, path: str) -> None:
     for key, value in raw.items():
         if key in ("max_file_size", "max_total_size"):
             setattr(limits, key, _int(value, f"snapshot.{key}", str(path)))

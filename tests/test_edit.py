@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -328,7 +329,7 @@ def test_tag_queued_as_the_run_ends_still_lands(repo):
     assert not result.queued and result.changed
     assert yamlio.load(record(repo, run.ref, "tags.yaml")) == {"late": "1"}
     assert subjects(repo, run.ref)[:2] == ["gitexp: tag late=1", "gitexp: end run late-tag (FINISHED)"]
-    assert not folder.path.exists()  # the folder our journal re-created is gone again
+    assert not os.path.exists(folder.path)  # the folder our journal re-created is gone again
 
 
 @pytest.mark.stress  # many processes racing

@@ -74,11 +74,11 @@ def test_names_freed_by_removal_and_rename_can_be_taken_again(repo: Path) -> Non
 
 def test_a_reservation_left_by_a_crashed_start_is_taken_over(repo: Path) -> None:
     book = NameBook(repo / ".git" / "gitexp" / "names")
-    book.folder.mkdir(parents=True)
+    os.makedirs(book.folder)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     holder = {"name": "orphan", "ref": "refs/gitexp/runs/default/0000000000000000",
               "pid": int(dead.stdout), "host": __import__("socket").gethostname()}
-    book.path("orphan").write_text(json.dumps(holder))
+    Path(book.path("orphan")).write_text(json.dumps(holder))
     with gitexp.start_run(run_name="orphan") as run:
         pass
     assert gitexp.get_run("orphan").id == run.id
@@ -109,7 +109,7 @@ def test_a_reservation_is_a_link_in_the_inode_or_a_file_where_links_fail(repo: P
     ref = "refs/gitexp/runs/default/1m8n5czkvmkb4zze"
     assert book.try_reserve("brisk-otter", ref) is None
     path = book.path("brisk-otter")
-    assert path.is_symlink() and os.lstat(path).st_blocks == 0  # no disk block of its own
+    assert os.path.islink(path) and os.lstat(path).st_blocks == 0  # no disk block of its own
     assert book.holder("brisk-otter") == Holder("brisk-otter", ref, os.getpid(), __import__("socket").gethostname())
     assert book.try_reserve("brisk-otter", ref.replace("czk", "aaa")).ref == ref  # taken: the holder says who
 
@@ -117,7 +117,7 @@ def test_a_reservation_is_a_link_in_the_inode_or_a_file_where_links_fail(repo: P
         raise OSError(errno.EPERM, "no symbolic links here")
 
     monkeypatch.setattr(os, "symlink", no_links)
-    assert book.try_reserve("calm-heron", ref) is None and not book.path("calm-heron").is_symlink()
+    assert book.try_reserve("calm-heron", ref) is None and not os.path.islink(book.path("calm-heron"))
     assert book.holder("calm-heron").ref == ref and book.try_reserve("calm-heron", "x") is not None
     book.release("brisk-otter", ref)
     assert book.holder("brisk-otter") is None

@@ -32,7 +32,7 @@ def test_reader_resynchronises_after_a_torn_frame(tmp_path: Path) -> None:
     writer.flush()
     with open(writer.points_path, "ab") as f:  # what a short write at ENOSPC used to leave
         f.write(b"GXM1\x40\x00\x00\x00\x00\x00\x00\x00partial")
-    writer._ends[writer._points_fd] = writer.points_path.stat().st_size
+    writer._ends[writer._points_fd] = os.path.getsize(writer.points_path)
     writer.queue(_points(900, 100))
     writer.flush()
     writer.close()
@@ -58,12 +58,12 @@ def test_failed_write_keeps_points_queued_in_order_and_leaves_no_torn_frame(tmp_
     writer = JournalWriter(tmp_path)
     writer.queue(_points(10))
     writer.flush()
-    good_size = writer.points_path.stat().st_size
+    good_size = os.path.getsize(writer.points_path)
     writer._write = _FullDisk(room=7)
     writer.queue(_points(50, 10))
     with pytest.raises(WriteFailed, match="kept queued"):
         writer.flush()
-    assert writer.points_path.stat().st_size == good_size  # the partial frame was cut off
+    assert os.path.getsize(writer.points_path) == good_size  # the partial frame was cut off
     writer.queue(_points(40, 60))  # the hot path keeps appending meanwhile
     with pytest.raises(WriteFailed):
         writer.flush()
@@ -135,7 +135,7 @@ def test_end_refuses_to_finish_a_run_with_unwritten_points(repo: Path) -> None:
     with pytest.raises(WriteFailed, match="was not ended: 1 queued points"):
         run.end()
     assert record(repo, run.ref)["status"] == "RUNNING"  # never FINISHED with a point missing
-    assert run.folder.path.is_dir()  # its journal is left for recovery
+    assert os.path.isdir(run.folder.path)  # its journal is left for recovery
     listed = cli("ls", "--all", cwd=repo)  # another process recovers it from the journal
     assert listed.returncode == 0, listed.stderr
     assert record(repo, run.ref)["status"] == "KILLED"
@@ -483,18 +483,19 @@ def test_submodule_is_recorded_as_its_gitlink(repo: Path, tmp_path: Path) -> Non
 def test_loose_write_survives_its_folder_vanishing_between_mkdir_and_check(repo: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """`git gc` (started by packing) prunes an empty fan-out folder just after mkdir found it there:
-    pathlib raises FileExistsError for a folder that is gone; the write is retried, not failed."""
+    os.makedirs raises FileExistsError for a folder that is gone; the write is retried, not failed."""
     from gitexp.store import atomic
 
-    real_mkdir, calls = Path.mkdir, []
+    real_makedirs, calls = os.makedirs, []
 
-    def racing_mkdir(self: Path, *args, **kwargs):
-        calls.append(self)
-        if len(calls) == 1:  # exists at mkdir, gone when pathlib checks is_dir()
-            raise FileExistsError(errno.EEXIST, "File exists", str(self))
-        return real_mkdir(self, *args, **kwargs)
+    def racing_makedirs(folder, *args, **kwargs):
+        if "objects" in str(folder):
+            calls.append(folder)
+            if len(calls) == 1:  # exists at mkdir, gone when os.makedirs checks isdir()
+                raise FileExistsError(errno.EEXIST, "File exists", str(folder))
+        return real_makedirs(folder, *args, **kwargs)
 
-    monkeypatch.setattr(atomic.Path, "mkdir", racing_mkdir)
+    monkeypatch.setattr(atomic.os, "makedirs", racing_makedirs)
     with open_repo(repo) as db:
         blob = db.make("blob", b"raced by gc again\n")
         db.add_objects([blob])
@@ -545,10 +546,10 @@ def test_frames_hold_numbered_steps_so_a_damaged_frame_shifts_no_later_step(tmp_
     assert writer.last_step("a") == 13 and writer.last_step("b") is None
     writer.close()
     assert [p[0] for p in read_journals(tmp_path).metrics["a"]] == [0, 1, 2, 10, 11, 12, 13]
-    raw = bytearray(writer.points_path.read_bytes())
+    raw = bytearray(Path(writer.points_path).read_bytes())
     second = 12 + struct.unpack_from("<4sII", raw, 0)[1]
     raw[second + 14] ^= 0xFF  # a bad byte in the second frame's payload: its checksum fails
-    writer.points_path.write_bytes(bytes(raw))
+    Path(writer.points_path).write_bytes(bytes(raw))
     assert [p[0] for p in read_journals(tmp_path).metrics["a"]] == [0, 1, 2, 12, 13]
 
 

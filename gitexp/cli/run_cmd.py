@@ -15,8 +15,10 @@ from gitexp.cli.spec import FLAG, MULTIPLE, VALUE, Arg, Opt, Spec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
+    from gitexp.services.tracking.paramsfile import Override
     from gitexp.services.tracking.run import ActiveRun
 
 COLOURS = {"FINISHED": "32", "FAILED": "31"}  # ANSI green, red; anything else yellow (33), as click.style
@@ -47,11 +49,19 @@ def usage_problem(values: dict[str, Any]) -> str | None:
     return None
 
 
+def _parsed(tags: Sequence[str], params: Sequence[str]) -> tuple[dict[str, Any], list[Override]]:
+    """`-t` and `-p` parsed (their module loaded only when there are some)."""
+    if not tags and not params:
+        return {}, []
+    from gitexp.services.tracking.paramsfile import parse_assignments, parse_overrides
+
+    return parse_assignments(list(tags), "tag"), parse_overrides(list(params))
+
+
 def execute(values: dict[str, Any]) -> int:
     """Run the command as a tracked run (click's `run` and `fast_main` both end here); its exit code."""
     _start_git_early()
     from gitexp.services.tracking.launcher import LaunchSpec, check_command, launch
-    from gitexp.services.tracking.paramsfile import parse_assignments, parse_overrides
 
     args = list(values["command"])
     if args and args[0] == "--":
@@ -62,9 +72,10 @@ def execute(values: dict[str, Any]) -> int:
         from gitexp.services.registry.tagnames import check_model
 
         check_model(register_as)
-    spec = LaunchSpec(args, values["experiment"], values["name"], {}, parse_assignments(values["tags"], "tag"),
+    tags, overrides = _parsed(values["tags"], values["params"])
+    spec = LaunchSpec(args, values["experiment"], values["name"], {}, tags,
                       restore_params_file=not values["keep_params_file"],
-                      overrides=parse_overrides(values["params"]), force=values["force"],
+                      overrides=overrides, force=values["force"],
                       wait=not values["no_wait"])
     with open_db() as s:
         result = launch(s, spec, sys.stdout.buffer, sys.stderr.buffer, on_start=_announce, notify=say)

@@ -105,7 +105,7 @@ def _live(opener: Opener, run_id: str) -> Iterator[ActiveRun | None]:
         yield None
         return
     with appending(joined.folder) as open_for_entries:
-        if open_for_entries and joined.journal.path.exists():  # (not the journal of an ended segment)
+        if open_for_entries and os.path.exists(joined.journal.path):  # (not the journal of an ended segment)
             try:
                 yield joined
             finally:
@@ -217,7 +217,7 @@ def _owner_of(folder: ActiveDir, info: RunInfo, clock: Callable[[], float] = tim
         try:
             lock = owner_lock(folder.path)
             if lock.try_lock():
-                if (folder.path / "run.json").exists():
+                if os.path.exists(folder.file("run.json")):
                     return lock
                 lock.release()
                 return None

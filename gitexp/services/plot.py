@@ -18,6 +18,7 @@ Choices, in one place:
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -96,7 +97,7 @@ def _history(s: Session, commit: str, metrics: Sequence[str] | None) -> History:
     wanted = available if metrics is None else metrics
     columns = {k: c for k in wanted if (c := rec.metric_columns(k)) is not None}
     folder = ActiveDir.of(db.local_dir, info.id)
-    if info.status == "RUNNING" and folder.path.is_dir():  # newer points are still in the journals
+    if info.status == "RUNNING" and os.path.isdir(folder.path):  # newer points are still in the journals
         journal = read_journals(folder.path).metrics
         available = sorted(set(available) | set(journal))
         for key in available if metrics is None else metrics:

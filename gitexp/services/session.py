@@ -57,7 +57,7 @@ class Session:
 
     def has_cache_file(self) -> bool:
         """Whether the cache index exists, asked without loading the cache module (a run start)."""
-        return "cache" in self.__dict__ or (self.db.local_dir / INDEX_FILE).exists()
+        return "cache" in self.__dict__ or os.path.exists(self._index_path)
 
     def cache_rows(self, query: str, args: tuple = ()) -> list[tuple]:
         """The rows of a read-only `query` on the cache index; [] when there is none or it cannot answer.
@@ -74,15 +74,19 @@ class Session:
         except sqlite_driver().Error:
             return []
 
+    @property
+    def _index_path(self) -> str:
+        return os.path.join(self.db.local_path, INDEX_FILE)
+
     def _index_connection(self) -> sqlite3.Connection | None:
         """The cache's own connection when this command has opened the cache; else this session's
         read-only one, opened once if the index file exists (later queries look at no file)."""
         if "cache" in self.__dict__:
             return self.cache.connection()
-        if self._reader is None and (self.db.local_dir / INDEX_FILE).exists():
+        if self._reader is None and os.path.exists(self._index_path):
             driver = sqlite_driver()
             try:
-                uri = (self.db.local_dir / INDEX_FILE).as_uri() + "?mode=ro"
+                uri = file_uri(self._index_path) + "?mode=ro"
                 self._reader = driver.connect(uri, uri=True, check_same_thread=False)
             except driver.Error:
                 return None
@@ -98,7 +102,7 @@ class Session:
             from gitexp.services.tracking.localstate import active_dirs
 
             self._recovered = []
-            if active_dirs(self.db.local_dir):  # runs were started here: load finalising only then
+            if active_dirs(self.db.local_path):  # runs were started here: load finalising only then
                 from gitexp.services.tracking.finalize import recover_dead_runs
 
                 self._recovered = recover_dead_runs(self.db, int(time.time() * 1000), self.warn)
@@ -153,3 +157,15 @@ def sqlite_driver() -> ModuleType:
         import sqlite3
 
         return sqlite3
+
+
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
+def file_uri(path: str) -> str:
+    """`Path(path).as_uri()` for an absolute path, without importing pathlib (and urllib) on POSIX."""
+    if os.name != "posix":  # pragma: no cover - Windows: drive letters
+        from pathlib import Path
+
+        return Path(path).as_uri()
+    return "file://" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from pathlib import Path
 
 
 def make_temp(folder: str | os.PathLike[str], prefix: str) -> tuple[int, str]:
@@ -21,18 +20,19 @@ def make_temp(folder: str | os.PathLike[str], prefix: str) -> tuple[int, str]:
             continue
 
 
-def make_folder(folder: Path) -> None:
+def make_folder(folder: str | os.PathLike[str]) -> None:
     """`mkdir -p folder`. A folder that existed at mkdir but is gone at once (`git gc` prunes empty
-    fan-out folders) is a FileNotFoundError, which callers retry, not pathlib's FileExistsError."""
+    fan-out folders) is a FileNotFoundError, which callers retry, not os.makedirs' FileExistsError."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
     except FileExistsError:
         if os.path.lexists(folder):
             raise  # a file in the way: a real error
-        raise FileNotFoundError(errno.ENOENT, "folder removed while it was being created", str(folder)) from None
+        raise FileNotFoundError(errno.ENOENT, "folder removed while it was being created", os.fspath(folder)) from None
 
 
-def write_atomic(target: Path, data: bytes, prefix: str = ".gitexp-", mode: int | None = None) -> None:
+def write_atomic(target: str | os.PathLike[str], data: bytes, prefix: str = ".gitexp-",
+                 mode: int | None = None) -> None:
     """Write `data` to `target` through a unique temp file beside it and a rename.
 
     Readers see the old file or the whole new one; a failure (a full disk, a kill)
@@ -40,8 +40,9 @@ def write_atomic(target: Path, data: bytes, prefix: str = ".gitexp-", mode: int 
     A FileNotFoundError (the folder removed meanwhile, e.g. by `git gc`) reaches the
     caller, which may write again.
     """
-    make_folder(target.parent)
-    fd, tmp = make_temp(target.parent, prefix)
+    folder = os.path.dirname(target) or "."
+    make_folder(folder)
+    fd, tmp = make_temp(folder, prefix)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 try:
     import fcntl
@@ -20,7 +19,7 @@ except ImportError:  # pragma: no cover - a build without it
 
 
 @contextlib.contextmanager
-def exclusive(path: Path) -> Iterator[None]:
+def exclusive(path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if absent) for the `with` block."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

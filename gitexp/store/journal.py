@@ -23,7 +23,6 @@ import struct
 import threading
 import time
 import zlib
-from pathlib import Path
 
 from gitexp.errors import WriteFailed
 from gitexp.slots import Slots
@@ -48,11 +47,11 @@ class JournalWriter:
     that fits again once space is freed).
     """
 
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        os.makedirs(folder, exist_ok=True)
         stem = f"{os.getpid()}-{os.urandom(4).hex()}"  # as secrets.token_hex(4), without its imports
-        self.path = folder / f"journal-{stem}.tsv"
-        self.points_path = folder / f"metrics-{stem}.bin"
+        self.path = os.path.join(folder, f"journal-{stem}.tsv")
+        self.points_path = os.path.join(folder, f"metrics-{stem}.bin")
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         self._events_fd = os.open(self.path, flags, 0o644)
         self._points_fd = os.open(self.points_path, flags, 0o644)
@@ -144,7 +143,7 @@ class JournalWriter:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, end)  # no torn record stays behind the good ones
             error = WriteFailed(
-                f"could not write to the run journal {self.points_path.parent}: "
+                f"could not write to the run journal {os.path.dirname(self.points_path)}: "
                 f"{exc.strerror or exc}; {self.unwritten} points and events are kept queued",
                 hint="free disk space; the queued data is written on the next flush",
             )
@@ -214,7 +213,7 @@ class JournalData(Slots):
         return not (self.metrics or self.params or self.tags or self.artifacts)
 
 
-def read_journals(folder: Path) -> JournalData:
+def read_journals(folder: str | os.PathLike[str]) -> JournalData:
     """Merge every journal in `folder`; unreadable lines are skipped, never fatal."""
     data = JournalData()
     events: list[tuple[int, int, list[str]]] = []
@@ -222,11 +221,12 @@ def read_journals(folder: Path) -> JournalData:
         names = sorted(os.listdir(folder))
     except OSError:  # the folder went away meanwhile: its run just ended and was committed
         return data
-    paths = [folder / n for n in names if n.startswith("journal-") and n.endswith(".tsv")]
-    frames = [folder / n for n in names if n.startswith("metrics-") and n.endswith(".bin")]
+    paths = [os.path.join(folder, n) for n in names if n.startswith("journal-") and n.endswith(".tsv")]
+    frames = [os.path.join(folder, n) for n in names if n.startswith("metrics-") and n.endswith(".bin")]
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
         except OSError:
             continue
         for line in text.splitlines(keepends=True):
@@ -244,7 +244,7 @@ def read_journals(folder: Path) -> JournalData:
     return data
 
 
-def _read_frames(data: JournalData, path: Path) -> None:
+def _read_frames(data: JournalData, path: str) -> None:
     """Add the points of every intact frame.
 
     After a torn or damaged frame (a crash mid-write, a bad sector) reading
@@ -252,7 +252,8 @@ def _read_frames(data: JournalData, path: Path) -> None:
     loses only its own points.
     """
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError:
         return
     offset = 0

@@ -28,7 +28,6 @@ import errno
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 from gitexp.slots import Value
 from gitexp.store.atomic import make_temp
@@ -67,12 +66,12 @@ Holds = Callable[[Holder], bool]  # does this holder still hold its name? (its r
 class NameBook:
     """The reservations of one clone."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = os.fspath(folder)
 
-    def path(self, name: str) -> Path:
+    def path(self, name: str) -> str:
         # Names are free text (any characters, up to 250): a digest makes a safe, short file name.
-        return self.folder / sha1_hex(name.encode("utf-8", "surrogateescape"))
+        return os.path.join(self.folder, sha1_hex(name.encode("utf-8", "surrogateescape")))
 
     def holder(self, name: str) -> Holder | None:
         """The reservation of `name`, or None (also for an unreadable one)."""
@@ -82,7 +81,8 @@ class NameBook:
         except OSError:
             pass  # not a link: a JSON file (or nothing)
         try:
-            raw = json.loads(path.read_bytes())
+            with open(path, "rb") as f:
+                raw = json.loads(f.read())
             return Holder(str(raw["name"]), str(raw["ref"]), int(raw.get("pid", 0)), str(raw.get("host", "")))
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -130,7 +130,7 @@ class NameBook:
     # -- filling the folder once ---------------------------------------------------
     @property
     def seeded(self) -> bool:
-        return (self.folder / SEEDED).exists()
+        return os.path.exists(os.path.join(self.folder, SEEDED))
 
     def seed(self, names: Iterable[tuple[str, str]]) -> int:
         """Reserve (name, ref) pairs of existing runs where not reserved yet; mark the folder filled."""
@@ -138,16 +138,16 @@ class NameBook:
         with self._locked():
             if self.seeded:
                 return 0
-            self.folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(self.folder, exist_ok=True)
             for name, ref in names:
                 made += self._create(Holder(name, ref))
-            (self.folder / SEEDED).touch()
+            os.close(os.open(os.path.join(self.folder, SEEDED), os.O_WRONLY | os.O_CREAT, 0o666))
         return made
 
     # -- files -----------------------------------------------------------------------
     def _create(self, holder: Holder) -> bool:
         """Create the reservation if absent, complete or not at all; True if this call made it."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.folder, exist_ok=True)
         target = self.path(holder.name)
         link = _to_link(holder)
         if link is not None:
@@ -163,8 +163,8 @@ class NameBook:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with exclusive(self.folder / ".lock"):
+        os.makedirs(self.folder, exist_ok=True)
+        with exclusive(os.path.join(self.folder, ".lock")):
             yield
 
 
@@ -185,7 +185,7 @@ def _from_link(name: str, text: str) -> Holder | None:
         return None
 
 
-def _create_file(folder: Path, target: Path, data: bytes) -> bool:
+def _create_file(folder: str, target: str, data: bytes) -> bool:
     """A JSON reservation: a complete temp file hard-linked into place (exclusive open without links)."""
     fd, tmp = make_temp(folder, "tmp_")
     try:
@@ -208,7 +208,7 @@ def _create_file(folder: Path, target: Path, data: bytes) -> bool:
             os.unlink(tmp)
 
 
-def _create_exclusive(target: Path, data: bytes) -> bool:
+def _create_exclusive(target: str, data: bytes) -> bool:
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from gitexp.store.flock import host_name
 from gitexp.store.gitproc import find_program
@@ -43,13 +42,13 @@ def estimate_loose(db: GitDB, exact: bool = False) -> int:
 
     `exact` counts all 256 folders (for thresholds too small for a sample to tell).
     """
-    root = db.common_dir / "objects"  # where dulwich and git keep them: no need to load dulwich
+    root = os.path.join(db.place.common_dir, "objects")  # where dulwich and git keep them: no need to load dulwich
     if not exact:
-        return 256 * _count(root / SAMPLE, db.hex_length - 2)
-    return sum(_count(root / f"{n:02x}", db.hex_length - 2) for n in range(256))
+        return 256 * _count(os.path.join(root, SAMPLE), db.hex_length - 2)
+    return sum(_count(os.path.join(root, f"{n:02x}"), db.hex_length - 2) for n in range(256))
 
 
-def _count(folder: Path, name_length: int) -> int:
+def _count(folder: str, name_length: int) -> int:
     try:
         with os.scandir(folder) as entries:
             return sum(1 for e in entries if len(e.name) == name_length)
@@ -71,26 +70,26 @@ def maybe_pack(db: GitDB, threshold: int = DEFAULT_THRESHOLD, detach: bool = Tru
             return False
         if not detach:
             return pack_loose_objects(db)
-        return _spawn(db.common_dir)
+        return _spawn(db.place.common_dir)
     except Exception:
         return False
 
 
 def pack_loose_objects(db: GitDB) -> bool:
     """Pack the loose objects now, under git's gc lock; False if a gc was running (nothing done)."""
-    with gc_lock(db.common_dir) as held:
+    with gc_lock(db.place.common_dir) as held:
         if not held:
             return False
         git = find_program("git")
-        if git is not None and _git(git, db.common_dir, "repack", "-q", "-d", "--geometric=2"):
-            _git(git, db.common_dir, "pack-refs", "--all")
+        if git is not None and _git(git, db.place.common_dir, "repack", "-q", "-d", "--geometric=2"):
+            _git(git, db.place.common_dir, "pack-refs", "--all")
             return True
         # No git (or it failed): dulwich packs the loose objects into one pack.
         db.repo.object_store.pack_loose_objects()
         return True
 
 
-def _git(git: str, common_dir: Path, *args: str) -> bool:
+def _git(git: str, common_dir: str, *args: str) -> bool:
     """Run a housekeeping git command (`repack`: loose objects and small packs into one pack,
     packs kept few; `pack-refs`: loose refs into packed-refs); True if it succeeded."""
     env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
@@ -100,14 +99,14 @@ def _git(git: str, common_dir: Path, *args: str) -> bool:
 
 
 @contextlib.contextmanager
-def gc_lock(common_dir: Path) -> Iterator[bool]:
+def gc_lock(common_dir: str | os.PathLike[str]) -> Iterator[bool]:
     """Hold `gc.pid` as `git gc` does; yields False when a gc (git's or gitexp's) is running.
 
     git's protocol: create `gc.pid.lock` exclusively, respect a `gc.pid` younger
     than 12 hours whose process is alive (or on another host), else write
     "<pid> <host>" and rename the lock over `gc.pid`; remove it when done.
     """
-    lock, pid_file = common_dir / "gc.pid.lock", common_dir / "gc.pid"
+    lock, pid_file = os.path.join(common_dir, "gc.pid.lock"), os.path.join(common_dir, "gc.pid")
     try:
         fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
@@ -131,15 +130,20 @@ def gc_lock(common_dir: Path) -> Iterator[bool]:
         yield True
     finally:
         with contextlib.suppress(OSError):
-            if pid_file.read_text().strip() == mine:
+            if _read_text(pid_file).strip() == mine:
                 os.unlink(pid_file)
 
 
-def _gc_running(pid_file: Path) -> bool:
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _gc_running(pid_file: str) -> bool:
     try:
-        if time.time() - pid_file.stat().st_mtime > GC_PID_MAX_AGE:
+        if time.time() - os.stat(pid_file).st_mtime > GC_PID_MAX_AGE:
             return False
-        pid_text, _, host = pid_file.read_text().strip().partition(" ")
+        pid_text, _, host = _read_text(pid_file).strip().partition(" ")
         pid = int(pid_text)
     except (OSError, ValueError):
         return False
@@ -154,12 +158,12 @@ def _gc_running(pid_file: Path) -> bool:
     return True
 
 
-def _spawn(common_dir: Path) -> bool:
+def _spawn(common_dir: str) -> bool:
     """Start the packer detached: a fresh interpreter (never re-importing a user's `__main__`)."""
     if not sys.executable:
         return False
     env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
-    subprocess.Popen([sys.executable, "-m", "gitexp.store.packing", str(common_dir)],
+    subprocess.Popen([sys.executable, "-m", "gitexp.store.packing", common_dir],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                      start_new_session=True, close_fds=True, env=env)
     return True

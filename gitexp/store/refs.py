@@ -1,6 +1,6 @@
 """Refs: compare-and-swap updates with reflog messages, and fast listing under a prefix.
 
-A mixin of `GitDB` (it uses `self.repo` and `self.common_dir`); and `write_packed_refs`,
+A mixin of `GitDB` (it uses `self.repo` and `self.place`); and `write_packed_refs`,
 packed-refs rewritten in one go for the refs only gitexp writes (no dulwich).
 """
 
@@ -10,7 +10,6 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from gitexp.errors import ConcurrentUpdate
 from gitexp.store.atomic import make_folder
@@ -76,7 +75,6 @@ class RefsMixin:
     (reftable) goes through dulwich.
     """
 
-    common_dir: Path
     place: Location
     hex_length: int
     identity: Callable[[], bytes]  # GitDB's: the committer, also in reflogs
@@ -113,11 +111,11 @@ class RefsMixin:
             ref = value[5:]
         return ref
 
-    def _ref_path(self, ref: str, folder: str = "") -> Path:
+    def _ref_path(self, ref: str, folder: str = "") -> str:
         """A loose ref's file (or its reflog's, `folder="logs"`): HEAD and other per-worktree
         refs live in the worktree's own git dir."""
         per_worktree = not ref.startswith("refs/") or ref.startswith(_PER_WORKTREE)
-        return Path(self.place.control_dir if per_worktree else self.common_dir) / folder / ref
+        return os.path.join(self.place.control_dir if per_worktree else self.place.common_dir, folder, ref)
 
     def _loose_value(self, ref: str) -> str | None:
         try:
@@ -152,7 +150,7 @@ class RefsMixin:
         """
         path = self._ref_path(ref)
         lock = f"{path}.lock"
-        make_folder(path.parent)
+        make_folder(os.path.dirname(path))
         try:
             fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
@@ -180,7 +178,7 @@ class RefsMixin:
         line = b"%s %s %s %d +0000\t%s\n" % ((old or "0" * self.hex_length).encode(), new.encode(),
                                                self.identity(), int(time.time()), b" ".join(message.split()))
         path = self._ref_path(ref, "logs")
-        make_folder(path.parent)
+        make_folder(os.path.dirname(path))
         with open(path, "ab") as f:
             f.write(line)
 
@@ -188,7 +186,7 @@ class RefsMixin:
         """Create the reflog's folder first: dulwich creates it after moving the ref,
         without exist_ok, so two processes logging their first run of an experiment
         at once could see the ref updated and yet get FileExistsError."""
-        (self.common_dir / "logs" / ref).parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.join(self.place.common_dir, "logs", ref)), exist_ok=True)
 
     def _retry_locked(self, ref: str, update: Callable[[], bool]) -> bool:
         """Run a ref update, waiting (with backoff) a short while for a lock someone holds.
@@ -216,7 +214,7 @@ class RefsMixin:
             delay = min(delay * 2, 0.1)
 
     def _locked(self, ref: str, lock: str) -> ConcurrentUpdate:
-        lock = lock or f"{self.common_dir / ref}.lock"
+        lock = lock or f"{os.path.join(self.place.common_dir, ref)}.lock"
         return ConcurrentUpdate(
             f"{ref} is locked by another writer: {lock} existed for over {LOCK_TIMEOUT:g} s",
             hint=f"retry; if no git or gitexp process is running in this repository, the lock is "
@@ -259,7 +257,7 @@ class RefsMixin:
     def _loose_folder(self, rel: str, dir_cache: DirCache | None) -> tuple[dict[str, str], list[str]] | None:
         """(refs, subfolder names) of the ref folder `rel`, remembered by `dir_cache` for its mtime;
         None when it is gone (`git pack-refs` removes emptied folders) or cannot be listed."""
-        path = os.path.join(self.common_dir, rel)
+        path = os.path.join(self.place.common_dir, rel)
         try:
             mtime = os.stat(path).st_mtime_ns if dir_cache is not None else 0
             found = dir_cache.get(rel, mtime) if dir_cache is not None else None
@@ -279,7 +277,7 @@ class RefsMixin:
     def _packed_refs(self, prefix: str) -> dict[str, str]:
         out: dict[str, str] = {}
         try:
-            with open(self.common_dir / "packed-refs", "rb") as f:
+            with open(os.path.join(self.place.common_dir, "packed-refs"), "rb") as f:
                 for line in f:
                     if line[:1] in (b"#", b"^"):
                         continue
@@ -294,7 +292,7 @@ class RefsMixin:
     def _packed_ref(self, ref: str) -> str | None:
         """One ref's id in packed-refs, found without parsing the other lines (10,000 runs: one search)."""
         try:
-            with open(self.common_dir / "packed-refs", "rb") as f:
+            with open(os.path.join(self.place.common_dir, "packed-refs"), "rb") as f:
                 data = f.read() + b"\n"
         except FileNotFoundError:
             return None
@@ -356,7 +354,7 @@ def read_loose_refs(dirpath: str, lead: str, files: list[str], hex_length: int) 
 PACKED_HEADER = b"# pack-refs with:"
 
 
-def write_packed_refs(common_dir: Path, refs: Mapping[str, str | None]) -> bool:
+def write_packed_refs(common_dir: str | os.PathLike[str], refs: Mapping[str, str | None]) -> bool:
     """Set (None: delete) `refs` in packed-refs and remove their loose files; False if it is locked.
 
     One file rewritten under git's `packed-refs.lock`, sorted by name as git keeps it
@@ -367,10 +365,10 @@ def write_packed_refs(common_dir: Path, refs: Mapping[str, str | None]) -> bool:
     """
     if not refs:
         return True
-    if (common_dir / "reftable").is_dir():
+    if os.path.isdir(os.path.join(common_dir, "reftable")):
         return False
-    path = common_dir / "packed-refs"
-    lock = common_dir / "packed-refs.lock"
+    path = os.path.join(common_dir, "packed-refs")
+    lock = os.path.join(common_dir, "packed-refs.lock")
     try:
         fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError:  # a gc or pack-refs holds it now (or the folder is read-only)
@@ -380,18 +378,20 @@ def write_packed_refs(common_dir: Path, refs: Mapping[str, str | None]) -> bool:
             out.write(_packed_text(path, refs))
         os.replace(lock, path)
     except BaseException:
-        lock.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
         raise
     for ref in refs:
         with contextlib.suppress(OSError):
-            os.unlink(common_dir / ref)
+            os.unlink(os.path.join(common_dir, ref))
     return True
 
 
-def _packed_text(path: Path, refs: Mapping[str, str | None]) -> bytes:
+def _packed_text(path: str, refs: Mapping[str, str | None]) -> bytes:
     """packed-refs' new content: its lines (a ref with its `^` line) with `refs` applied, sorted."""
     try:
-        old = path.read_bytes()
+        with open(path, "rb") as f:
+            old = f.read()
     except FileNotFoundError:
         old = b""
     traits = old.split(b"\n", 1)[0].split() if old.startswith(PACKED_HEADER) else []

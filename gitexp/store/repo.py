@@ -16,7 +16,7 @@ import stat
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from functools import cached_property
 
 from gitexp.errors import CorruptRecord, DubiousOwnership, GitexpError, NotARepository
 from gitexp.slots import Value
@@ -28,6 +28,7 @@ from gitexp.store.revparse import RevisionsMixin
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, TypeAlias, TypeVar
 
     from dulwich.config import StackedConfig
@@ -249,9 +250,8 @@ class GitDB(RefsMixin, RevisionsMixin):
     def __init__(self, place: Location, repo: Repo | None = None) -> None:
         self.place = place
         self._repo = repo
-        self.common_dir = Path(place.common_dir)
-        self.root = None if place.work_tree is None else Path(place.work_tree)
-        self.local_dir = self.common_dir / "gitexp"
+        # Folders as `str` (a run start loads no pathlib) and as `Path` (below, made on first use).
+        self.local_path = os.path.join(place.common_dir, "gitexp")
         # SHA-1 or SHA-256 (`git init --object-format=sha256`): every id gitexp makes uses it.
         # A repository left to open lazily is SHA-1: its config names no extension (store/location.py).
         self.hex_length: int = getattr(getattr(repo, "object_format", None), "hex_length", 40)
@@ -262,6 +262,21 @@ class GitDB(RefsMixin, RevisionsMixin):
         self._config_stack: StackedConfig | None = None
         self._identity: bytes | None = None
         self._cat: catfile.Batch | None = None
+
+    @cached_property
+    def common_dir(self) -> Path:
+        """The folder of objects, refs and `gitexp/` (shared by linked worktrees)."""
+        return _path(self.place.common_dir)
+
+    @cached_property
+    def root(self) -> Path | None:
+        """The work tree's top folder; None in a bare repository."""
+        return None if self.place.work_tree is None else _path(self.place.work_tree)
+
+    @cached_property
+    def local_dir(self) -> Path:
+        """This clone's `.git/gitexp/` folder: cache index, journals, reservations."""
+        return _path(self.local_path)
 
     @classmethod
     def of(cls, repo: Repo) -> GitDB:
@@ -358,7 +373,7 @@ class GitDB(RefsMixin, RevisionsMixin):
         a writer killed mid-write blocks that object forever. Objects are
         content-addressed: whichever complete copy lands last is the same.
         """
-        path = self.common_dir / "objects" / obj.id[:2] / obj.id[2:]
+        path = os.path.join(self.place.common_dir, "objects", obj.id[:2], obj.id[2:])
         try:
             os.utime(path)  # already there: refresh its mtime so gc does not prune it early
             return
@@ -389,7 +404,7 @@ class GitDB(RefsMixin, RevisionsMixin):
         store = self.repo.object_store
         if getattr(store, "path", None):
             try:
-                with open(Path(store.path) / sha[:2] / sha[2:], "rb") as f:
+                with open(os.path.join(store.path, sha[:2], sha[2:]), "rb") as f:
                     head = zlib.decompressobj().decompress(f.read(512), 64)
                 return int(head.split(b" ", 1)[1].split(b"\0", 1)[0])
             except FileNotFoundError:
@@ -593,7 +608,7 @@ class GitDB(RefsMixin, RevisionsMixin):
             if data is not None:
                 return data
         if self._cat is None:
-            self._cat = catfile.Batch(self.common_dir)
+            self._cat = catfile.Batch(self.place.common_dir)
         try:
             found, data = self._cat.read(sha, limit)
         except catfile.CatFileError:
@@ -686,7 +701,13 @@ def _pack_gone() -> type[Exception]:
     return PackFileDisappeared
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def _path(folder: str) -> Path:
+    from pathlib import Path  # here: a run's start and end use the `str` folders
+
+    return Path(folder)
+
+
+def _write_file(path: str, data: bytes) -> None:
     """Write a loose object through a unique temp file and a rename, read-only as git leaves it."""
     from gitexp.store.atomic import write_atomic  # here: opening a repository to read needs no tempfile
 

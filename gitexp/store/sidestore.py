@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from gitexp.errors import GitexpError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CHUNK = 1 << 20
 
@@ -25,8 +28,10 @@ def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
 class SideStore:
     """Files under `root/ab/cdef…`; writes are atomic, reads verify the hash."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        from pathlib import Path  # here: a run's buffer folder names its store without making it
+
+        self.root = Path(root)
 
     def path_of(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):

@@ -12,7 +12,6 @@ import os
 import stat
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 from gitexp.slots import Value
 from gitexp.store import gitproc
@@ -73,7 +72,7 @@ def _size(n: float) -> str:
 def snapshot_worktree(db: GitDB, limits: SnapshotLimits | None = None) -> Snapshot:
     """Write the working tree's blobs and return the flat file listing."""
     limits = limits or SnapshotLimits()
-    if db.root is None:
+    if db.place.work_tree is None:
         return Snapshot({}, [])
     files: dict[str, Entry] = {}
     new_blobs: list[GitObject] = []
@@ -91,7 +90,7 @@ def _excluded(path: str) -> bool:
 
 
 def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[GitObject], skipped: list[dict]) -> set[str]:
-    root = db.root
+    root = db.place.work_tree
     assert root is not None
     index_path = os.path.join(db.place.control_dir, "index")  # where dulwich's Repo.index_path() is
     try:
@@ -110,13 +109,13 @@ def _tracked(db: GitDB, files: dict[str, Entry], new_blobs: list[GitObject], ski
         if _excluded(path) or entry.stage:  # a merge conflict's stages
             continue
         if entry.mode == GITLINK:
-            files[path] = _submodule(root / path, entry.sha, path, skipped)
+            files[path] = _submodule(os.path.join(root, path), entry.sha, path, skipped)
             continue
         if entry.skip_worktree:
             # Sparse checkout: absent from the working tree by design, not deleted; git uses the index.
             files[path] = Entry(entry.mode, entry.sha)
             continue
-        got = _file_entry(db, root / path, entry, index_mtime, new_blobs)
+        got = _file_entry(db, os.path.join(root, path), entry, index_mtime, new_blobs)
         if got is not None:
             files[path] = got
     return tracked
@@ -142,7 +141,7 @@ def _dulwich_rows(db: GitDB) -> dict[bytes, IndexRow]:
     return rows
 
 
-def _submodule(full: Path, recorded: str, path: str, skipped: list[dict]) -> Entry:
+def _submodule(full: str, recorded: str, path: str, skipped: list[dict]) -> Entry:
     """A submodule as its gitlink: the commit checked out in it (else the index's).
 
     Never walked into: its files belong to its own repository. Uncommitted
@@ -151,7 +150,7 @@ def _submodule(full: Path, recorded: str, path: str, skipped: list[dict]) -> Ent
     from dulwich.repo import Repo  # only repositories with submodules pay for the import
 
     try:
-        with Repo(str(full)) as sub:
+        with Repo(full) as sub:
             head = sub.head().decode()
             dirty = _submodule_dirty(sub)
     except Exception:  # not initialised (no checkout): the superproject's record stands
@@ -169,7 +168,7 @@ def _submodule_dirty(sub: Repo) -> bool:
     return bool(any(status.staged.values()) or status.unstaged or status.untracked)
 
 
-def _file_entry(db: GitDB, full: Path, entry: IndexRow, index_mtime: int, new_blobs: list[GitObject]) -> Entry | None:
+def _file_entry(db: GitDB, full: str, entry: IndexRow, index_mtime: int, new_blobs: list[GitObject]) -> Entry | None:
     try:
         st = os.lstat(full)
     except OSError:
@@ -193,8 +192,8 @@ def _mode(st: os.stat_result) -> int:
     return EXEC if st.st_mode & 0o111 else FILE
 
 
-def _blob_entry(db: GitDB, full: Path, st: os.stat_result, new_blobs: list[GitObject]) -> Entry:
-    data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else full.read_bytes()
+def _blob_entry(db: GitDB, full: str, st: os.stat_result, new_blobs: list[GitObject]) -> Entry:
+    data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else _read(full)
     blob = db.make("blob", data)
     new_blobs.append(blob)
     return Entry(_mode(st), blob.id)
@@ -202,7 +201,7 @@ def _blob_entry(db: GitDB, full: Path, st: os.stat_result, new_blobs: list[GitOb
 
 def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
                files: dict[str, Entry], new_blobs: list[GitObject], taken: list[tuple[str, int]]) -> list[dict]:
-    root = db.root
+    root = db.place.work_tree
     assert root is not None
     skipped: list[dict] = []
     total = 0
@@ -220,8 +219,8 @@ def _untracked(db: GitDB, tracked: set[str], limits: SnapshotLimits,
     return skipped
 
 
-def _untracked_files(db: GitDB, root: Path, tracked: set[str],
-                     patterns: list[str]) -> Iterator[tuple[str, Path, os.stat_result]]:
+def _untracked_files(db: GitDB, root: str, tracked: set[str],
+                     patterns: list[str]) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relative path, full path, lstat) of untracked, unignored files, in git's order.
 
     git says which (`git ls-files -o --exclude-standard`: one process, git's own
@@ -237,7 +236,7 @@ def _untracked_files(db: GitDB, root: Path, tracked: set[str],
         # "sub/": another repository inside the work tree (git does not look in)
         if rel.endswith("/") or rel in tracked or _excluded(rel) or (patterns and _matches_part(rel, patterns)):
             continue
-        full = root / rel
+        full = os.path.join(root, rel)
         try:
             st = os.lstat(full)
         except OSError:  # removed meanwhile
@@ -246,7 +245,7 @@ def _untracked_files(db: GitDB, root: Path, tracked: set[str],
             yield rel, full, st
 
 
-def _git_untracked(db: GitDB, root: Path) -> list[str] | None:
+def _git_untracked(db: GitDB, root: str) -> list[str] | None:
     """The untracked, unignored paths git lists, or None when git cannot answer."""
     try:
         code, out, _ = gitproc.run(*untracked_command(db.place))
@@ -263,14 +262,14 @@ def _matches_part(rel: str, patterns: list[str]) -> bool:
     return any(_matches("/".join(parts[:i]), patterns) for i in range(1, len(parts) + 1))
 
 
-def _walk(root: Path, ignore: IgnoreFilterManager, tracked: set[str], patterns: list[str]):
+def _walk(root: str, ignore: IgnoreFilterManager, tracked: set[str], patterns: list[str]):
     """Yield (relative path, full path, lstat) of untracked, unignored files (without git)."""
     tracked_dirs = {p[:i] for p in tracked for i, c in enumerate(p) if c == "/"}
     stack = [""]
     while stack:
         rel_dir = stack.pop()
         try:
-            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+            entries = list(os.scandir(os.path.join(root, rel_dir) if rel_dir else root))
         except OSError:
             continue
         for item in entries:
@@ -283,7 +282,12 @@ def _walk(root: Path, ignore: IgnoreFilterManager, tracked: set[str], patterns: 
                 if rel in tracked_dirs or not ignore.is_ignored(rel + "/"):
                     stack.append(rel)
             elif rel not in tracked and not ignore.is_ignored(rel):
-                yield rel, Path(item.path), item.stat(follow_symlinks=False)
+                yield rel, item.path, item.stat(follow_symlinks=False)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _matches(rel: str, patterns: list[str]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from gitexp.errors import AmbiguousRun, RunNotFound
@@ -61,7 +62,7 @@ def attach(s: Session, runs: Iterable[Run]) -> None:
 def _overlay_live(s: Session, run: Run) -> None:
     """Show a running run's latest values from its local journals."""
     folder = ActiveDir.of(s.db.local_dir, run.id)
-    if not folder.path.is_dir():
+    if not os.path.isdir(folder.path):
         return
     journal = read_journals(folder.path)
     live = Record(run.info, run.params, run.tags, {}, []).overlay(journal)
@@ -123,7 +124,7 @@ def live_record(s: Session, commit: str, ref: str | None = None) -> Record:
     """A run commit's whole record, with the journals of a run still running here on top."""
     record = read_record(s.db, commit, ref)
     folder = ActiveDir.of(s.db.local_dir, record.info.id)
-    if record.info.status == "RUNNING" and folder.path.is_dir():
+    if record.info.status == "RUNNING" and os.path.isdir(folder.path):
         record = record.overlay(read_journals(folder.path))
     return record
 

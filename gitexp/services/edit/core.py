@@ -8,6 +8,7 @@ While a run is active only its own process writes its ref.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -162,7 +163,7 @@ def live_folder(db: GitDB, info: RunInfo) -> ActiveDir | None:
     if info.status != "RUNNING":
         return None
     folder = ActiveDir.of(db.local_dir, info.id)
-    if not folder.path.is_dir():
+    if not os.path.isdir(folder.path):
         return None
     try:
         lock = claim_abandoned(folder.path)

@@ -29,7 +29,7 @@ def write_final(db: GitDB, ref: str, tip: str, folder: ActiveDir, status: str,
     base = known[1] if known is not None and known[0] == tip else read_record(db, tip)
     record = base.overlay(read_journals(folder.path))
     record.info = record.info.replace(status=status, end_time=iso_from_ms(end_ms), exit_code=exit_code)
-    output = folder.output_log.read_bytes() if folder.output_log.exists() else None
+    output = _read_if_there(folder.output_log)
     for art in record.artifacts:
         if art.inline and art.blob is None:  # logged during the run: staged until now
             art.blob = db.add_blob(folder.staged.open_verified(art.sha256))
@@ -72,7 +72,7 @@ def recover_dead_runs(db: GitDB, now_ms: int, warn: Callable[[str], None] | None
     crash) blocks its ref is reported through `warn`, with how to remove it.
     """
     done = []
-    for folder in active_dirs(db.local_dir):
+    for folder in active_dirs(db.local_path):
         if _recover(db, folder, now_ms, warn):
             done.append(folder.run_id)
     return done
@@ -102,7 +102,7 @@ def _recover(db: GitDB, folder: ActiveDir, now_ms: int, warn: Callable[[str], No
 
 def _report_ref_lock(db: GitDB, folder: ActiveDir, ref: str, warn: Callable[[str], None]) -> None:
     """Say which lock keeps a dead run RUNNING, and how to remove it safely."""
-    lock = db.common_dir / f"{ref}.lock"
+    lock = os.path.join(db.place.common_dir, f"{ref}.lock")
     try:
         age = time.time() - os.stat(lock).st_mtime
     except OSError:
@@ -123,5 +123,13 @@ def _ago(seconds: float) -> str:
 
 def _last_sign_of_life(folder: ActiveDir, now_ms: int) -> int:
     """The latest journal write: the best guess at when a killed run died."""
-    times = [p.stat().st_mtime_ns // 1_000_000 for p in folder.path.iterdir() if p.is_file()]
+    times = [e.stat().st_mtime_ns // 1_000_000 for e in os.scandir(folder.path) if e.is_file()]
     return min(max(times, default=now_ms), now_ms)
+
+
+def _read_if_there(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None

@@ -9,15 +9,10 @@ import sys
 import threading
 import time
 from io import BufferedReader
-from pathlib import Path
 
 from gitexp import gcpause
 from gitexp.errors import CommandNotFound, GitexpError, NotExecutable
 from gitexp.services.tracking import run as tracking
-from gitexp.services.tracking.paramsfile import (
-    PARAMS_FILE, Override, ParamsFile, apply_overrides, check_overrides, load_params_file,
-)
-from gitexp.services.tracking.paramslock import Notify, ParamsLock
 from gitexp.services.session import Session
 from gitexp.slots import Value
 from gitexp.store import gitproc
@@ -27,6 +22,11 @@ from gitexp.store.repo import GitDB
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
     from typing import IO, Any
+
+    from gitexp.services.tracking.paramsfile import Override, ParamsFile
+    from gitexp.services.tracking.paramslock import Notify, ParamsLock
+
+PARAMS_FILE = "params.yaml"  # paramsfile.PARAMS_FILE: that module is loaded only where the file is
 
 # Seconds before a Ctrl-C or hang-up from `kill` is forwarded (a group-wide kill reached the child too).
 FORWARD_GRACE = 0.5
@@ -62,7 +62,7 @@ class LaunchResult(Value):
 class TailFile:
     """Append-only log that keeps only its last `cap` bytes (rewritten past 2×cap)."""
 
-    def __init__(self, path: Path, cap: int) -> None:
+    def __init__(self, path: str, cap: int) -> None:
         self.path, self.cap = path, cap
         self._file = open(path, "ab")
         self._lock = threading.Lock()
@@ -76,18 +76,28 @@ class TailFile:
 
     def _trim(self) -> None:
         self._file.close()
-        data = self.path.read_bytes()[-self.cap:]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(data)
+        data = _read(self.path)[-self.cap:]
+        tmp = os.path.splitext(self.path)[0] + ".tmp"
+        _write(tmp, data)
         os.replace(tmp, self.path)
         self._file = open(self.path, "ab")
 
     def close(self) -> None:
         with self._lock:
             self._file.close()
-        data = self.path.read_bytes()
+        data = _read(self.path)
         if len(data) > self.cap:
-            self.path.write_bytes(data[-self.cap:])
+            _write(self.path, data[-self.cap:])
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _write(path: str, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def check_command(command: list[str]) -> None:
@@ -166,11 +176,15 @@ def _restore(params_file: ParamsFile | None, lock: ParamsLock | None) -> bool | 
 
 def _lock_params(db: GitDB, spec: LaunchSpec, notify: Notify | None) -> ParamsLock | None:
     """Hold params.yaml: exclusively to rewrite it, shared to read it as the run's params."""
-    if db.root is None or not (db.root / PARAMS_FILE).is_file():
+    if not _has_params_file(db):
         return None
+    from gitexp.services.tracking.paramsfile import check_overrides, load_params_file
+    from gitexp.services.tracking.paramslock import ParamsLock
+
     rewrites = bool(spec.overrides or spec.params)
     if spec.overrides:  # refuse bad overrides now rather than after waiting for the lock
         check_overrides(load_params_file(db.root) or {}, spec.overrides, spec.force)
+    assert db.root is not None  # (a params file was found in the work tree)
     lock = ParamsLock(db.local_dir, db.root / PARAMS_FILE, exclusive=rewrites)
     lock.acquire(spec.wait, notify, " ".join("-p " + o.shown for o in spec.overrides))
     if lock.restore_leftover() and notify:
@@ -178,9 +192,18 @@ def _lock_params(db: GitDB, spec: LaunchSpec, notify: Notify | None) -> ParamsLo
     return lock
 
 
+def _has_params_file(db: GitDB) -> bool:
+    tree = db.place.work_tree
+    return tree is not None and os.path.isfile(os.path.join(tree, PARAMS_FILE))
+
+
 def _prepare_params(db: GitDB, spec: LaunchSpec, lock: ParamsLock | None = None) -> ParamsFile | None:
     """Fold params.yaml (with -p overrides written into it) into the run's params."""
-    existing = load_params_file(db.root)
+    existing = None
+    if _has_params_file(db):
+        from gitexp.services.tracking.paramsfile import load_params_file
+
+        existing = load_params_file(db.root)
     if existing is None or db.root is None:
         if spec.overrides:
             spec.params = {o.key: o.value for o in spec.overrides}
@@ -188,6 +211,8 @@ def _prepare_params(db: GitDB, spec: LaunchSpec, lock: ParamsLock | None = None)
     if not spec.overrides and not spec.params:
         spec.params = existing
         return None
+    from gitexp.services.tracking.paramsfile import apply_overrides
+
     pf = apply_overrides(db.root, spec.overrides or spec.params, spec.force)
     if lock is not None:
         lock.keep_backup(pf.original, pf.written)

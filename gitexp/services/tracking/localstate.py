@@ -12,7 +12,6 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
 
 from gitexp.errors import CorruptRecord
 from gitexp.names import is_run_id
@@ -29,36 +28,42 @@ except ImportError:  # pragma: no cover - Windows
 class ActiveDir(Value):
     """Paths of one run's buffer folder."""
 
-    path: Path
+    path: str
 
     @classmethod
-    def of(cls, local_dir: Path, run_id: str) -> "ActiveDir":
+    def of(cls, local_dir: str | os.PathLike[str], run_id: str) -> "ActiveDir":
         """The folder of run `run_id`; an id that is not a run id (`../../hooks`) is refused."""
         if not isinstance(run_id, str) or not is_run_id(run_id):
             raise CorruptRecord(f"{run_id!r:.40} is not a run id; refusing to use it as a local path")
-        return cls(local_dir / "active" / run_id)
+        return cls(os.path.join(local_dir, "active", run_id))
 
     @property
     def run_id(self) -> str:
-        return self.path.name
+        return os.path.basename(self.path)
 
     @property
     def staged(self) -> SideStore:
         """Inline artifacts logged during the run, by sha256, until the final commit."""
-        return SideStore(self.path / "staged")
+        return SideStore(self.file("staged"))
 
     @property
-    def output_log(self) -> Path:
-        return self.path / "output.log"
+    def output_log(self) -> str:
+        return self.file("output.log")
+
+    def file(self, name: str) -> str:
+        """The path of `name` in the folder."""
+        return os.path.join(self.path, name)
 
     def write_meta(self, meta: dict) -> None:
-        tmp = self.path / "run.json.tmp"
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, self.path / "run.json")
+        tmp = self.file("run.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(meta))
+        os.replace(tmp, self.file("run.json"))
 
     def read_meta(self) -> dict | None:
         try:
-            return json.loads((self.path / "run.json").read_text())
+            with open(self.file("run.json"), encoding="utf-8") as f:
+                return json.loads(f.read())
         except (OSError, ValueError):
             return None
 
@@ -71,7 +76,7 @@ class ActiveDir(Value):
             for name in subfolders:
                 path = os.path.join(folder, name)
                 _quietly(os.unlink if os.path.islink(path) else os.rmdir, path)
-        _quietly(os.rmdir, str(self.path))
+        _quietly(os.rmdir, self.path)
 
 
 def _quietly(remove: Callable[[str], None], path: str) -> None:
@@ -82,7 +87,7 @@ def _quietly(remove: Callable[[str], None], path: str) -> None:
 class Flock:
     """A non-blocking flock on a file of an active folder, exclusive or shared."""
 
-    def __init__(self, path: Path, exclusive: bool = True) -> None:
+    def __init__(self, path: str, exclusive: bool = True) -> None:
         self.path, self.exclusive = path, exclusive
         self._fd: int | None = None
 
@@ -108,17 +113,17 @@ class Flock:
         self.release()  # a flock belongs to the open file, which the parent's descriptor keeps open
 
 
-def owner_lock(folder: Path) -> Flock:
+def owner_lock(folder: str | os.PathLike[str]) -> Flock:
     """Held (exclusive) by the process that owns the run for the run's lifetime."""
-    return Flock(folder / "owner.lock")
+    return Flock(os.path.join(folder, "owner.lock"))
 
 
-def attached_lock(folder: Path) -> Flock:
+def attached_lock(folder: str | os.PathLike[str]) -> Flock:
     """Held (shared) by every process attached to a run it does not own (`gitexp run`'s child)."""
-    return Flock(folder / "attached.lock", exclusive=False)
+    return Flock(os.path.join(folder, "attached.lock"), exclusive=False)
 
 
-def claim_abandoned(folder: Path) -> Flock | None:
+def claim_abandoned(folder: str | os.PathLike[str]) -> Flock | None:
     """The owner lock of a run that no live process works on any more, else None.
 
     A run is abandoned when neither its owner nor any attached process is alive:
@@ -131,7 +136,7 @@ def claim_abandoned(folder: Path) -> Flock | None:
     owner = owner_lock(folder)
     if not owner.try_lock():
         return None
-    helpers = Flock(folder / "attached.lock")
+    helpers = Flock(os.path.join(folder, "attached.lock"))
     if not helpers.try_lock():
         owner.release()
         return None
@@ -142,7 +147,7 @@ def claim_abandoned(folder: Path) -> Flock | None:
 @contextmanager
 def finalizing(folder: ActiveDir) -> Iterator[None]:
     """Exclusive: no other process appends to the run's journals meanwhile."""
-    with exclusive(folder.path / "finalize.lock"):
+    with exclusive(folder.file("finalize.lock")):
         yield
 
 
@@ -154,21 +159,23 @@ def appending(folder: ActiveDir) -> Iterator[bool]:
     must then edit the run's commit instead.
     """
     try:
-        fd = os.open(folder.path / "finalize.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder.file("finalize.lock"), os.O_RDWR | os.O_CREAT, 0o644)
     except FileNotFoundError:
         yield False
         return
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_SH)
-        yield os.fstat(fd).st_nlink > 0 and (folder.path / "run.json").exists()
+        yield os.fstat(fd).st_nlink > 0 and os.path.exists(folder.file("run.json"))
     finally:
         os.close(fd)
 
 
-def active_dirs(local_dir: Path) -> list[ActiveDir]:
+def active_dirs(local_dir: str | os.PathLike[str]) -> list[ActiveDir]:
     """Every run folder under `.git/gitexp/active/`."""
-    root = local_dir / "active"
-    if not root.is_dir():
+    root = os.path.join(local_dir, "active")
+    try:
+        entries = list(os.scandir(root))
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return [ActiveDir(p) for p in root.iterdir() if p.is_dir()]
+    return [ActiveDir(e.path) for e in entries if e.is_dir()]

@@ -9,6 +9,8 @@ with or without a cache.
 
 from __future__ import annotations
 
+import os
+
 from gitexp.errors import GitexpError, InvalidName
 from gitexp.names import _ADJECTIVES, _NOUNS, choose
 from gitexp.services.session import Session
@@ -22,7 +24,7 @@ MAX_NUMBERED = 100_000
 
 def name_book(s: Session) -> NameBook:
     """The clone's reservations, filled once from the runs the cache index knows."""
-    book = NameBook(s.db.local_dir / "names")
+    book = NameBook(os.path.join(s.db.local_path, "names"))
     if not book.seeded:
         _seed(s, book)
     return book
@@ -56,7 +58,7 @@ def claim_generated_name(s: Session, ref: str, avoid: set[str] | frozenset[str] 
 
 def release_name(s: Session, name: str, ref: str) -> None:
     """Free `name` if the run at `ref` holds it (a failed start, a rename, a removal)."""
-    NameBook(s.db.local_dir / "names").release(name, ref)
+    NameBook(os.path.join(s.db.local_path, "names")).release(name, ref)
 
 
 def _holds(s: Session, holder: Holder) -> bool:

@@ -15,8 +15,6 @@ refused rather than stored as a string.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gitexp.errors import CorruptRecord, InvalidValue
 from gitexp.names import check_key
 from gitexp.slots import Value
@@ -24,6 +22,7 @@ from gitexp.store import yamlio
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
 if TYPE_CHECKING:
+    from pathlib import Path  # (callers pass the work tree's `GitDB.root`)
     from typing import Any
 
 PARAMS_FILE = "params.yaml"

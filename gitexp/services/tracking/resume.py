@@ -37,7 +37,7 @@ def resume_run(s: Session, text: str) -> ActiveRun:
                           hint="end it first, or attach to it (see 'Attaching child processes' in the docs)")
     folder = ActiveDir.of(db.local_dir, record.info.id)
     try:
-        folder.path.mkdir(parents=True)  # create-if-absent: one resumer wins
+        os.makedirs(folder.path)  # create-if-absent: one resumer wins
     except FileExistsError:
         raise RunIsActive(f"run {label} is being resumed or finalised by another process") from None
     lock = owner_lock(folder.path)
@@ -56,7 +56,7 @@ def resume_run(s: Session, text: str) -> ActiveRun:
         lock.release()
         folder.remove()
         raise
-    run = ActiveRun(db.common_dir, ref, state.info, state.params, state.tags, lock, s.settings)
+    run = ActiveRun(db.place.common_dir, ref, state.info, state.params, state.tags, lock, s.settings)
     run._artifact_paths.update(a.path for a in state.artifacts)
     for key, points in state.metrics.items():
         if points:  # automatic steps go on after the last step logged

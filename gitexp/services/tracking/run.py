@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 import weakref
-from pathlib import Path
 
 from gitexp import __version__
 from gitexp.errors import InvalidName, InvalidValue, ParamConflict, RunNotFound, WriteFailed
@@ -55,7 +54,7 @@ BURST = 20_000  # queued points that are flushed without waiting for the interva
 class ActiveRun:
     """A run this process logs to; `owner` runs also write the final commit."""
 
-    def __init__(self, common_dir: Path, ref: str, info: RunInfo, params: dict,
+    def __init__(self, common_dir: str, ref: str, info: RunInfo, params: dict,
                  tags: dict, owner_lock: Flock | None, settings: Settings) -> None:
         self.common_dir = common_dir
         self.ref = ref
@@ -64,7 +63,7 @@ class ActiveRun:
         self.tags = dict(tags)
         self.settings = settings
         self._owner_lock = owner_lock
-        self.folder = ActiveDir.of(common_dir / "gitexp", info.id)
+        self.folder = ActiveDir.of(os.path.join(common_dir, "gitexp"), info.id)
         self.journal = JournalWriter(self.folder.path)
         # A joining process holds a shared lock, so the run is not taken for dead
         # while it still logs, even if its owner was killed.
@@ -151,7 +150,7 @@ class ActiveRun:
         inline = size <= self.settings.artifact_threshold
         # Inline artifacts wait in the run's folder, not as unreferenced blobs
         # that a `git gc --prune=now` during the run would delete.
-        store = self.folder.staged if inline else SideStore(self.common_dir / "gitexp" / "objects")
+        store = self.folder.staged if inline else SideStore(os.path.join(self.common_dir, "gitexp", "objects"))
         store.put(local_path, sha256)
         art = Artifact(artifact_path, size, sha256, inline)
         self.journal.event("a", artifact_path, art.as_dict())
@@ -502,8 +501,8 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
     else:
         name = claim_generated_name(s, ref, taken_names or set())
     try:
-        folder = ActiveDir.of(db.local_dir, run_id)
-        folder.path.mkdir(parents=True)
+        folder = ActiveDir.of(db.local_path, run_id)
+        os.makedirs(folder.path)
         lock = owner_lock(folder.path)
         lock.try_lock()
     except BaseException:
@@ -519,7 +518,7 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
         release_name(s, name, ref)
         raise
     str_tags = {k: str(v) for k, v in (tags or {}).items()}
-    run = ActiveRun(db.common_dir, ref, info, params, str_tags, lock, settings)
+    run = ActiveRun(db.place.common_dir, ref, info, params, str_tags, lock, settings)
     run.notices = notices
     run.written = (commit, Record(info, dict(params), dict(str_tags), {}, []))
     run.settled = db.settled()
@@ -561,7 +560,7 @@ def attach(run_id: str, ref: str, common_dir: str) -> ActiveRun:
                               hint=f"unset {ENV_RUN_ID} to start a new run")
         record = read_record(s.db, tip)
         settings = s.settings
-    run = ActiveRun(Path(common_dir), ref, record.info, record.params, record.tags, None, settings)
+    run = ActiveRun(common_dir, ref, record.info, record.params, record.tags, None, settings)
     run._artifact_paths.update(a.path for a in record.artifacts)
     run._artifact_paths.update(a.path for a in read_journals(run.folder.path).artifacts)  # other processes'
     return run
@@ -569,7 +568,7 @@ def attach(run_id: str, ref: str, common_dir: str) -> ActiveRun:
 
 def env_for(run: ActiveRun) -> dict[str, str]:
     """Environment variables that make child processes attach to `run`."""
-    return {ENV_RUN_ID: run.id, ENV_RUN_REF: run.ref, ENV_GIT_DIR: str(run.common_dir)}
+    return {ENV_RUN_ID: run.id, ENV_RUN_REF: run.ref, ENV_GIT_DIR: run.common_dir}
 
 
 atexit.register(lambda: _flusher._wake.set())  # stop the flush loop before interpreter teardown
