@@ -10,6 +10,7 @@ Everything else goes to the click CLI.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from gitexp import gcpause
@@ -26,8 +27,31 @@ def entry() -> None:
 
         code = fast_main(sys.argv[1:])
     if code is not None:
+        if sys.argv[1:2] == ["run"]:
+            _end_now(code)
         sys.exit(code)
     gcpause.resume()  # the click commands include long ones (the web UI, imports)
     from gitexp.cli.app import entry as cli_entry
 
     cli_entry()
+
+
+def _end_now(code: int) -> None:
+    """Exit at once, skipping the interpreter's teardown of every module (4% of a `gitexp run -- true`).
+
+    By now the run is committed and every file gitexp wrote is closed: what teardown would
+    still do is run the atexit handlers (run here), flush stdout and stderr (done here) and
+    wait for threads that are not daemons (if one lives, the process exits as usual).
+    """
+    import atexit
+    import threading
+
+    if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

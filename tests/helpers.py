@@ -127,8 +127,12 @@ def repo_made_once(factory: pytest.TempPathFactory, name: str, fill: Callable[[P
 
 
 def loaded_by(code: str, modules: tuple[str, ...]) -> list[str]:
-    """Which of `modules` a fresh interpreter has imported after running `code`."""
-    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))"
+    """Which of `modules` a fresh interpreter has imported after running `code` (asked at exit:
+    `gitexp run` ends its process at once, running only the atexit handlers)."""
+    probe = ("import atexit, sys\n"
+             "def _report():\n    import json\n"
+             f"    print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)), flush=True)\n"
+             f"atexit.register(_report)\n{code}\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 

@@ -61,9 +61,10 @@ def test_an_end_after_someone_else_moved_the_tip_reads_it_back(repo: Path) -> No
 def test_gitexp_run_loads_neither_dulwich_nor_a_yaml_parser(repo: Path) -> None:
     import subprocess
 
-    code = ("import runpy, sys; sys.argv = ['gitexp', 'run', '--', 'true']\n"
-            "try:\n    runpy.run_module('gitexp', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('dulwich', 'ruamel', 'gitexp.store.yamlfast'))))")
+    code = ("import atexit, runpy, sys; sys.argv = ['gitexp', 'run', '--', 'true']\n"
+            "atexit.register(lambda: print(sorted(m for m in sys.modules\n"
+            "                                     if m.startswith(('dulwich', 'ruamel', 'gitexp.store.yamlfast')))))\n"
+            "runpy.run_module('gitexp', run_name='__main__')\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
     assert len(git(repo, "for-each-ref", "refs/gitexp/runs/").splitlines()) == 1

@@ -113,15 +113,41 @@ def test_removing_an_active_folder_takes_everything_but_what_links_point_to(tmp_
     folder.remove()  # already gone: nothing to do, no error
 
 
-def test_a_run_start_loads_neither_dataclasses_nor_typing_nor_shutil(repo: Path) -> None:
-    code = ("import sys; sys.argv = ['gitexp', 'run', '--', 'true']\n"
-            "from gitexp import _entry\ntry:\n    _entry.entry()\nexcept SystemExit as e:\n    assert e.code == 0\n"
-            "heavy = ('dataclasses', 'inspect', 'typing', 'shutil', 'click', 'dulwich', 'ctypes', 'getpass',\n"
-            "         'datetime')\n"
-            "print(' '.join(m for m in heavy if m in sys.modules))")
+HEAVY = ("dataclasses", "inspect", "typing", "shutil", "click", "dulwich", "ctypes", "getpass", "datetime",
+         "pathlib", "urllib.parse", "json", "tempfile")
+
+
+@pytest.mark.parametrize("with_cache", [False, True], ids=["no-cache", "cache"])
+def test_a_run_start_loads_none_of_the_heavy_modules(repo: Path, with_cache: bool) -> None:
+    """Nor pathlib (with urllib and ipaddress: 10% of a run) nor json: a run's start and end use os.path
+    and write run.json with json's C string encoder. Asked at exit: `gitexp run` ends its process in entry()."""
+    if with_cache:
+        assert subprocess.run([PY, "-m", "gitexp", "ls"], cwd=repo, capture_output=True).returncode == 0
+        assert (repo / ".git" / "gitexp" / "index.sqlite").exists()
+    code = ("import atexit, sys\nsys.argv = ['gitexp', 'run', '--', 'true']\n"
+            f"atexit.register(lambda: print('loaded:', *(m for m in {HEAVY!r} if m in sys.modules)))\n"
+            "from gitexp import _entry\n_entry.entry()\n")
     proc = subprocess.run([PY, "-c", code], cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == ""
+    assert proc.stdout.strip() == "loaded:"
+    assert len(git(repo, "for-each-ref", "refs/gitexp/runs/").splitlines()) == 1
+
+
+def test_a_run_ends_its_process_at_once_with_the_commands_code_and_output(repo: Path) -> None:
+    """Skipping the interpreter's teardown loses nothing: atexit handlers run, stdout and stderr are
+    flushed; a thread that is not a daemon still gets the usual exit."""
+    code = ("import atexit, sys\natexit.register(lambda: print('atexit ran'))\n"
+            "sys.argv = ['gitexp', 'run', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']\n"
+            "print('buffered', end='')\nfrom gitexp import _entry\n_entry.entry()\nprint('not reached')\n")
+    proc = subprocess.run([PY, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert proc.stdout == "bufferedout\natexit ran\n"
+    assert "err\n" in proc.stderr and "FAILED (exit code 3" in proc.stderr
+    waiting = ("import sys, threading\ngo = threading.Event()\nthreading.Thread(target=go.wait).start()\n"
+               "sys.argv = ['gitexp', 'run', '--', 'true']\nfrom gitexp import _entry\n"
+               "try:\n    _entry.entry()\nexcept SystemExit as e:\n    print('usual exit', e.code)\ngo.set()\n")
+    proc = subprocess.run([PY, "-c", waiting], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, "usual exit 0\n"), proc.stderr
 
 
 def test_cache_rows_reads_the_index_and_never_creates_or_repairs_it(repo: Path) -> None:
@@ -217,8 +243,8 @@ def test_the_collector_is_off_while_a_command_starts_and_back_on_before_a_runs_c
     code = ("import gc, sys\nfrom gitexp import _entry\n"
             "sys.argv = ['gitexp', 'ls']\ntry:\n    _entry.entry()\nexcept SystemExit as e:\n    assert e.code == 0\n"
             "print(gc.isenabled(), gc.get_freeze_count() > 0)\n"  # a short command ends with it off
-            "sys.argv = ['gitexp', 'run', '--', 'true']\ntry:\n    _entry.entry()\nexcept SystemExit as e:\n"
-            "    assert e.code == 0\nprint(gc.isenabled(), gc.get_freeze_count() > 0)\n")
+            "import atexit\natexit.register(lambda: print(gc.isenabled(), gc.get_freeze_count() > 0))\n"
+            "sys.argv = ['gitexp', 'run', '--', 'true']\n_entry.entry()\n")  # a run's process ends in entry()
     proc = subprocess.run([PY, "-c", code], cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[-3:] == ["False False", "True True", ""]
@@ -230,3 +256,23 @@ def test_a_collector_turned_off_by_the_program_itself_stays_off() -> None:
     proc = subprocess.run([PY, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False 0"
+
+
+@pytest.mark.parametrize("ref", ["refs/gitexp/runs/default/1m8pavx68sysg6ej", 'refs/gitexp/runs/ü"x\\y\n\t/1'])
+def test_run_json_is_what_json_dumps_writes(tmp_path: Path, ref: str) -> None:
+    import json
+
+    from gitexp.store.flock import host_name
+
+    folder = ActiveDir(str(tmp_path))
+    folder.write_owner(ref)
+    text = (tmp_path / "run.json").read_text(encoding="utf-8")
+    assert text == json.dumps({"ref": ref, "pid": os.getpid(), "host": host_name()})
+    assert folder.read_meta() == {"ref": ref, "pid": os.getpid(), "host": host_name()}
+
+
+@pytest.mark.parametrize("path", ["/tmp/a b/index.sqlite", "/x/%3F?#[]é/ü~-._", "/"])
+def test_the_index_uri_is_what_pathlib_makes(path: str) -> None:
+    from gitexp.services.session import file_uri
+
+    assert file_uri(path) == Path(path).as_uri()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import marshal
 import os
 import struct
@@ -158,6 +157,8 @@ class JournalWriter:
         the order things happened, not the order of the files. If the disk is
         full the event stays queued (the background flush retries and says so).
         """
+        import json  # here: a run's start and end write no event
+
         line = f"{kind}\t{key}\t{json.dumps(payload, allow_nan=True)}\t{time.time_ns()}\n"
         with self._lock:
             if self._closed:
@@ -321,6 +322,8 @@ def _metric(data: JournalData, parts: list[str]) -> None:
 
 
 def _event(data: JournalData, parts: list[str]) -> None:
+    import json  # (events are rare: params, tags, artifacts)
+
     kind, key, payload = parts[0], parts[1], parts[2]
     try:
         if kind == "p":

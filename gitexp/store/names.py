@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 
@@ -81,6 +80,8 @@ class NameBook:
         except OSError:
             pass  # not a link: a JSON file (or nothing)
         try:
+            import json  # here: reservations are links, a JSON file only where links fail
+
             with open(path, "rb") as f:
                 raw = json.loads(f.read())
             return Holder(str(raw["name"]), str(raw["ref"]), int(raw.get("pid", 0)), str(raw.get("host", "")))
@@ -159,6 +160,8 @@ class NameBook:
             except OSError as exc:  # no symbolic links here (some network or FAT file systems)
                 if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):
                     raise
+        import json
+
         return _create_file(self.folder, target, json.dumps(holder._asdict()).encode())
 
     @contextlib.contextmanager

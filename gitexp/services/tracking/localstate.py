@@ -8,7 +8,6 @@ finalise the run as KILLED from what its journals hold.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -16,13 +15,17 @@ from contextlib import contextmanager, suppress
 from gitexp.errors import CorruptRecord
 from gitexp.names import is_run_id
 from gitexp.slots import Value
-from gitexp.store.flock import exclusive
+from gitexp.store.flock import exclusive, host_name
 from gitexp.store.sidestore import SideStore
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
+try:  # json's own string encoder: a run start writes its owner without loading json (and its regexes)
+    from _json import encode_basestring_ascii as _json_string
+except ImportError:  # pragma: no cover - an interpreter without json's C part
+    from json.encoder import encode_basestring_ascii as _json_string
 
 
 class ActiveDir(Value):
@@ -54,13 +57,16 @@ class ActiveDir(Value):
         """The path of `name` in the folder."""
         return os.path.join(self.path, name)
 
-    def write_meta(self, meta: dict) -> None:
+    def write_owner(self, ref: str) -> None:
+        """Write `run.json`: the run's ref and this process (pid, host), as `json.dumps` writes them."""
         tmp = self.file("run.json.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(meta))
+            f.write(f'{{"ref": {_json_string(ref)}, "pid": {os.getpid()}, "host": {_json_string(host_name())}}}')
         os.replace(tmp, self.file("run.json"))
 
     def read_meta(self) -> dict | None:
+        import json
+
         try:
             with open(self.file("run.json"), encoding="utf-8") as f:
                 return json.loads(f.read())

@@ -16,7 +16,6 @@ from gitexp.services.edit.core import NotEditable, RunIsActive, edit_record
 from gitexp.services.session import Session
 from gitexp.services.tracking.localstate import ActiveDir, owner_lock
 from gitexp.services.tracking.run import ActiveRun
-from gitexp.store.flock import host_name
 from gitexp.store.runcommit import Record, read_record
 
 
@@ -42,7 +41,7 @@ def resume_run(s: Session, text: str) -> ActiveRun:
         raise RunIsActive(f"run {label} is being resumed or finalised by another process") from None
     lock = owner_lock(folder.path)
     lock.try_lock()
-    folder.write_meta({"ref": ref, "pid": os.getpid(), "host": host_name()})
+    folder.write_owner(ref)
     try:
         def mutate(state: Record) -> None:
             if state.info.status == "RUNNING":

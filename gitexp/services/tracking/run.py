@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import math
 import os
 import sys
@@ -310,6 +309,8 @@ def _param_value(value: Any, key: str = "") -> Any:
     """A param as plain data; refused if it has no stable text form or is over 64 KB."""
     value = _plain_param(value, key)
     if isinstance(value, (str, dict, list)):
+        import json
+
         size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
         if size > MAX_PARAM_BYTES:
             raise InvalidValue(f"param {key!r} is {size:,} bytes, over the {MAX_PARAM_BYTES >> 10} KB limit for params",
@@ -508,7 +509,7 @@ def create_run(s: Session, experiment: str | None = None, name: str | None = Non
     except BaseException:
         release_name(s, name, ref)
         raise
-    folder.write_meta({"ref": ref, "pid": os.getpid(), "host": host_name()})
+    folder.write_owner(ref)
     try:
         info, notices, commit = _start_commit(db, settings, ref, run_id, name, experiment, params, tags or {},
                                               command, parent)
