@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -101,7 +102,7 @@ def test_kill_9_with_torn_and_garbage_journal_lines(repo: Path) -> None:
     try:
         wait_for_line(child, "logged")
         [folder] = active_dirs(repo / ".git" / "gitexp")
-        [journal] = folder.path.glob("journal-*.tsv")
+        [journal] = Path(folder.path).glob("journal-*.tsv")
         with open(journal, "a") as f:  # a damaged middle line, then a torn last line (killed mid-write)
             f.write("m\ta\tnot-a-step\t3.0\t1\n")
             f.write("m\tb\t0\t5.0\t1700000000000\n")
@@ -482,7 +483,7 @@ def test_killed_gitexp_run_waits_for_its_still_logging_child(repo: Path, tmp_pat
     run = gitexp.get_run("orphan")
     assert run.status == "KILLED"
     assert [v for _, v, _ in run.metric_history("m")] == [1.0, 2.0]
-    assert not folder.path.exists()
+    assert not os.path.exists(folder.path)
 
 
 def get_run_status(repo: Path, name: str) -> str:

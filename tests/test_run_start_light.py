@@ -102,14 +102,15 @@ def test_removing_an_active_folder_takes_everything_but_what_links_point_to(tmp_
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("keep")
-    folder = ActiveDir(tmp_path / "active" / "1m8pavx68sysg6ej")
-    (folder.path / "staged" / "ab").mkdir(parents=True)
-    (folder.path / "staged" / "ab" / "cdef").write_bytes(b"x")
-    (folder.path / "points.bin").write_bytes(b"y")
-    (folder.path / "link-to-folder").symlink_to(outside)
-    (folder.path / "link-to-file").symlink_to(outside / "keep.txt")
+    folder = ActiveDir(str(tmp_path / "active" / "1m8pavx68sysg6ej"))
+    root = Path(folder.path)
+    (root / "staged" / "ab").mkdir(parents=True)
+    (root / "staged" / "ab" / "cdef").write_bytes(b"x")
+    (root / "points.bin").write_bytes(b"y")
+    (root / "link-to-folder").symlink_to(outside)
+    (root / "link-to-file").symlink_to(outside / "keep.txt")
     folder.remove()
-    assert not folder.path.exists() and (outside / "keep.txt").read_text() == "keep"
+    assert not root.exists() and (outside / "keep.txt").read_text() == "keep"
     folder.remove()  # already gone: nothing to do, no error
 
 

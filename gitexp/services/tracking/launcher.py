@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ from io import BufferedReader
 
 from gitexp import gcpause
 from gitexp.errors import CommandNotFound, GitexpError, NotExecutable
+from gitexp.services.tracking import child as children
 from gitexp.services.tracking import run as tracking
 from gitexp.services.session import Session
 from gitexp.slots import Value
@@ -227,8 +227,7 @@ def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err:
     gitproc.drop_early()  # nor does a git started early for the start and never asked linger so long
     try:
         with tracking.forking_to_exec():
-            proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    preexec_fn=_die_with_parent(own_group=not _has_terminal()))
+            proc = children.start(command, env, _die_with_parent(own_group=not _has_terminal()))
     except OSError as exc:
         log.write(f"gitexp: cannot start {command[0]}: {exc}\n".encode())
         log.close()
@@ -253,7 +252,7 @@ def _supervise(run: tracking.ActiveRun, command: list[str], out: IO[bytes], err:
     return ("FINISHED" if code == 0 else "FAILED"), _shell_code(code)
 
 
-def _wait(proc: subprocess.Popen) -> int:
+def _wait(proc: children.Child) -> int:
     while True:
         try:
             return proc.wait()
@@ -343,7 +342,7 @@ class _Forwarder:
     FORWARD_GRACE unless the child has exited (a `kill` to the group reached it).
     """
 
-    def __init__(self, proc: subprocess.Popen, err: IO[bytes] | None = None) -> None:
+    def __init__(self, proc: children.Child, err: IO[bytes] | None = None) -> None:
         self.proc, self.err, self.fired = proc, err, False
         args = proc.args  # the argv list gitexp started
         self.program = str(args[0] if isinstance(args, (list, tuple)) else args)
@@ -427,5 +426,5 @@ class _Forwarder:
             self._tty = None
 
 
-def _forward_signals(proc: subprocess.Popen, err: IO[bytes] | None = None) -> _Forwarder:
+def _forward_signals(proc: children.Child, err: IO[bytes] | None = None) -> _Forwarder:
     return _Forwarder(proc, err).install()
