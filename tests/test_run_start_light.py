@@ -115,13 +115,14 @@ def test_removing_an_active_folder_takes_everything_but_what_links_point_to(tmp_
 
 
 HEAVY = ("dataclasses", "inspect", "typing", "shutil", "click", "dulwich", "ctypes", "getpass", "datetime",
-         "pathlib", "urllib.parse", "json", "tempfile")
+         "pathlib", "urllib.parse", "json", "tempfile", "subprocess", "selectors", "locale")
 
 
 @pytest.mark.parametrize("with_cache", [False, True], ids=["no-cache", "cache"])
 def test_a_run_start_loads_none_of_the_heavy_modules(repo: Path, with_cache: bool) -> None:
-    """Nor pathlib (with urllib and ipaddress: 10% of a run) nor json: a run's start and end use os.path
-    and write run.json with json's C string encoder. Asked at exit: `gitexp run` ends its process in entry()."""
+    """Nor pathlib (with urllib and ipaddress: 10% of a run), json or subprocess: a run's start and end use
+    os.path, write run.json with json's C string encoder and fork the command themselves (child.py).
+    Asked at exit: `gitexp run` ends its process in entry()."""
     if with_cache:
         assert subprocess.run([PY, "-m", "gitexp", "ls"], cwd=repo, capture_output=True).returncode == 0
         assert (repo / ".git" / "gitexp" / "index.sqlite").exists()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -92,6 +91,8 @@ def pack_loose_objects(db: GitDB) -> bool:
 def _git(git: str, common_dir: str, *args: str) -> bool:
     """Run a housekeeping git command (`repack`: loose objects and small packs into one pack,
     packs kept few; `pack-refs`: loose refs into packed-refs); True if it succeeded."""
+    import subprocess  # here: a run's end imports this module, and packs once in a thousand objects
+
     env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
     proc = subprocess.run([git, f"--git-dir={common_dir}", *args],
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -162,6 +163,8 @@ def _spawn(common_dir: str) -> bool:
     """Start the packer detached: a fresh interpreter (never re-importing a user's `__main__`)."""
     if not sys.executable:
         return False
+    import subprocess
+
     env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
     subprocess.Popen([sys.executable, "-m", "gitexp.store.packing", common_dir],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
