@@ -181,10 +181,19 @@ def test_loose_write_survives_its_folder_being_removed(repo: Path, monkeypatch: 
 
     monkeypatch.setattr(atomic, "make_temp", racing_make_temp)
     with open_repo(repo) as db:
-        blob = db.make("blob", b"raced by gc\n")
+        blob = _blob_in_a_new_folder(db, b"raced by gc")  # gc removes only an empty folder
         db.add_objects([blob])
     assert len(calls) == 2
-    assert git(repo, "cat-file", "-p", blob.id) == "raced by gc\n"
+    assert git(repo, "cat-file", "-p", blob.id) == blob.data.decode()
+
+
+def _blob_in_a_new_folder(db, text: bytes):
+    """A blob whose fan-out folder does not exist yet (the repository's commits are made at run time)."""
+    for n in range(1000):
+        blob = db.make("blob", b"%s %d\n" % (text, n))
+        if not (repo_objects := Path(db.place.common_dir) / "objects" / blob.id[:2]).exists():
+            return blob
+    raise AssertionError(f"no free fan-out folder in {repo_objects.parent}")
 
 
 def test_refs_under_tolerates_folders_removed_by_pack_refs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
