@@ -18,6 +18,7 @@ from gitexp import gcpause
 
 def entry() -> None:
     gcpause.pause()  # see gcpause: a command's start has nothing for the collector to free
+    _closed_streams_to_devnull()
     if sys.argv[1:2] == ["hook"]:
         from gitexp.hookrun import hook_main
 
@@ -34,6 +35,14 @@ def entry() -> None:
     from gitexp.cli.app import entry as cli_entry
 
     cli_entry()
+
+
+def _closed_streams_to_devnull() -> None:
+    """Started with stdout or stderr closed (`gitexp run -- cmd >&-`), Python has None for it: what would
+    go there goes nowhere instead, as it would for git, and the command still runs and is recorded."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
 
 
 def _end_now(code: int) -> None:

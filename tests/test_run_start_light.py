@@ -278,3 +278,16 @@ def test_the_index_uri_is_what_pathlib_makes(path: str) -> None:
     from gitexp.services.session import file_uri
 
     assert file_uri(path) == Path(path).as_uri()
+
+
+@pytest.mark.parametrize("closed", [1, 2], ids=["stdout", "stderr"])
+def test_a_run_started_with_stdout_or_stderr_closed_still_runs_and_is_recorded(repo: Path, closed: int) -> None:
+    """`gitexp run -- cmd >&-`: Python has no sys.stdout then; it used to fail with an AttributeError."""
+    command = ["sh", "-c", "echo out; echo err >&2; exit 5"]
+    proc = subprocess.run([PY, "-m", "gitexp", "run", "-n", "closed", "--", *command], cwd=repo,
+                          capture_output=True, text=True, preexec_fn=lambda: os.close(closed))
+    assert proc.returncode == 5, proc.stderr
+    shown = subprocess.run([PY, "-m", "gitexp", "show", "closed"], cwd=repo, capture_output=True, text=True)
+    assert shown.returncode == 0 and "FAILED" in shown.stdout
+    [ref] = git(repo, "for-each-ref", "--format=%(refname)", "refs/gitexp/runs/").split()
+    assert sorted(git(repo, "show", f"{ref}:.gitexp/output.log").split()) == ["err", "out"]  # all recorded
