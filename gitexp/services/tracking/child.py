@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 import threading
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
@@ -41,7 +42,7 @@ class Child:
         err_r, err_w = os.pipe()
         report_r, report_w = os.pipe()
         try:
-            self.pid = os.fork()
+            self.pid = _fork()
         except BaseException:
             for fd in (out_r, out_w, err_r, err_w, report_r, report_w):
                 os.close(fd)
@@ -92,6 +93,19 @@ class Child:
         """Send `signum` unless the child has ended (its pid may be another process's by then)."""
         if self.poll() is None:
             os.kill(self.pid, signum)
+
+
+def _fork() -> int:
+    """os.fork(), without Python 3.12's warning about forking beside threads: the child only execs
+    after a few system calls (the flush thread's locks are never taken there), as subprocess's
+    child with a `preexec_fn`, which that warning leaves alone."""
+    if sys.version_info < (3, 12):
+        return os.fork()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
 
 
 def start(args: list[str], env: dict[str, str], setup: Callable[[], None] | None = None) -> Child:
