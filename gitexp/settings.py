@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # every command reads the settings: no dulwich, no YAML unles
     from gitexp.store.repo import GitDB
 
 SETTINGS_FILE = ".gitexp.yaml"
+PARAMS_FILE = "params.yaml"  # a run's params, rewritten by `-p` (services/tracking/paramsfile.py)
 
 
 class SnapshotLimits(Slots):

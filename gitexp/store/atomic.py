@@ -1,10 +1,16 @@
-"""Whole-file writes that readers never see half done."""
+"""Whole files: read at once, and written so that readers never see them half done."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+
+
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """A file's bytes, as `Path.read_bytes` (the run path loads no pathlib)."""
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def make_temp(folder: str | os.PathLike[str], prefix: str) -> tuple[int, str]:

@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 
 from gitexp.slots import Value
-from gitexp.store.atomic import make_temp
+from gitexp.store.atomic import make_temp, read_file
 from gitexp.store.flock import exclusive, host_name, sha1_hex
 
 RUNS_PREFIX = "refs/gitexp/runs/"  # repo.RUNS_PREFIX (this module stays free of dulwich)
@@ -82,8 +82,7 @@ class NameBook:
         try:
             import json  # here: reservations are links, a JSON file only where links fail
 
-            with open(path, "rb") as f:
-                raw = json.loads(f.read())
+            raw = json.loads(read_file(path))
             return Holder(str(raw["name"]), str(raw["ref"]), int(raw.get("pid", 0)), str(raw.get("host", "")))
         except (OSError, ValueError, KeyError, TypeError):
             return None

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+from gitexp.store.atomic import read_file
 from gitexp.store.flock import host_name
 from gitexp.store.gitproc import find_program
 from gitexp.store.repo import GitDB, open_repo
@@ -131,20 +132,15 @@ def gc_lock(common_dir: str | os.PathLike[str]) -> Iterator[bool]:
         yield True
     finally:
         with contextlib.suppress(OSError):
-            if _read_text(pid_file).strip() == mine:
+            if read_file(pid_file).decode(errors="replace").strip() == mine:
                 os.unlink(pid_file)
-
-
-def _read_text(path: str) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read()
 
 
 def _gc_running(pid_file: str) -> bool:
     try:
         if time.time() - os.stat(pid_file).st_mtime > GC_PID_MAX_AGE:
             return False
-        pid_text, _, host = _read_text(pid_file).strip().partition(" ")
+        pid_text, _, host = read_file(pid_file).decode(errors="replace").strip().partition(" ")
         pid = int(pid_text)
     except (OSError, ValueError):
         return False

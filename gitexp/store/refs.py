@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from gitexp.errors import ConcurrentUpdate
-from gitexp.store.atomic import make_folder
+from gitexp.store.atomic import make_folder, read_file
 from gitexp.store.ids import to_oid, to_ref
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a run start's biggest import)
@@ -390,8 +390,7 @@ def write_packed_refs(common_dir: str | os.PathLike[str], refs: Mapping[str, str
 def _packed_text(path: str, refs: Mapping[str, str | None]) -> bytes:
     """packed-refs' new content: its lines (a ref with its `^` line) with `refs` applied, sorted."""
     try:
-        with open(path, "rb") as f:
-            old = f.read()
+        old = read_file(path)
     except FileNotFoundError:
         old = b""
     traits = old.split(b"\n", 1)[0].split() if old.startswith(PACKED_HEADER) else []

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from gitexp.slots import Value
 from gitexp.store import gitproc
+from gitexp.store.atomic import read_file
 from gitexp.store.gitindex import IndexRow, read_index
 from gitexp.store.location import untracked_command
 from gitexp.store.objects import GitObject
@@ -193,7 +194,7 @@ def _mode(st: os.stat_result) -> int:
 
 
 def _blob_entry(db: GitDB, full: str, st: os.stat_result, new_blobs: list[GitObject]) -> Entry:
-    data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else _read(full)
+    data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else read_file(full)
     blob = db.make("blob", data)
     new_blobs.append(blob)
     return Entry(_mode(st), blob.id)
@@ -283,11 +284,6 @@ def _walk(root: str, ignore: IgnoreFilterManager, tracked: set[str], patterns: l
                     stack.append(rel)
             elif rel not in tracked and not ignore.is_ignored(rel):
                 yield rel, item.path, item.stat(follow_symlinks=False)
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def _matches(rel: str, patterns: list[str]) -> bool:

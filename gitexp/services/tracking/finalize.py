@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from gitexp.errors import GitexpError
 from gitexp.services.tracking.localstate import ActiveDir, active_dirs, claim_abandoned, finalizing
+from gitexp.store.atomic import read_file
 from gitexp.store.flock import host_name
 from gitexp.store.repo import GitDB
 from gitexp.store.journal import read_journals
@@ -29,7 +30,10 @@ def write_final(db: GitDB, ref: str, tip: str, folder: ActiveDir, status: str,
     base = known[1] if known is not None and known[0] == tip else read_record(db, tip)
     record = base.overlay(read_journals(folder.path))
     record.info = record.info.replace(status=status, end_time=iso_from_ms(end_ms), exit_code=exit_code)
-    output = _read_if_there(folder.output_log)
+    try:
+        output: bytes | None = read_file(folder.output_log)
+    except FileNotFoundError:
+        output = None
     for art in record.artifacts:
         if art.inline and art.blob is None:  # logged during the run: staged until now
             art.blob = db.add_blob(folder.staged.open_verified(art.sha256))
@@ -125,11 +129,3 @@ def _last_sign_of_life(folder: ActiveDir, now_ms: int) -> int:
     """The latest journal write: the best guess at when a killed run died."""
     times = [e.stat().st_mtime_ns // 1_000_000 for e in os.scandir(folder.path) if e.is_file()]
     return min(max(times, default=now_ms), now_ms)
-
-
-def _read_if_there(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None

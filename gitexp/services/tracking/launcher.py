@@ -14,8 +14,10 @@ from gitexp.errors import CommandNotFound, GitexpError, NotExecutable
 from gitexp.services.tracking import child as children
 from gitexp.services.tracking import run as tracking
 from gitexp.services.session import Session
+from gitexp.settings import PARAMS_FILE
 from gitexp.slots import Value
 from gitexp.store import gitproc
+from gitexp.store.atomic import read_file, write_atomic
 from gitexp.store.gitproc import find_program
 from gitexp.store.repo import GitDB
 
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
 
     from gitexp.services.tracking.paramsfile import Override, ParamsFile
     from gitexp.services.tracking.paramslock import Notify, ParamsLock
-
-PARAMS_FILE = "params.yaml"  # paramsfile.PARAMS_FILE: that module is loaded only where the file is
 
 # Seconds before a Ctrl-C or hang-up from `kill` is forwarded (a group-wide kill reached the child too).
 FORWARD_GRACE = 0.5
@@ -76,28 +76,15 @@ class TailFile:
 
     def _trim(self) -> None:
         self._file.close()
-        data = _read(self.path)[-self.cap:]
-        tmp = os.path.splitext(self.path)[0] + ".tmp"
-        _write(tmp, data)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, read_file(self.path)[-self.cap:], mode=0o644)
         self._file = open(self.path, "ab")
 
     def close(self) -> None:
         with self._lock:
             self._file.close()
-        data = _read(self.path)
+        data = read_file(self.path)
         if len(data) > self.cap:
-            _write(self.path, data[-self.cap:])
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _write(path: str, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
+            write_atomic(self.path, data[-self.cap:], mode=0o644)
 
 
 def check_command(command: list[str]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from gitexp.errors import CorruptRecord, InvalidValue
 from gitexp.names import check_key
+from gitexp.settings import PARAMS_FILE
 from gitexp.slots import Value
 from gitexp.store import yamlio
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from pathlib import Path  # (callers pass the work tree's `GitDB.root`)
     from typing import Any
 
-PARAMS_FILE = "params.yaml"
 SET, ADD, FORCE = "set", "add", "force"
 
 
